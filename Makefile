@@ -1,0 +1,72 @@
+# steelthread: every developer and CI action is a make target. `make help` lists them.
+# Each target does the set-up it needs, so `make demo` and `make test` work on a fresh machine that has
+# only Python 3.11+ and make.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --no-sync
+HOST ?= 127.0.0.1
+PORT ?= 8000
+IMAGE_TAG ?= dev
+
+.PHONY: help setup tools demo test lint typecheck fmt serve bench data train promote rollback audit monitor \
+	openapi openapi-check images stack-up stack-down clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+.venv/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml examples/*/pyproject.toml)
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked --all-packages
+	@touch $@
+
+setup: .venv/.synced ## Install the locked workspace (installs uv with pip if missing)
+
+tools: ## Install the system tools the tests need (promtool, chromium, java) when missing
+	bash scripts/ensure-tools.sh
+
+demo: setup ## Run the main job end to end on embedded defaults (no server to install)
+	$(RUN) python scripts/demo.py
+
+test: setup tools ## Run every test (the one command CI runs)
+	$(RUN) pytest
+
+lint: setup ## ruff lint + format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: setup ## mypy strict on packages and apps
+	$(RUN) mypy packages/*/src apps/*/src examples/*/src
+
+fmt: setup ## Format and autofix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+serve: setup ## Serve the API on HOST:PORT (needs STEELTHREAD_API_KEYS)
+	$(RUN) steelthread-serve --host $(HOST) --port $(PORT)
+
+bench: setup ## Run the benchmarks (prints side-by-side ratios)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done
+
+openapi: setup ## Regenerate docs/api/openapi.json from the app
+	$(RUN) python -m steelthread_serving.openapi
+
+openapi-check: setup ## Fail when docs/api/openapi.json differs from the app's schema
+	$(RUN) python -m steelthread_serving.openapi --check
+
+images: ## Build every container image (needs a Docker engine)
+	@for f in infra/docker/*.Dockerfile; do n=$$(basename $$f .Dockerfile); \
+		echo "== steelthread-$$n:$(IMAGE_TAG)"; docker build -f $$f -t steelthread-$$n:$(IMAGE_TAG) .; done
+
+stack-up: ## Start the whole stack on this laptop (needs Docker Compose)
+	docker compose -f infra/compose.yaml up -d --build
+
+stack-down: ## Stop the local stack
+	docker compose -f infra/compose.yaml down
+
+clean: ## Remove local state (var/) and caches
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""HTTP routes. Versioned under `/v1`; every `/v1` route requires an API key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from steelthread_contracts import (
+    BatchPredictionRequest,
+    BatchPredictionResponse,
+    ErrorBody,
+    ErrorCode,
+    FeedbackAccepted,
+    FeedbackRecord,
+    ModelInfo,
+    PredictionRequest,
+    PredictionResponse,
+)
+from steelthread_serving.errors import ApiError
+from steelthread_serving.state import AppState
+
+API_KEY_HEADER = "X-API-Key"
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="One of STEELTHREAD_API_KEYS.")
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "Missing or unknown API key."},
+    413: {"model": ErrorBody, "description": "Request body too large."},
+    422: {"model": ErrorBody, "description": "Invalid request; `field` names the culprit."},
+}
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.steelthread
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+def require_api_key(state: State, key: Annotated[str | None, Depends(_api_key)] = None) -> None:
+    """Compare against every configured key in constant time, so timing reveals nothing."""
+    if key is None:
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, f"missing {API_KEY_HEADER} header", API_KEY_HEADER)
+    supplied = key.encode()
+    matched = False
+    for candidate in state.api_keys:
+        matched |= hmac.compare_digest(supplied, candidate)
+    if not matched:
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "unknown API key", API_KEY_HEADER)
+
+
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
+ops = APIRouter()
+
+
+@v1.post("/predictions", tags=["predictions"])
+async def predict(body: PredictionRequest, state: State) -> PredictionResponse:
+    """Probability that this loan defaults, and the decision that follows from it."""
+    return state.service.predict(body)
+
+
+@v1.post("/predictions/batch", tags=["predictions"])
+async def predict_batch(body: BatchPredictionRequest, state: State) -> BatchPredictionResponse:
+    """Up to `MAX_BATCH_SIZE` applications in one call; each is answered and logged as if sent alone."""
+    return BatchPredictionResponse(items=[state.service.predict(item) for item in body.items])
+
+
+@v1.post("/feedback", status_code=202, tags=["feedback"])
+async def feedback(body: FeedbackRecord, state: State) -> FeedbackAccepted:
+    """Record an observed outcome; monitoring joins it with the prediction log by `request_id`."""
+    state.feedback.append(body)
+    state.metrics.feedback.labels(label=str(body.observed_label)).inc()
+    return FeedbackAccepted(request_id=body.request_id)
+
+
+@v1.get("/model", tags=["model"])
+async def model(state: State) -> ModelInfo:
+    """What is serving, in which mode, and why."""
+    return state.service.model_info()
+
+
+@ops.get("/healthz", tags=["ops"])
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Never checks dependencies (that is readiness)."""
+    return {"status": "ok"}
+
+
+@ops.get(
+    "/readyz",
+    tags=["ops"],
+    responses={503: {"model": ErrorBody, "description": "Not ready to take traffic."}},
+)
+async def readyz(state: State) -> dict[str, str]:
+    """Readiness: flags are loaded and the prediction log is writable."""
+    if not state.flags.ready:
+        raise ApiError(503, ErrorCode.NOT_READY, "feature flags are not loaded")
+    return {"status": "ready"}
+
+
+@ops.get("/metrics", tags=["ops"], response_class=Response)
+async def metrics(state: State) -> Response:
+    """Prometheus exposition of this process's metrics."""
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

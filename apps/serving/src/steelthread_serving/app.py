@@ -1,0 +1,73 @@
+"""App factory. Importing this module builds nothing; `create_app()` does, and the lifespan opens and closes
+the flag provider and the sinks so a SIGTERM flushes every record."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from steelthread_serving.api import ops, v1
+from steelthread_serving.errors import install_error_handlers
+from steelthread_serving.flags import ServingFlags
+from steelthread_serving.metrics import ServingMetrics
+from steelthread_serving.middleware import BodyLimit, RequestMetrics
+from steelthread_serving.models import SkeletonModel, Thresholds
+from steelthread_serving.service import PredictionService
+from steelthread_serving.settings import ServingSettings
+from steelthread_serving.sinks import JsonlSink
+from steelthread_serving.state import AppState
+
+API_VERSION = "1.0.0"
+
+
+def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
+    flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
+    fallback = SkeletonModel(
+        score=settings.skeleton_score,
+        thresholds=Thresholds(settings.review_threshold, settings.decline_threshold),
+    )
+    metrics.model_info.labels(role="fallback", name=fallback.name, version=fallback.version).set(1)
+    metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
+    log = JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes)
+    feedback = JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes)
+    service = PredictionService(fallback=fallback, flags=flags, log=log, metrics=metrics)
+    service.flag_state()
+    return AppState(
+        settings=settings,
+        api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
+        flags=flags,
+        metrics=metrics,
+        service=service,
+        feedback=feedback,
+    )
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    settings = settings or ServingSettings()
+    metrics = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings, metrics)
+        app.state.steelthread = state
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="steelthread credit-risk API",
+        version=API_VERSION,
+        summary="Probability of default for loan applications, from skeleton to registered model.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(v1)
+    app.include_router(ops)
+    routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
+    # Added last = outermost: metrics see every answer, the 413s of the body limit included.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
+    return app

@@ -1,0 +1,96 @@
+"""One JSON error shape for every failure, so clients handle errors by `code`, not by parsing text."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from steelthread_contracts import ErrorBody, ErrorCode
+
+logger = logging.getLogger(__name__)
+
+STATUS_CODES: dict[int, ErrorCode] = {
+    401: ErrorCode.UNAUTHORIZED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.VALIDATION_ERROR,
+    503: ErrorCode.NOT_READY,
+}
+
+
+class ApiError(Exception):
+    """Raised by handlers for an answer other than success; rendered as an `ErrorBody`."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = ErrorBody(code=code, message=message, field=field)
+
+
+def error_response(status: int, code: ErrorCode, message: str, field: str | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, field=field)
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+
+def _field_path(loc: Sequence[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
+    return ".".join(parts) or None
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    field = _field_path(error.get("loc", ()))
+    msg = str(error.get("msg", "invalid value"))
+    return f"{field}: {msg}" if field else msg
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    first = errors[0] if errors else {}
+    message = _validation_message(first)
+    field = None if first.get("type") == "json_invalid" else _field_path(first.get("loc", ()))
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return error_response(422, ErrorCode.VALIDATION_ERROR, message, field)
+
+
+async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(status_code=exc.status, content=exc.body.model_dump(mode="json"))
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI answers 400 for a body it cannot even decode; to clients that is one more invalid body.
+        return error_response(422, ErrorCode.VALIDATION_ERROR, "request body is not valid UTF-8 JSON")
+    code = STATUS_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+    if exc.status_code >= 500:
+        code = ErrorCode.INTERNAL_ERROR
+    return JSONResponse(
+        status_code=exc.status_code,
+        content=ErrorBody(code=code, message=str(exc.detail)).model_dump(mode="json"),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error; see server logs")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,90 @@
+"""Prometheus metrics of the serving app, named by Prometheus conventions.
+
+Each app instance owns its registry so tests can build many apps in one process without duplicate
+registrations; `/metrics` exposes exactly this registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from steelthread_contracts import ServingMode
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+SCORE_BUCKETS = tuple(round(i / 20, 2) for i in range(1, 21))
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "steelthread_http_requests",
+            "HTTP requests by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "steelthread_prediction_latency_seconds",
+            "Time to answer one prediction, by serving mode and answering model version.",
+            ["mode", "model_version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "steelthread_predictions",
+            "Answered predictions by decision and mode.",
+            ["decision", "mode"],
+            registry=r,
+        )
+        self.score = Histogram(
+            "steelthread_prediction_score",
+            "Answered probability of default.",
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "steelthread_model_info",
+            "1 for each loaded model, labelled by role, name and version.",
+            ["role", "name", "version"],
+            registry=r,
+        )
+        self.serving_mode = Gauge(
+            "steelthread_serving_mode",
+            "1 for the current serving mode, 0 for the others.",
+            ["mode"],
+            registry=r,
+        )
+        self.degraded = Counter(
+            "steelthread_degraded_predictions",
+            "Predictions answered by the fallback because the model could not answer.",
+            ["reason"],
+            registry=r,
+        )
+        self.invalid_scores = Counter(
+            "steelthread_invalid_scores",
+            "NaN or infinite scores produced by a model (never answered).",
+            ["model_version"],
+            registry=r,
+        )
+        self.model_refusals = Counter(
+            "steelthread_model_refusals",
+            "Model packages refused at load time.",
+            registry=r,
+        )
+        self.model_loaded = Gauge(
+            "steelthread_model_loaded_timestamp_seconds",
+            "When the model in each role was loaded (Unix time).",
+            ["role"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "steelthread_feedback",
+            "Feedback labels received, by observed label.",
+            ["label"],
+            registry=r,
+        )
+
+    def set_mode(self, mode: ServingMode) -> None:
+        for candidate in ServingMode:
+            self.serving_mode.labels(mode=candidate.value).set(1 if candidate is mode else 0)

@@ -1,0 +1,99 @@
+"""The serving app's one settings object.
+
+Everything comes from `STEELTHREAD_*` environment variables so the same image runs in every environment; a
+misconfigured server refuses to start rather than serve with a guessable key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_FLAGS_PATH = Path(__file__).resolve().parents[2] / "flags.json"
+PLACEHOLDER_KEYS = frozenset(
+    {"changeme", "change-me", "secret", "password", "apikey", "api-key", "test", "example", "xxx"}
+)
+MIN_KEY_LENGTH = 16
+
+
+class ServingSettings(BaseSettings):
+    """Settings of `steelthread-serve`; see docs/configuration.md for the generated reference."""
+
+    model_config = SettingsConfigDict(env_prefix="STEELTHREAD_", extra="ignore", frozen=True)
+
+    profile: Literal["local", "production"] = Field(
+        default="local", description="local needs no server; production expects Redis/Postgres."
+    )
+    data_dir: Path = Field(default=Path("var"), description="Root of local state (logs, models).")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys accepted in the X-API-Key header (at least 16 chars).",
+    )
+    flags_path: Path = Field(
+        default=DEFAULT_FLAGS_PATH, description="flagd flag file (serving-mode, canary-fraction)."
+    )
+    flags_poll_ms: int = Field(
+        default=500, ge=50, le=60_000, description="How often the flag file is re-read."
+    )
+    models_dir: Path | None = Field(
+        default=None, description="Deployment location of model packages; default data_dir/models."
+    )
+    prediction_log_dir: Path | None = Field(
+        default=None, description="Prediction-log folder; default data_dir/prediction-log."
+    )
+    feedback_dir: Path | None = Field(default=None, description="Feedback folder; default data_dir/feedback.")
+    prediction_log_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Rotate a log file past this size."
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
+    skeleton_score: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Constant probability the skeleton answers."
+    )
+    review_threshold: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Scores at or above this go to review."
+    )
+    decline_threshold: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="Scores at or above this are declined."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _reject_placeholders(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if not keys:
+            raise ValueError("set at least one key (comma-separated) in STEELTHREAD_API_KEYS")
+        for key in keys:
+            raw = key.get_secret_value()
+            if raw.lower() in PLACEHOLDER_KEYS or len(raw) < MIN_KEY_LENGTH:
+                raise ValueError(
+                    f"placeholder or too-short API key rejected (need >= {MIN_KEY_LENGTH} chars, "
+                    "not a well-known placeholder)"
+                )
+        return keys
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> ServingSettings:
+        if self.review_threshold > self.decline_threshold:
+            raise ValueError("review_threshold must not exceed decline_threshold")
+        return self
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def resolved_prediction_log_dir(self) -> Path:
+        return self.prediction_log_dir or self.data_dir / "prediction-log"
+
+    @property
+    def resolved_feedback_dir(self) -> Path:
+        return self.feedback_dir or self.data_dir / "feedback"

@@ -1,0 +1,76 @@
+"""Append-only record sinks for the prediction log and feedback.
+
+A sink is an interface so production can write to Postgres while local runs write JSON lines. The JSON-lines
+sink writes and flushes each record before the answer leaves the server, so a SIGTERM (or a crash after the
+answer) never loses a record that a client saw; rotation starts a new file past a size limit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Protocol
+
+from pydantic import BaseModel
+
+
+class RecordSink(Protocol):
+    def append(self, record: BaseModel) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def written(self) -> int: ...
+
+
+class JsonlSink:
+    """Thread-safe JSON-lines writer; files are named `<prefix>-<UTC time>-<pid>-<seq>.jsonl`."""
+
+    def __init__(self, directory: Path, prefix: str, max_bytes: int) -> None:
+        self._dir = directory
+        self._prefix = prefix
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._written = 0
+        self._size = 0
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = self._open()
+
+    def _open(self) -> IO[str]:
+        self._seq += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self._dir / f"{self._prefix}-{stamp}-{os.getpid()}-{self._seq:04d}.jsonl"
+        self._size = 0
+        return path.open("a", encoding="utf-8")
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    @property
+    def current_path(self) -> Path | None:
+        return Path(self._file.name) if self._file else None
+
+    def append(self, record: BaseModel) -> None:
+        line = record.model_dump_json() + "\n"
+        with self._lock:
+            if self._file is None:
+                raise RuntimeError("sink is closed")
+            if self._size and self._size + len(line) > self._max_bytes:
+                self._file.close()
+                self._file = self._open()
+            self._file.write(line)
+            self._file.flush()
+            self._size += len(line)
+            self._written += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None

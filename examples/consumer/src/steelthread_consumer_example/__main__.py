@@ -1,0 +1,54 @@
+"""`python -m steelthread_consumer_example --url URL`: send the example applications and print the answers.
+
+The API key is read from STEELTHREAD_API_KEY (never from the command line, where `ps` would show it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib.resources import files
+
+import httpx
+from pydantic import TypeAdapter
+
+from steelthread_consumer_example.client import ApiError, CreditRiskClient
+from steelthread_contracts import PredictionRequest
+
+
+def example_requests() -> list[PredictionRequest]:
+    raw = files("steelthread_consumer_example").joinpath("requests.json").read_text()
+    return TypeAdapter(list[PredictionRequest]).validate_python(json.loads(raw))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="steelthread-consumer-example")
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    args = parser.parse_args(argv)
+    key = os.environ.get("STEELTHREAD_API_KEY")
+    if not key:
+        print("error: set STEELTHREAD_API_KEY to one of the server's keys", file=sys.stderr)
+        return 2
+    try:
+        with CreditRiskClient(args.url, key) as client:
+            for request in example_requests():
+                answer = client.predict(request)
+                print(
+                    f"{answer.request_id}: customer {request.customer_id} "
+                    f"p(default)={answer.probability_of_default:.3f} decision={answer.decision.value} "
+                    f"model={answer.model_name}:{answer.model_version} mode={answer.mode.value}"
+                    + (f" degraded ({answer.degraded_reason})" if answer.degraded else "")
+                )
+    except ApiError as exc:
+        print(f"error: server refused the request: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

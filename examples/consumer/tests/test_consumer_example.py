@@ -1,0 +1,107 @@
+"""The consumer example against a real `steelthread-serve` process on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from helpers.serving import API_KEY, free_port
+from steelthread_consumer_example.__main__ import example_requests, main
+from steelthread_consumer_example.client import ApiError, CreditRiskClient
+from steelthread_contracts import FeedbackRecord, LoanPurpose, PredictionRequest
+from steelthread_serving.settings import DEFAULT_FLAGS_PATH
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("consumer")
+    shutil.copy(DEFAULT_FLAGS_PATH, tmp / "flags.json")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")} | {
+        "STEELTHREAD_API_KEYS": API_KEY,
+        "STEELTHREAD_DATA_DIR": str(tmp / "var"),
+        "STEELTHREAD_FLAGS_PATH": str(tmp / "flags.json"),
+    }
+    with (tmp / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError((tmp / "server.log").read_text())
+        time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_example_requests_get_typed_answers(server: str) -> None:
+    requests = example_requests()
+    assert len(requests) >= 4
+    with CreditRiskClient(server, API_KEY) as client:
+        answers = [client.predict(r) for r in requests]
+        batch = client.predict_batch(requests)
+        info = client.model()
+    assert [a.request_id for a in answers] == [r.request_id for r in requests]
+    assert all(a.model_name == "skeleton" and a.mode == "skeleton" for a in answers)
+    assert [a.probability_of_default for a in batch.items] == [a.probability_of_default for a in answers]
+    assert info.fallback.name == "skeleton"
+
+
+def test_feedback_round_trip(server: str) -> None:
+    with CreditRiskClient(server, API_KEY) as client:
+        ack = client.send_feedback(
+            FeedbackRecord(request_id="example-1", observed_label=0, observed_at=datetime.now(UTC))
+        )
+    assert ack.accepted
+
+
+def test_errors_become_typed_exceptions(server: str) -> None:
+    with CreditRiskClient(server, "not-a-valid-key-000000") as client, pytest.raises(ApiError) as err:
+        client.model()
+    assert (err.value.status, err.value.code, err.value.field) == (401, "unauthorized", "X-API-Key")
+    request = PredictionRequest.model_construct(
+        customer_id=1, loan_amount=-1.0, term_months=12, purpose=LoanPurpose.CAR, declared_income=1.0
+    )
+    with CreditRiskClient(server, API_KEY) as client, pytest.raises(ApiError) as bad:
+        client.predict(request)
+    assert (bad.value.status, bad.value.field) == (422, "loan_amount")
+
+
+def test_command_line_prints_one_line_per_answer(
+    server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STEELTHREAD_API_KEY", API_KEY)
+    assert main(["--url", server]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(example_requests())
+    assert all("model=skeleton:0 mode=skeleton" in line for line in lines)
+
+
+def test_command_line_explains_unreachable_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STEELTHREAD_API_KEY", API_KEY)
+    assert main(["--url", f"http://127.0.0.1:{free_port()}"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot reach")
+    monkeypatch.delenv("STEELTHREAD_API_KEY")
+    assert main([]) == 2

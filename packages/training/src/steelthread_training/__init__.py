@@ -1,0 +1,1 @@
+"""steelthread_training."""

@@ -1,0 +1,57 @@
+"""Shared helpers for tests that talk to the serving app over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
+
+API_KEY = "test-key-0123456789abcdef"
+OTHER_KEY = "second-key-0123456789abcdef"
+APPLICATION = {
+    "customer_id": 42,
+    "loan_amount": 12000.0,
+    "term_months": 36,
+    "purpose": "debt_consolidation",
+    "declared_income": 54000.0,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_flags(path: Path, mode: str, fraction: float = 0.0) -> None:
+    """Rewrite the flag file the way an operator would, bumping mtime so the watcher sees it."""
+    doc = json.loads(DEFAULT_FLAGS_PATH.read_text())
+    doc["flags"]["serving-mode"]["defaultVariant"] = mode
+    doc["flags"]["canary-fraction"]["variants"]["custom"] = fraction
+    doc["flags"]["canary-fraction"]["defaultVariant"] = "custom"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    tmp.replace(path)
+
+
+def read_log(directory: Path) -> list[dict[str, object]]:
+    records = []
+    for file in sorted(directory.glob("predictions-*.jsonl")):
+        records.extend(json.loads(line) for line in file.read_text().splitlines() if line)
+    return records
+
+
+@dataclass
+class Live:
+    url: str
+    settings: ServingSettings
+    flags_path: Path
+
+    def client(self, key: str | None = API_KEY) -> httpx.Client:
+        headers = {"X-API-Key": key} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=5.0)
