@@ -12,9 +12,12 @@ RUN := $(UV) run --no-sync
 HOST ?= 127.0.0.1
 PORT ?= 8000
 IMAGE_TAG ?= dev
+export STEELTHREAD_DATA_DIR ?= var
+ROWS ?= 20000
+WINDOW ?= 24h
 
 .PHONY: help setup tools demo test lint typecheck fmt serve bench data train promote rollback audit monitor \
-	openapi openapi-check images stack-up stack-down clean
+	config-docs openapi openapi-check images stack-up stack-down clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -51,6 +54,29 @@ serve: setup ## Serve the API on HOST:PORT (needs STEELTHREAD_API_KEYS)
 
 bench: setup ## Run the benchmarks (prints side-by-side ratios)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done
+
+data: setup ## Generate data (ROWS), apply the Feast repo and materialise the online store
+	$(RUN) steelthread-data generate --rows $(ROWS) --out $(STEELTHREAD_DATA_DIR)/data
+	$(RUN) steelthread-features apply
+	$(RUN) steelthread-features materialize
+
+train: setup ## Train, evaluate, gate, export ONNX and register a challenger in MLflow
+	$(RUN) steelthread-train run
+
+promote: setup ## Promote VERSION to TO (staging|champion) with REASON, through the gates
+	$(RUN) steelthread-promote promote --version "$(VERSION)" --to "$(TO)" --reason "$(REASON)"
+
+rollback: setup ## Restore the previous champion, recording REASON
+	$(RUN) steelthread-promote rollback --reason "$(REASON)"
+
+audit: setup ## Which version was champion at time AT (default: now)
+	$(RUN) steelthread-audit $(if $(AT),--at "$(AT)",)
+
+monitor: setup ## Run the monitoring job over the last WINDOW of the prediction log
+	$(RUN) steelthread-monitor run --window $(WINDOW)
+
+config-docs: setup ## Regenerate docs/configuration.md from the settings objects
+	$(RUN) python docs/gen_config_reference.py
 
 openapi: setup ## Regenerate docs/api/openapi.json from the app
 	$(RUN) python -m steelthread_serving.openapi

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
 
+from steelthread_serving.app import create_app
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 API_KEY = "test-key-0123456789abcdef"
@@ -55,3 +61,28 @@ class Live:
     def client(self, key: str | None = API_KEY) -> httpx.Client:
         headers = {"X-API-Key": key} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=5.0)
+
+
+@contextmanager
+def running(settings: ServingSettings) -> Iterator[Live]:
+    """The app under a real uvicorn server in a thread, ready, then shut down (and flushed)."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not become ready")
+        if server.started and httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+            break
+        time.sleep(0.02)
+    try:
+        yield Live(url=url, settings=settings, flags_path=settings.flags_path)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from helpers.serving import API_KEY, OTHER_KEY, Live, free_port
-from steelthread_serving.app import create_app
+from helpers.serving import API_KEY, OTHER_KEY, Live, running
+from helpers.world import FeatureWorld, build_world
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 
@@ -35,20 +32,28 @@ def settings(tmp_path: Path, flags_file: Path) -> ServingSettings:
 
 
 @pytest.fixture
-def live(settings: ServingSettings, flags_file: Path) -> Iterator[Live]:
-    """The app under a real uvicorn server in a thread, shut down (and flushed) after the test."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+def live(settings: ServingSettings) -> Iterator[Live]:
+    with running(settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> FeatureWorld:
+    """Generated data applied to a local Feast store and materialised up to now (shared: ~20 s)."""
+    return build_world(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture
+def model_settings(tmp_path: Path, flags_file: Path, world: FeatureWorld) -> ServingSettings:
+    """Settings of a server that reads real online features and watches tmp_path/models."""
+    return ServingSettings(
+        data_dir=world.root,
+        models_dir=tmp_path / "models",
+        prediction_log_dir=tmp_path / "log",
+        feedback_dir=tmp_path / "feedback",
+        api_keys=[API_KEY],  # type: ignore[list-item]
+        flags_path=flags_file,
+        flags_poll_ms=50,
+        model_poll_ms=100,
+        feature_timeout_ms=2000,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield Live(url=f"http://127.0.0.1:{port}", settings=settings, flags_path=flags_file)
-    server.should_exit = True
-    thread.join(timeout=15)

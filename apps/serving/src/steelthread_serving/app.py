@@ -10,10 +10,12 @@ from fastapi import FastAPI
 
 from steelthread_serving.api import ops, v1
 from steelthread_serving.errors import install_error_handlers
+from steelthread_serving.features import FeastOnlineFeatures
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyLimit, RequestMetrics
 from steelthread_serving.models import SkeletonModel, Thresholds
+from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
 from steelthread_serving.sinks import JsonlSink
@@ -32,15 +34,48 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
     metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
     log = JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes)
     feedback = JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes)
-    service = PredictionService(fallback=fallback, flags=flags, log=log, metrics=metrics)
+    features = online_features(settings) if settings.online_features else None
+    registry = ModelRegistry(
+        settings.resolved_models_dir,
+        settings.onnx_providers,
+        metrics,
+        expected_features=features.feature_names if features else lambda: None,
+        champion_alias=settings.champion_alias,
+    )
+    service = PredictionService(
+        fallback=fallback,
+        flags=flags,
+        log=log,
+        metrics=metrics,
+        registry=registry,
+        features=features,
+        feature_timeout=settings.feature_timeout_ms / 1000,
+    )
     service.flag_state()
-    return AppState(
+    state = AppState(
         settings=settings,
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
         flags=flags,
         metrics=metrics,
         service=service,
         feedback=feedback,
+        registry=registry,
+        features=features,
+    )
+    registry.on_swap = state.warm_features_if_needed
+    return state
+
+
+def online_features(settings: ServingSettings) -> FeastOnlineFeatures:
+    """The feature library's settings, pinned to this app's data dir and profile so both agree."""
+    from steelthread_features.settings import FeatureSettings
+
+    return FeastOnlineFeatures(
+        FeatureSettings(
+            profile=settings.profile,
+            data_dir=settings.data_dir / "data",
+            feast_dir=settings.data_dir / "feast",
+        )
     )
 
 
@@ -52,6 +87,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, metrics)
         app.state.steelthread = state
+        state.start_background()
         try:
             yield
         finally:

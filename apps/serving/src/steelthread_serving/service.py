@@ -1,18 +1,22 @@
-"""The prediction path: pick the answering model for the mode, score, decide, log.
+"""The prediction path: fetch features, score with every model the mode asks for, answer, log.
 
-Kept apart from the HTTP layer so the batch endpoint and the single endpoint share one code path, and so the
-registered-model modes can be added without touching routes.
+Kept apart from the HTTP layer so the batch endpoint and the single endpoint share one code path. Whatever
+goes wrong on the way to the registered model (no model, feature store down or slow, unknown customer, a NaN
+score), the request is still answered by the fallback with `degraded: true` and a reason, and still logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from steelthread_contracts import (
+    PREDICTION_LOG_SCHEMA_VERSION,
     ModelInfo,
     PredictionLogRecord,
     PredictionRequest,
@@ -20,13 +24,25 @@ from steelthread_contracts import (
     ScoreRecord,
     ServingMode,
 )
+from steelthread_serving.features import FeatureSource, FeatureVector
 from steelthread_serving.flags import FlagState, ServingFlags
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.models import SkeletonModel
-from steelthread_serving.routing import champion_answers
+from steelthread_serving.package import OnnxModel
+from steelthread_serving.registry import ModelRegistry
+from steelthread_serving.routing import champion_answers, champion_scores
 from steelthread_serving.sinks import RecordSink
 
 NO_MODEL_REASON = "no_model_loaded"
+TIMEOUT_REASON = "feature_store_timeout"
+INVALID_SCORE_REASON = "invalid_score"
+MODEL_ERROR_REASON = "model_error"
+
+
+@dataclass
+class Scored:
+    record: ScoreRecord
+    ok: bool
 
 
 @dataclass
@@ -35,7 +51,22 @@ class PredictionService:
     flags: ServingFlags
     log: RecordSink
     metrics: ServingMetrics
+    registry: ModelRegistry | None = None
+    features: FeatureSource | None = None
+    feature_timeout: float = 0.25
     _last_mode: ServingMode | None = field(default=None, init=False)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="features"),
+        init=False,
+    )
+
+    def __post_init__(self) -> None:
+        self._fallback_score = ScoreRecord(
+            model_name=self.fallback.name,
+            model_version=self.fallback.version,
+            role="fallback",
+            score=self.fallback.predict(),
+        )
 
     def flag_state(self) -> FlagState:
         state = self.flags.current()
@@ -44,63 +75,125 @@ class PredictionService:
             self._last_mode = state.mode
         return state
 
-    def predict(self, request: PredictionRequest) -> PredictionResponse:
+    async def _fetch(self, request: PredictionRequest) -> FeatureVector:
+        assert self.features is not None
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._pool, self.features.fetch, request), self.feature_timeout
+            )
+        except TimeoutError:
+            return FeatureVector(values={}, problem=TIMEOUT_REASON)
+
+    def _score(self, model: OnnxModel, role: str, vector: FeatureVector) -> Scored:
+        try:
+            score = float(model.predict(model.matrix([vector.values]))[0])
+        except Exception as exc:  # a model that cannot answer must not fail the request
+            return Scored(
+                ScoreRecord(
+                    model_name=model.name,
+                    model_version=model.version,
+                    role=role,
+                    score=None,
+                    error=f"{MODEL_ERROR_REASON}: {str(exc)[:120]}",
+                ),
+                ok=False,
+            )
+        if not math.isfinite(score) or not 0.0 <= score <= 1.0:
+            self.metrics.invalid_scores.labels(model_version=model.version).inc()
+            return Scored(
+                ScoreRecord(
+                    model_name=model.name,
+                    model_version=model.version,
+                    role=role,
+                    score=None,
+                    error=f"{INVALID_SCORE_REASON}: {score!r}",
+                ),
+                ok=False,
+            )
+        return Scored(
+            ScoreRecord(model_name=model.name, model_version=model.version, role=role, score=score),
+            ok=True,
+        )
+
+    async def predict(self, request: PredictionRequest) -> PredictionResponse:
         started = time.perf_counter()
         state = self.flag_state()
         request_id = request.request_id or f"req-{uuid.uuid4().hex}"
+        slots = self.registry.slots if self.registry is not None else None
+        champion = slots.champion if slots else None
+        challenger = slots.challenger if slots else None
+        wants_champion = champion_answers(state.mode, state.canary_fraction, request.customer_id)
+        runs_models = champion_scores(state.mode) and (champion or challenger) is not None
 
-        # No registered model is loaded yet, so the fallback answers. That is only "degraded" when this
-        # request was meant to get the champion's answer (live, or canary and inside the fraction).
-        degraded_reason = (
-            NO_MODEL_REASON
-            if champion_answers(state.mode, state.canary_fraction, request.customer_id)
-            else None
-        )
+        vector = FeatureVector(values={})
+        if runs_models and self.features is not None:
+            vector = await self._fetch(request)
+        elif runs_models:
+            vector = FeatureVector(values={}, problem="feature_store_missing")
+
+        scores: list[ScoreRecord] = []
+        champion_scored: Scored | None = None
+        if runs_models and vector.problem is None:
+            if champion is not None:
+                champion_scored = self._score(champion, "champion", vector)
+                scores.append(champion_scored.record)
+            if challenger is not None:
+                scores.append(self._score(challenger, "challenger", vector).record)
+
+        degraded_reason: str | None = None
+        answering: OnnxModel | SkeletonModel = self.fallback
         score = self.fallback.predict()
-        if not math.isfinite(score):  # pragma: no cover - the constant is validated by settings
-            self.metrics.invalid_scores.labels(model_version=self.fallback.version).inc()
-        decision = self.fallback.thresholds.decide(score)
-        response = PredictionResponse(
+        if wants_champion:
+            if champion is None:
+                degraded_reason = NO_MODEL_REASON
+            elif vector.problem is not None:
+                degraded_reason = vector.problem
+            elif champion_scored is not None and not champion_scored.ok:
+                degraded_reason = (champion_scored.record.error or MODEL_ERROR_REASON).split(":")[0]
+            elif champion_scored is not None and champion_scored.record.score is not None:
+                answering = champion
+                score = champion_scored.record.score
+        scores.append(self._fallback_score)
+        decision = answering.thresholds.decide(score)
+        explained = {k: v for k, v in vector.values.items()} if vector.values else {}
+        # Built without re-validation: every value is produced here and already typed. Validation of the
+        # answer cost as much as the rest of the skeleton path together (measured in bench/).
+        response = PredictionResponse.model_construct(
             request_id=request_id,
             probability_of_default=score,
             decision=decision,
-            model_name=self.fallback.name,
-            model_version=self.fallback.version,
+            model_name=answering.name,
+            model_version=answering.version,
             mode=state.mode,
             degraded=degraded_reason is not None,
             degraded_reason=degraded_reason,
-            features={} if request.explain else None,
+            features=explained if request.explain else None,
         )
         latency = time.perf_counter() - started
         self.log.append(
-            PredictionLogRecord(
+            PredictionLogRecord.model_construct(
+                schema_version=PREDICTION_LOG_SCHEMA_VERSION,
+                source="online",
                 logged_at=datetime.now(UTC),
                 request_id=request_id,
                 customer_id=request.customer_id,
-                model_name=self.fallback.name,
-                model_version=self.fallback.version,
+                model_name=answering.name,
+                model_version=answering.version,
                 mode=state.mode,
                 request=request.model_dump(mode="json", exclude={"request_id", "explain"}),
+                features=explained,
                 score=score,
                 decision=decision,
                 degraded=response.degraded,
                 degraded_reason=degraded_reason,
-                scores=[
-                    ScoreRecord(
-                        model_name=self.fallback.name,
-                        model_version=self.fallback.version,
-                        role="fallback",
-                        score=score,
-                    )
-                ],
+                scores=scores,
                 latency_ms=latency * 1000,
             )
         )
         self.metrics.predictions.labels(decision=decision.value, mode=state.mode.value).inc()
         self.metrics.score.observe(score)
-        self.metrics.latency.labels(mode=state.mode.value, model_version=self.fallback.version).observe(
-            latency
-        )
+        self.metrics.latency.labels(mode=state.mode.value, model_version=answering.version).observe(latency)
         if degraded_reason:
             self.metrics.degraded.labels(reason=degraded_reason).inc()
         return response
@@ -108,19 +201,37 @@ class PredictionService:
     def model_info(self) -> ModelInfo:
         state = self.flag_state()
         fallback = self.fallback.describe()
-        reason = (
-            "skeleton mode: the constant model answers every request"
-            if state.mode is ServingMode.SKELETON
-            else f"{state.mode.value} mode, but no registered model is loaded: the skeleton answers"
-        )
+        slots = self.registry.slots if self.registry is not None else None
+        champion = slots.champion if slots else None
+        challenger = slots.challenger if slots else None
+        if state.mode is ServingMode.SKELETON:
+            reason = "skeleton mode: the constant model answers every request"
+        elif champion is None:
+            reason = f"{state.mode.value} mode, but no registered model is loaded: the skeleton answers"
+        elif state.mode is ServingMode.SHADOW:
+            reason = (
+                f"shadow mode: {champion.name}:{champion.version} scores and is logged; the skeleton answers"
+            )
+        elif state.mode is ServingMode.CANARY:
+            reason = (
+                f"canary mode: {state.canary_fraction:.0%} of customers get "
+                f"{champion.name}:{champion.version}, the rest the skeleton"
+            )
+        else:
+            reason = f"live mode: {champion.name}:{champion.version} answers"
+        if challenger is not None and state.mode is not ServingMode.SKELETON:
+            reason += f"; challenger {challenger.name}:{challenger.version} shadows"
         if state.problem:
             reason += f" ({state.problem})"
         return ModelInfo(
             mode=state.mode,
             canary_fraction=state.canary_fraction,
-            champion=fallback,
-            challenger=None,
+            champion=champion.describe() if champion else fallback,
+            challenger=challenger.describe() if challenger else None,
             fallback=fallback,
-            last_refused=None,
+            last_refused=self.registry.last_refused if self.registry else None,
             reason=reason,
         )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

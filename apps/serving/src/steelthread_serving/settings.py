@@ -41,6 +41,27 @@ class ServingSettings(BaseSettings):
     models_dir: Path | None = Field(
         default=None, description="Deployment location of model packages; default data_dir/models."
     )
+    champion_alias: str = Field(
+        default="champion",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Alias whose pointer file this deployment serves as its champion (staging: `staging`).",
+    )
+    model_poll_ms: int = Field(
+        default=1000, ge=50, le=600_000, description="How often the alias pointer files are checked."
+    )
+    onnx_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        description=(
+            "onnxruntime providers in order of preference (comma-separated); unavailable ones are "
+            "skipped, so the GPU image falls back to CPU. Tree ensembles run on the CPU either way."
+        ),
+    )
+    feature_timeout_ms: int = Field(
+        default=250, ge=1, le=60_000, description="Online feature lookups slower than this degrade."
+    )
+    online_features: bool = Field(
+        default=True, description="Fetch online features through the feature library (Feast)."
+    )
     prediction_log_dir: Path | None = Field(
         default=None, description="Prediction-log folder; default data_dir/prediction-log."
     )
@@ -62,6 +83,13 @@ class ServingSettings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("onnx_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -181,6 +181,9 @@ class ModelDescription(_Strict):
     loaded_at: datetime
     feature_names: list[str] = Field(default_factory=list)
     threshold: float | None = None
+    execution_provider: str | None = Field(
+        default=None, description="onnxruntime provider that actually runs the model."
+    )
 
 
 class RefusedPackage(_Strict):

@@ -1,0 +1,347 @@
+"""Feature-library benchmarks, printed side by side as ratios.
+
+1. Online retrieval of one entity (credit_risk_v1, incl. the on-demand view): a raw read of the same
+   key from the same store, Feast's get_online_features, and our online_vector; SQLite (local profile)
+   and Redis (production profile, registry in a throwaway PostgreSQL database).
+2. Point-in-time join of N entity rows (default 1,000,000 applications): training_frame through Feast's
+   DuckDB offline store next to a pandas merge_asof reference on the same data; wall time and peak RSS of
+   each in its own process (the import-only baseline RSS is printed too).
+
+    uv run --no-sync python bench/bench_features.py --rows 1000000
+    uv run --no-sync python bench/bench_features.py --rows 200000 --skip-redis
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+
+def _pct(samples: list[float]) -> tuple[float, float]:
+    arr = np.array(samples) * 1e3
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def _time(fn, iterations: int) -> tuple[float, float]:
+    for _ in range(20):
+        fn()
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return _pct(samples)
+
+
+def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | None) -> str:
+    ratio = "" if base is None else f"{stats[0] / base[0]:8.1f}x {stats[1] / base[1]:8.1f}x"
+    return f"  {label:<38} p50 {stats[0]:8.3f} ms  p99 {stats[1]:8.3f} ms  {ratio}"
+
+
+def _request(customer: int) -> dict[str, object]:
+    return {
+        "customer_id": customer,
+        "loan_amount": 12_000.0,
+        "term_months": 36,
+        "purpose": "car",
+        "declared_income": 48_000.0,
+    }
+
+
+def bench_online(
+    root: Path, rows: int, iterations: int, skip_redis: bool
+) -> list[str]:  # pragma: no cover - benchmark
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.infra.online_stores.helpers import _redis_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    from steelthread_features import store
+    from steelthread_features.generator import generate, write
+    from steelthread_features.settings import FeatureSettings
+
+    data = generate(rows, seed=1)
+    write(data, root / "online-data")
+    at = data.end - timedelta(hours=1)
+    customer = int(data.applications["customer_id"].iloc[-1])
+    key = EntityKey(join_keys=["customer_id"], entity_values=[Value(int64_val=customer)])
+    lines = [f"online retrieval of one entity ({rows:,} applications, {iterations} calls)"]
+
+    local = FeatureSettings(profile="local", data_dir=root / "online-data", feast_dir=root / "feast-local")
+    store.apply(local)
+    store.materialize(at, settings=local)
+    handle = store._handle(local)
+    conn = sqlite3.connect(local.feast_dir / "online_store.db")
+    blob = serialize_entity_key(key, entity_key_serialization_version=3)
+
+    def raw_sqlite() -> None:
+        for view in ("customer_profile", "credit_history"):
+            conn.execute(
+                f"SELECT entity_key, feature_name, value, event_ts FROM steelthread_{view} "
+                "WHERE entity_key IN (?)",
+                (blob,),
+            ).fetchall()
+
+    request = [_request(customer)]
+    batch_refs = list(store._ONLINE_BATCH_REFS)
+    raw = _time(raw_sqlite, iterations)
+    lines.append("local profile (SQLite)")
+    lines.append(_row("raw SQLite read (2 views)", raw, None))
+    lines.append(
+        _row(
+            "Feast, batch views only",
+            _time(
+                lambda: handle.store.get_online_features(
+                    features=batch_refs, entity_rows=[{"customer_id": customer}]
+                ).to_dict(),
+                iterations,
+            ),
+            raw,
+        )
+    )
+    lines.append(
+        _row(
+            "Feast, service incl. on-demand view",
+            _time(
+                lambda: handle.store.get_online_features(
+                    features=handle.service, entity_rows=request
+                ).to_dict(),
+                iterations,
+            ),
+            raw,
+        )
+    )
+    lines.append(
+        _row(
+            "steelthread online_vector (default)",
+            _time(lambda: store.online_vector(request, settings=local, as_of=at), iterations),
+            raw,
+        )
+    )
+    if skip_redis:
+        return lines
+
+    import psycopg
+    import redis
+
+    redis_url = os.environ.get("STEELTHREAD_REDIS_URL", "redis://127.0.0.1:6379/0")
+    dsn = os.environ.get(
+        "STEELTHREAD_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+    )
+    parts = urlsplit(dsn)
+    suffix = uuid.uuid4().hex[:10]
+    database = f"st_bench_{suffix}"
+    admin = psycopg.connect(
+        urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, "")), autocommit=True
+    )
+    admin.execute(f'CREATE DATABASE "{database}"')
+    prod = FeatureSettings(
+        profile="production",
+        project=f"st_bench_{suffix}",
+        data_dir=root / "online-data",
+        feast_dir=root / "feast-prod",
+        offline_store_uri=str((root / "online-data").resolve()),
+        redis_url=redis_url,
+        postgres_dsn=urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, "")),
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store.apply(prod)
+        store.materialize(at, settings=prod)
+        phandle = store._handle(prod)
+        rkey = _redis_key(prod.project, key, entity_key_serialization_version=3)
+        raw = _time(lambda: client.hgetall(rkey), iterations)
+        lines.append("production profile (Redis)")
+        lines.append(_row("raw Redis HGETALL", raw, None))
+        lines.append(
+            _row(
+                "Feast, batch views only",
+                _time(
+                    lambda: phandle.store.get_online_features(
+                        features=batch_refs, entity_rows=[{"customer_id": customer}]
+                    ).to_dict(),
+                    iterations,
+                ),
+                raw,
+            )
+        )
+        lines.append(
+            _row(
+                "Feast, service incl. on-demand view",
+                _time(
+                    lambda: phandle.store.get_online_features(
+                        features=phandle.service, entity_rows=request
+                    ).to_dict(),
+                    iterations,
+                ),
+                raw,
+            )
+        )
+        lines.append(
+            _row(
+                "steelthread online_vector (default)",
+                _time(lambda: store.online_vector(request, settings=prod, as_of=at), iterations),
+                raw,
+            )
+        )
+    finally:
+        try:
+            store.get_store(prod).teardown()
+            store.get_store(prod).registry.teardown()
+        finally:
+            store.clear_cache()
+            leftover = list(client.scan_iter(match=f"*{prod.project}*".encode(), count=1000))
+            if leftover:
+                client.delete(*leftover)
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (database,),
+            )
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            admin.close()
+    return lines
+
+
+def pit_child(method: str, data_dir: Path, feast_dir: Path) -> None:  # pragma: no cover
+    """Run one PIT method and print {"seconds": ..., "rows": ...} (peak RSS is read by the parent)."""
+    import pandas as pd
+
+    from steelthread_features import store
+    from steelthread_features.definitions import (
+        HISTORY_FEATURES,
+        HISTORY_TTL,
+        PROFILE_FEATURES,
+        PROFILE_TTL,
+    )
+    from steelthread_features.feast_warnings import load_feast
+    from steelthread_features.generator import read
+    from steelthread_features.settings import FeatureSettings
+    from steelthread_features.transforms import application_features
+    from steelthread_features.validation import entity_frame
+
+    entities = entity_frame(read(data_dir, "applications"))
+    if method == "baseline":
+        load_feast()
+        print(json.dumps({"seconds": 0.0, "rows": len(entities)}))
+        return
+    if method == "feast":
+        settings = FeatureSettings(profile="local", data_dir=data_dir, feast_dir=feast_dir)
+        store.get_store(settings)  # import feast + registry before the clock starts
+        start = time.perf_counter()
+        frame = store.training_frame(entities, settings=settings)
+    else:
+        load_feast()
+        customers = read(data_dir, "customers")
+        history = read(data_dir, "credit_history")
+        start = time.perf_counter()
+        left = entities.assign(rid=np.arange(len(entities))).sort_values("event_timestamp")
+        parts = [left]
+        for table, columns, ttl in (
+            (customers, [*PROFILE_FEATURES, "home_ownership"], PROFILE_TTL),
+            (history, list(HISTORY_FEATURES), HISTORY_TTL),
+        ):
+            right = table.sort_values(["event_timestamp", "created_timestamp"]).rename(
+                columns={"event_timestamp": "fts"}
+            )[["customer_id", "fts", *columns]]
+            merged = pd.merge_asof(
+                left[["customer_id", "event_timestamp"]],
+                right,
+                left_on="event_timestamp",
+                right_on="fts",
+                by="customer_id",
+            )
+            stale = merged["fts"].isna() | (merged["event_timestamp"] - merged["fts"] > ttl)
+            merged.loc[stale, columns] = None
+            parts.append(merged[columns].set_axis(left.index))
+        joined = pd.concat(parts, axis=1).sort_values("rid")
+        frame = pd.concat([joined, application_features(joined)], axis=1)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "rows": len(frame)}))
+
+
+def _run_child(method: str, data_dir: Path, feast_dir: Path) -> tuple[float, int, float]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--pit-child", method, str(data_dir), str(feast_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"PIT child {method} failed with {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return float(result["seconds"]), int(result["rows"]), usage.ru_maxrss / 1024
+
+
+def bench_pit(root: Path, rows: int) -> list[str]:  # pragma: no cover - benchmark
+    from steelthread_features import store
+    from steelthread_features.generator import generate, write
+    from steelthread_features.settings import FeatureSettings
+
+    start = time.perf_counter()
+    data = generate(rows, seed=2)
+    write(data, root / "pit-data")
+    gen_seconds = time.perf_counter() - start
+    settings = FeatureSettings(profile="local", data_dir=root / "pit-data", feast_dir=root / "pit-feast")
+    store.apply(settings)
+    lines = [
+        f"point-in-time join: {rows:,} entity rows x {len(data.credit_history):,} history rows "
+        f"+ {len(data.customers):,} profiles (data generated and written in {gen_seconds:.1f} s)"
+    ]
+    base = _run_child("baseline", root / "pit-data", root / "pit-feast")
+    feast = _run_child("feast", root / "pit-data", root / "pit-feast")
+    ref = _run_child("pandas", root / "pit-data", root / "pit-feast")
+    for label, (seconds, n, rss) in (("Feast DuckDB training_frame", feast), ("pandas merge_asof", ref)):
+        if n != rows:
+            raise SystemExit(f"{label} returned {n} rows for {rows}")
+        lines.append(
+            f"  {label:<30} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB  "
+            f"({rss - base[2]:6.0f} MiB over the {base[2]:.0f} MiB import baseline)"
+        )
+    lines.append(
+        f"  ratio Feast / pandas: time {feast[0] / ref[0]:.2f}x, "
+        f"memory over baseline {(feast[2] - base[2]) / max(ref[2] - base[2], 1):.2f}x"
+    )
+    return lines
+
+
+def main() -> None:  # pragma: no cover - benchmark
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="entity rows for the PIT join")
+    parser.add_argument("--online-rows", type=int, default=30_000)
+    parser.add_argument("--iterations", type=int, default=500)
+    parser.add_argument("--skip-redis", action="store_true")
+    parser.add_argument("--skip-pit", action="store_true")
+    parser.add_argument("--pit-child", nargs=3, metavar=("METHOD", "DATA", "FEAST"))
+    args = parser.parse_args()
+    if args.pit_child:
+        method, data_dir, feast_dir = args.pit_child
+        pit_child(method, Path(data_dir), Path(feast_dir))
+        return
+    from steelthread_features.feast_warnings import load_feast, quiet_feast
+
+    load_feast()
+    with tempfile.TemporaryDirectory(prefix="steelthread-bench-") as tmp, quiet_feast():
+        root = Path(tmp)
+        lines = bench_online(root, args.online_rows, args.iterations, args.skip_redis)
+        if not args.skip_pit:
+            lines += bench_pit(root, args.rows)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

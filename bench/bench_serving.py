@@ -1,0 +1,285 @@
+"""Serving throughput and latency with a real HTTP load generator (wrk), side by side in one run.
+
+Endpoints, each its own server process with one uvicorn worker on this machine:
+  bare       a FastAPI endpoint returning a constant (same uvicorn settings): the ceiling
+  skeleton   /v1/predictions in skeleton mode
+  live-local /v1/predictions in live mode: LightGBM ONNX + online features from the local (SQLite) store
+  live-redis same, online features from Redis (production profile, SQL registry in PostgreSQL)
+  mlflow     `mlflow models serve` of the same LightGBM model (pyfunc), the alternative people reach for
+At 1 and 8 connections: requests/s, p50, p99; ratios against bare and mlflow; cold start to ready and
+resident memory of each server. Targets (issue 5): skeleton >= 70% of bare, live >= 40% of bare and >= 10x
+mlflow, cold start < 3 s.
+
+Usage: uv run python bench/bench_serving.py [--duration 5] [--skip-mlflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build worlds and packages
+
+from helpers.packages import make_package, publish, train_tiny  # noqa: E402
+from helpers.serving import free_port, write_flags  # noqa: E402
+from helpers.world import build_world  # noqa: E402
+from steelthread_features import store  # noqa: E402
+from steelthread_features.definitions import FEATURE_NAMES  # noqa: E402
+from steelthread_features.settings import FeatureSettings  # noqa: E402
+
+KEY = "bench-key-0123456789abcdef"
+PY = sys.executable
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/readyz", timeout: float = 120) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if proc.poll() is not None:
+            raise SystemExit(f"server for {url} exited during start-up")
+        try:
+            if httpx.get(url + path, timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"{url} not ready after {timeout} s")
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in [pid, *child_pids(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def child_pids(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    kids = [int(x) for x in out.split()]
+    return kids + [g for k in kids for g in child_pids(k)]
+
+
+def wrk(url: str, body: str, connections: int, duration: int, headers: dict[str, str]) -> dict[str, float]:
+    lua = Path(tempfile.mkstemp(suffix=".lua")[1])
+    header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    lua.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n{header_lines}')
+    out = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", str(lua), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lua.unlink()
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.MULTILINE)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    cleanup: list[object] = []
+    results: dict[str, dict[str, object]] = {}
+    try:
+        print("building a world: generated data, Feast apply + materialize, model package ...", flush=True)
+        world = build_world(tmp / "var", rows=2000)
+        request = world.requests(1)[0].model_dump(mode="json", exclude_none=True)
+        models = tmp / "var" / "models"
+        make_package(models, "1")
+        publish(models, "champion", "1")
+
+        # Redis profile: a fresh project in the running Redis, registry in a fresh PostgreSQL database.
+        suffix = uuid.uuid4().hex[:8]
+        db = f"st_bench_{suffix}"
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+        admin.execute(f'CREATE DATABASE "{db}"')
+        cleanup.append((admin, db))
+        prod_env = {
+            "STEELTHREAD_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "STEELTHREAD_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:5432/{db}",
+            "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.data_dir.resolve()),
+            "STEELTHREAD_PROJECT": f"st_bench_{suffix}",
+        }
+        prod_root = tmp / "prod"
+        shutil.copytree(models, prod_root / "models")
+        os.environ.update(prod_env)
+        prod_features = FeatureSettings(profile="production", feast_dir=prod_root / "feast")
+        store.apply(prod_features)
+        store.materialize(datetime.now(UTC), settings=prod_features)
+
+        def serve(name: str, mode: str, data_dir: Path, extra: dict[str, str]) -> str:
+            flags = tmp / f"flags-{name}.json"
+            shutil.copy(ROOT / "apps" / "serving" / "flags.json", flags)
+            write_flags(flags, mode)
+            port = free_port()
+            env = (
+                os.environ
+                | extra
+                | {
+                    "STEELTHREAD_API_KEYS": KEY,
+                    "STEELTHREAD_DATA_DIR": str(data_dir),
+                    "STEELTHREAD_FLAGS_PATH": str(flags),
+                    "STEELTHREAD_PREDICTION_LOG_DIR": str(tmp / f"log-{name}"),
+                }
+            )
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [PY, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            procs.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url, proc)
+            results[name] = {"cold_start_s": time.perf_counter() - started, "pid": proc.pid}
+            return url + "/v1/predictions"
+
+        (tmp / "bare.py").write_text(
+            "from fastapi import FastAPI\napp = FastAPI()\n"
+            "@app.post('/constant')\nasync def constant() -> dict[str, float]:\n"
+            "    return {'probability_of_default': 0.1}\n"
+            "@app.get('/readyz')\nasync def ready() -> dict[str, str]:\n    return {'status': 'ok'}\n"
+        )
+        port = free_port()
+        started = time.perf_counter()
+        bare = subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "bare:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(bare)
+        wait_ready(f"http://127.0.0.1:{port}", bare)
+        results["bare"] = {"cold_start_s": time.perf_counter() - started, "pid": bare.pid}
+        urls = {"bare": f"http://127.0.0.1:{port}/constant"}
+        urls["skeleton"] = serve("skeleton", "skeleton", tmp / "var", {})
+        urls["live-local"] = serve("live-local", "live", tmp / "var", {})
+        urls["live-redis"] = serve("live-redis", "live", prod_root, {"STEELTHREAD_PROFILE": "production"})
+        bodies = {name: json.dumps(request) for name in urls}
+
+        if not args.skip_mlflow:
+            print("starting `mlflow models serve` (pyfunc LightGBM) ...", flush=True)
+            import mlflow
+            import numpy as np
+
+            mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+            model = train_tiny(list(FEATURE_NAMES), 0)
+            with mlflow.start_run():
+                info = mlflow.lightgbm.log_model(
+                    model, name="model", input_example=np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+                )
+            port = free_port()
+            started = time.perf_counter()
+            mlf = subprocess.Popen(
+                [
+                    PY,
+                    "-m",
+                    "mlflow",
+                    "models",
+                    "serve",
+                    "-m",
+                    info.model_uri,
+                    "-p",
+                    str(port),
+                    "--env-manager",
+                    "local",
+                    "-w",
+                    "1",
+                ],
+                env=os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            procs.append(mlf)
+            wait_ready(f"http://127.0.0.1:{port}", mlf, path="/ping", timeout=180)
+            results["mlflow"] = {"cold_start_s": time.perf_counter() - started, "pid": mlf.pid}
+            urls["mlflow"] = f"http://127.0.0.1:{port}/invocations"
+            bodies["mlflow"] = json.dumps({"inputs": [[0.0] * len(FEATURE_NAMES)]})
+
+        for name, url in urls.items():
+            for c in (1, 8):
+                print(f"wrk {name} c={c} ...", flush=True)
+                results[name][f"c{c}"] = wrk(
+                    url,
+                    bodies[name],
+                    c,
+                    args.duration,
+                    {"X-API-Key": KEY, "Content-Type": "application/json"},
+                )
+            results[name]["rss_mb"] = rss_mb(int(results[name]["pid"]))  # type: ignore[arg-type]
+
+        print()
+        print(
+            f"{'server':<12}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs bare':>9}{'vs mlflow':>10}"
+        )
+        for name in urls:
+            for c in (1, 8):
+                r = results[name][f"c{c}"]
+                bare_rps = results["bare"][f"c{c}"]["rps"]  # type: ignore[index]
+                mlf_rps = results["mlflow"][f"c{c}"]["rps"] if "mlflow" in results else float("nan")  # type: ignore[index]
+                print(
+                    f"{name:<12}{c:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}"  # type: ignore[index]
+                    f"{r['rps'] / bare_rps:>9.2f}{r['rps'] / mlf_rps:>10.1f}"
+                )  # type: ignore[index]
+        print()
+        print(f"{'server':<12}{'cold start s':>13}{'RSS MB':>9}")
+        for name in urls:
+            print(f"{name:<12}{results[name]['cold_start_s']:>13.2f}{results[name]['rss_mb']:>9.0f}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        store.clear_cache()
+        for admin, db in cleanup:  # type: ignore[misc]
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db,))
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}"')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

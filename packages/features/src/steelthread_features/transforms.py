@@ -1,0 +1,93 @@
+"""Request-time transforms: the one function both the offline and the online path run.
+
+Feast's on-demand view calls `application_features` for `get_historical_features` (training) and for
+`get_online_features` (serving), so there is no second implementation that could drift. Only +, *, /
+are used so a row gives bit-identical results whether it is computed alone or in a large frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from steelthread_features.definitions import (
+    APPLICATION_FEATURES,
+    HOME_OWNERSHIP,
+    INCOME_FLOOR,
+    PURPOSES,
+)
+
+ANNUAL_RATE = 0.12
+"""Flat nominal rate used to turn amount and term into a comparable monthly instalment."""
+
+
+def _float(values: Any) -> np.ndarray:
+    # Online inputs may arrive as object columns or lists holding None for a missing value.
+    array = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
+    if array.dtype.kind in "iuf":
+        return array.astype(np.float64, copy=False)
+    return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
+
+
+def _one_hot(values: Any, categories: tuple[str, ...], missing_is_nan: bool) -> np.ndarray:
+    """One column per category; an unknown category is all zeros, a missing value NaN (if asked)."""
+    raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+    out = np.zeros((len(raw), len(categories)), dtype=np.float64)
+    for j, category in enumerate(categories):
+        out[:, j] = raw == category
+    if missing_is_nan:
+        missing = np.array([v is None or v != v for v in raw], dtype=bool)
+        out[missing, :] = np.nan
+    return out
+
+
+_POSITION = {name: j for j, name in enumerate(APPLICATION_FEATURES)}
+
+
+def application_matrix(inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+    """The request-time features as a float64 matrix in APPLICATION_FEATURES order.
+
+    `inputs` maps loan_amount, term_months, purpose, declared_income, home_ownership and total_balance
+    to equal-length columns (Series, arrays or lists; None = missing). Zero or missing income is
+    explicit: `income_missing` is 1 and the ratios divide by INCOME_FLOOR, so the model sees a large
+    finite ratio plus the flag instead of inf/NaN. A missing home ownership or balance (unknown
+    customer, expired TTL) stays NaN, never 0.
+    """
+    amount = _float(inputs["loan_amount"])
+    term = _float(inputs["term_months"])
+    income = _float(inputs["declared_income"])
+    balance = _float(inputs["total_balance"])
+
+    income_missing = np.isnan(income) | (income <= 0.0)
+    safe_income = np.where(income_missing, INCOME_FLOOR, np.maximum(income, INCOME_FLOOR))
+    instalment = amount * (1.0 + ANNUAL_RATE * term / 12.0) / term
+
+    matrix = np.empty((len(amount), len(APPLICATION_FEATURES)), dtype=np.float64)
+    matrix[:, _POSITION["requested_amount"]] = amount
+    matrix[:, _POSITION["loan_term"]] = term
+    matrix[:, _POSITION["income"]] = income
+    matrix[:, _POSITION["income_missing"]] = income_missing
+    matrix[:, _POSITION["loan_to_income"]] = amount / safe_income
+    matrix[:, _POSITION["instalment"]] = instalment
+    matrix[:, _POSITION["instalment_to_income"]] = instalment * 12.0 / safe_income
+    matrix[:, _POSITION["debt_to_income"]] = (balance + amount) / safe_income
+    home = _one_hot(inputs["home_ownership"], HOME_OWNERSHIP, missing_is_nan=True)
+    for j, category in enumerate(HOME_OWNERSHIP):
+        matrix[:, _POSITION[f"home_ownership_{category}"]] = home[:, j]
+    purpose = _one_hot(inputs["purpose"], PURPOSES, missing_is_nan=False)
+    for j, category in enumerate(PURPOSES):
+        matrix[:, _POSITION[f"purpose_{category}"]] = purpose[:, j]
+    return matrix
+
+
+def application_features(inputs: pd.DataFrame) -> pd.DataFrame:
+    """Compute credit_risk_v1's request-time features (the on-demand view's body, offline and online).
+
+    A thin frame wrapper around `application_matrix`, which online_vector calls directly.
+    """
+    matrix = application_matrix(inputs)
+    # One float block: cheap to build for a single online row, and already in service order.
+    return pd.DataFrame(matrix, columns=list(APPLICATION_FEATURES), index=inputs.index)

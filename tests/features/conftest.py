@@ -1,0 +1,172 @@
+"""Shared fixtures: one generated data set plus hand-made hard cases, applied once per session.
+
+`import feast` and `apply` cost ~20 s, so every local-profile test shares this store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from steelthread_features import store
+from steelthread_features.definitions import HISTORY_FEATURES
+from steelthread_features.generator import SCHEMAS, GeneratedData, generate, write
+from steelthread_features.settings import FeatureSettings
+
+PROMETHEUS_ENV_AT_START = {
+    name: os.environ.get(name) for name in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
+}
+"""Captured before any test loads Feast (which would otherwise set these)."""
+
+HARD_BASE = 10_000_000
+E = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+"""Entity time of the hard cases."""
+
+
+@dataclass(frozen=True)
+class World:
+    data: GeneratedData
+    settings: FeatureSettings
+    customers: pd.DataFrame
+    """Generated plus hard-case profile rows, as the offline store sees them."""
+    history: pd.DataFrame
+    hard_entities: pd.DataFrame
+    expected: dict[str, float | None]
+    """total_balance each hard entity row must get (None = must be missing)."""
+
+
+def _history_row(customer: int, at: datetime, created: datetime, value: float) -> dict[str, object]:
+    row: dict[str, object] = {
+        "customer_id": customer,
+        "event_timestamp": at,
+        "created_timestamp": created,
+    }
+    for k, name in enumerate(HISTORY_FEATURES):
+        row[name] = value + k / 10
+    return row
+
+
+def _profile_row(customer: int, at: datetime, home: str = "rent") -> dict[str, object]:
+    return {
+        "customer_id": customer,
+        "event_timestamp": at,
+        "created_timestamp": at,
+        "age": 30.0 + customer % 7,
+        "years_employed": 2.5,
+        "months_at_address": 12.0,
+        "home_ownership": home,
+        "region": "north",
+        "protected_group": "group_b",
+    }
+
+
+def hard_cases() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, float | None]]:
+    """Profiles, history rows and entity rows covering every point-in-time trap."""
+    c = {
+        name: HARD_BASE + i
+        for i, name in enumerate(
+            [
+                "after_only",
+                "expired",
+                "tie",
+                "no_history",
+                "nothing",
+                "leak",
+                "exact",
+                "ttl_edge",
+                "profile_after",
+                "just_expired",
+            ],
+            start=1,
+        )
+    }
+    day = timedelta(days=1)
+    history = [
+        _history_row(c["after_only"], E + day, E + day, 1.0),
+        _history_row(c["expired"], E - 91 * day, E - 91 * day, 2.0),
+        # Same event time: the later created_timestamp wins, whatever the file order.
+        _history_row(c["tie"], E - 5 * day, E - 5 * day + timedelta(hours=2), 32.0),
+        _history_row(c["tie"], E - 5 * day, E - 5 * day + timedelta(hours=1), 31.0),
+        _history_row(c["leak"], E - 10 * day, E - 10 * day, 60.0),
+        _history_row(c["leak"], E + timedelta(microseconds=1), E, 999.0),
+        _history_row(c["exact"], E - day, E - day, 70.0),
+        _history_row(c["exact"], E, E, 71.0),
+        _history_row(c["ttl_edge"], E - 90 * day, E - 90 * day, 80.0),
+        _history_row(c["just_expired"], E - 90 * day - timedelta(microseconds=1), E, 90.0),
+        _history_row(c["profile_after"], E - day, E - day, 95.0),
+    ]
+    profiles = [
+        _profile_row(cid, E - 400 * day, home=("own" if i % 2 else "mortgage"))
+        for i, (name, cid) in enumerate(c.items())
+        if name not in {"nothing", "profile_after"}
+    ]
+    profiles.append(_profile_row(c["profile_after"], E + day))
+    names = [*c.keys(), "tie", "leak"]
+    times = [E] * len(c) + [E, E + 2 * day]
+    entities = pd.DataFrame(
+        {
+            "case": names,
+            "customer_id": [c[n] for n in names],
+            "event_timestamp": pd.Series(times).astype("datetime64[us, UTC]"),
+            "loan_amount": 5_000.0,
+            "term_months": 36,
+            "purpose": "car",
+            "declared_income": [0.0 if n == "nothing" else 40_000.0 for n in names],
+        }
+    )
+    expected: dict[str, float | None] = {
+        "after_only": None,
+        "expired": None,
+        "tie": 32.0,
+        "no_history": None,
+        "nothing": None,
+        "leak": 60.0,
+        "exact": 71.0,
+        "ttl_edge": 80.0,
+        "profile_after": 95.0,
+        "just_expired": None,
+    }
+    return pd.DataFrame(profiles), pd.DataFrame(history), entities, expected
+
+
+def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
+
+
+def _read(folder: Path) -> pd.DataFrame:
+    frame: pd.DataFrame = pq.read_table(folder).to_pandas()
+    return frame
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("features")
+    data = generate(1_500, seed=11)
+    write(data, root / "data")
+    profiles, history, entities, expected = hard_cases()
+    _write(profiles, SCHEMAS["customers"], root / "data" / "customers" / "hard.parquet")
+    _write(history, SCHEMAS["credit_history"], root / "data" / "credit_history" / "hard.parquet")
+    settings = FeatureSettings(
+        profile="local", data_dir=root / "data", feast_dir=root / "feast", project="steelthread"
+    )
+    store.apply(settings)
+    return World(
+        data=data,
+        settings=settings,
+        customers=_read(root / "data" / "customers"),
+        history=_read(root / "data" / "credit_history"),
+        hard_entities=entities,
+        expected=expected,
+    )
+
+
+@pytest.fixture(scope="session")
+def prometheus_env_at_start() -> dict[str, str | None]:
+    return dict(PROMETHEUS_ENV_AT_START)

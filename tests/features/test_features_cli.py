@@ -1,0 +1,60 @@
+"""`steelthread-features apply|materialize` in-process against the session's local store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from typer.testing import CliRunner
+
+from steelthread_features import store
+from steelthread_features.features_cli import app
+
+
+def _env(world) -> dict[str, str]:
+    return {
+        "STEELTHREAD_PROFILE": "local",
+        "STEELTHREAD_TABLES_DIR": str(world.settings.data_dir),
+        "STEELTHREAD_FEAST_DIR": str(world.settings.feast_dir),
+        "STEELTHREAD_PROJECT": world.settings.project,
+    }
+
+
+def test_apply_and_materialize_commands(world) -> None:
+    runner = CliRunner()
+    applied = runner.invoke(app, ["apply"], env=_env(world))
+    assert applied.exit_code == 0, applied.output
+    assert "credit_risk_v1" in applied.output
+    assert "profile 'local'" in applied.output
+
+    at = world.data.end - timedelta(days=3)
+    result = runner.invoke(app, ["materialize", "--end", at.isoformat()], env=_env(world))
+    assert result.exit_code == 0, result.output
+    assert "materialized customer_profile" in result.output
+    assert "materialized credit_history" in result.output
+    assert f"loaded up to {at.isoformat()}" in result.output
+
+    customer = int(world.data.applications["customer_id"].iloc[-1])
+    [vector] = store.online_vector(
+        [
+            {
+                "customer_id": customer,
+                "loan_amount": 1_000.0,
+                "term_months": 12,
+                "purpose": "car",
+                "declared_income": 10_000.0,
+            }
+        ],
+        settings=world.settings,
+        as_of=at,
+    )
+    assert vector.values["age"] is not None
+
+
+def test_materialize_rejects_start_after_end(world) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["materialize", "--end", "2026-01-01T00:00:00+00:00", "--start", "2026-02-01"],
+        env=_env(world),
+    )
+    assert result.exit_code != 0
+    assert "--start" in result.output

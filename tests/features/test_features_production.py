@@ -1,0 +1,164 @@
+"""The production profile against real Redis and PostgreSQL.
+
+Uses STEELTHREAD_REDIS_URL / STEELTHREAD_POSTGRES_DSN when set, else the servers on 127.0.0.1. Each run
+gets a fresh PostgreSQL database and a fresh Feast project (Redis key suffix); both are removed after.
+An unreachable server is a failure with a message, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+import redis
+
+from steelthread_features import store
+from steelthread_features.definitions import FEATURE_NAMES
+from steelthread_features.settings import FeatureSettings
+
+pytestmark = pytest.mark.services
+
+REDIS_URL = os.environ.get("STEELTHREAD_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_DSN = os.environ.get(
+    "STEELTHREAD_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+)
+
+
+def _with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
+@pytest.fixture(scope="module")
+def production(world, tmp_path_factory) -> Iterator[tuple[FeatureSettings, redis.Redis]]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); start it or set STEELTHREAD_REDIS_URL")
+    admin_dsn = _with_database(POSTGRES_DSN, "postgres")
+    try:
+        admin = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL at {admin_dsn} is not reachable ({exc}); start it or set STEELTHREAD_POSTGRES_DSN"
+        )
+    suffix = uuid.uuid4().hex[:12]
+    database = f"st_features_{suffix}"
+    project = f"st_test_{suffix}"
+    admin.execute(f'CREATE DATABASE "{database}"')
+    settings = FeatureSettings(
+        profile="production",
+        project=project,
+        feast_dir=tmp_path_factory.mktemp("feast_prod"),
+        offline_store_uri=str(world.settings.data_dir.resolve()),
+        redis_url=REDIS_URL,
+        postgres_dsn=_with_database(POSTGRES_DSN, database),
+    )
+    try:
+        store.apply(settings)
+        yield settings, client
+    finally:
+        try:
+            feast_store = store.get_store(settings)
+            feast_store.teardown()
+            feast_store.registry.teardown()
+        finally:
+            store.clear_cache()
+            leftover = list(client.scan_iter(match=f"*{project}*".encode(), count=1000))
+            if leftover:
+                client.delete(*leftover)
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (database,),
+            )
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            admin.close()
+
+
+@pytest.fixture(scope="module")
+def materialized_prod(world, production):
+    settings, _ = production
+    at = world.data.end - timedelta(hours=1)
+    store.materialize(at, settings=settings)
+    return at
+
+
+def test_registry_lives_in_postgres(production) -> None:
+    settings, _ = production
+    with psycopg.connect(settings.postgres_dsn, connect_timeout=5) as conn:
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
+        assert "feature_services" in tables
+        count = conn.execute(
+            "SELECT count(*) FROM feature_services WHERE project_id = %s", (settings.project,)
+        ).fetchone()
+    assert count is not None
+    assert count[0] == 2
+
+
+def test_production_training_frame_equals_local(world, production) -> None:
+    settings, _ = production
+    apps = world.data.applications.sample(n=200, random_state=8).reset_index(drop=True)
+    entities = pd.concat(
+        [world.hard_entities, apps.rename(columns={"application_timestamp": "event_timestamp"})],
+        ignore_index=True,
+    )
+    prod = store.training_frame(entities, settings=settings)
+    local = store.training_frame(entities, settings=world.settings)
+    for name in FEATURE_NAMES:
+        assert np.array_equal(prod[name].to_numpy(), local[name].to_numpy(), equal_nan=True), name
+
+
+@pytest.mark.parametrize("use_feast_odfv", [False, True], ids=["local-transform", "feast-odfv"])
+def test_redis_online_vector_equals_training_frame(
+    world, production, materialized_prod, use_feast_odfv
+) -> None:
+    settings, client = production
+    at = materialized_prod
+    keys = list(client.scan_iter(match=f"*{settings.project}".encode(), count=1000))
+    assert keys, "materialize wrote no Redis keys for this project"
+
+    customers = world.customers["customer_id"].drop_duplicates().sample(n=40, random_state=2)
+    requests = pd.DataFrame(
+        {
+            "customer_id": customers.to_numpy(np.int64),
+            "loan_amount": 7_500.0,
+            "term_months": 48,
+            "purpose": "business",
+            "declared_income": 52_000.0,
+        }
+    )
+    offline = store.training_frame(requests.assign(event_timestamp=pd.Timestamp(at)), settings=settings)
+    online = store.online_vector(
+        requests.to_dict("records"), settings=settings, as_of=at, use_feast_odfv=use_feast_odfv
+    )
+    present = 0
+    for i, vector in enumerate(online):
+        for name in FEATURE_NAMES:
+            off = offline.at[i, name]
+            on = vector.values[name]
+            if np.isnan(off):
+                assert on is None, (i, name, on)
+                assert name in vector.missing
+            else:
+                assert on == off, (i, name, on, off)
+                present += 1
+    assert present > 0.9 * len(online) * len(FEATURE_NAMES)
+
+    [unknown] = store.online_vector(
+        [{**requests.iloc[0].to_dict(), "customer_id": 999_999_999}], settings=settings, as_of=at
+    )
+    assert "total_balance" in unknown.missing
+    assert "age" in unknown.missing

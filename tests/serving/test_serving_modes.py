@@ -1,0 +1,167 @@
+"""Shadow, canary and live with a registered ONNX model and real online features (local Feast store)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from helpers.packages import make_package, onnx_scores, publish
+from helpers.serving import Live, read_log, running, write_flags
+from helpers.world import FeatureWorld
+from steelthread_features.definitions import FEATURE_NAMES
+from steelthread_serving.settings import ServingSettings
+
+
+def body(request) -> dict[str, object]:
+    return request.model_dump(mode="json", exclude_none=True)
+
+
+def wait_until(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def champion_version(live: Live) -> str | None:
+    with live.client() as c:
+        return c.get("/v1/model").json()["champion"]["version"]
+
+
+def deploy(settings: ServingSettings, version: str, alias: str = "champion", seed: int = 0) -> Path:
+    assert settings.models_dir is not None
+    folder = make_package(settings.models_dir, version, seed=seed)
+    publish(settings.models_dir, alias, version)
+    return folder
+
+
+def test_live_answers_equal_the_offline_onnx_score(
+    model_settings: ServingSettings, world: FeatureWorld
+) -> None:
+    folder = deploy(model_settings, "1")
+    write_flags(model_settings.flags_path, "live")
+    with running(model_settings) as live, live.client() as c:
+        wait_until(lambda: champion_version(live) == "1")
+        answers = [
+            c.post("/v1/predictions", json=body(r) | {"explain": True}).json() for r in world.requests(20)
+        ]
+    assert all(a["model_version"] == "1" and a["mode"] == "live" and not a["degraded"] for a in answers)
+    matrix = np.array(
+        [[np.nan if a["features"][n] is None else a["features"][n] for n in FEATURE_NAMES] for a in answers],
+        dtype=np.float32,
+    )
+    offline = onnx_scores(folder / "model.onnx", matrix)
+    assert [a["probability_of_default"] for a in answers] == [float(s) for s in offline]
+    assert set(answers[0]["features"]) == set(FEATURE_NAMES)
+
+
+def test_shadow_answers_the_skeleton_and_logs_the_model_score(
+    model_settings: ServingSettings, world: FeatureWorld
+) -> None:
+    deploy(model_settings, "1")
+    deploy(model_settings, "2", alias="challenger", seed=5)
+    write_flags(model_settings.flags_path, "shadow")
+    with running(model_settings) as live, live.client() as c:
+        wait_until(lambda: champion_version(live) == "1")
+        answers = [c.post("/v1/predictions", json=body(r)).json() for r in world.requests(10)]
+        info = c.get("/v1/model").json()
+    assert all(a["model_name"] == "skeleton" and not a["degraded"] for a in answers)
+    assert info["challenger"]["version"] == "2"
+    assert "challenger credit-risk-lgbm:2 shadows" in info["reason"]
+    records = read_log(model_settings.resolved_prediction_log_dir)
+    assert len(records) == 10
+    for record in records:
+        roles = {s["role"]: s for s in record["scores"]}
+        assert set(roles) == {"champion", "challenger", "fallback"}
+        assert 0.0 <= roles["champion"]["score"] <= 1.0
+        assert record["score"] == roles["fallback"]["score"]
+        assert record["features"]  # the features the model saw are logged for monitoring
+
+
+def test_canary_fraction_is_sticky_per_customer(model_settings: ServingSettings, world: FeatureWorld) -> None:
+    deploy(model_settings, "1")
+    write_flags(model_settings.flags_path, "canary", 0.5)
+    requests = world.requests(80)
+    with running(model_settings) as live, live.client() as c:
+        wait_until(lambda: champion_version(live) == "1")
+        first = {
+            r.customer_id: c.post("/v1/predictions", json=body(r)).json()["model_name"] for r in requests
+        }
+        again = {
+            r.customer_id: c.post("/v1/predictions", json=body(r)).json()["model_name"] for r in requests
+        }
+    assert first == again
+    share = sum(name == "credit-risk-lgbm" for name in first.values()) / len(first)
+    # Binomial(80, 0.5): sd 0.056; 4 sd either side.
+    assert 0.27 < share < 0.73
+
+
+def test_unknown_customer_is_answered_degraded_not_500(
+    model_settings: ServingSettings, world: FeatureWorld
+) -> None:
+    deploy(model_settings, "1")
+    write_flags(model_settings.flags_path, "live")
+    request = body(world.requests(1)[0]) | {"customer_id": 987_654_321}
+    with running(model_settings) as live, live.client() as c:
+        wait_until(lambda: champion_version(live) == "1")
+        answer = c.post("/v1/predictions", json=request)
+        metrics = c.get("/metrics").text
+    assert answer.status_code == 200
+    data = answer.json()
+    assert (data["model_name"], data["degraded"], data["degraded_reason"]) == (
+        "skeleton",
+        True,
+        "unknown_customer",
+    )
+    assert 'steelthread_degraded_predictions_total{reason="unknown_customer"} 1.0' in metrics
+
+
+def test_swap_under_load_fails_no_request_and_refuses_a_corrupt_package(
+    model_settings: ServingSettings, world: FeatureWorld
+) -> None:
+    deploy(model_settings, "1", seed=1)
+    write_flags(model_settings.flags_path, "live")
+    requests = [body(r) for r in world.requests(30)]
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+    with running(model_settings) as live:
+        wait_until(lambda: champion_version(live) == "1")
+
+        def hammer() -> None:
+            with live.client() as c:
+                i = 0
+                while not stop.is_set():
+                    r = c.post("/v1/predictions", json=requests[i % len(requests)])
+                    i += 1
+                    if r.status_code != 200 or r.json()["degraded"]:
+                        failures.append(r.text)
+                    else:
+                        versions.append(r.json()["model_version"])
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        deploy(model_settings, "2", seed=2)
+        wait_until(lambda: champion_version(live) == "2")
+        broken = make_package(model_settings.models_dir, "3", seed=3)  # type: ignore[arg-type]
+        (broken / "model.onnx").write_bytes(b"\x00corrupt")
+        publish(model_settings.models_dir, "champion", "3")  # type: ignore[arg-type]
+        with live.client() as c:
+            wait_until(lambda: c.get("/v1/model").json()["last_refused"] is not None)
+            info = c.get("/v1/model").json()
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert {"1", "2"} <= set(versions)
+    assert "3" not in versions
+    assert info["champion"]["version"] == "2"
+    assert "model.onnx does not load" in info["last_refused"]["reason"]
+    assert len(read_log(model_settings.resolved_prediction_log_dir)) == len(versions)

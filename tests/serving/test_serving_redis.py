@@ -1,0 +1,178 @@
+"""Serving on the production feature profile against a real Redis (throwaway, on loopback) and PostgreSQL:
+Redis stopped mid-traffic gives degraded answers, never a 500, and answers recover after it returns."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from helpers.packages import make_package, publish
+from helpers.serving import API_KEY, free_port, running, write_flags
+from helpers.world import FeatureWorld
+from steelthread_features import store
+from steelthread_features.settings import FeatureSettings
+from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
+
+# Feast's SQL registry lets psycopg connections be garbage-collected open (third-party, not ours).
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+POSTGRES_DSN = os.environ.get("STEELTHREAD_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class ThrowawayRedis:
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: `apt-get install redis-server`")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail("throwaway redis-server did not start")
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def _with_database(dsn: str, database: str) -> str:
+    base, _, query = dsn.partition("?")
+    root = base.rsplit("/", 1)[0]
+    return f"{root}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def production(
+    tmp_path: Path, world: FeatureWorld, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[ServingSettings, ThrowawayRedis, FeatureSettings]]:
+    server = ThrowawayRedis(free_port(), tmp_path)
+    server.start()
+    try:
+        admin = psycopg.connect(_with_database(POSTGRES_DSN, "postgres"), autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL at {POSTGRES_DSN} is not reachable ({exc}); start it or set STEELTHREAD_POSTGRES_DSN"
+        )
+    suffix = uuid.uuid4().hex[:10]
+    database, project = f"st_serving_{suffix}", f"st_serving_{suffix}"
+    admin.execute(f'CREATE DATABASE "{database}"')
+    env = {
+        "STEELTHREAD_REDIS_URL": server.url,
+        "STEELTHREAD_POSTGRES_DSN": _with_database(POSTGRES_DSN, database),
+        "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.data_dir.resolve()),
+        "STEELTHREAD_PROJECT": project,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    features = FeatureSettings(profile="production", feast_dir=tmp_path / "var" / "feast")
+    store.apply(features)
+    store.materialize(datetime.now(UTC), settings=features)
+    shutil.copy(DEFAULT_FLAGS_PATH, tmp_path / "flags.json")
+    settings = ServingSettings(
+        profile="production",
+        data_dir=tmp_path / "var",
+        api_keys=[API_KEY],  # type: ignore[list-item]
+        flags_path=tmp_path / "flags.json",
+        flags_poll_ms=50,
+        model_poll_ms=100,
+        feature_timeout_ms=1000,
+    )
+    try:
+        yield settings, server, features
+    finally:
+        server.stop()
+        store.clear_cache()
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,)
+        )
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.close()
+
+
+def test_redis_outage_degrades_then_recovers(production, world: FeatureWorld) -> None:
+    settings, server, features = production
+    make_package(settings.resolved_models_dir, "1")
+    publish(settings.resolved_models_dir, "champion", "1")
+    write_flags(settings.flags_path, "live")
+    requests = [r.model_dump(mode="json", exclude_none=True) for r in world.requests(10)]
+
+    def ask() -> list[dict[str, object]]:
+        with live.client() as c:
+            answers = [c.post("/v1/predictions", json=r) for r in requests]
+        assert {a.status_code for a in answers} == {200}
+        return [a.json() for a in answers]
+
+    with running(settings) as live:
+        deadline = time.monotonic() + 15
+        while ask()[0]["model_version"] != "1":
+            assert time.monotonic() < deadline, "champion never answered"
+            time.sleep(0.1)
+        healthy = ask()
+        assert not any(a["degraded"] for a in healthy)
+
+        server.stop()
+        down = ask()
+        assert all(a["degraded"] and a["model_name"] == "skeleton" for a in down)
+        assert {a["degraded_reason"] for a in down} <= {"feature_store_error", "feature_store_timeout"}
+
+        server.start()  # a new, empty Redis: the runbook's step is to re-materialise
+        store.materialize(datetime.now(UTC), settings=features)
+        recovered = ask()
+        with live.client() as c:
+            metrics = c.get("/metrics").text
+    assert not any(a["degraded"] for a in recovered)
+    assert [a["probability_of_default"] for a in recovered] == [a["probability_of_default"] for a in healthy]
+    degraded_lines = [
+        line for line in metrics.splitlines() if line.startswith("steelthread_degraded_predictions_total")
+    ]
+    assert any("feature_store" in line and not line.endswith(" 0.0") for line in degraded_lines), (
+        degraded_lines
+    )
