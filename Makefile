@@ -56,12 +56,13 @@ bench: setup ## Run the benchmarks (prints side-by-side ratios)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done
 
 data: setup ## Generate data (ROWS), apply the Feast repo and materialise the online store
-	$(RUN) steelthread-data generate --rows $(ROWS) --out $(STEELTHREAD_DATA_DIR)/data
+	$(RUN) steelthread-data generate --rows $(ROWS) --out $(STEELTHREAD_DATA_DIR)/data \
+		--end "$$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
 	$(RUN) steelthread-features apply
 	$(RUN) steelthread-features materialize
 
 train: setup ## Train, evaluate, gate, export ONNX and register a challenger in MLflow
-	$(RUN) steelthread-train run
+	$(RUN) steelthread-train run $(if $(TRAIN_ROWS),--rows $(TRAIN_ROWS),)
 
 promote: setup ## Promote VERSION to TO (staging|champion) with REASON, through the gates
 	$(RUN) steelthread-promote promote --version "$(VERSION)" --to "$(TO)" --reason "$(REASON)"

@@ -1,8 +1,12 @@
-"""`make demo`: the main job end to end on embedded defaults, with a timing per step.
+"""`make demo`: the whole path to production on embedded defaults, one timed step after another.
 
-Today's loop: start the serving app in skeleton mode, send the consumer example's applications through the
-typed client, print the answers, and stop the server (flushing the prediction log). Later steps (data, Feast,
-training, promotion, modes, monitoring) plug in as more `Step`s.
+generate data -> Feast apply + materialise -> train, gate, register -> promote (staging, champion) ->
+serve in skeleton mode -> replay applications while the flag moves skeleton -> shadow -> canary -> live ->
+post labels as they arrive -> inject a drift scenario -> run the monitoring job -> evaluate the alert rules
+-> summary. Nothing needs a server: DuckDB, SQLite, MLflow on SQLite and local folders under var/demo.
+
+Size and place: STEELTHREAD_DEMO_ROWS (default 12000), STEELTHREAD_DEMO_REPLAY (requests per mode, 150),
+STEELTHREAD_DEMO_DIR (default var/demo). Every run starts from an empty folder, so a second run works too.
 """
 
 from __future__ import annotations
@@ -16,27 +20,48 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from steelthread_consumer_example.__main__ import example_requests
 from steelthread_consumer_example.client import CreditRiskClient
-from steelthread_contracts import PredictionResponse
+from steelthread_contracts import FeedbackRecord, PredictionRequest, PredictionResponse, ServingMode
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console()
+DRIFT_SCENARIO = "income_shift"
 
 
 @dataclass
-class DemoState:
-    data_dir: Path
+class Demo:
+    root: Path
+    rows: int
+    per_mode: int
     api_key: str = field(default_factory=lambda: f"demo-{secrets.token_hex(16)}")
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     url: str = ""
+    flags: Path = Path()
+    data: Any = None
+    drifted: Any = None
+    version: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    gate_passed: bool = False
     answers: list[PredictionResponse] = field(default_factory=list)
+    mode_history: list[tuple[str, int, int]] = field(default_factory=list)
+    labels_posted: int = 0
+    monitor: Any = None
+    fired: list[str] = field(default_factory=list)
+    stack: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"STEELTHREAD_DATA_DIR": str(self.root)}
 
 
 def free_port() -> int:
@@ -45,114 +70,272 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def step(name: str, timings: list[tuple[str, float]]) -> Iterator[None]:
-    console.print(f"[bold cyan]→[/] {name} …")
-    started = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - started
-    timings.append((name, elapsed))
-    console.print(f"  [green]done[/] in {elapsed:.2f} s")
+def requests_from(frame: pd.DataFrame, suffix: str = "") -> list[PredictionRequest]:
+    return [
+        PredictionRequest(
+            request_id=f"{r.request_id}{suffix}",
+            customer_id=int(r.customer_id),
+            loan_amount=float(r.loan_amount),
+            term_months=int(r.term_months),
+            purpose=r.purpose,
+            declared_income=float(r.declared_income),
+        )
+        for r in frame.itertuples()
+    ]
 
 
-@contextmanager
-def serving(state: DemoState) -> Iterator[subprocess.Popen[bytes]]:
-    flags = state.data_dir / "flags.json"
-    shutil.copy(ROOT / "apps" / "serving" / "flags.json", flags)
+# --- steps -----------------------------------------------------------------------------------------
+
+
+def generate_data(d: Demo) -> str:
+    from steelthread_features.generator import generate, write
+
+    d.data = generate(d.rows, seed=7, end=d.now)
+    write(d.data, d.root / "data")
+    d.drifted = generate(d.rows, seed=7, scenario=DRIFT_SCENARIO, end=d.now)
+    return f"{d.rows} applications, {len(d.data.customers)} customers, labels arrive later"
+
+
+def feature_store(d: Demo) -> str:
+    from steelthread_features import store
+    from steelthread_features.settings import FeatureSettings
+
+    settings = FeatureSettings()
+    store.apply(settings)
+    store.materialize(d.now, settings=settings)
+    return "credit_risk_v1 applied (DuckDB offline, SQLite online) and materialised up to now"
+
+
+def train(d: Demo) -> str:
+    from steelthread_training.pipeline import run_training
+    from steelthread_training.settings import TrainingSettings
+
+    # The generator writes every outcome up front; the demo trains on all of them (a larger, steadier test
+    # set for the gate) and later replays outcomes to /v1/feedback as if they were arriving.
+    outcome = run_training(TrainingSettings())
+    d.version = outcome.registered.version
+    d.gate_passed = outcome.registered.gate_passed
+    lgbm, baseline = outcome.candidate.evaluation.metrics, outcome.candidate.baseline_eval.metrics
+    d.metrics = {f"lightgbm {k}": float(v) for k, v in asdict(lgbm).items() if isinstance(v, int | float)}
+    d.metrics |= {f"baseline {k}": float(v) for k, v in asdict(baseline).items() if k == "roc_auc"}
+    verdict = "passed" if d.gate_passed else "FAILED"
+    return f"model version {d.version} registered; gate {verdict}"
+
+
+def promote(d: Demo) -> str:
+    from steelthread_training.promotion import Registry, promote
+    from steelthread_training.settings import TrainingSettings
+
+    if not d.gate_passed or d.version is None:
+        return "gate failed: nothing promoted, the skeleton keeps answering"
+    settings = TrainingSettings()
+    registry = Registry(settings)
+    promote(registry, settings, d.version, "staging", "demo: gate passed")
+    promote(registry, settings, d.version, "champion", "demo: staging smoke test passed")
+    return f"version {d.version}: challenger -> staging -> champion, published to {d.root / 'models'}"
+
+
+def start_serving(d: Demo) -> str:
+    d.flags = d.root / "flags.json"
+    shutil.copy(ROOT / "apps" / "serving" / "flags.json", d.flags)
     port = free_port()
-    env = os.environ | {
-        "STEELTHREAD_API_KEYS": state.api_key,
-        "STEELTHREAD_DATA_DIR": str(state.data_dir),
-        "STEELTHREAD_FLAGS_PATH": str(flags),
-    }
-    log = (state.data_dir / "serving.log").open("wb")
+    env = os.environ | d.env | {"STEELTHREAD_API_KEYS": d.api_key, "STEELTHREAD_FLAGS_PATH": str(d.flags)}
+    log = d.stack.enter_context((d.root / "serving.log").open("wb"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    state.url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(state.url, proc)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    d.stack.callback(lambda: (proc.terminate(), proc.wait(timeout=30)))
+    d.url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
         if proc.poll() is not None:
-            raise SystemExit("error: the serving app exited during start-up; see var/demo/serving.log")
+            raise SystemExit(f"error: the serving app exited; see {d.root / 'serving.log'}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
+            if httpx.get(f"{d.url}/readyz", timeout=1).status_code == 200:
+                break
         except httpx.TransportError:
             pass
+        if time.monotonic() > deadline:
+            raise SystemExit("error: the serving app was not ready after 90 s")
+        time.sleep(0.1)
+    return f"ready at {d.url} in skeleton mode"
+
+
+def _switch(d: Demo, client: CreditRiskClient, mode: ServingMode, fraction: float | None = None) -> None:
+    from steelthread_serving.flags import set_flags
+
+    set_flags(d.flags, mode, fraction)
+    deadline = time.monotonic() + 10
+    while client.model().mode is not mode:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"error: the server did not switch to {mode.value}")
         time.sleep(0.05)
-    raise SystemExit(f"error: the serving app was not ready after {timeout:.0f} s")
 
 
-def send_examples(state: DemoState) -> None:
-    with CreditRiskClient(state.url, state.api_key) as client:
-        state.answers = [client.predict(request) for request in example_requests()]
+def replay(d: Demo) -> str:
+    recent = d.data.applications.sort_values("application_timestamp").tail(4 * d.per_mode)
+    requests = requests_from(recent)
+    plan = [
+        (ServingMode.SKELETON, None),
+        (ServingMode.SHADOW, None),
+        (ServingMode.CANARY, 0.3),
+        (ServingMode.LIVE, None),
+    ]
+    with CreditRiskClient(d.url, d.api_key, timeout=10) as client:
+        for i, (mode, fraction) in enumerate(plan):
+            _switch(d, client, mode, fraction)
+            chunk = requests[i * d.per_mode : (i + 1) * d.per_mode]
+            answers = [client.predict(r) for r in chunk]
+            d.answers += answers
+            by_model = sum(a.model_name != "skeleton" for a in answers)
+            d.mode_history.append((mode.value, len(answers), by_model))
+    return " -> ".join(f"{m} ({n}, model answered {k})" for m, n, k in d.mode_history)
 
 
-def show_answers(state: DemoState) -> None:
-    table = Table(title="Answers from the skeleton API")
-    for column in ("request", "p(default)", "decision", "model", "mode", "degraded"):
-        table.add_column(column)
-    for a in state.answers:
-        table.add_row(
-            a.request_id,
-            f"{a.probability_of_default:.3f}",
-            a.decision.value,
-            f"{a.model_name}:{a.model_version}",
-            a.mode.value,
-            a.degraded_reason or "no",
+def post_labels(d: Demo) -> str:
+    labels = d.data.labels.set_index("request_id")["defaulted"]
+    with CreditRiskClient(d.url, d.api_key) as client:
+        for answer in d.answers:
+            if answer.request_id in labels.index:
+                client.send_feedback(
+                    FeedbackRecord(
+                        request_id=answer.request_id,
+                        observed_label=int(labels[answer.request_id]),
+                        observed_at=datetime.now(UTC),
+                    )
+                )
+                d.labels_posted += 1
+    return f"{d.labels_posted} outcomes posted to /v1/feedback"
+
+
+def inject_drift(d: Demo) -> str:
+    drifted = d.drifted.applications.sort_values("application_timestamp").tail(2 * d.per_mode)
+    with CreditRiskClient(d.url, d.api_key, timeout=10) as client:
+        d.answers += [client.predict(r) for r in requests_from(drifted, suffix="-drift")]
+    return f"{len(drifted)} applications from the {DRIFT_SCENARIO!r} scenario sent in live mode"
+
+
+def monitor(d: Demo) -> str:
+    from steelthread_features.monitoring import recompute
+    from steelthread_monitoring.job import RunOptions, run_monitoring
+
+    d.stack.close()  # stop the server: SIGTERM flushes the prediction log
+    if not d.gate_passed:
+        return "skipped: no champion to monitor (the gate refused the model)"
+    outcome = run_monitoring(
+        RunOptions(
+            window=timedelta(hours=2),
+            log_dir=d.root / "prediction-log",
+            feedback_dir=d.root / "feedback",
+            out_dir=d.root / "monitoring",
+            models_dir=d.root / "models",
+            textfile=d.root / "monitoring" / "steelthread.prom",
+            min_labels=50,
+            offline_features=recompute,  # training/serving skew: recompute a sample offline
         )
+    )
+    d.monitor = outcome
+    return f"exit code {int(outcome.exit_code)}; report {outcome.run_dir / 'report.html'}"
+
+
+def alerts(d: Demo) -> str:
+    from steelthread_monitoring.alerts import firing_alerts
+
+    if d.monitor is None:
+        return "skipped: the monitoring job did not run"
+    d.fired = firing_alerts(d.root / "monitoring" / "steelthread.prom")
+    return ", ".join(d.fired) or "none fired"
+
+
+STEPS: list[tuple[str, Callable[[Demo], str]]] = [
+    ("generate data", generate_data),
+    ("apply the Feast repo and materialise", feature_store),
+    ("train, evaluate, gate, register", train),
+    ("promote through staging to champion", promote),
+    ("start serving (skeleton)", start_serving),
+    ("replay applications through the modes", replay),
+    ("post labels as they arrive", post_labels),
+    ("inject a drift scenario", inject_drift),
+    ("run the monitoring job", monitor),
+    ("evaluate the alert rules", alerts),
+]
+
+
+@contextmanager
+def timed(name: str, timings: list[tuple[str, float, str]]) -> Iterator[list[str]]:
+    console.print(f"[bold cyan]→[/] {name} …")
+    note: list[str] = []
+    started = time.perf_counter()
+    yield note
+    elapsed = time.perf_counter() - started
+    timings.append((name, elapsed, note[0] if note else ""))
+    console.print(f"  [green]✓[/] {note[0] if note else ''} [dim]({elapsed:.1f} s)[/]")
+
+
+def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int:
+    table = Table(title="steelthread demo: per step")
+    table.add_column("step")
+    table.add_column("s", justify="right")
+    table.add_column("result")
+    for name, seconds, note in timings:
+        table.add_row(name, f"{seconds:.1f}", note)
+    table.add_row("[bold]total[/]", f"[bold]{total:.1f}[/]", "")
     console.print(table)
+    logged = sum(
+        1
+        for f in (d.root / "prediction-log").glob("predictions-*.jsonl")
+        for line in f.read_text().splitlines()
+        if line
+    )
+    console.print(f"model: version {d.version}, gate {'passed' if d.gate_passed else 'failed'}")
+    for name, value in sorted(d.metrics.items()):
+        console.print(f"  {name}: {value:.4f}")
+    console.print(f"requests answered: {len(d.answers)}; prediction-log records: {logged}")
+    if d.fired:
+        from steelthread_monitoring.alerts import runbook_for
 
-
-def count_logged(state: DemoState) -> int:
-    files = (state.data_dir / "prediction-log").glob("predictions-*.jsonl")
-    return sum(1 for f in files for line in f.read_text().splitlines() if line)
+        console.print("alerts that fired:")
+        for alert in d.fired:
+            console.print(f"  {alert} -> {runbook_for(alert)}")
+    console.print(
+        "where to look: MLflow UI `uv run mlflow ui --backend-store-uri "
+        f"sqlite:///{(d.root / 'mlflow' / 'mlflow.db').resolve()}`; monitoring report "
+        f"{d.monitor.run_dir / 'report.html' if d.monitor else '-'}; Grafana at http://127.0.0.1:3000 "
+        "after `make stack-up`"
+    )
+    return 0 if logged == len(d.answers) else 1
 
 
 def main() -> int:
-    data_dir = Path(os.environ.get("STEELTHREAD_DEMO_DIR", ROOT / "var" / "demo"))
-    if data_dir.exists():
-        shutil.rmtree(data_dir)  # idempotent: every run starts from the same empty state
-    data_dir.mkdir(parents=True)
-    state = DemoState(data_dir=data_dir)
-    timings: list[tuple[str, float]] = []
-    steps: list[tuple[str, Callable[[DemoState], None]]] = [
-        ("send the consumer example's applications", send_examples),
-        ("print the answers", show_answers),
-    ]
-    total = time.perf_counter()
-    with ExitStack() as stack:
-        with step("start the serving app in skeleton mode", timings):
-            stack.enter_context(serving(state))
-        for name, action in steps:
-            with step(name, timings):
-                action(state)
-    logged = count_logged(state)
-    summary = Table(title="steelthread demo summary")
-    summary.add_column("step")
-    summary.add_column("seconds", justify="right")
-    for name, seconds in timings:
-        summary.add_row(name, f"{seconds:.2f}")
-    summary.add_row("[bold]total[/]", f"[bold]{time.perf_counter() - total:.2f}[/]")
-    console.print(summary)
-    console.print(
-        f"requests answered: {len(state.answers)}, prediction-log records: {logged}"
-        f" ({'equal' if logged == len(state.answers) else 'MISMATCH'}); state in {data_dir}"
+    root = Path(os.environ.get("STEELTHREAD_DEMO_DIR", ROOT / "var" / "demo")).resolve()
+    if root.exists():
+        shutil.rmtree(root)  # idempotent: every run starts from the same empty state
+    root.mkdir(parents=True)
+    os.environ["STEELTHREAD_DATA_DIR"] = str(root)
+    d = Demo(
+        root=root,
+        rows=int(os.environ.get("STEELTHREAD_DEMO_ROWS", "12000")),
+        per_mode=int(os.environ.get("STEELTHREAD_DEMO_REPLAY", "150")),
     )
-    return 0 if logged == len(state.answers) else 1
+    timings: list[tuple[str, float, str]] = []
+    started = time.perf_counter()
+    try:
+        for name, step in STEPS:
+            with timed(name, timings) as note:
+                note.append(step(d))
+    except Exception as exc:  # one readable line, not a traceback: the log files hold the details
+        console.print(f"[bold red]error:[/] {name} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        return 1
+    finally:
+        d.stack.close()
+    status = summary(d, timings, time.perf_counter() - started)
+    if not d.gate_passed:
+        console.print("[bold red]the gate refused the model[/]: see the gate verdict in MLflow")
+        return 1
+    return status
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ modification time changes, so a mode change takes effect without a restart.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -90,3 +92,22 @@ class ServingFlags:
 
     def close(self) -> None:
         self._provider.shutdown()
+
+
+def set_flags(path: Path, mode: ServingMode, canary_fraction: float | None = None) -> None:
+    """Rewrite the flag file's defaults the way an operator would (atomically), keeping its variants.
+
+    Used by the demo and the deploy scripts; a running server picks the change up within its poll interval.
+    """
+    document = json.loads(path.read_text())
+    flags = document["flags"]
+    flags[SERVING_MODE_FLAG]["variants"].setdefault(mode.value, mode.value)
+    flags[SERVING_MODE_FLAG]["defaultVariant"] = mode.value
+    if canary_fraction is not None:
+        if not 0.0 <= canary_fraction <= 1.0:
+            raise ValueError(f"canary fraction must be within [0, 1], got {canary_fraction}")
+        flags[CANARY_FRACTION_FLAG]["variants"]["configured"] = canary_fraction
+        flags[CANARY_FRACTION_FLAG]["defaultVariant"] = "configured"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    os.replace(tmp, path)

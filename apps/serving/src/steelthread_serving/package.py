@@ -58,18 +58,32 @@ class SmokeCase(BaseModel):
     expected_score: float
 
 
-def _read_smoke(path: Path) -> list[SmokeCase]:
-    """Accept `{"cases": [...]}` or a bare list; each case has features by name and the expected score."""
+def _read_smoke(path: Path, feature_names: list[str]) -> tuple[list[SmokeCase], float]:
+    """Read `{"feature_names", "tolerance", "cases": [{"features": [...] or {...}, "expected_score"}]}`.
+
+    Features come either in the listed order (null = missing) or by name; the tolerance is the package's own
+    when it states one (never looser than 1e-3), else SMOKE_TOLERANCE.
+    """
     raw = json.loads(path.read_text())
-    cases = raw.get("cases", raw) if isinstance(raw, dict) else raw
+    cases = raw.get("cases", []) if isinstance(raw, dict) else raw
+    names = raw.get("feature_names", feature_names) if isinstance(raw, dict) else feature_names
+    tolerance = (
+        min(float(raw.get("tolerance", SMOKE_TOLERANCE)), 1e-3) if isinstance(raw, dict) else SMOKE_TOLERANCE
+    )
     out = []
     for case in cases:
         features = case.get("features")
-        if features is None:
+        if isinstance(features, list):
+            if len(features) != len(names):
+                raise PackageError(
+                    f"{path.name}: a case has {len(features)} values for {len(names)} features"
+                )
+            features = dict(zip(names, features, strict=True))
+        if not isinstance(features, dict):
             raise PackageError(f"{path.name}: smoke case without `features`")
         expected = case.get("expected_score", case.get("score"))
         out.append(SmokeCase(features=features, expected_score=expected))
-    return out
+    return out, tolerance
 
 
 @dataclass
@@ -206,7 +220,7 @@ def _smoke_check(model: OnnxModel, smoke_path: Path) -> None:
     if not smoke_path.is_file():
         raise PackageError("smoke.json is missing: a package must prove it answers before it serves")
     try:
-        cases = _read_smoke(smoke_path)
+        cases, tolerance = _read_smoke(smoke_path, model.feature_names)
     except (ValueError, ValidationError, AttributeError, TypeError) as exc:
         raise PackageError(f"smoke.json unreadable: {str(exc).splitlines()[0][:200]}") from None
     if not cases:
@@ -216,7 +230,7 @@ def _smoke_check(model: OnnxModel, smoke_path: Path) -> None:
     except Exception as exc:  # a graph that loads but cannot run
         raise PackageError(f"model fails on smoke inputs: {str(exc).splitlines()[0][:200]}") from None
     for case, score in zip(cases, scores, strict=True):
-        if not math.isfinite(score) or abs(score - case.expected_score) > SMOKE_TOLERANCE:
+        if not math.isfinite(score) or abs(score - case.expected_score) > tolerance:
             raise PackageError(f"smoke check failed: score {score:.6f} != expected {case.expected_score:.6f}")
 
 

@@ -1,0 +1,178 @@
+"""`steelthread-batch`: batch scoring and large training sets, embedded by default, Spark on request.
+
+Every failure is one `error:` line on stderr and a non-zero exit; the summary line
+`rows in=N scored=S quarantined=Q` is printed for every finished run (in = scored + quarantined).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from steelthread_batch.errors import BatchInputError
+from steelthread_batch.package import resolve_package
+from steelthread_batch.run import RunSummary
+from steelthread_batch.settings import BatchSettings, Device, Engine
+from steelthread_features.cli_common import friendly_errors, run_app
+from steelthread_features.settings import FeatureSettings
+
+app = typer.Typer(
+    name="steelthread-batch",
+    help="Score applications in bulk and build training sets at scale (local engine or Apache Spark).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False, soft_wrap=True)
+
+InputOpt = Annotated[
+    str, typer.Option("--input", help="Parquet file or folder (path or URI) of applications.")
+]
+OutputOpt = Annotated[
+    str, typer.Option("--output", help="Output folder (path or URI); must be new or a resumable run.")
+]
+EngineOpt = Annotated[Engine | None, typer.Option("--engine", help="local (default) or spark.")]
+MasterOpt = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="Spark master URL (default: spark-submit's, else local[*])."),
+]
+
+
+def _print_summary(summary: RunSummary) -> None:
+    resumed = f" (resumed: {summary.parts_resumed} of {summary.parts} parts were already done)"
+    console.print(
+        f"run {summary.run_id}: rows in={summary.rows_in} scored={summary.scored} "
+        f"quarantined={summary.quarantined} model={summary.model_version} engine={summary.engine} "
+        f"in {summary.seconds:.1f}s{resumed if summary.parts_resumed else ''}",
+        markup=False,
+    )
+    console.print(f"output: {summary.output}", markup=False)
+    if summary.prediction_log:
+        console.print(f"prediction log: {summary.prediction_log}", markup=False)
+
+
+@app.command()
+@friendly_errors
+def score(
+    input_uri: InputOpt,
+    output_uri: OutputOpt,
+    alias: Annotated[str | None, typer.Option("--alias", help="Model alias (default champion).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Explicit model version.")] = None,
+    engine: EngineOpt = None,
+    spark_master: MasterOpt = None,
+    device: Annotated[Device, typer.Option("--device", help="cpu, or cuda (tensorised forest).")] = "cpu",
+    rows_per_part: Annotated[int | None, typer.Option("--rows-per-part", min=1, help="Commit unit.")] = None,
+    no_prediction_log: Annotated[
+        bool, typer.Option("--no-prediction-log", help="Do not write prediction-log records.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+) -> None:
+    """Score applications with a published model package; resumes an unfinished run in OUTPUT."""
+    settings = BatchSettings()
+    package = resolve_package(settings.resolved_models_dir(), alias=alias, version=version)
+    role = alias or ("champion" if version is None else "pinned")
+    log_dir = None if no_prediction_log else str(settings.resolved_prediction_log_dir())
+    chosen = engine or settings.batch_engine
+    if device == "cuda":
+        from steelthread_batch.gpu import check_available
+
+        check_available()
+    if chosen == "spark":
+        if device != "cpu":
+            raise BatchInputError("--device cuda runs with the local engine only")
+        from steelthread_batch.spark_engine import SparkJob, run_spark
+
+        summary = run_spark(
+            SparkJob(
+                input_uri=input_uri,
+                output_uri=output_uri,
+                package=package,
+                role=role,
+                prediction_log_dir=log_dir,
+                master=spark_master or settings.spark_master,
+                shuffle_partitions=settings.spark_shuffle_partitions,
+                driver_memory=settings.spark_driver_memory,
+                threads=settings.batch_threads or 1,
+                feature_settings=_feature_settings(),
+            )
+        )
+    else:
+        if spark_master:
+            raise BatchInputError("--spark-master needs --engine spark")
+        from steelthread_batch.local_engine import LocalJob, run_local
+
+        job = LocalJob(
+            input_uri=input_uri,
+            output_uri=output_uri,
+            package=package,
+            role=role,
+            prediction_log_dir=log_dir,
+            rows_per_part=rows_per_part or settings.batch_rows_per_part,
+            batch_rows=settings.batch_arrow_rows,
+            threads=settings.batch_threads,
+            device=device,
+            feature_settings=_feature_settings(),
+        )
+        with Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("score", total=None)
+            summary = run_local(job, lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        console.print_json(json.dumps(summary.as_json()))
+    else:
+        _print_summary(summary)
+
+
+@app.command("training-set")
+@friendly_errors
+def training_set(
+    entities: Annotated[str, typer.Option("--entities", help="Parquet entity frame (path or URI).")],
+    output_uri: OutputOpt,
+    engine: EngineOpt = None,
+    spark_master: MasterOpt = None,
+    with_slices: Annotated[bool, typer.Option("--with-slices", help="Add region/protected_group.")] = False,
+) -> None:
+    """Point-in-time training frame with training_frame's columns and order, written as parquet."""
+    from steelthread_batch.training_set import TrainingSetJob, build_training_set
+
+    settings = BatchSettings()
+    chosen = engine or settings.batch_engine
+    if chosen != "spark" and spark_master:
+        raise BatchInputError("--spark-master needs --engine spark")
+    result = build_training_set(
+        TrainingSetJob(
+            entities_uri=entities,
+            output_uri=output_uri,
+            engine=chosen,
+            master=spark_master or settings.spark_master,
+            with_slices=with_slices,
+            shuffle_partitions=settings.spark_shuffle_partitions,
+            driver_memory=settings.spark_driver_memory,
+            feature_settings=_feature_settings(),
+        )
+    )
+    console.print(
+        f"training set: rows={result.rows} columns={len(result.columns)} engine={chosen} "
+        f"in {result.seconds:.1f}s -> {result.output}",
+        markup=False,
+    )
+
+
+def _feature_settings() -> FeatureSettings:
+    """The feature library's own settings (same STEELTHREAD_* environment); the Spark engine needs
+    STEELTHREAD_OFFLINE_STORE_KIND=spark and a registry applied for it."""
+    return FeatureSettings()
+
+
+def main() -> None:
+    run_app(app)

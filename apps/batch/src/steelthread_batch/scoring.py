@@ -1,0 +1,139 @@
+"""The one scoring function both engines run.
+
+`score_batches` has exactly the shape Spark's `mapInArrow` expects (iterator of Arrow record batches in,
+iterator out), once `package` and `run` are bound with `scorer`. The local engine streams parquet
+batches through it, Spark hands it to its Python workers; no scoring logic exists twice. Every input row
+comes out as exactly one row: scored (`score`, `decision` set) or quarantined (`quarantine_reason` set).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from steelthread_batch import sessions
+from steelthread_batch.columns import (
+    APPLICATION_TIMESTAMP,
+    DECISION,
+    EVENT_TIMESTAMP,
+    LATENCY_MS,
+    MODEL_NAME,
+    MODEL_VERSION,
+    QUARANTINE_REASON,
+    RUN_ID,
+    SCORE,
+    SCORED_AT,
+    THRESHOLD,
+    TIMESTAMP,
+    output_schema,
+)
+from steelthread_batch.package import ModelPackage
+from steelthread_batch.validation import feature_matrix, row_reasons
+from steelthread_contracts import Decision
+
+BatchScorer = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What every output row of one run carries; `started_at` is the run's time, stable across resumes."""
+
+    run_id: str
+    started_at: datetime
+    threads: int = 0
+    device: str = "cpu"
+
+
+def decide(scores: pa.Array, threshold: float, review_threshold: float | None = None) -> pa.Array:
+    """The package's decision: declined at or above `threshold`, sent to review at or above
+    `review_threshold` (when the package has one), approved below. A null score gets a null decision."""
+    declined = pc.greater_equal(scores, pa.scalar(threshold, pa.float64()))
+    below: pa.Array = Decision.APPROVE.value
+    if review_threshold is not None:
+        review = pc.greater_equal(scores, pa.scalar(review_threshold, pa.float64()))
+        below = pc.if_else(review, Decision.REVIEW.value, Decision.APPROVE.value)
+    decision: pa.Array = pc.if_else(declined, Decision.DECLINE.value, below)
+    return decision
+
+
+def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
+    array: pa.Array = pa.repeat(pa.scalar(value, type_), n)
+    return array
+
+
+def predict(package: ModelPackage, matrix: np.ndarray, run: RunInfo) -> np.ndarray:
+    """Probability of default (float32) for each row of a float32 matrix."""
+    if run.device == "cuda":
+        from steelthread_batch.gpu import predict_on_device
+
+        return predict_on_device(package, matrix, "cuda")
+    session = sessions.session_for(package, run.threads)
+    name = session.get_inputs()[0].name
+    outputs = [o.name for o in session.get_outputs()]
+    wanted = "probabilities" if "probabilities" in outputs else outputs[-1]  # the label is not needed
+    probabilities = session.run([wanted], {name: matrix})[0]
+    if isinstance(probabilities, list):  # a ZipMap output: list of {class: probability}
+        return np.array([row[1] for row in probabilities], dtype=np.float32)
+    array = np.asarray(probabilities, dtype=np.float32)
+    return array[:, 1] if array.ndim == 2 else array
+
+
+def normalise(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Accept the applications table's `application_timestamp` as the event time."""
+    names = batch.schema.names
+    if EVENT_TIMESTAMP not in names and APPLICATION_TIMESTAMP in names:
+        return batch.rename_columns([EVENT_TIMESTAMP if n == APPLICATION_TIMESTAMP else n for n in names])
+    return batch
+
+
+def score_batch(batch: pa.RecordBatch, package: ModelPackage, run: RunInfo) -> pa.RecordBatch:
+    """Score one record batch; the result has `output_schema(batch.schema, package)` exactly."""
+    started = time.perf_counter()
+    batch = normalise(batch)
+    schema = output_schema(batch.schema, package)
+    n = batch.num_rows
+    reasons = row_reasons(batch)
+    matrix = feature_matrix(batch, package.feature_names, reasons)
+    scores = np.full(n, np.nan, dtype=np.float64)
+    ok = reasons.ok
+    if ok.any():
+        rows = matrix if ok.all() else np.ascontiguousarray(matrix[ok])
+        scores[ok] = predict(package, rows, run)
+    reasons.mark(~np.isfinite(scores), "invalid_score")
+    ok = reasons.ok
+    latency_ms = (time.perf_counter() - started) * 1000.0 / max(n, 1)
+    score_array = pa.array(scores, mask=~ok, type=pa.float64())
+    columns: dict[str, pa.Array] = {
+        SCORE: score_array,
+        DECISION: decide(score_array, package.threshold, package.review_threshold),
+        MODEL_NAME: _constant(package.name, pa.string(), n),
+        MODEL_VERSION: _constant(package.version, pa.string(), n),
+        THRESHOLD: _constant(package.threshold, pa.float64(), n),
+        RUN_ID: _constant(run.run_id, pa.string(), n),
+        SCORED_AT: _constant(run.started_at, TIMESTAMP, n),
+        LATENCY_MS: _constant(latency_ms, pa.float64(), n),
+        QUARANTINE_REASON: reasons.array(),
+    }
+    arrays = [columns[f.name] if f.name in columns else batch.column(f.name).cast(f.type) for f in schema]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def score_batches(
+    batches: Iterator[pa.RecordBatch], package: ModelPackage, run: RunInfo
+) -> Iterator[pa.RecordBatch]:
+    """Score a stream of record batches, one output batch per input batch (empty ones skipped)."""
+    for batch in batches:
+        if batch.num_rows:
+            yield score_batch(batch, package, run)
+
+
+def scorer(package: ModelPackage, run: RunInfo) -> BatchScorer:
+    """`score_batches` with the package and run bound: what `mapInArrow` and the local engine call."""
+    return partial(score_batches, package=package, run=run)

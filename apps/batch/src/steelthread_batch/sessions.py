@@ -1,0 +1,59 @@
+"""One onnxruntime session per process and model, kept in an importable module.
+
+Spark pickles the scoring function by reference to this module, so every task in a Python worker finds
+the session already built; a cache in a `__main__` script would be rebuilt for every task (measured).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from steelthread_batch.errors import BatchInputError
+from steelthread_batch.package import ModelPackage, sha256_of
+
+_LOCK = threading.Lock()
+_SESSIONS: dict[tuple[str, str, int], Any] = {}
+builds = 0
+"""How many sessions this process has built (tests check that tasks reuse them)."""
+
+
+def model_path(package: ModelPackage) -> Path:
+    """Where the model file is in this process: the driver's path, or the shipped copy on an executor."""
+    if package.shipped_as is not None:
+        from pyspark import SparkFiles
+
+        shipped = Path(SparkFiles.get(package.shipped_as)) / "model.onnx"
+        if shipped.is_file():
+            return shipped
+    return package.model_path
+
+
+def session_for(package: ModelPackage, threads: int = 0) -> Any:
+    """The cached InferenceSession for the package (checked against its recorded sha256 once)."""
+    global builds
+    key = (package.model_sha256, package.shipped_as or package.directory, threads)
+    with _LOCK:
+        session = _SESSIONS.get(key)
+        if session is not None:
+            return session
+        import onnxruntime as ort
+
+        path = model_path(package)
+        if sha256_of(path) != package.model_sha256:
+            raise BatchInputError(f"{path} does not match the package's model (sha256 differs)")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        _SESSIONS[key] = session
+        builds += 1
+        return session
+
+
+def clear() -> None:
+    with _LOCK:
+        _SESSIONS.clear()

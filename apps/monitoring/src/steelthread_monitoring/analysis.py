@@ -1,0 +1,269 @@
+"""Evidently runs: drift, data quality and classification performance of a window against the reference.
+
+Drift methods are pinned (normed Wasserstein for numbers, Jensen-Shannon for categories) instead of
+Evidently's size-dependent defaults, so every drift score is a distance where larger means more drift and
+one threshold means the same thing on 500 rows and on 1,000,000 rows. That is what lets alert rules use a
+single constant.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+with warnings.catch_warnings():
+    # Evidently's import touches numpy.core and litestar deprecated APIs; not ours to fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import (
+        F1Score,
+        MissingValueCount,
+        OutListValueCount,
+        OutRangeValueCount,
+        Precision,
+        Recall,
+        RocAuc,
+        ValueDrift,
+    )
+    from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
+
+from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
+
+INPUT_DRIFT_SHARE = 0.25
+"""Share of drifted columns Evidently calls dataset drift; the same number as the input-drift alert."""
+NUM_METHOD = "wasserstein"
+CAT_METHOD = "jensenshannon"
+PERFORMANCE_METRICS = ("precision", "recall", "f1", "roc_auc")
+_EVIDENTLY_PERFORMANCE = {
+    "Precision": "precision",
+    "Recall": "recall",
+    "F1Score": "f1",
+    "RocAuc": "roc_auc",
+}
+
+
+@dataclass
+class DriftResult:
+    feature_scores: dict[str, float]
+    drifted: list[str]
+    drift_share: float
+    prediction_score: float | None
+    html: str
+
+
+@dataclass
+class QualityResult:
+    missing_share: dict[str, float]
+    reference_missing_share: dict[str, float]
+    out_of_range_share: dict[str, float]
+    new_category_share: dict[str, float]
+    new_categories: dict[str, list[str]]
+    overall_missing_share: float
+    overall_out_of_range_share: float
+    overall_new_category_share: float
+
+
+@dataclass
+class PerformanceResult:
+    labelled_rows: int
+    evaluated: bool
+    reason: str | None = None
+    current: dict[str, float] = field(default_factory=dict)
+    reference: dict[str, float] = field(default_factory=dict)
+    html: str | None = None
+
+
+def _definition(reference: Reference, columns: list[str], with_target: bool) -> DataDefinition:
+    numerical = [c for c in reference.numerical_columns if c in columns]
+    categorical = [c for c in reference.categorical_columns if c in columns]
+    return DataDefinition(
+        numerical_columns=[*numerical, SCORE_COLUMN],
+        categorical_columns=categorical,
+        classification=(
+            [BinaryClassification(target=LABEL_COLUMN, prediction_probas=SCORE_COLUMN)]
+            if with_target
+            else None
+        ),
+    )
+
+
+def _metric_values(snapshot: Any) -> list[tuple[str, dict[str, Any], Any]]:
+    """(metric type, config, value) for every metric of a snapshot, from its public dict form."""
+    out = []
+    for item in snapshot.dict()["metrics"]:
+        config = item.get("config", {})
+        kind = str(config.get("type", "")).rsplit(":", 1)[-1]
+        out.append((kind, config, item.get("value")))
+    return out
+
+
+def _run(
+    metrics: list[Any], current: pd.DataFrame, reference: pd.DataFrame | None, dd: DataDefinition
+) -> Any:
+    with warnings.catch_warnings():
+        # Evidently/pandas/scipy internals warn on benign casts; our results are checked in tests.
+        warnings.simplefilter("ignore")
+        report = Report(metrics)
+        return report.run(
+            Dataset.from_pandas(current, data_definition=dd),
+            None if reference is None else Dataset.from_pandas(reference, data_definition=dd),
+        )
+
+
+def analyse_drift_and_quality(
+    reference: Reference, current: pd.DataFrame, drift_threshold: float
+) -> tuple[DriftResult, QualityResult]:
+    """One Evidently report with drift per column, score drift, quality counts and a data summary."""
+    columns = [c for c in reference.monitored_columns if c in current.columns]
+    ref = reference.frame
+    present = [c for c in columns if current[c].notna().any() and ref[c].notna().any()]
+    metrics: list[Any] = []
+    if present:
+        metrics.append(
+            DataDriftPreset(
+                columns=present,
+                num_method=NUM_METHOD,
+                cat_method=CAT_METHOD,
+                threshold=drift_threshold,
+                drift_share=INPUT_DRIFT_SHARE,
+            )
+        )
+    has_scores = bool(current[SCORE_COLUMN].notna().any())
+    if has_scores:
+        metrics.append(ValueDrift(column=SCORE_COLUMN, method=NUM_METHOD, threshold=drift_threshold))
+    metrics.append(DataSummaryPreset(columns=columns))
+    metrics.extend(MissingValueCount(column=c) for c in columns)
+    bounds: dict[str, tuple[float, float]] = {}
+    categories: dict[str, list[str]] = {}
+    for c in present:
+        if c in reference.numerical_columns:
+            bounds[c] = (float(ref[c].min()), float(ref[c].max()))
+            metrics.append(OutRangeValueCount(column=c, left=bounds[c][0], right=bounds[c][1]))
+        else:
+            categories[c] = sorted(str(v) for v in ref[c].dropna().unique())
+            metrics.append(OutListValueCount(column=c, values=categories[c]))
+    frame = current[[*columns, SCORE_COLUMN]]
+    ref_frame = ref[[*columns, SCORE_COLUMN]].copy()
+    for c in (c for c in reference.categorical_columns if c in columns):
+        ref_frame[c] = ref_frame[c].where(ref_frame[c].isna(), ref_frame[c].astype(str))
+    snapshot = _run(metrics, frame, ref_frame, _definition(reference, columns, with_target=False))
+
+    feature_scores: dict[str, float] = {}
+    prediction: float | None = None
+    drift_share = 0.0
+    missing: dict[str, float] = {}
+    out_of_range: dict[str, float] = {}
+    new_category: dict[str, float] = {}
+    for kind, config, value in _metric_values(snapshot):
+        column = config.get("column")
+        if kind == "ValueDrift" and column == SCORE_COLUMN:
+            prediction = float(value)
+        elif kind == "ValueDrift" and column in present:
+            feature_scores[str(column)] = float(value)
+        elif kind == "DriftedColumnsCount":
+            drift_share = float(value["share"])
+        elif kind == "MissingValueCount" and column in columns:
+            missing[str(column)] = float(value["share"])
+        elif kind == "OutRangeValueCount":
+            out_of_range[str(column)] = float(value["share"])
+        elif kind == "OutListValueCount":
+            new_category[str(column)] = float(value["share"])
+    drifted = sorted(c for c, s in feature_scores.items() if s >= drift_threshold)
+    new_values = {
+        c: sorted(set(current[c].dropna().astype(str).unique()) - set(values))[:20]
+        for c, values in categories.items()
+    }
+    quality = QualityResult(
+        missing_share=missing,
+        reference_missing_share={c: float(ref[c].isna().mean()) for c in columns},
+        out_of_range_share=out_of_range,
+        new_category_share=new_category,
+        new_categories={c: v for c, v in new_values.items() if v},
+        overall_missing_share=float(current[columns].isna().to_numpy().mean()) if columns else 0.0,
+        overall_out_of_range_share=_weighted(out_of_range, current),
+        overall_new_category_share=_weighted(new_category, current),
+    )
+    drift = DriftResult(
+        feature_scores=feature_scores,
+        drifted=drifted,
+        drift_share=drift_share,
+        prediction_score=prediction,
+        html=snapshot.get_html_str(as_iframe=False),
+    )
+    return drift, quality
+
+
+def _weighted(shares: dict[str, float], current: pd.DataFrame) -> float:
+    """Share over all non-missing cells of the given columns, not a mean of per-column shares."""
+    counts = {c: int(current[c].notna().sum()) for c in shares}
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    return sum(shares[c] * counts[c] for c in shares) / total
+
+
+def analyse_performance(reference: Reference, current: pd.DataFrame, min_labels: int) -> PerformanceResult:
+    """Classification quality on the labelled rows, next to the reference's own quality."""
+    labelled = current[current[LABEL_COLUMN].notna() & current[SCORE_COLUMN].notna()]
+    rows = len(labelled)
+    if rows < min_labels:
+        return PerformanceResult(
+            labelled_rows=rows,
+            evaluated=False,
+            reason=f"{rows} labelled rows in the window, {min_labels} needed (--min-labels)",
+        )
+    if labelled[LABEL_COLUMN].nunique() < 2:
+        return PerformanceResult(
+            labelled_rows=rows,
+            evaluated=False,
+            reason="all labels in the window are the same class; ROC AUC is undefined",
+        )
+    ref = reference.frame
+    if LABEL_COLUMN in ref.columns:
+        ref = ref[ref[LABEL_COLUMN].notna() & ref[SCORE_COLUMN].notna()]
+    if LABEL_COLUMN not in ref.columns or ref[LABEL_COLUMN].nunique() < 2:
+        return PerformanceResult(
+            labelled_rows=rows,
+            evaluated=False,
+            reason="the reference has no usable 'label' column",
+        )
+    dd = _definition(reference, [], with_target=True)
+    cur = pd.DataFrame(
+        {SCORE_COLUMN: labelled[SCORE_COLUMN], LABEL_COLUMN: labelled[LABEL_COLUMN].astype(int)}
+    )
+    base = pd.DataFrame({SCORE_COLUMN: ref[SCORE_COLUMN], LABEL_COLUMN: ref[LABEL_COLUMN].astype(int)})
+    threshold = reference.threshold
+    preset = ClassificationPreset(probas_threshold=threshold)
+    snapshot = _run([preset], cur, base, dd)
+    # The reference's own quality only needs the four numbers, not the preset's plots.
+    reference_snapshot = _run(
+        [
+            Precision(probas_threshold=threshold),
+            Recall(probas_threshold=threshold),
+            F1Score(probas_threshold=threshold),
+            RocAuc(probas_threshold=threshold),
+        ],
+        base,
+        None,
+        dd,
+    )
+    return PerformanceResult(
+        labelled_rows=rows,
+        evaluated=True,
+        current=_performance(snapshot),
+        reference=_performance(reference_snapshot),
+        html=snapshot.get_html_str(as_iframe=False),
+    )
+
+
+def _performance(snapshot: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for kind, _config, value in _metric_values(snapshot):
+        name = _EVIDENTLY_PERFORMANCE.get(kind)
+        if name is not None and isinstance(value, int | float) and not math.isnan(value):
+            out[name] = float(value)
+    return out

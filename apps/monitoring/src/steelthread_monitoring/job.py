@@ -1,0 +1,251 @@
+"""One monitoring run: reference + window → Evidently reports, summary.json and Prometheus gauges.
+
+This is the seam the CLI, the scheduler image and tests call; it raises `MonitorError` subclasses for
+conditions that stop a run and returns an exit code for conditions that complete with a caveat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from steelthread_monitoring.errors import EmptyWindowError, ExitCode
+from steelthread_monitoring.export import build_registry, push, write_textfile
+from steelthread_monitoring.reference import Reference, load_reference, resolve_reference_path
+from steelthread_monitoring.skew import OfflineFeatureSource, measure_skew
+from steelthread_monitoring.summary import (
+    DriftSummary,
+    PerformanceSummary,
+    QualitySummary,
+    SkewSummary,
+    Summary,
+)
+from steelthread_monitoring.window import read_window
+
+if TYPE_CHECKING:
+    from steelthread_monitoring.analysis import PerformanceResult
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    window: timedelta
+    log_dir: Path
+    out_dir: Path
+    models_dir: Path
+    alias: str = "champion"
+    reference_path: Path | None = None
+    feedback_dir: Path | None = None
+    now: datetime | None = None
+    textfile: Path | None = None
+    pushgateway: str | None = None
+    min_labels: int = 200
+    labels_optional: bool = False
+    drift_threshold: float = 0.1
+    offline_features: OfflineFeatureSource | None = None
+    skew_sample: int = 1000
+    skew_rtol: float = 1e-6
+    skew_atol: float = 1e-6
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    summary: Summary
+    run_dir: Path
+    exit_code: ExitCode
+
+
+def run_monitoring(options: RunOptions) -> RunOutcome:
+    """Run every check; write outputs; return the exit code the process should end with."""
+    started = datetime.now(UTC)
+    # Evidently takes seconds to import; load it only once inputs are known good, so a missing
+    # reference or an empty window answers at once.
+    from steelthread_monitoring.analysis import (
+        CAT_METHOD,
+        NUM_METHOD,
+        analyse_drift_and_quality,
+        analyse_performance,
+    )
+
+    end = options.now or started
+    start = end - options.window
+    path = options.reference_path or resolve_reference_path(options.models_dir, options.alias)
+    reference = load_reference(path)
+    age = _model_age(reference, end)
+    run_dir = _new_run_dir(options.out_dir, started)
+    base = {
+        "run_id": run_dir.name,
+        "started_at": started,
+        "window_start": start,
+        "window_end": end,
+        "reference_path": str(path),
+        "model_name": reference.model_name,
+        "model_version": reference.model_version,
+        "model_age_seconds": age,
+    }
+    drift_base = {
+        "method_numerical": NUM_METHOD,
+        "method_categorical": CAT_METHOD,
+        "threshold": options.drift_threshold,
+    }
+    try:
+        window = read_window(
+            options.log_dir,
+            options.feedback_dir,
+            start,
+            end,
+            reference,
+            with_requests=options.offline_features is not None,
+        )
+    except EmptyWindowError as exc:
+        summary = Summary(
+            **base,
+            finished_at=datetime.now(UTC),
+            rows=0,
+            drift=DriftSummary(**drift_base),
+            quality=QualitySummary(),
+            performance=PerformanceSummary(min_labels=options.min_labels),
+            exit_code=int(ExitCode.EMPTY_WINDOW),
+            messages=[exc.message],
+        )
+        _write_summary(run_dir, summary)
+        _export(summary, options)
+        raise
+
+    drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold)
+    performance = analyse_performance(reference, window.frame, options.min_labels)
+    skew = None
+    if options.offline_features is not None:
+        features = reference.feature_names or reference.numerical_columns
+        result = measure_skew(
+            window.frame,
+            window.requests,
+            [f for f in features if f in reference.numerical_columns],
+            options.offline_features,
+            options.skew_sample,
+            options.skew_rtol,
+            options.skew_atol,
+        )
+        skew = SkewSummary(
+            sampled=result.sampled,
+            compared=result.compared,
+            skewed_rows=result.skewed_rows,
+            skew_share=result.skew_share,
+            feature_skew_share=result.feature_skew_share,
+        )
+
+    report_html = run_dir / "report.html"
+    report_html.write_text(drift.html, encoding="utf-8")
+    performance_html = None
+    if performance.html is not None:
+        performance_html = run_dir / "performance.html"
+        performance_html.write_text(performance.html, encoding="utf-8")
+
+    messages, code = _caveats(window.unseen_columns, performance, options.labels_optional)
+    summary = Summary(
+        **base,
+        finished_at=datetime.now(UTC),
+        rows=len(window.frame),
+        log_files=[str(p) for p in window.files],
+        unseen_columns=window.unseen_columns,
+        absent_columns=window.absent_columns,
+        drift=DriftSummary(
+            **drift_base,
+            feature_scores=drift.feature_scores,
+            drifted=drift.drifted,
+            drift_share=drift.drift_share,
+            prediction_score=drift.prediction_score,
+            prediction_drifted=(drift.prediction_score or 0.0) >= options.drift_threshold,
+        ),
+        quality=QualitySummary(
+            missing_share=quality.missing_share,
+            reference_missing_share=quality.reference_missing_share,
+            out_of_range_share=quality.out_of_range_share,
+            new_category_share=quality.new_category_share,
+            new_categories=quality.new_categories,
+            type_changes=window.type_changes,
+            overall_missing_share=quality.overall_missing_share,
+            overall_out_of_range_share=quality.overall_out_of_range_share,
+            overall_new_category_share=quality.overall_new_category_share,
+        ),
+        performance=PerformanceSummary(
+            labelled_rows=performance.labelled_rows,
+            min_labels=options.min_labels,
+            evaluated=performance.evaluated,
+            reason=performance.reason,
+            current=performance.current,
+            reference=performance.reference,
+        ),
+        skew=skew,
+        report_html=str(report_html),
+        performance_html=str(performance_html) if performance_html else None,
+        exit_code=int(code),
+        messages=messages,
+    )
+    _write_summary(run_dir, summary)
+    _export(summary, options)
+    return RunOutcome(summary=summary, run_dir=run_dir, exit_code=code)
+
+
+def _caveats(
+    unseen: list[str], performance: PerformanceResult, labels_optional: bool
+) -> tuple[list[str], ExitCode]:
+    """Conditions that still produce a full report; the more serious one decides the exit code."""
+    messages: list[str] = []
+    code = ExitCode.OK
+    if not performance.evaluated:
+        messages.append(f"performance not evaluated: {performance.reason}")
+        if not labels_optional:
+            code = ExitCode.NO_LABELS
+    if unseen:
+        messages.append(
+            "prediction log has feature columns the reference lacks (wrong reference or a new "
+            f"feature?): {', '.join(unseen)}"
+        )
+        code = ExitCode.UNSEEN_COLUMNS
+    return messages, code
+
+
+def _model_age(reference: Reference, now: datetime) -> float | None:
+    created = reference.created_at
+    if created is None:
+        return None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return max(0.0, (now - created).total_seconds())
+
+
+def _new_run_dir(out_dir: Path, started: datetime) -> Path:
+    """One folder per run, named by its UTC start, so runs sort by time and never overwrite."""
+    stem = started.strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1000):
+        candidate = out_dir / (stem if n == 0 else f"{stem}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"too many runs named {stem} under {out_dir}")
+
+
+def _write_summary(run_dir: Path, summary: Summary) -> None:
+    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    _point_latest(run_dir)
+
+
+def _point_latest(run_dir: Path) -> None:
+    """`<out>/latest` → newest run, swapped atomically, so runbooks and people need no `ls | tail`."""
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest-{run_dir.name}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    tmp.replace(link)
+
+
+def _export(summary: Summary, options: RunOptions) -> None:
+    registry = build_registry(summary)
+    if options.textfile is not None:
+        write_textfile(registry, options.textfile)
+    if options.pushgateway is not None:
+        push(registry, options.pushgateway, instance=summary.model_name or "steelthread")

@@ -1,0 +1,76 @@
+"""The machine-readable result of one run (summary.json): what dashboards, CI gates and people diff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+SUMMARY_SCHEMA_VERSION = 1
+
+
+class DriftSummary(BaseModel):
+    method_numerical: str
+    method_categorical: str
+    threshold: float
+    feature_scores: dict[str, float] = Field(default_factory=dict)
+    drifted: list[str] = Field(default_factory=list)
+    drift_share: float = 0.0
+    prediction_score: float | None = None
+    prediction_drifted: bool = False
+
+
+class QualitySummary(BaseModel):
+    missing_share: dict[str, float] = Field(default_factory=dict)
+    reference_missing_share: dict[str, float] = Field(default_factory=dict)
+    out_of_range_share: dict[str, float] = Field(default_factory=dict)
+    new_category_share: dict[str, float] = Field(default_factory=dict)
+    new_categories: dict[str, list[str]] = Field(default_factory=dict)
+    type_changes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    overall_missing_share: float = 0.0
+    overall_out_of_range_share: float = 0.0
+    overall_new_category_share: float = 0.0
+
+
+class PerformanceSummary(BaseModel):
+    labelled_rows: int = 0
+    min_labels: int
+    evaluated: bool = False
+    reason: str | None = None
+    current: dict[str, float] = Field(default_factory=dict)
+    reference: dict[str, float] = Field(default_factory=dict)
+
+
+class SkewSummary(BaseModel):
+    sampled: int
+    compared: int
+    skewed_rows: int
+    skew_share: float
+    feature_skew_share: dict[str, float] = Field(default_factory=dict)
+
+
+class Summary(BaseModel):
+    schema_version: int = SUMMARY_SCHEMA_VERSION
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    window_start: datetime
+    window_end: datetime
+    reference_path: str
+    model_name: str | None = None
+    model_version: str | None = None
+    model_age_seconds: float | None = None
+    rows: int
+    log_files: list[str] = Field(default_factory=list)
+    unseen_columns: list[str] = Field(default_factory=list)
+    absent_columns: list[str] = Field(
+        default_factory=list, description="Reference columns no logged record carries: not checked."
+    )
+    drift: DriftSummary
+    quality: QualitySummary
+    performance: PerformanceSummary
+    skew: SkewSummary | None = None
+    report_html: str | None = None
+    performance_html: str | None = None
+    exit_code: int = 0
+    messages: list[str] = Field(default_factory=list)

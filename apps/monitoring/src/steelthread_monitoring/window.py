@@ -1,0 +1,313 @@
+"""Read a time window of the prediction log, joined with the feedback labels that have arrived.
+
+Logs reach millions of rows a day, so records are parsed column-wise by Arrow's multi-threaded JSON reader
+instead of one pydantic object per line; the contract is still enforced where it matters (schema_version,
+types of the columns monitoring uses). Only `steelthread_contracts` shapes are read, never serving internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION
+from steelthread_monitoring.errors import EmptyWindowError, InvalidInputError
+from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
+
+PREDICTION_GLOB = "predictions-*.jsonl"
+FEEDBACK_GLOB = "feedback-*.jsonl"
+_BLOCK_SIZE = 16 << 20
+
+_LOG_SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int64()),
+        ("logged_at", pa.timestamp("us", tz="UTC")),
+        ("request_id", pa.string()),
+        ("customer_id", pa.int64()),
+        ("model_version", pa.string()),
+        ("score", pa.float64()),
+        ("degraded", pa.bool_()),
+    ]
+)
+_FEEDBACK_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("observed_label", pa.int64()),
+        ("observed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+BASE_COLUMNS = ["request_id", "customer_id", "logged_at", "model_version", "degraded"]
+
+
+@dataclass
+class Window:
+    """The current data: one row per logged prediction in the window."""
+
+    frame: pd.DataFrame
+    files: list[Path]
+    unseen_columns: list[str] = field(default_factory=list)
+    type_changes: dict[str, dict[str, str]] = field(default_factory=dict)
+    absent_columns: list[str] = field(default_factory=list)
+    """Reference columns no logged record carries (e.g. slice attributes serving never sees)."""
+    requests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Row-aligned with `frame`: keys plus every logged request field, for offline recomputation."""
+
+    @property
+    def labelled(self) -> pd.DataFrame:
+        return self.frame[self.frame[LABEL_COLUMN].notna()]
+
+
+def read_window(
+    log_dir: Path,
+    feedback_dir: Path | None,
+    start: datetime,
+    end: datetime,
+    reference: Reference,
+    with_requests: bool = False,
+) -> Window:
+    """Rows logged in [start, end) with the reference's columns, the reference version's score and labels.
+
+    `with_requests` also keeps every logged request field (only the skew check needs them).
+    """
+    files = [p for p in sorted(log_dir.glob(PREDICTION_GLOB)) if _may_hold(p, start)]
+    parts: list[pd.DataFrame] = []
+    request_parts: list[pd.DataFrame] = []
+    unseen: set[str] = set()
+    kinds: dict[str, set[str]] = {}
+    for path in files:
+        table = _read_jsonl(path, _LOG_SCHEMA)
+        if table is None:
+            continue
+        _check_schema_version(table, path)
+        at = table.column("logged_at")
+        table = table.filter(
+            pc.and_(pc.greater_equal(at, pa.scalar(start, at.type)), pc.less(at, pa.scalar(end, at.type)))
+        )
+        table = table.filter(_has_feature_vector(table))
+        if table.num_rows == 0:
+            continue
+        part, part_unseen, part_kinds = _to_frame(table, reference)
+        if with_requests:
+            request_parts.append(_requests(table))
+        unseen |= part_unseen
+        for name, kind in part_kinds.items():
+            kinds.setdefault(name, set()).add(kind)
+        parts.append(part)
+    if not parts:
+        raise EmptyWindowError(
+            f"no prediction-log rows in {log_dir}/{PREDICTION_GLOB} between "
+            f"{start.isoformat()} and {end.isoformat()}"
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    absent = [c for c in reference.monitored_columns if c not in kinds]
+    frame = frame.drop(columns=absent)
+    type_changes = _coerce_types(frame, reference, kinds)
+    frame[LABEL_COLUMN] = _labels_for(frame["request_id"], feedback_dir)
+    return Window(
+        frame=frame,
+        files=files,
+        unseen_columns=sorted(unseen),
+        absent_columns=absent,
+        type_changes=type_changes,
+        requests=pd.concat(request_parts, ignore_index=True) if request_parts else pd.DataFrame(),
+    )
+
+
+def _has_feature_vector(table: pa.Table) -> pa.Array:
+    """Rows that carry a feature vector. Skeleton-mode answers (and answers degraded before features were
+    fetched) log `features: {}`: counting them would read as 100 % missing values and as training/serving
+    skew, when in fact no model looked at those requests."""
+    if "features" not in table.column_names:
+        return pa.array([False] * table.num_rows)
+    column = table.column("features").combine_chunks()
+    if not isinstance(column, pa.StructArray) or column.type.num_fields == 0:
+        return pa.array([False] * table.num_rows)
+    mask = pc.is_valid(column.field(0))
+    for i in range(1, column.type.num_fields):
+        mask = pc.or_(mask, pc.is_valid(column.field(i)))
+    return mask
+
+
+def _may_hold(path: Path, start: datetime) -> bool:
+    """A file last written before the window opened cannot hold rows of the window: skip reading it."""
+    return path.stat().st_mtime >= start.timestamp()
+
+
+def _complete_lines(path: Path) -> pa.Buffer | None:
+    """The file up to its last newline, memory-mapped: serving may be appending a line right now,
+    and a half-written last line is not an error. None when no complete line exists yet."""
+    with pa.memory_map(str(path)) as source:
+        buffer = source.read_buffer()
+    if buffer.size == 0:
+        return None
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    tail = max(0, buffer.size - (1 << 16))
+    newlines = np.flatnonzero(data[tail:] == 0x0A)
+    if newlines.size == 0 and tail > 0:
+        newlines, tail = np.flatnonzero(data == 0x0A), 0
+    if newlines.size == 0:
+        return None
+    end = tail + int(newlines[-1]) + 1
+    return buffer if end == buffer.size else buffer.slice(0, end)
+
+
+def _read_jsonl(path: Path, schema: pa.Schema) -> pa.Table | None:
+    try:
+        buffer = _complete_lines(path)
+        if buffer is None:
+            return None
+        return pj.read_json(
+            pa.BufferReader(buffer),
+            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE),
+            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInputError(f"{path} is not valid JSON lines of the contract: {first}") from exc
+
+
+def _check_schema_version(table: pa.Table, path: Path) -> None:
+    versions = set(pc.unique(table.column("schema_version")).to_pylist())
+    unknown = versions - {PREDICTION_LOG_SCHEMA_VERSION}
+    if unknown:
+        raise InvalidInputError(
+            f"{path} holds prediction-log schema_version {sorted(map(str, unknown))}; "
+            f"this job reads version {PREDICTION_LOG_SCHEMA_VERSION}"
+        )
+
+
+def _struct_children(table: pa.Table, name: str) -> dict[str, pa.ChunkedArray]:
+    if name not in table.column_names:
+        return {}
+    column = table.column(name)
+    if not pa.types.is_struct(column.type):
+        return {}
+    flat = column.combine_chunks()
+    return {
+        column.type.field(i).name: pa.chunked_array([flat.field(i)]) for i in range(column.type.num_fields)
+    }
+
+
+def _kind(arrow_type: pa.DataType) -> str:
+    if pa.types.is_null(arrow_type):
+        return "null"
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return "numeric"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    return str(arrow_type)
+
+
+def _requests(table: pa.Table) -> pd.DataFrame:
+    columns = {name: table.column(name) for name in ("request_id", "customer_id", "logged_at")}
+    for name, array in _struct_children(table, "request").items():
+        columns.setdefault(name, array)
+    frame: pd.DataFrame = pa.table(columns).to_pandas()
+    return frame
+
+
+def _to_frame(table: pa.Table, reference: Reference) -> tuple[pd.DataFrame, set[str], dict[str, str]]:
+    """Flatten `features` and `request` into the reference's columns; note unseen columns and types."""
+    features = _struct_children(table, "features")
+    request = _struct_children(table, "request")
+    wanted = set(reference.monitored_columns)
+    unseen = {name for name in features if name not in reference.frame.columns}
+    columns: dict[str, pa.ChunkedArray] = {name: table.column(name) for name in BASE_COLUMNS}
+    kinds: dict[str, str] = {}
+    for name in reference.monitored_columns:
+        if name in features:
+            array = features[name]
+        elif name in request:
+            array = request[name]
+        else:
+            continue
+        columns[name] = array
+        kinds[name] = _kind(array.type)
+    frame = pa.table(columns).to_pandas(self_destruct=True)
+    for name in wanted - set(columns):
+        frame[name] = np.nan
+    frame[SCORE_COLUMN] = _reference_version_score(table, reference.model_version)
+    return frame, unseen, kinds
+
+
+def _reference_version_score(table: pa.Table, version: str | None) -> np.ndarray:
+    """The score the reference's model version gave each request, wherever it was the answering model
+    or a shadow; without a known version, the answered score."""
+    answered: np.ndarray = np.asarray(table.column("score").to_numpy(zero_copy_only=False), dtype=np.float64)
+    if version is None:
+        return answered
+    score = np.full(table.num_rows, np.nan)
+    top_version = table.column("model_version").to_numpy(zero_copy_only=False)
+    score[top_version == version] = answered[top_version == version]
+    if "scores" in table.column_names:
+        column = table.column("scores")
+        item = column.type.value_type if pa.types.is_list(column.type) else None
+        if (
+            item is not None
+            and pa.types.is_struct(item)
+            and item.get_field_index("model_version") >= 0
+            and item.get_field_index("score") >= 0
+        ):
+            lists = column.combine_chunks()
+            flat = pc.list_flatten(lists)
+            parents = pc.list_parent_indices(lists).to_numpy()
+            versions = flat.field("model_version")
+            values = flat.field("score").cast(pa.float64()).to_numpy(zero_copy_only=False)
+            mask = pc.fill_null(pc.equal(versions, version), False).to_numpy(zero_copy_only=False)
+            score[parents[mask]] = values[mask]
+    return score
+
+
+def _coerce_types(
+    frame: pd.DataFrame, reference: Reference, kinds: dict[str, set[str]]
+) -> dict[str, dict[str, str]]:
+    """Give every column the reference's type; report columns whose logged type differed."""
+    changes: dict[str, dict[str, str]] = {}
+    numerical = set(reference.numerical_columns)
+    for name in (c for c in reference.monitored_columns if c in frame.columns):
+        seen = kinds.get(name, set()) - {"null"}
+        expected = (
+            "numeric" if name in numerical else _kind(pa.array(reference.frame[name].dropna().head(1)).type)
+        )
+        if name in numerical:
+            if seen - {"numeric", "bool"}:
+                changes[name] = {"reference": expected, "current": ",".join(sorted(seen))}
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
+        else:
+            if seen - {expected}:
+                changes[name] = {"reference": expected, "current": ",".join(sorted(seen))}
+            values = frame[name]
+            frame[name] = values.where(values.isna(), values.astype(str)).astype(object)
+    return changes
+
+
+def _labels_for(request_ids: pd.Series, feedback_dir: Path | None) -> np.ndarray:
+    """Latest observed label per request id, NaN where none has arrived yet."""
+    labels = np.full(len(request_ids), np.nan)
+    if feedback_dir is None or not feedback_dir.is_dir():
+        return labels
+    read = [_read_jsonl(p, _FEEDBACK_SCHEMA) for p in sorted(feedback_dir.glob(FEEDBACK_GLOB))]
+    tables = [t.select(_FEEDBACK_SCHEMA.names) for t in read if t is not None and t.num_rows]
+    if not tables:
+        return labels
+    feedback = (
+        pa.concat_tables(tables)
+        .to_pandas()
+        .sort_values("observed_at", kind="stable")
+        .drop_duplicates("request_id", keep="last")
+        .set_index("request_id")["observed_label"]
+    )
+    bad = set(feedback.unique()) - {0, 1}
+    if bad:
+        raise InvalidInputError(f"feedback in {feedback_dir} has labels {sorted(bad)}; expected 0 or 1")
+    matched: np.ndarray = request_ids.map(feedback).to_numpy(dtype=np.float64, na_value=np.nan)
+    return matched

@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1.7
+# steelthread-serving (CPU). Build from the repository root:
+#   docker build -f infra/docker/serving.Dockerfile -t steelthread-serving .
+# Only the serving member's locked dependencies are installed (uv.lock, --locked), with onnxruntime for the CPU.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+
+FROM ${UV_IMAGE} AS uv
+
+FROM ${PYTHON_IMAGE} AS build
+COPY --from=uv /uv /uvx /bin/
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+COPY packages/ packages/
+COPY apps/ apps/
+COPY examples/ examples/
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --package steelthread-serving --extra cpu --no-dev --no-editable
+
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 steelthread \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin steelthread \
+    && mkdir -p /var/lib/steelthread \
+    && chown 10001:10001 /var/lib/steelthread
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+COPY apps/serving/flags.json /app/config/flags.json
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    STEELTHREAD_DATA_DIR=/var/lib/steelthread \
+    STEELTHREAD_FLAGS_PATH=/app/config/flags.json
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+CMD ["steelthread-serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1.7
+# steelthread-training: the training pipeline (Feast, LightGBM, ONNX export, MLflow client), one-shot jobs.
+#   docker build -f infra/docker/training.Dockerfile -t steelthread-training .
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+
+FROM ${UV_IMAGE} AS uv
+
+FROM ${PYTHON_IMAGE} AS build
+COPY --from=uv /uv /uvx /bin/
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+COPY packages/ packages/
+COPY apps/ apps/
+COPY examples/ examples/
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --package steelthread-training --no-dev --no-editable
+
+FROM ${PYTHON_IMAGE} AS runtime
+# LightGBM needs the OpenMP runtime.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 steelthread \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin steelthread \
+    && mkdir -p /var/lib/steelthread \
+    && chown 10001:10001 /var/lib/steelthread
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    STEELTHREAD_DATA_DIR=/var/lib/steelthread
+USER 10001:10001
+CMD ["steelthread-train", "--help"]

@@ -1,0 +1,6 @@
+# terraform init -backend-config=backend/dev.hcl  (state of the dev CPU environment)
+bucket       = "steelthread-terraform-state"
+key          = "cpu/dev/terraform.tfstate"
+region       = "eu-west-1"
+encrypt      = true
+use_lockfile = true

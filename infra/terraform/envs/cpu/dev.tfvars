@@ -1,0 +1,17 @@
+environment              = "dev"
+region                   = "eu-west-1"
+owner                    = "ml-platform"
+bucket_prefix            = "acme-steelthread"
+github_repository        = "acme/steelthread"
+vpc_cidr                 = "10.20.0.0/16"
+availability_zones       = ["eu-west-1a", "eu-west-1b"]
+cpu_instance_types       = ["m7i.large"]
+cpu_node_min             = 1
+cpu_node_desired         = 2
+cpu_node_max             = 3
+db_instance_class        = "db.t4g.small"
+db_multi_az              = false
+db_backup_retention_days = 1
+deletion_protection      = false
+redis_node_type          = "cache.t4g.small"
+redis_num_nodes          = 1

@@ -1,0 +1,6 @@
+# terraform init -backend-config=backend/staging.hcl  (state of the staging GPU environment)
+bucket       = "steelthread-terraform-state"
+key          = "gpu/staging/terraform.tfstate"
+region       = "eu-west-1"
+encrypt      = true
+use_lockfile = true

@@ -1,0 +1,153 @@
+"""`steelthread-train`: build the training set, train, gate, export and register a model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from steelthread_training.cli_common import cli_errors, console, err, parse_time, run
+from steelthread_training.config import load_config
+from steelthread_training.errors import DataValidationError, GateRefusedError
+from steelthread_training.settings import TrainingSettings
+from steelthread_training.timing import StageTimer
+from steelthread_training.validation import ValidationReport
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+DEFAULT_GENERATE_ROWS = 100_000
+
+
+@app.callback()
+def train_group() -> None:
+    """Train, evaluate, gate and register the credit-risk model."""
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def _print_validation(report: ValidationReport) -> None:
+    table = Table(title=f"training frame validation ({report.rows} rows): FAILED")
+    for column in ("check", "value", "want"):
+        table.add_column(column)
+    for check in report.failed:
+        table.add_row(check.name, str(check.value), check.limit)
+    err.print(table)
+
+
+@app.command("run")
+@cli_errors
+def run_command(
+    rows: Annotated[
+        int | None,
+        typer.Option(
+            min=100, help="Train on the most recent N labelled applications (and generate N with --generate)."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Root of local state (default STEELTHREAD_DATA_DIR or var).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the data generator and every model.")] = None,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Generate the synthetic data set first.")
+    ] = False,
+    labels_as_of: Annotated[
+        str | None, typer.Option(help="Use only labels recorded by this ISO time (default: all labels).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Training config YAML (default: the packaged training.yaml).")
+    ] = None,
+) -> None:
+    """Train LightGBM and the baseline, gate, export ONNX, log to MLflow; publish a passing model."""
+    from steelthread_training.pipeline import STAGES, generate_data, run_training
+
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if config is not None:
+        overrides["training_config"] = config
+    settings = TrainingSettings(**overrides)  # type: ignore[arg-type]
+    seed = settings.seed if seed is None else seed
+    as_of = parse_time(labels_as_of) if labels_as_of else None
+    training_config = load_config(settings.training_config)
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def start(name: str) -> None:
+            tasks[name] = progress.add_task(f"{name}", total=1)
+
+        def end(name: str, seconds: float) -> None:
+            progress.update(tasks[name], completed=1, description=f"{name} [green]done[/] ({seconds:.1f} s)")
+
+        timer = StageTimer(on_start=start, on_end=end)
+        if generate:
+            with timer.stage("generate"):
+                out = generate_data(settings, rows or DEFAULT_GENERATE_ROWS, seed)
+            progress.console.print(f"generated {rows or DEFAULT_GENERATE_ROWS:,} applications in {out}")
+        try:
+            outcome = run_training(
+                settings,
+                config=training_config,
+                rows=rows,
+                seed=seed,
+                labels_as_of=as_of,
+                timer=timer,
+                on_note=progress.console.print,
+            )
+        except DataValidationError as exc:
+            if isinstance(exc.report, ValidationReport):
+                _print_validation(exc.report)
+            raise
+
+    candidate = outcome.candidate
+    m, b = candidate.evaluation.metrics, candidate.baseline_eval.metrics
+    table = Table(title="test slice (newest data)")
+    for column in ("metric", "lightgbm", "baseline"):
+        table.add_column(column)
+    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "approval_rate"):
+        table.add_row(name, _fmt(getattr(m, name)), _fmt(getattr(b, name)))
+    console.print(table)
+    verdict = candidate.verdict
+    gate = Table(title=f"gate: {'PASSED' if verdict.passed else 'REFUSED'}")
+    for column in ("check", "value", "rule", "ok"):
+        gate.add_column(column)
+    for c in verdict.checks:
+        if not c.name.startswith("slice.") or not c.passed:
+            gate.add_row(c.name, _fmt(c.value), c.rule(), "yes" if c.passed else "[red]no[/]")
+    console.print(gate)
+    stages = [s for s in ("generate", *STAGES) if s in outcome.seconds]
+    total = sum(outcome.seconds[s] for s in stages)
+    console.print(
+        "stages: " + ", ".join(f"{s} {outcome.seconds[s]:.1f} s" for s in stages) + f" (total {total:.1f} s)"
+    )
+    reg = outcome.registered
+    console.print(
+        f"run {reg.run_id}: version {reg.version} of {settings.model_name}, "
+        f"tree hash {candidate.tree_hash[:16]}, "
+        f"parity max |diff| {candidate.parity.max_abs_diff:.2g}"
+    )
+    if outcome.challenger is None:
+        failed = ", ".join(c.name for c in verdict.failed)
+        raise GateRefusedError(
+            f"version {reg.version} was registered but refused by its gate ({failed}); no alias set"
+        )
+    console.print(
+        f"version {reg.version} is the challenger, published to {outcome.challenger.path}; "
+        f"promote with `steelthread-promote promote --version {reg.version} --to staging --reason ...`"
+    )
+
+
+def main() -> None:
+    run(app)

@@ -1,0 +1,199 @@
+"""Moving versions between aliases (challenger -> staging -> champion) through gates, with an audit trail.
+
+A move is allowed only when the version's stored gate verdict passed and the version holds the alias
+before the target in the order; every move publishes the model package to the deployment location,
+swaps the alias pointer, moves the MLflow alias and appends one line to the audit log, in that order,
+so a failure half-way never leaves serving pointing at something the registry does not know.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from steelthread_training.audit import AuditEvent, append, champion_stack, exclusive, now, read_events
+from steelthread_training.errors import GateRefusedError, PromotionError
+from steelthread_training.evaluation import roc_auc
+from steelthread_training.export import onnx_scores, onnx_session
+from steelthread_training.gate import ChampionComparison
+from steelthread_training.package import (
+    ALIASES,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    check_alias,
+    publish_version,
+    read_json,
+    remove_pointer,
+    verify_package,
+    write_pointer,
+)
+from steelthread_training.settings import TrainingSettings
+from steelthread_training.tracking import PACKAGE_ARTIFACT, Registry
+
+PREVIOUS: Final[dict[str, str]] = {"staging": "challenger", "champion": "staging"}
+
+
+@dataclass(frozen=True)
+class Move:
+    version: str
+    from_alias: str | None
+    to_alias: str
+    replaced_version: str | None
+    path: Path
+
+
+def require_gate_passed(registry: Registry, version: str) -> None:
+    verdict = registry.gate_verdict(version)
+    if not verdict["passed"]:
+        failed = [c.get("name", "?") for c in verdict["checks"] if not c.get("passed")]
+        raise GateRefusedError(f"version {version} did not pass its gate (failed: {', '.join(failed[:5])})")
+
+
+def publish(registry: Registry, settings: TrainingSettings, version: str, alias: str) -> Path:
+    """Download the version's package from its run, verify it, publish it and point `alias` at it."""
+    check_alias(alias)
+    run_id = str(registry.version(version).run_id)
+    models_dir = settings.resolved_models_dir()
+    with tempfile.TemporaryDirectory(prefix="steelthread-publish-") as tmp:
+        source = registry.download(run_id, PACKAGE_ARTIFACT, Path(tmp))
+        target = publish_version(source, models_dir, version)
+    write_pointer(models_dir, alias, version)
+    return target
+
+
+def _event(
+    settings: TrainingSettings, action: str, move: Move, reason: str, run_id: str | None
+) -> AuditEvent:
+    return AuditEvent(
+        at=now(),
+        actor=settings.resolved_actor(),
+        action=action,  # type: ignore[arg-type]
+        model=settings.model_name,
+        version=move.version,
+        from_alias=move.from_alias,
+        to_alias=move.to_alias,
+        replaced_version=move.replaced_version,
+        reason=reason,
+        run_id=run_id,
+    )
+
+
+def _reason(reason: str) -> str:
+    text = " ".join(reason.split())
+    if not text:
+        raise PromotionError("a reason is required for every move (it goes into the audit log)")
+    return text
+
+
+def register_challenger(registry: Registry, settings: TrainingSettings, version: str, reason: str) -> Move:
+    with exclusive(settings.resolved_audit_dir()):
+        return _register_challenger(registry, settings, version, reason)
+
+
+def _register_challenger(registry: Registry, settings: TrainingSettings, version: str, reason: str) -> Move:
+    """Publish a freshly registered, gate-passing version as the challenger (serving may shadow it)."""
+    require_gate_passed(registry, version)
+    previous = registry.alias_version("challenger")
+    registry.set_alias("challenger", version)
+    path = publish(registry, settings, version, "challenger")
+    move = Move(version, None, "challenger", previous if previous != version else None, path)
+    run_id = str(registry.version(version).run_id)
+    append(settings.resolved_audit_dir(), _event(settings, "register", move, _reason(reason), run_id))
+    return move
+
+
+def promote(registry: Registry, settings: TrainingSettings, version: str, to: str, reason: str) -> Move:
+    """Move `version` one step along challenger -> staging -> champion (one move at a time)."""
+    with exclusive(settings.resolved_audit_dir()):
+        return _promote(registry, settings, version, to, reason)
+
+
+def _promote(registry: Registry, settings: TrainingSettings, version: str, to: str, reason: str) -> Move:
+    text = _reason(reason)
+    if to not in PREVIOUS:
+        raise PromotionError(f"cannot promote to {to!r}; expected staging or champion")
+    registry.version(version)  # a clear error for an unknown version
+    source_alias = PREVIOUS[to]
+    holder = registry.alias_version(source_alias)
+    if holder != version:
+        where = f"version {holder}" if holder else "no version"
+        raise PromotionError(
+            f"version {version} is not the {source_alias} ({where} is); "
+            "the order is challenger -> staging -> champion"
+        )
+    require_gate_passed(registry, version)
+    replaced = registry.alias_version(to)
+    path = publish(registry, settings, version, to)
+    registry.set_alias(to, version)
+    registry.delete_alias(source_alias)
+    remove_pointer(settings.resolved_models_dir(), source_alias)
+    move = Move(version, source_alias, to, replaced, path)
+    run_id = str(registry.version(version).run_id)
+    append(settings.resolved_audit_dir(), _event(settings, "promote", move, text, run_id))
+    return move
+
+
+def rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Move:
+    """Make the champion before the current one champion again (the audit log knows which it was)."""
+    with exclusive(settings.resolved_audit_dir()):
+        return _rollback(registry, settings, reason)
+
+
+def _rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Move:
+    text = _reason(reason)
+    current = registry.alias_version("champion")
+    if current is None:
+        raise PromotionError("there is no champion to roll back")
+    stack = champion_stack(read_events(settings.resolved_audit_dir()), settings.model_name)
+    if len(stack) < 2 or stack[-1].version != current:
+        raise PromotionError(
+            f"no previous champion to roll back to (champion is version {current}; the audit log has "
+            f"{max(len(stack) - 1, 0)} earlier champion(s))"
+        )
+    target = stack[-2].version
+    path = publish(registry, settings, target, "champion")
+    registry.set_alias("champion", target)
+    move = Move(target, "champion", "champion", current, path)
+    run_id = str(registry.version(target).run_id)
+    append(settings.resolved_audit_dir(), _event(settings, "rollback", move, text, run_id))
+    return move
+
+
+def compare_with_champion(registry: Registry, test: pd.DataFrame, y: np.ndarray) -> ChampionComparison:
+    """Score the current champion's own ONNX package on this run's test rows."""
+    version = registry.alias_version("champion")
+    if version is None:
+        return ChampionComparison(None, None, "no champion yet: first model, nothing to compare")
+    run_id = str(registry.version(version).run_id)
+    with tempfile.TemporaryDirectory(prefix="steelthread-champion-") as tmp:
+        folder = registry.download(run_id, PACKAGE_ARTIFACT, Path(tmp))
+        manifest = verify_package(folder, MANIFEST_FILE)
+        names = [str(n) for n in manifest.get("feature_names", [])]
+        absent = [n for n in names if n not in test.columns]
+        if absent:
+            return ChampionComparison(
+                version,
+                None,
+                f"champion v{version} needs features absent from this frame: {', '.join(absent[:5])}",
+            )
+        session = onnx_session((folder / MODEL_FILE).read_bytes())
+        scores = onnx_scores(session, test[names].to_numpy(dtype=np.float64))
+    auc = roc_auc(y, scores)
+    return ChampionComparison(
+        version, auc, f"champion v{version} scored {auc:.4f} ROC AUC on the same test rows"
+    )
+
+
+def aliases_of(registry: Registry) -> dict[str, str | None]:
+    return {alias: registry.alias_version(alias) for alias in ALIASES}
+
+
+def published(settings: TrainingSettings, version: str) -> dict[str, object]:
+    return read_json(
+        settings.resolved_models_dir() / "versions" / version / "package.json", "package metadata"
+    )

@@ -1,0 +1,114 @@
+"""The Spark engine (local[2], one session for the module): same scorer, same answers as the local engine.
+
+Spark pays ~7 s to start and a few seconds per job, so these tests are few and small.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from batch.conftest import hard_cases, scoring_table, write_input
+
+from steelthread_batch.local_engine import LocalJob, run_local
+from steelthread_batch.spark_engine import SparkJob, run_spark
+from steelthread_batch.training_set import TrainingSetJob, build_training_set
+from steelthread_contracts import PredictionLogRecord
+from steelthread_features import store
+
+pytestmark = pytest.mark.slow
+
+
+def _read(folder) -> pd.DataFrame:
+    frame: pd.DataFrame = ds.dataset(folder, format="parquet").to_table().to_pandas()
+    return frame.sort_values("request_id").reset_index(drop=True)
+
+
+def test_spark_scores_equal_local_scores(tmp_path, spark, package) -> None:
+    table = scoring_table(package, 3_000, seed=21, bad_every=100)
+    source = write_input(table, tmp_path / "in", row_group_size=500, files=2)
+    common = {"package": package, "role": "champion"}
+    local = run_local(LocalJob(str(source), str(tmp_path / "local"), prediction_log_dir=None, **common))
+    summary = run_spark(
+        SparkJob(str(source), str(tmp_path / "spark"), prediction_log_dir=str(tmp_path / "log"), **common)
+    )
+    assert (summary.rows_in, summary.scored, summary.quarantined) == (3_000, 2_970, 30)
+    assert json.loads((tmp_path / "spark" / "_SUCCESS").read_text())["scored"] == 2_970
+    got, want = _read(tmp_path / "spark" / "scores"), _read(tmp_path / "local" / "scores")
+    assert list(got.columns) == list(want.columns)
+    assert got["request_id"].tolist() == want["request_id"].tolist()
+    assert np.abs(got["score"] - want["score"]).max() <= 1e-6
+    assert got["decision"].tolist() == want["decision"].tolist()
+    quarantine = _read(tmp_path / "spark" / "quarantine")
+    assert (
+        quarantine["request_id"].tolist() == _read(tmp_path / "local" / "quarantine")["request_id"].tolist()
+    )
+    log = ds.dataset(tmp_path / "log" / "batch", format="parquet", partitioning="hive").to_table()
+    assert log.num_rows == 2_970
+    fields = sorted(PredictionLogRecord.model_fields)
+    for row in log.select(fields).slice(0, 20).to_pylist():
+        assert PredictionLogRecord.model_validate(row).source == "batch"
+    assert local.scored == summary.scored
+
+
+def test_spark_training_set_equals_training_frame_and_passes_the_traps(
+    tmp_path, spark, feature_world
+) -> None:
+    _, _, hard, expected = hard_cases()
+    entities = pd.concat(
+        [
+            hard,
+            feature_world.applications.head(120).rename(columns={"application_timestamp": "event_timestamp"}),
+        ],
+        ignore_index=True,
+    )
+    (tmp_path / "entities").mkdir()
+    entities.to_parquet(tmp_path / "entities" / "e.parquet", index=False)
+    result = build_training_set(
+        TrainingSetJob(
+            entities_uri=str(tmp_path / "entities"),
+            output_uri=str(tmp_path / "ts"),
+            engine="spark",
+            feature_settings=feature_world.spark,
+        )
+    )
+    got = pq.read_table(tmp_path / "ts").to_pandas()
+    want = store.training_frame(entities, settings=feature_world.local)
+    assert result.columns == list(want.columns)
+    pd.testing.assert_frame_equal(got, want)
+    balance = dict(zip(got["request_id"], got["total_balance"], strict=False))
+    for case, value in expected.items():
+        actual = balance[f"hard-{case}"]
+        assert np.isnan(actual) if value is None else actual == value, case
+
+
+def test_spark_scoring_with_the_feast_spark_join(tmp_path, spark, feature_world, package) -> None:
+    applications = feature_world.applications.head(80).reset_index(drop=True)
+    applications.loc[5, "purpose"] = "yacht"
+    (tmp_path / "in").mkdir()
+    applications.to_parquet(tmp_path / "in" / "apps.parquet", index=False)
+    common = {"package": package, "role": "champion", "prediction_log_dir": None}
+    spark_summary = run_spark(
+        SparkJob(
+            str(tmp_path / "in"), str(tmp_path / "spark"), feature_settings=feature_world.spark, **common
+        )
+    )
+    local_summary = run_local(
+        LocalJob(
+            str(tmp_path / "in"), str(tmp_path / "local"), feature_settings=feature_world.local, **common
+        )
+    )
+    assert (spark_summary.scored, spark_summary.quarantined) == (
+        local_summary.scored,
+        local_summary.quarantined,
+    )
+    assert spark_summary.quarantined >= 1
+    got, want = _read(tmp_path / "spark" / "scores"), _read(tmp_path / "local" / "scores")
+    assert got["request_id"].tolist() == want["request_id"].tolist()
+    assert np.abs(got["score"] - want["score"]).max() <= 1e-6
+    reasons = _read(tmp_path / "spark" / "quarantine").set_index("request_id")["quarantine_reason"]
+    assert reasons[applications.loc[5, "request_id"]] == "invalid_value:purpose"

@@ -1,0 +1,249 @@
+"""infra/compose.yaml: valid against the Compose specification, and everything it names exists.
+
+No Docker engine runs here, so the file is checked against the Compose spec schema that check-jsonschema
+ships, and against the repository: Dockerfiles it builds, files it mounts, ports the apps listen on, and the
+`STEELTHREAD_*` settings the apps actually read.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from steelthread_monitoring.settings import MonitorSettings
+from steelthread_serving.settings import ServingSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "infra" / "compose.yaml"
+SHARED_SETTINGS = {
+    "STEELTHREAD_PROFILE",
+    "STEELTHREAD_DATA_DIR",
+    "STEELTHREAD_API_KEYS",
+    "STEELTHREAD_FLAGS_PATH",
+    "STEELTHREAD_MODELS_DIR",
+    "STEELTHREAD_PREDICTION_LOG_DIR",
+    "STEELTHREAD_FEEDBACK_DIR",
+    "STEELTHREAD_REDIS_URL",
+    "STEELTHREAD_POSTGRES_DSN",
+    "STEELTHREAD_MLFLOW_TRACKING_URI",
+    "STEELTHREAD_OFFLINE_STORE_URI",
+}
+# Platform-wide settings every app receives, whether or not its settings class reads them yet.
+PLATFORM_WIDE = {
+    "STEELTHREAD_PROFILE",
+    "STEELTHREAD_REDIS_URL",
+    "STEELTHREAD_POSTGRES_DSN",
+    "STEELTHREAD_MLFLOW_TRACKING_URI",
+    "STEELTHREAD_OFFLINE_STORE_URI",
+}
+IMAGES = {
+    "steelthread-serving",
+    "steelthread-serving-gpu",
+    "steelthread-training",
+    "steelthread-monitoring",
+    "steelthread-batch",
+}
+APP_SETTINGS: dict[str, type[BaseSettings]] = {"serving": ServingSettings, "monitoring": MonitorSettings}
+THIRD_PARTY_ENV = {"postgres": "POSTGRES_", "grafana": "GF_"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE.read_text()))
+
+
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(compose["services"])
+
+
+def our_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in services(compose).items() if "build" in svc}
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.fail("check-jsonschema is not installed (dev group): cannot validate compose.yaml")
+    proc = subprocess.run(
+        [exe, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_schema_check_rejects_a_broken_compose_file(tmp_path: Path) -> None:
+    exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  web:\n    image: nginx\n    ports: 80\n    restart: sometimes\n")
+    proc = subprocess.run(
+        [exe, "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+
+
+def test_the_whole_stack_is_there(compose: dict[str, Any]) -> None:
+    expected = {
+        "postgres",
+        "redis",
+        "mlflow",
+        "prometheus",
+        "node-exporter",
+        "grafana",
+        "serving",
+        "monitoring",
+    }
+    assert expected <= set(services(compose))
+
+
+def test_built_images_use_repository_dockerfiles_and_fixed_image_names(compose: dict[str, Any]) -> None:
+    for name, svc in our_services(compose).items():
+        context = (COMPOSE.parent / svc["build"]["context"]).resolve()
+        assert context == REPO, f"{name}: build context must be the repository root (uv workspace)"
+        dockerfile = context / svc["build"]["dockerfile"]
+        assert dockerfile.is_file(), f"{name}: {dockerfile} does not exist"
+        image = svc["image"].split(":")[0]
+        assert image in IMAGES, f"{name}: image {image} is not one of {sorted(IMAGES)}"
+        assert dockerfile.name == f"{image.removeprefix('steelthread-')}.Dockerfile"
+
+
+def test_third_party_images_are_pinned(compose: dict[str, Any]) -> None:
+    for name, svc in services(compose).items():
+        if "build" in svc:
+            continue
+        image = svc["image"]
+        assert ":" in image, f"{name}: pin {image} to a version"
+        assert not image.endswith(":latest"), f"{name}: pin {image} to a version"
+
+
+def env_of(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc.get("environment", {})
+    assert isinstance(env, dict), "use the mapping form of environment"
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def test_app_services_use_only_shared_settings_and_the_production_profile(compose: dict[str, Any]) -> None:
+    for name, svc in our_services(compose).items():
+        if name == "mlflow":
+            continue
+        env = env_of(svc)
+        assert set(env) <= SHARED_SETTINGS, f"{name}: unknown settings {sorted(set(env) - SHARED_SETTINGS)}"
+        assert env["STEELTHREAD_PROFILE"] == "production"
+
+
+@pytest.mark.parametrize("service", sorted(APP_SETTINGS))
+def test_app_env_vars_are_read_by_the_app_settings(service: str, compose: dict[str, Any]) -> None:
+    settings = APP_SETTINGS[service]
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    assert prefix == "STEELTHREAD_"
+    fields = {f"{prefix}{field.upper()}" for field in settings.model_fields}
+    env = env_of(services(compose)[service])
+    unread = set(env) - fields - PLATFORM_WIDE
+    assert unread == set(), f"{service} sets settings its app does not read: {sorted(unread)}"
+    required = {f"{prefix}{n.upper()}" for n, f in settings.model_fields.items() if f.is_required()}
+    assert required <= set(env), f"{service} misses required settings {sorted(required - set(env))}"
+
+
+def test_serving_requires_api_keys_from_the_environment(compose: dict[str, Any]) -> None:
+    value = env_of(services(compose)["serving"])["STEELTHREAD_API_KEYS"]
+    assert re.fullmatch(r"\$\{STEELTHREAD_API_KEYS:\?.+\}", value), (
+        "no key in the repo: require it from the shell"
+    )
+
+
+def test_serving_and_monitoring_share_the_prediction_log(compose: dict[str, Any]) -> None:
+    serving, monitoring = env_of(services(compose)["serving"]), env_of(services(compose)["monitoring"])
+    for key in ("STEELTHREAD_PREDICTION_LOG_DIR", "STEELTHREAD_FEEDBACK_DIR", "STEELTHREAD_MODELS_DIR"):
+        assert serving[key] == monitoring[key], f"{key} differs: monitoring would read another folder"
+    volumes = {
+        str(v).split(":")[0]
+        for v in services(compose)["monitoring"]["volumes"] + services(compose)["serving"]["volumes"]
+        if isinstance(v, str)
+    }
+    assert "steelthread-data" in volumes
+
+
+def test_other_services_use_their_own_documented_variables(compose: dict[str, Any]) -> None:
+    for name, prefix in THIRD_PARTY_ENV.items():
+        env = env_of(services(compose)[name])
+        assert env, f"{name}: no environment"
+        assert all(k.startswith(prefix) for k in env), f"{name}: only {prefix}* variables expected"
+
+
+def test_serving_publishes_port_8000_and_monitoring_gauges_reach_prometheus(compose: dict[str, Any]) -> None:
+    assert services(compose)["serving"]["ports"] == ["127.0.0.1:8000:8000"]
+    command = " ".join(services(compose)["monitoring"]["command"])
+    assert "steelthread-monitor run" in command
+    textfile = re.search(r"--textfile (\S+)\.prom", command)
+    assert textfile is not None
+    exporter = " ".join(services(compose)["node-exporter"]["command"])
+    directory = re.search(r"--collector\.textfile\.directory=(\S+)", exporter)
+    assert directory is not None
+    # Same volume, two mount points: /var/lib/steelthread in monitoring, /steelthread in node-exporter.
+    written = Path(textfile.group(1)).parent.relative_to("/var/lib/steelthread")
+    assert Path(directory.group(1)).relative_to("/steelthread") == written
+    assert "steelthread-data:/steelthread:ro" in services(compose)["node-exporter"]["volumes"]
+    scrape = yaml.safe_load((REPO / "infra/prometheus/prometheus.yml").read_text())["scrape_configs"]
+    targets = {t for job in scrape for cfg in job.get("static_configs", []) for t in cfg["targets"]}
+    assert {"serving:8000", "node-exporter:9100"} <= targets, (
+        "prometheus.yml must scrape the compose services"
+    )
+    for svc in services(compose).values():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), "the laptop stack listens on loopback only"
+
+
+def bind_sources(compose: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(service, host path relative to infra/, volume spec) for every bind mount."""
+    named = set(compose.get("volumes", {}))
+    found = []
+    for name, svc in services(compose).items():
+        for volume in svc.get("volumes", []):
+            if isinstance(volume, str):
+                source = volume.split(":")[0]
+                if source in named:
+                    continue
+                found.append((name, source, {"type": "bind", "source": source}))
+            elif volume["type"] == "bind":
+                found.append((name, volume["source"], volume))
+    return found
+
+
+def test_every_mounted_file_exists_in_the_repository(compose: dict[str, Any]) -> None:
+    mounts = bind_sources(compose)
+    assert len(mounts) >= 6
+    for service, source, spec in mounts:
+        host = (COMPOSE.parent / source).resolve()
+        if host.is_relative_to(REPO / "var"):
+            # Local state (promoted model packages), created by the apps, never committed.
+            assert spec.get("bind", {}).get("create_host_path") is True, (
+                f"{service}: {source} may not exist yet"
+            )
+            assert spec.get("read_only") is True
+            continue
+        assert host.exists(), f"{service}: mounted path {source} does not exist"
+
+
+def test_prometheus_and_grafana_mounts_point_at_the_shared_config(compose: dict[str, Any]) -> None:
+    prometheus = [v for v in services(compose)["prometheus"]["volumes"] if isinstance(v, str)]
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus
+    assert "./prometheus/rules:/etc/prometheus/rules:ro" in prometheus
+    assert list((REPO / "infra/prometheus/rules").glob("*.yml")), "alert rules are mounted from there"
+    grafana = [v for v in services(compose)["grafana"]["volumes"] if isinstance(v, str)]
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
+    assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana

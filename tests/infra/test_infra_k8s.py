@@ -1,0 +1,345 @@
+"""Kubernetes manifests, validated offline against the Kubernetes OpenAPI schemas (kubernetes-validate).
+
+Core kinds are checked strictly (unknown fields rejected) against the cluster version Terraform deploys. The
+SparkApplication is a CRD whose schema kubernetes-validate does not ship, so it is checked against a JSON
+schema below that transcribes the Spark operator's v1beta2 fields these manifests use. On top of the schemas
+the tests check how the pieces fit: probes, selectors, the HPA/PDB targets, the GPU toleration matching the
+Terraform taint, images and settings names, and the security context of every container.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+from kubernetes_validate import utils as kv  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from conftest import Hcl
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "infra" / "k8s"
+KUBERNETES_VERSION = "1.33.0"
+CRD_KINDS = {"SparkApplication"}
+IMAGES = {
+    "steelthread-serving",
+    "steelthread-serving-gpu",
+    "steelthread-training",
+    "steelthread-monitoring",
+    "steelthread-batch",
+}
+SETTINGS = {
+    "STEELTHREAD_PROFILE",
+    "STEELTHREAD_DATA_DIR",
+    "STEELTHREAD_API_KEYS",
+    "STEELTHREAD_FLAGS_PATH",
+    "STEELTHREAD_MODELS_DIR",
+    "STEELTHREAD_PREDICTION_LOG_DIR",
+    "STEELTHREAD_FEEDBACK_DIR",
+    "STEELTHREAD_REDIS_URL",
+    "STEELTHREAD_POSTGRES_DSN",
+    "STEELTHREAD_MLFLOW_TRACKING_URI",
+    "STEELTHREAD_OFFLINE_STORE_URI",
+}
+Load = Callable[[Path], list[dict[str, Any]]]
+
+SPARK_POD = {
+    "type": "object",
+    "required": ["cores", "memory", "serviceAccount"],
+    "properties": {
+        "cores": {"type": "integer", "minimum": 1},
+        "coreLimit": {"type": "string"},
+        "memory": {"type": "string", "pattern": "^[0-9]+[kmgt]$"},
+        "instances": {"type": "integer", "minimum": 1},
+        "serviceAccount": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "envFrom": {"type": "array"},
+        "securityContext": {"type": "object"},
+        "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+SPARK_APPLICATION = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "sparkoperator.k8s.io/v1beta2"},
+        "kind": {"const": "SparkApplication"},
+        "metadata": {"type": "object", "required": ["name", "namespace"]},
+        "spec": {
+            "type": "object",
+            "required": [
+                "type",
+                "mode",
+                "image",
+                "mainApplicationFile",
+                "sparkVersion",
+                "driver",
+                "executor",
+            ],
+            "properties": {
+                "type": {"enum": ["Java", "Python", "Scala", "R"]},
+                "pythonVersion": {"enum": ["2", "3"]},
+                "mode": {"enum": ["cluster", "client"]},
+                "image": {"type": "string"},
+                "imagePullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
+                "sparkVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
+                "mainApplicationFile": {"type": "string", "pattern": "^local://"},
+                "arguments": {"type": "array", "items": {"type": "string"}},
+                "deps": {
+                    "type": "object",
+                    "properties": {"packages": {"type": "array", "items": {"type": "string"}}},
+                    "additionalProperties": False,
+                },
+                "sparkConf": {"type": "object", "additionalProperties": {"type": "string"}},
+                "timeToLiveSeconds": {"type": "integer", "minimum": 1},
+                "restartPolicy": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"enum": ["Never", "Always", "OnFailure"]},
+                        "onFailureRetries": {"type": "integer"},
+                        "onFailureRetryInterval": {"type": "integer"},
+                        "onSubmissionFailureRetries": {"type": "integer"},
+                        "onSubmissionFailureRetryInterval": {"type": "integer"},
+                    },
+                    "additionalProperties": False,
+                },
+                "driver": SPARK_POD,
+                "executor": SPARK_POD,
+            },
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def manifest_files() -> list[Path]:
+    return sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def all_docs(load: Load) -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, doc) for path in manifest_files() for doc in load(path)]
+
+
+def by_kind(load: Load, kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for _, doc in all_docs(load) if doc["kind"] == kind}
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    if doc["kind"] == "CronJob":
+        return dict(doc["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+    return dict(doc["spec"]["template"]["spec"])
+
+
+def workloads(load: Load) -> Iterator[tuple[str, dict[str, Any]]]:
+    for _, doc in all_docs(load):
+        if doc["kind"] in {"Deployment", "Job", "CronJob"}:
+            yield doc["metadata"]["name"], doc
+
+
+def test_there_are_manifests_for_every_workload(load_yaml_docs: Load) -> None:
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for _, doc in all_docs(load_yaml_docs)}
+    assert {
+        ("Deployment", "steelthread-serving"),
+        ("Deployment", "steelthread-serving-gpu"),
+        ("Service", "steelthread-serving"),
+        ("HorizontalPodAutoscaler", "steelthread-serving"),
+        ("PodDisruptionBudget", "steelthread-serving"),
+        ("CronJob", "steelthread-monitoring"),
+        ("Job", "steelthread-training"),
+        ("SparkApplication", "steelthread-batch-score"),
+    } <= kinds
+
+
+def test_core_manifests_validate_strictly_against_the_kubernetes_schema(load_yaml_docs: Load) -> None:
+    checked = 0
+    for path, doc in all_docs(load_yaml_docs):
+        if doc["kind"] in CRD_KINDS:
+            continue
+        try:
+            kv.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kv.ValidationError as exc:
+            pytest.fail(f"{path.relative_to(REPO)} {doc['kind']}: {exc.message} at {list(exc.path)}")
+        checked += 1
+    assert checked >= 15
+
+
+def test_schema_validation_rejects_broken_manifests(load_yaml_docs: Load) -> None:
+    deployment = by_kind(load_yaml_docs, "Deployment")["steelthread-serving"]
+    typo = copy.deepcopy(deployment)
+    typo["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
+    wrong_type = copy.deepcopy(deployment)
+    wrong_type["spec"]["replicas"] = "two"
+    for broken in (typo, wrong_type):
+        with pytest.raises(kv.ValidationError):
+            kv.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_spark_application_matches_the_operator_schema(load_yaml_docs: Load) -> None:
+    (app,) = by_kind(load_yaml_docs, "SparkApplication").values()
+    jsonschema.validate(app, SPARK_APPLICATION)
+    broken = copy.deepcopy(app)
+    broken["spec"]["mode"] = "local"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SPARK_APPLICATION)
+
+
+def test_spark_application_runs_the_batch_cli_from_the_batch_image(load_yaml_docs: Load) -> None:
+    (app,) = by_kind(load_yaml_docs, "SparkApplication").values()
+    spec = app["spec"]
+    assert spec["image"].split(":")[0] == "steelthread-batch"
+    assert spec["arguments"][0] == "score"
+    main = spec["mainApplicationFile"].removeprefix("local://")
+    assert main == "/app/spark/steelthread_batch_main.py"
+    dockerfile = (REPO / "infra/docker/batch.Dockerfile").read_text()
+    assert f"infra/docker/spark/steelthread_batch_main.py {main}" in dockerfile
+    assert spec["driver"]["serviceAccount"] == spec["executor"]["serviceAccount"] == "steelthread-batch"
+    assert spec["sparkConf"]["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+    role_bindings = by_kind(load_yaml_docs, "RoleBinding")
+    assert any(s["name"] == "steelthread-batch" for rb in role_bindings.values() for s in rb["subjects"])
+
+
+def test_spark_version_matches_the_locked_pyspark() -> None:
+    lock = (REPO / "uv.lock").read_text()
+    match = re.search(r'name = "pyspark"\nversion = "(\d+\.\d+)\.\d+"', lock)
+    assert match is not None, "pyspark is not in uv.lock"
+    app = (K8S / "spark/batch-score-sparkapplication.yaml").read_text()
+    assert f'sparkVersion: "{match.group(1)}.' in app
+
+
+def test_serving_probes_resources_and_port(load_yaml_docs: Load) -> None:
+    for name in ("steelthread-serving", "steelthread-serving-gpu"):
+        deployment = by_kind(load_yaml_docs, "Deployment")[name]
+        (container,) = pod_spec(deployment)["containers"]
+        assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_service_hpa_and_pdb_select_the_serving_pods(load_yaml_docs: Load) -> None:
+    deployment = by_kind(load_yaml_docs, "Deployment")["steelthread-serving"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = by_kind(load_yaml_docs, "Service")["steelthread-serving"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    pdb = by_kind(load_yaml_docs, "PodDisruptionBudget")["steelthread-serving"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    hpa = by_kind(load_yaml_docs, "HorizontalPodAutoscaler")["steelthread-serving"]
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", "steelthread-serving")
+    assert hpa["spec"]["minReplicas"] >= 2 > pdb["spec"]["minAvailable"], "a drain must not block on the PDB"
+    assert deployment["spec"]["replicas"] == hpa["spec"]["minReplicas"]
+
+
+def test_gpu_serving_requests_a_gpu_and_tolerates_the_terraform_taint(
+    load_yaml_docs: Load, hcl: Hcl, terraform_dir: Path
+) -> None:
+    taint = hcl.locals(terraform_dir / "modules/cluster/main.tf")["gpu_taint"]
+    effect = {
+        "NO_SCHEDULE": "NoSchedule",
+        "NO_EXECUTE": "NoExecute",
+        "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+    }
+    spec = pod_spec(by_kind(load_yaml_docs, "Deployment")["steelthread-serving-gpu"])
+    assert {
+        "key": taint["key"],
+        "operator": "Equal",
+        "value": taint["value"],
+        "effect": effect[taint["effect"]],
+    } in (spec["tolerations"])
+    (container,) = spec["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert container["image"].split(":")[0] == "steelthread-serving-gpu"
+    gpu_labels = hcl.locals(terraform_dir / "modules/cluster/main.tf")["gpu_node_group_config"]["gpu"][
+        "labels"
+    ]
+    assert spec["nodeSelector"].items() <= gpu_labels.items()
+
+
+def test_cpu_workloads_stay_off_gpu_nodes(load_yaml_docs: Load, hcl: Hcl, terraform_dir: Path) -> None:
+    cpu_labels = hcl.locals(terraform_dir / "modules/cluster/main.tf")["cpu_node_groups"]["cpu"]["labels"]
+    for name, doc in workloads(load_yaml_docs):
+        if name == "steelthread-serving-gpu":
+            continue
+        spec = pod_spec(doc)
+        assert "tolerations" not in spec, f"{name} must not tolerate the GPU taint"
+        assert spec["nodeSelector"].items() <= cpu_labels.items(), f"{name} must select the CPU nodes"
+
+
+def test_every_container_has_resources_and_a_locked_down_security_context(load_yaml_docs: Load) -> None:
+    for name, doc in workloads(load_yaml_docs):
+        spec = pod_spec(doc)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == 10001
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for container in spec["containers"] + spec.get("initContainers", []):
+            where = f"{name}/{container['name']}"
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"]), where
+            assert {"cpu", "memory"} <= set(resources["limits"]), where
+            ctx = container["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False, where
+            assert ctx["readOnlyRootFilesystem"] is True, where
+            assert ctx["capabilities"]["drop"] == ["ALL"], where
+
+
+def test_our_containers_use_fixed_images_and_settings_names(load_yaml_docs: Load) -> None:
+    config_maps = by_kind(load_yaml_docs, "ConfigMap")
+    assert set(config_maps["steelthread-config"]["data"]) <= SETTINGS
+    assert config_maps["steelthread-config"]["data"]["STEELTHREAD_PROFILE"] == "production"
+    for name, doc in workloads(load_yaml_docs):
+        for container in pod_spec(doc)["containers"]:
+            image = container["image"].split(":")[0]
+            assert image in IMAGES, f"{name}: {image}"
+            assert {e["name"] for e in container.get("env", [])} <= SETTINGS
+            sources = {
+                ref.get("configMapRef", ref.get("secretRef", {}))["name"] for ref in container["envFrom"]
+            }
+            assert sources == {"steelthread-config", "steelthread-secrets"}, name
+
+
+def test_jobs_run_the_fixed_clis(load_yaml_docs: Load) -> None:
+    cron = by_kind(load_yaml_docs, "CronJob")["steelthread-monitoring"]
+    (monitor,) = pod_spec(cron)["containers"]
+    assert monitor["args"][:2] == ["steelthread-monitor", "run"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (train,) = pod_spec(by_kind(load_yaml_docs, "Job")["steelthread-training"])["containers"]
+    assert train["args"][0] == "steelthread-train"
+
+
+def test_service_accounts_exist_and_carry_irsa_roles(load_yaml_docs: Load) -> None:
+    accounts = by_kind(load_yaml_docs, "ServiceAccount")
+    for name, doc in workloads(load_yaml_docs):
+        account = pod_spec(doc)["serviceAccountName"]
+        assert account in accounts, f"{name}: service account {account} is not defined"
+    for account in accounts.values():
+        role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        # The IAM module names IRSA roles <prefix>-<workload> and trusts system:serviceaccount:<ns>:steelthread-<w>.
+        assert role.endswith("-" + account["metadata"]["name"].removeprefix("steelthread-"))
+
+
+def test_kustomizations_list_existing_files(load_yaml_docs: Load) -> None:
+    kustomizations = sorted(K8S.rglob("kustomization.yaml"))
+    assert len(kustomizations) == 3
+    listed: set[Path] = set()
+    for path in kustomizations:
+        (doc,) = load_yaml_docs(path)
+        for resource in doc["resources"]:
+            target = (path.parent / resource).resolve()
+            assert target.exists(), f"{path.relative_to(REPO)} lists missing {resource}"
+            listed.add(target)
+        assert doc["namespace"] == "steelthread"
+        for image in doc.get("images", []):
+            assert image["name"] in IMAGES
+    per_run = {"training-job.yaml", "batch-score-sparkapplication.yaml"}
+    for manifest in manifest_files():
+        if manifest.name not in per_run:
+            assert manifest.resolve() in listed, f"{manifest.relative_to(REPO)} is in no kustomization"

@@ -1,0 +1,318 @@
+"""The monitoring job on synthetic deployments: what it finds, what it writes, how it fails."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from steelthread_contracts import FeedbackRecord, PredictionLogRecord
+from steelthread_monitoring.analysis import analyse_performance
+from steelthread_monitoring.errors import (
+    EmptyWindowError,
+    ExitCode,
+    InvalidInputError,
+    MissingReferenceError,
+)
+from steelthread_monitoring.job import RunOptions, run_monitoring
+from steelthread_monitoring.reference import load_reference
+from steelthread_monitoring.skew import callable_source
+from steelthread_monitoring.summary import Summary
+from steelthread_monitoring.synthetic import Deployment
+from steelthread_monitoring.window import read_window
+
+
+def gauges(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def gauge(path: Path, name: str, **labels: str) -> float:
+    wanted = {"model_name": "credit-risk", "model_version": "3", **labels}
+    return gauges(path)[(name, tuple(sorted(wanted.items())))]
+
+
+def test_synthetic_files_follow_the_contracts(scenario_runs: dict[str, Any]) -> None:
+    deployment = scenario_runs["none"].deployment
+    log = next(deployment.log_dir.glob("predictions-*.jsonl")).read_text().splitlines()
+    feedback = next(deployment.feedback_dir.glob("feedback-*.jsonl")).read_text().splitlines()
+    for line in log[:50]:
+        PredictionLogRecord.model_validate_json(line)
+    for line in feedback[:50]:
+        FeedbackRecord.model_validate_json(line)
+
+
+def test_clean_window_finds_nothing(scenario_runs: dict[str, Any]) -> None:
+    run = scenario_runs["none"]
+    summary = run.outcome.summary
+    assert run.outcome.exit_code is ExitCode.OK
+    assert summary.rows == 2000
+    assert summary.drift.drifted == []
+    assert summary.drift.drift_share == 0.0
+    assert summary.drift.prediction_score is not None
+    assert summary.drift.prediction_score < 0.1
+    assert summary.quality.overall_missing_share == 0.0
+    assert summary.quality.new_categories == {}
+    assert summary.performance.evaluated
+    assert set(summary.performance.current) == {"precision", "recall", "f1", "roc_auc"}
+    assert abs(summary.performance.current["roc_auc"] - summary.performance.reference["roc_auc"]) < 0.05
+    assert summary.skew is not None
+    assert summary.skew.skew_share == 0.0
+    assert summary.skew.compared == 1000
+
+
+def test_income_shift_drifts_income_and_its_ratio(scenario_runs: dict[str, Any]) -> None:
+    summary = scenario_runs["income_shift"].outcome.summary
+    assert summary.drift.drifted == ["income", "loan_to_income"]
+    assert summary.drift.drift_share == pytest.approx(2 / 6)
+    assert summary.drift.prediction_drifted
+
+
+def test_new_category_is_named(scenario_runs: dict[str, Any]) -> None:
+    quality = scenario_runs["new_category"].outcome.summary.quality
+    assert quality.new_categories == {"purpose": ["crypto_investment"]}
+    assert 0.1 < quality.new_category_share["purpose"] < 0.2
+
+
+def test_missing_values_are_measured_per_column(scenario_runs: dict[str, Any]) -> None:
+    quality = scenario_runs["missing_values"].outcome.summary.quality
+    assert 0.35 < quality.missing_share["debt_ratio"] < 0.45
+    assert quality.missing_share["income"] == 0.0
+    assert quality.reference_missing_share["debt_ratio"] == 0.0
+
+
+def test_label_shift_drops_roc_auc(scenario_runs: dict[str, Any]) -> None:
+    performance = scenario_runs["label_shift"].outcome.summary.performance
+    assert performance.reference["roc_auc"] - performance.current["roc_auc"] > 0.1
+
+
+def test_skew_names_the_feature(scenario_runs: dict[str, Any]) -> None:
+    skew = scenario_runs["skew"].outcome.summary.skew
+    assert skew is not None
+    assert skew.skew_share == 1.0
+    assert skew.feature_skew_share["debt_ratio"] == 1.0
+    assert skew.feature_skew_share["income"] == 0.0
+
+
+def test_outputs_per_run(scenario_runs: dict[str, Any]) -> None:
+    run = scenario_runs["income_shift"]
+    run_dir = run.outcome.run_dir
+    summary = Summary.model_validate_json((run_dir / "summary.json").read_text())
+    assert summary == run.outcome.summary
+    assert summary.report_html == str(run_dir / "report.html")
+    html = (run_dir / "report.html").read_text()
+    assert "Wasserstein distance (normed)" in html
+    assert "loan_to_income" in html
+    assert (run_dir / "performance.html").is_file()
+
+
+def test_textfile_holds_every_gauge(scenario_runs: dict[str, Any], window_end: datetime) -> None:
+    run = scenario_runs["income_shift"]
+    path = run.textfile
+    summary = run.outcome.summary
+    assert gauge(path, "steelthread_monitor_rows_checked") == 2000
+    assert gauge(path, "steelthread_monitor_drift_share") == pytest.approx(2 / 6)
+    assert gauge(path, "steelthread_monitor_feature_drift_score", feature="income") == pytest.approx(
+        summary.drift.feature_scores["income"]
+    )
+    assert gauge(path, "steelthread_monitor_prediction_drift_score") > 0.1
+    assert gauge(path, "steelthread_monitor_performance", metric="roc_auc") == pytest.approx(
+        summary.performance.current["roc_auc"]
+    )
+    assert gauge(path, "steelthread_monitor_model_age_seconds") == pytest.approx(
+        (window_end - pd.Timestamp("2026-11-01T00:00:00Z")).total_seconds()
+    )
+    assert math.isclose(
+        gauge(path, "steelthread_monitor_last_run_timestamp_seconds"),
+        summary.finished_at.timestamp(),
+    )
+    for name in ("missing_share", "out_of_range_share", "new_category_share", "skew_share"):
+        assert gauge(path, f"steelthread_monitor_{name}") >= 0.0
+    assert not list(path.parent.glob("*.tmp*")), "the textfile must be replaced atomically"
+
+
+def test_window_bounds_and_no_labels(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+) -> None:
+    """Rows outside the window are left out; a window without labels completes with exit code 5."""
+    deployment = deployment_factory(labelled_share=0.0)
+    outcome = run_monitoring(options_for(deployment, tmp_path, window=timedelta(hours=6)))
+    assert 900 < outcome.summary.rows < 1100, "the synthetic log spans 12 h evenly"
+    assert outcome.exit_code is ExitCode.NO_LABELS
+    assert not outcome.summary.performance.evaluated
+    assert "0 labelled rows" in (outcome.summary.performance.reason or "")
+    text = (tmp_path / "textfile" / "steelthread_monitor.prom").read_text()
+    assert "steelthread_monitor_drift_share" in text
+    assert "steelthread_monitor_performance{" not in text
+    assert "steelthread_monitor_labelled_rows" in text
+
+
+def test_too_few_labels_or_one_class_skip_performance(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    deployment = deployment_factory()
+    reference = load_reference(deployment.reference_path)
+    frame = reference.frame.copy()
+    few = analyse_performance(reference, frame.head(150), min_labels=200)
+    assert (few.evaluated, few.labelled_rows) == (False, 150)
+    assert few.reason == "150 labelled rows in the window, 200 needed (--min-labels)"
+    one_class = frame[frame["label"] == 0]
+    result = analyse_performance(reference, one_class, min_labels=200)
+    assert not result.evaluated
+    assert "same class" in (result.reason or "")
+
+
+def _rewrite_log(deployment: Deployment, change: Callable[[dict[str, object]], None]) -> None:
+    for path in deployment.log_dir.glob("predictions-*.jsonl"):
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            change(record)
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_unseen_columns_and_type_changes(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+) -> None:
+    deployment = deployment_factory()
+
+    def change(record: dict[str, object]) -> None:
+        features, request = record["features"], record["request"]
+        assert isinstance(features, dict)
+        assert isinstance(request, dict)
+        features["months_since_last_default"] = 12.0
+        request["purpose"] = 3
+
+    _rewrite_log(deployment, change)
+    outcome = run_monitoring(options_for(deployment, tmp_path))
+    assert outcome.exit_code is ExitCode.UNSEEN_COLUMNS
+    assert outcome.summary.unseen_columns == ["months_since_last_default"]
+    assert "months_since_last_default" in outcome.summary.messages[-1]
+    assert outcome.summary.quality.type_changes == {"purpose": {"reference": "string", "current": "numeric"}}
+    path = tmp_path / "textfile" / "steelthread_monitor.prom"
+    assert gauge(path, "steelthread_monitor_type_changes") == 1
+    assert gauge(path, "steelthread_monitor_unseen_columns") == 1
+
+
+def test_empty_window_exports_zero_rows(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+    window_end: datetime,
+) -> None:
+    deployment = deployment_factory()
+    options = options_for(deployment, tmp_path, now=window_end + timedelta(days=3))
+    with pytest.raises(EmptyWindowError, match="no prediction-log rows"):
+        run_monitoring(options)
+    path = tmp_path / "textfile" / "steelthread_monitor.prom"
+    assert gauge(path, "steelthread_monitor_rows_checked") == 0
+    assert "steelthread_monitor_drift_share" not in path.read_text()
+    summaries = list((tmp_path / "monitoring").glob("2*/summary.json"))
+    assert len(summaries) == 1
+    assert json.loads(summaries[0].read_text())["exit_code"] == ExitCode.EMPTY_WINDOW
+
+
+def test_missing_reference(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+) -> None:
+    deployment = deployment_factory()
+    (deployment.models_dir / "champion.json").unlink()
+    with pytest.raises(MissingReferenceError, match=r"champion\.json"):
+        run_monitoring(options_for(deployment, tmp_path))
+    with pytest.raises(MissingReferenceError, match="does not exist"):
+        run_monitoring(options_for(deployment, tmp_path, reference_path=tmp_path / "nope.parquet"))
+
+
+def test_unknown_schema_version_is_invalid_input(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+) -> None:
+    deployment = deployment_factory()
+
+    def bump(record: dict[str, object]) -> None:
+        record["schema_version"] = 99
+
+    _rewrite_log(deployment, bump)
+    with pytest.raises(InvalidInputError, match="schema_version"):
+        run_monitoring(options_for(deployment, tmp_path))
+
+
+def test_garbage_log_is_invalid_input(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+) -> None:
+    deployment = deployment_factory()
+    (deployment.log_dir / "predictions-broken.jsonl").write_text("{not json\n")
+    with pytest.raises(InvalidInputError, match=r"predictions-broken\.jsonl"):
+        run_monitoring(options_for(deployment, tmp_path))
+
+
+OFFLINE_MODULE = """
+import pandas as pd
+
+
+def recompute(requests: pd.DataFrame) -> pd.DataFrame:
+    # Stands in for the feature library's training_frame: income from the request, 10 rows off.
+    assert {"request_id", "customer_id", "logged_at", "declared_income", "purpose"} <= set(requests)
+    frame = pd.DataFrame({"request_id": requests["request_id"]})
+    frame["income"] = requests["declared_income"].to_numpy()
+    frame.loc[frame.index[:10], "income"] += 1.0
+    return frame
+"""
+
+
+def test_skew_through_a_callable_seam(
+    deployment_factory: Callable[..., Deployment],
+    options_for: Callable[..., RunOptions],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployment = deployment_factory()
+    (tmp_path / "offline_recompute.py").write_text(OFFLINE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = callable_source("offline_recompute:recompute")
+    summary = run_monitoring(
+        options_for(deployment, tmp_path, offline_features=source, skew_sample=200)
+    ).summary
+    assert summary.skew is not None
+    assert summary.skew.compared == 200
+    assert summary.skew.skewed_rows == 10
+    assert summary.skew.feature_skew_share == {"income": 0.05}
+
+
+def test_live_files_half_written_line_and_empty_file(
+    deployment_factory: Callable[..., Deployment], window_end: datetime
+) -> None:
+    """Serving appends while the job reads: a partial last line waits for the next run, no error."""
+    deployment = deployment_factory()
+    log = next(deployment.log_dir.glob("predictions-*.jsonl"))
+    with log.open("a") as handle:
+        handle.write('{"schema_version": 1, "logged_at": "2026-11-22T11:59:')
+    (deployment.log_dir / "predictions-new.jsonl").write_text("")
+    (deployment.feedback_dir / "feedback-new.jsonl").write_text("")
+    window = read_window(
+        deployment.log_dir,
+        deployment.feedback_dir,
+        window_end - timedelta(hours=24),
+        window_end,
+        load_reference(deployment.reference_path),
+    )
+    assert len(window.frame) == 2000
+    assert window.frame["label"].notna().sum() > 800

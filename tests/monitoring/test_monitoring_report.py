@@ -1,0 +1,67 @@
+"""The Evidently HTML report as a person sees it: rendered by headless Chromium, drift table visible."""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=15000",
+]
+
+
+def chromium(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def visible_text(dom: str) -> str:
+    """Text a person can read: no script/style bodies (the report's raw JSON lives in scripts)."""
+    dom = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", dom)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+
+
+def test_drift_table_renders(scenario_runs: dict[str, Any], chromium_bin: str, tmp_path: Path) -> None:
+    report = scenario_runs["income_shift"].outcome.run_dir / "report.html"
+    result = chromium(chromium_bin, tmp_path, "--dump-dom", report.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = visible_text(result.stdout)
+    assert "Drift is detected for 33.333% of columns (2 out of 6)." in text
+    assert "Dataset Drift is detected." in text
+    table = text[text.index("Drift is detected for") :]
+    assert re.search(r"income num Detected Wasserstein distance \(normed\) 1\.\d+", table)
+    assert re.search(r"purpose cat Not Detected Jensen-Shannon distance 0\.\d+", table)
+    assert "Drift in column 'score'" in text
+
+
+def test_screenshot_shows_a_rendered_page(
+    scenario_runs: dict[str, Any], chromium_bin: str, tmp_path: Path
+) -> None:
+    report = scenario_runs["income_shift"].outcome.run_dir / "report.html"
+    shot = tmp_path / "report.png"
+    result = chromium(
+        chromium_bin, tmp_path, "--window-size=1400,1800", f"--screenshot={shot}", report.as_uri()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1400, 1800)
+    # A blank or error page compresses to a few kB; the rendered table and charts do not.
+    assert len(data) > 60_000, f"screenshot only {len(data)} bytes: nothing rendered?"

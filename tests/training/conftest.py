@@ -1,0 +1,113 @@
+"""Shared fixtures of the training tests.
+
+Unit tests use tiny random frames (`random_frame`); the integration tests share one generated data set,
+one applied Feast repo and one trained, registered model per session, because `import feast`, `apply`
+and an MLflow run cost tens of seconds each on two cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from steelthread_training.dataset import TrainingSet
+from steelthread_training.frame import MODEL_FEATURES
+from steelthread_training.pipeline import TrainingOutcome
+from steelthread_training.settings import TrainingSettings
+
+ROWS = 4_000
+SEED = 3
+
+
+def random_frame(n: int = 2_000, seed: int = 0) -> pd.DataFrame:
+    """A training frame with the real columns and a label that depends on three of them."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({name: rng.uniform(0.0, 1.0, n) for name in MODEL_FEATURES})
+    frame["age"] = rng.uniform(18, 80, n)
+    frame["loan_term"] = rng.choice([12.0, 24.0, 36.0, 48.0, 60.0], n)
+    frame["credit_utilisation"] = rng.uniform(0, 1, n)
+    frame["income"] = rng.uniform(0, 150_000, n)
+    frame["loan_to_income"] = rng.uniform(0, 1.5, n)
+    frame.loc[rng.random(n) < 0.05, "months_at_address"] = np.nan
+    logit = (
+        -3.0 + 3.0 * frame["credit_utilisation"] + 1.5 * frame["loan_to_income"] - 0.02 * (frame["age"] - 40)
+    )
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
+    frame["event_timestamp"] = pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC").astype(
+        "datetime64[us, UTC]"
+    )
+    frame["request_id"] = [f"r{i:06d}" for i in range(n)]
+    frame["purpose"] = rng.choice(["car", "business", "other"], n)
+    frame["income_band"] = rng.choice(["<25000", ">=100000"], n)
+    frame["region"] = rng.choice(["north", "south"], n)
+    frame["protected_group"] = rng.choice(["group_a", "group_b"], n)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def make_frame() -> Callable[..., pd.DataFrame]:
+    """`random_frame` for test modules (conftest cannot be imported under --import-mode=importlib)."""
+    return random_frame
+
+
+@pytest.fixture(scope="session")
+def settings_for() -> Callable[..., TrainingSettings]:
+    return make_settings
+
+
+def make_settings(root: Path, **overrides: object) -> TrainingSettings:
+    """Settings rooted in a tmp folder, ignoring any STEELTHREAD_* paths of the calling shell."""
+    values: dict[str, object] = {
+        "data_dir": root,
+        "features_data_dir": None,
+        "feast_dir": None,
+        "models_dir": None,
+        "audit_dir": None,
+        "mlflow_tracking_uri": None,
+        "mlflow_artifacts_uri": None,
+        "training_config": None,
+        "profile": "local",
+        "actor": "pytest",
+        "seed": SEED,
+    }
+    values.update(overrides)
+    return TrainingSettings(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class World:
+    root: Path
+    settings: TrainingSettings
+    training_set: TrainingSet
+
+
+@dataclass(frozen=True)
+class Trained:
+    world: World
+    outcome: TrainingOutcome
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """Generated data + applied Feast repo + the point-in-time training set, built once."""
+    from steelthread_training.dataset import build_training_set
+    from steelthread_training.pipeline import generate_data
+
+    root = tmp_path_factory.mktemp("training")
+    settings = make_settings(root)
+    generate_data(settings, ROWS, SEED)
+    return World(root=root, settings=settings, training_set=build_training_set(settings))
+
+
+@pytest.fixture(scope="session")
+def trained(world: World) -> Trained:
+    """The first registered version: gate passed, challenger, published (MLflow on SQLite in tmp)."""
+    from steelthread_training.pipeline import run_training
+
+    outcome = run_training(world.settings, training_set=world.training_set)
+    return Trained(world=world, outcome=outcome)

@@ -1,0 +1,112 @@
+"""`steelthread-train run`: the whole path through the CLI, and its clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from steelthread_training import cli_promote, cli_train
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
+]
+# Why the filters: see test_training_pipeline.py (both come from inside MLflow 3.17, not from this code).
+
+
+def _env(world, root: Path) -> dict[str, str]:
+    """Read the session's generated data; write MLflow, packages and the audit log under `root`."""
+    return {
+        "STEELTHREAD_DATA_DIR": str(root),
+        "STEELTHREAD_FEATURES_DATA_DIR": str(world.settings.resolved_features_data_dir()),
+        "STEELTHREAD_FEAST_DIR": str(world.settings.resolved_feast_dir()),
+        "STEELTHREAD_MLFLOW_TRACKING_URI": "",
+        "STEELTHREAD_ACTOR": "cli-test",
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_root(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MLflow store for this module: a first run through the CLI registers version 1."""
+    root = tmp_path_factory.mktemp("cli")
+    result = CliRunner().invoke(
+        cli_train.app, ["run", "--rows", "2000", "--seed", "3"], env=_env(world, root)
+    )
+    assert result.exit_code == 0, result.output
+    (root / "first-run.txt").write_text(result.output)
+    return root
+
+
+def test_train_run_registers_and_publishes_a_challenger(cli_root: Path) -> None:
+    output = (cli_root / "first-run.txt").read_text()
+    assert "gate: PASSED" in output
+    assert "version 1 is the challenger" in output
+    for stage in ("build", "validate", "registry", "split", "train", "evaluate", "export", "gate", "log"):
+        assert f"{stage} " in output.split("stages:")[1]
+    assert json.loads((cli_root / "models" / "challenger.json").read_text())["version"] == "1"
+    assert (cli_root / "audit" / "promotions.jsonl").read_text().count("\n") == 1
+
+
+def test_a_refused_gate_exits_3_and_sets_no_alias(world, cli_root: Path, tmp_path: Path) -> None:
+    config = tmp_path / "strict.yaml"
+    config.write_text("gate:\n  min_roc_auc: 0.99\n")
+    result = CliRunner().invoke(
+        cli_train.app, ["run", "--rows", "1000", "--config", str(config)], env=_env(world, cli_root)
+    )
+    assert result.exit_code == 3, result.output
+    assert "gate: REFUSED" in result.output
+    assert "version 2 was registered but refused by its gate (roc_auc" in result.output
+    assert json.loads((cli_root / "models" / "challenger.json").read_text())["version"] == "1"
+    assert not (cli_root / "models" / "versions" / "2").exists()
+
+
+def test_rollback_without_a_champion_is_one_line(world, cli_root: Path) -> None:
+    result = CliRunner().invoke(cli_promote.app, ["rollback", "--reason", "x"], env=_env(world, cli_root))
+    assert result.exit_code == 6
+    assert result.output == "error: there is no champion to roll back\n"
+
+
+def test_an_insane_frame_stops_before_training(world, tmp_path: Path) -> None:
+    config = tmp_path / "odd.yaml"
+    config.write_text("validation:\n  label_rate: [0.5, 0.9]\n")
+    result = CliRunner().invoke(
+        cli_train.app, ["run", "--rows", "500", "--config", str(config)], env=_env(world, tmp_path)
+    )
+    assert result.exit_code == 2, result.output
+    assert "training frame failed validation: label.rate=" in result.output
+    assert not (tmp_path / "mlflow").exists()
+
+
+def test_missing_data_says_how_to_generate_it(tmp_path: Path) -> None:
+    """Through the real console script: one line on stderr, no traceback, non-zero exit."""
+    script = Path(sys.executable).parent / "steelthread-train"
+    result = subprocess.run(
+        [str(script), "run", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: no generated data in {tmp_path / 'data'}: run `steelthread-data generate --out "
+        f"{tmp_path / 'data'}` (or `steelthread-train run --generate`)"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_usage_errors_are_one_line(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "steelthread-train"
+    result = subprocess.run(
+        [str(script), "run", "--rows", "ten"], capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Invalid value for '--rows'")
+    assert result.stderr.count("\n") == 1

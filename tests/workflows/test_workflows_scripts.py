@@ -1,0 +1,477 @@
+"""The helper scripts the workflows run: flag files, training summary, smoke test, SLO check and the
+monitoring alert decision. Pure parts are checked on realistic inputs; the command lines are run as
+the workflows run them, including their one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from steelthread_contracts import ModelInfo, PredictionResponse
+
+SCRIPTS = Path(__file__).resolve().parents[2] / ".github" / "scripts"
+
+
+def _load(name: str) -> ModuleType:
+    module_name = f"steelthread_workflow_script_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, SCRIPTS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )
+
+
+# --- serving_flags -------------------------------------------------------------------------------------
+
+
+def _flagd() -> dict[str, Any]:
+    return {
+        "$schema": "https://flagd.dev/schema/v0/flags.json",
+        "flags": {
+            "serving-mode": {
+                "state": "ENABLED",
+                "variants": {"skeleton": "skeleton", "shadow": "shadow", "canary": "canary", "live": "live"},
+                "defaultVariant": "skeleton",
+            },
+            "canary-fraction": {
+                "state": "ENABLED",
+                "variants": {"off": 0.0, "ten-percent": 0.1},
+                "defaultVariant": "off",
+            },
+            "other": {"state": "ENABLED", "variants": {"on": True}, "defaultVariant": "on"},
+        },
+    }
+
+
+def test_flags_select_mode_and_named_fraction_and_leave_the_rest() -> None:
+    flags = _load("serving_flags")
+    before = _flagd()
+    after = flags.set_mode(before, "canary", 0.1)
+    assert after["flags"]["serving-mode"]["defaultVariant"] == "canary"
+    assert after["flags"]["canary-fraction"]["defaultVariant"] == "ten-percent"
+    assert after["flags"]["other"] == before["flags"]["other"]
+    assert before["flags"]["serving-mode"]["defaultVariant"] == "skeleton", "input must not be mutated"
+
+
+def test_flags_add_a_variant_for_a_fraction_the_file_does_not_name() -> None:
+    after = _load("serving_flags").set_mode(_flagd(), "canary", 0.2)
+    fraction = after["flags"]["canary-fraction"]
+    assert fraction["variants"][fraction["defaultVariant"]] == 0.2
+    assert fraction["variants"]["off"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("mode", "fraction", "message"),
+    [
+        ("turbo", 0.0, "mode must be one of"),
+        ("canary", 1.5, "between 0 and 1"),
+        ("live", float("nan"), "between"),
+    ],
+)
+def test_flags_reject_bad_values(mode: str, fraction: float, message: str) -> None:
+    flags = _load("serving_flags")
+    with pytest.raises(flags.FlagFileError, match=message):
+        flags.set_mode(_flagd(), mode, fraction)
+
+
+def test_flags_reject_a_file_that_is_not_flagd() -> None:
+    flags = _load("serving_flags")
+    with pytest.raises(flags.FlagFileError, match="no flag 'canary-fraction'"):
+        flags.set_mode({"flags": {"serving-mode": _flagd()["flags"]["serving-mode"]}}, "live", 0.0)
+
+
+@pytest.mark.parametrize("mode", ["skeleton", "shadow", "canary", "live"])
+def test_flags_cli_works_on_the_serving_apps_own_flag_file(
+    mode: str, tmp_path: Path, repo_root: Path
+) -> None:
+    base = repo_root / "apps" / "serving" / "flags.json"
+    out = tmp_path / "flags.json"
+    result = _run(
+        "serving_flags", "--base", str(base), "--mode", mode, "--canary-fraction", "0.25", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    written = json.loads(out.read_text(encoding="utf-8"))
+    mode_flag = written["flags"]["serving-mode"]
+    assert mode_flag["variants"][mode_flag["defaultVariant"]] == mode
+    fraction = written["flags"]["canary-fraction"]
+    assert fraction["variants"][fraction["defaultVariant"]] == 0.25
+
+
+def test_flags_cli_gives_one_line_for_a_missing_file(tmp_path: Path) -> None:
+    result = _run(
+        "serving_flags",
+        "--base",
+        str(tmp_path / "nope.json"),
+        "--mode",
+        "live",
+        "--out",
+        str(tmp_path / "o.json"),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "nope.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- train_summary -------------------------------------------------------------------------------------
+
+
+def _report(tmp_path: Path, gate: dict[str, Any], metrics: dict[str, Any] | None = None) -> Path:
+    (tmp_path / "metrics.json").write_text(
+        json.dumps(
+            metrics
+            or {
+                "lightgbm": {"roc_auc": 0.8123, "pr_auc": 0.41, "log_loss": 0.33},
+                "baseline": {"roc_auc": 0.74, "pr_auc": 0.3, "log_loss": 0.36},
+            }
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "gate.json").write_text(json.dumps(gate), encoding="utf-8")
+    return tmp_path
+
+
+def test_summary_renders_metrics_per_model_and_every_gate_check(tmp_path: Path) -> None:
+    gate = {
+        "passed": False,
+        "checks": [
+            {"name": "roc_auc_floor", "value": 0.81, "threshold": 0.7, "passed": True},
+            {"name": "fairness_ratio", "value": 0.72, "threshold": 0.8, "passed": False},
+        ],
+    }
+    text, passed = _load("train_summary").render(_report(tmp_path, gate))
+    assert passed is False
+    assert "| metric | lightgbm | baseline |" in text
+    assert "| roc_auc | 0.8123 | 0.74 |" in text
+    assert "| fairness_ratio | 0.72 | 0.8 | ❌ |" in text
+    assert "failed" in text
+
+
+def test_summary_accepts_checks_keyed_by_name_and_a_flat_metrics_mapping(tmp_path: Path) -> None:
+    gate = {
+        "verdict": "passed",
+        "checks": {"beats_baseline": {"value": 0.07, "threshold": 0, "passed": True}},
+    }
+    text, passed = _load("train_summary").render(_report(tmp_path, gate, {"roc_auc": 0.8}))
+    assert passed is True
+    assert "| beats_baseline | 0.07 | 0 | ✅ |" in text
+    assert "| metric | model |" in text
+
+
+def test_summary_treats_an_unclear_verdict_as_failed(tmp_path: Path) -> None:
+    _, passed = _load("train_summary").render(_report(tmp_path, {"passed": "yes", "checks": []}))
+    assert passed is False
+
+
+def test_summary_cli_appends_and_fails_clearly_without_a_report(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    result = _run("train_summary", "--report-dir", str(tmp_path / "missing"), "--summary", str(summary))
+    assert result.returncode == 1
+    assert "metrics.json is missing" in result.stderr
+    assert summary.read_text(encoding="utf-8").startswith("earlier step\n## Training run")
+
+
+def test_summary_cli_writes_the_tables(tmp_path: Path) -> None:
+    report = _report(tmp_path, {"passed": True, "checks": []})
+    summary = tmp_path / "summary.md"
+    result = _run("train_summary", "--report-dir", str(report), "--summary", str(summary))
+    assert result.returncode == 0, result.stderr
+    assert "Gate verdict: ✅ **passed**" in summary.read_text(encoding="utf-8")
+
+
+# --- smoke_check ---------------------------------------------------------------------------------------
+
+
+def _info(version: str, mode: str) -> ModelInfo:
+    now = datetime.now(UTC).isoformat()
+    return ModelInfo.model_validate(
+        {
+            "mode": mode,
+            "canary_fraction": 0.1,
+            "reason": "test",
+            "champion": {"name": "credit-risk", "version": version, "loaded_at": now},
+            "fallback": {"name": "skeleton", "version": "0", "loaded_at": now},
+        }
+    )
+
+
+def _answer(mode: str, degraded: bool) -> PredictionResponse:
+    return PredictionResponse.model_validate(
+        {
+            "request_id": "smoke-0",
+            "probability_of_default": 0.1,
+            "decision": "approve",
+            "model_name": "credit-risk",
+            "model_version": "7",
+            "mode": mode,
+            "degraded": degraded,
+            "degraded_reason": "unknown_customer" if degraded else None,
+        }
+    )
+
+
+def test_smoke_requests_are_valid_contract_requests() -> None:
+    requests = _load("smoke_check").SMOKE_REQUESTS
+    assert len(requests) == 3
+    assert len({r.request_id for r in requests}) == 3
+
+
+def test_smoke_compares_model_info_with_the_step() -> None:
+    smoke = _load("smoke_check")
+    assert smoke.model_problems(_info("7", "canary"), "7", "canary") == []
+    assert smoke.model_problems(_info("7", "canary"), "", "") == []
+    problems = smoke.model_problems(_info("6", "shadow"), "7", "canary")
+    assert problems == ["mode is 'shadow', expected 'canary'", "champion version is '6', expected '7'"]
+
+
+def test_smoke_fails_when_live_answers_are_all_degraded_or_in_the_wrong_mode() -> None:
+    smoke = _load("smoke_check")
+    assert smoke.answer_problems([_answer("live", False), _answer("live", True)], "live") == []
+    assert "every smoke answer was degraded" in smoke.answer_problems([_answer("live", True)], "live")[0]
+    assert smoke.answer_problems([_answer("skeleton", False)], "shadow") == [
+        "smoke-0: answered in mode 'skeleton', expected 'shadow'"
+    ]
+
+
+def test_smoke_cli_refuses_to_run_without_a_key_or_with_a_bad_url() -> None:
+    no_key = _run("smoke_check", "--base-url", "http://127.0.0.1:9", env={"PATH": ""})
+    assert no_key.returncode == 2
+    assert "STEELTHREAD_SMOKE_API_KEY is not set" in no_key.stderr
+    bad_url = _run("smoke_check", "--base-url", "ftp://x", env={"STEELTHREAD_SMOKE_API_KEY": "k"})
+    assert bad_url.returncode == 2
+    assert "http(s) URL" in bad_url.stderr
+
+
+def test_smoke_cli_fails_in_one_line_when_nothing_answers() -> None:
+    result = _run(
+        "smoke_check",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--wait-seconds",
+        "0",
+        env={"STEELTHREAD_SMOKE_API_KEY": "k"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("smoke_check: FAILED: ConnectError")
+    assert "Traceback" not in result.stderr
+
+
+# --- slo_check -----------------------------------------------------------------------------------------
+
+
+def test_slo_reads_prometheus_vectors_and_treats_no_series_as_no_data() -> None:
+    slo = _load("slo_check")
+    ok = {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "0.02"]}]},
+    }
+    assert slo.scalar_from_response(ok) == pytest.approx(0.02)
+    assert (
+        slo.scalar_from_response({"status": "success", "data": {"resultType": "vector", "result": []}})
+        is None
+    )
+    with pytest.raises(ValueError, match="Prometheus error: bad_data"):
+        slo.scalar_from_response({"status": "error", "error": "bad_data"})
+
+
+def test_slo_breaches_name_each_failed_objective_and_missing_data() -> None:
+    slo = _load("slo_check")
+    checks = slo.slos("30m", 0.01, 0.25, 0.05)
+    values = {
+        "5xx ratio": 0.0,
+        "p99 prediction latency": 0.4,
+        "degraded-answer ratio": float("nan"),
+        "invalid scores": 0.0,
+    }
+    assert slo.breaches(values, checks) == [
+        "p99 prediction latency: 0.4s > 0.25s",
+        "degraded-answer ratio: no data",
+        "refused model packages: no data",
+    ]
+
+
+def test_slo_queries_use_the_serving_metric_names_and_the_window() -> None:
+    slo = _load("slo_check")
+    text = " ".join(s.query for s in slo.slos("45m", 0.01, 0.25, 0.05))
+    for metric in (
+        "steelthread_http_requests_total",
+        "steelthread_prediction_latency_seconds_bucket",
+        "steelthread_degraded_predictions_total",
+        "steelthread_predictions_total",
+        "steelthread_invalid_scores_total",
+        "steelthread_model_refusals_total",
+    ):
+        assert metric in text
+    assert text.count("[45m]") == 7
+
+
+def test_slo_cli_rejects_a_window_prometheus_would_not_take() -> None:
+    result = _run("slo_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "0m")
+    assert result.returncode == 2
+    assert "window must look like" in result.stderr
+
+
+# --- monitor_alerts ------------------------------------------------------------------------------------
+
+TEXTFILE = """\
+# HELP steelthread_monitor_drift_share Share of monitored columns that drifted.
+# TYPE steelthread_monitor_drift_share gauge
+steelthread_monitor_drift_share{model_name="credit-risk",model_version="7"} 0.4
+# HELP steelthread_monitor_skew_share Share of sampled requests with mismatch.
+# TYPE steelthread_monitor_skew_share gauge
+steelthread_monitor_skew_share{model_name="credit-risk",model_version="7"} 0.0
+# HELP steelthread_monitor_performance Classification quality on labelled rows.
+# TYPE steelthread_monitor_performance gauge
+steelthread_monitor_performance{metric="roc_auc",model_name="credit-risk",model_version="7"} 0.70
+# HELP steelthread_monitor_reference_performance Classification quality on the reference.
+# TYPE steelthread_monitor_reference_performance gauge
+steelthread_monitor_reference_performance{metric="roc_auc",model_name="credit-risk",model_version="7"} 0.80
+"""
+
+
+def _conditions(tmp_path: Path) -> Path:
+    path = tmp_path / "conditions.json"
+    path.write_text(
+        json.dumps(
+            {
+                "completed_exit_codes": [0, 5],
+                "exit_codes": {"4": "no prediction-log rows in the window"},
+                "conditions": [
+                    {
+                        "name": "input drift",
+                        "metric": "steelthread_monitor_drift_share",
+                        "op": ">=",
+                        "threshold": 0.25,
+                        "runbook": "runbooks/input-drift.md",
+                    },
+                    {
+                        "name": "skew",
+                        "metric": "steelthread_monitor_skew_share",
+                        "op": ">",
+                        "threshold": 0.01,
+                        "runbook": "runbooks/training-serving-skew.md",
+                    },
+                    {
+                        "name": "performance drop",
+                        "metric": "steelthread_monitor_performance",
+                        "baseline": "steelthread_monitor_reference_performance",
+                        "labels": {"metric": "roc_auc"},
+                        "op": ">",
+                        "threshold": 0.05,
+                        "runbook": "runbooks/performance-drop.md",
+                    },
+                    {
+                        "name": "stale",
+                        "metric": "steelthread_monitor_model_age_seconds",
+                        "op": ">",
+                        "threshold": 1,
+                        "runbook": "runbooks/model-stale.md",
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _monitor(tmp_path: Path, exit_code: int) -> tuple[subprocess.CompletedProcess[str], str, str]:
+    textfile = tmp_path / "steelthread.prom"
+    textfile.write_text(TEXTFILE, encoding="utf-8")
+    output, body = tmp_path / "github_output", tmp_path / "issue.md"
+    result = _run(
+        "monitor_alerts",
+        "--textfile",
+        str(textfile),
+        "--conditions",
+        str(_conditions(tmp_path)),
+        "--exit-code",
+        str(exit_code),
+        "--run-url",
+        "https://example.invalid/run/1",
+        "--issue-body",
+        str(body),
+        "--github-output",
+        str(output),
+    )
+    return result, output.read_text(encoding="utf-8"), body.read_text(encoding="utf-8")
+
+
+def test_alerts_fire_for_drift_and_a_performance_drop_but_not_for_healthy_skew(tmp_path: Path) -> None:
+    result, output, body = _monitor(tmp_path, 0)
+    assert result.returncode == 0, result.stderr
+    assert output == "alert=true\n"
+    assert "**input drift**" in body
+    assert "runbooks/input-drift.md" in body
+    assert "**performance drop**" in body
+    assert "= 0.1 (> 0.05)" in body
+    assert "skew" not in body
+    assert (
+        "::warning title=alert condition not evaluated::steelthread_monitor_model_age_seconds"
+        in result.stdout
+    )
+
+
+def test_an_incomplete_monitoring_run_is_an_alert_with_its_meaning(tmp_path: Path) -> None:
+    result, output, body = _monitor(tmp_path, 4)
+    assert result.returncode == 0, result.stderr
+    assert output == "alert=true\n"
+    assert "exited with code 4: no prediction-log rows in the window" in body
+
+
+def test_alert_conditions_reject_an_unknown_operator(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {"conditions": [{"name": "x", "metric": "m", "op": "!=", "threshold": 1, "runbook": "r"}]}
+        ),
+        encoding="utf-8",
+    )
+    result = _run(
+        "monitor_alerts",
+        "--textfile",
+        "x",
+        "--conditions",
+        str(bad),
+        "--exit-code",
+        "0",
+        "--run-url",
+        "u",
+        "--issue-body",
+        str(tmp_path / "b.md"),
+    )
+    assert result.returncode == 2
+    assert "conditions[0]: op must be one of" in result.stderr
+
+
+def test_the_repositorys_alert_conditions_load_and_use_monitoring_gauge_names(repo_root: Path) -> None:
+    alerts = _load("monitor_alerts")
+    doc = json.loads((repo_root / ".github" / "monitor-alerts.json").read_text(encoding="utf-8"))
+    conditions, completed, meanings = alerts.load_conditions(doc)
+    assert completed == {0, 5}
+    assert set(meanings) == set(range(9))
+    assert all(c.metric.startswith("steelthread_monitor_") for c in conditions)
