@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from helpers.packages import make_package, onnx_scores, publish
 from helpers.serving import Live, read_log, running, write_flags
 from helpers.world import FeatureWorld
+from steelthread_batch.package import load_package as load_batch_package
+from steelthread_batch.scoring import RunInfo, score_batch
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.settings import ServingSettings
 
@@ -39,7 +43,7 @@ def deploy(settings: ServingSettings, version: str, alias: str = "champion", see
     return folder
 
 
-def test_live_answers_equal_the_offline_onnx_score(
+def test_live_offline_and_batch_scores_are_identical(
     model_settings: ServingSettings, world: FeatureWorld
 ) -> None:
     folder = deploy(model_settings, "1")
@@ -57,6 +61,29 @@ def test_live_answers_equal_the_offline_onnx_score(
     offline = onnx_scores(folder / "model.onnx", matrix)
     assert [a["probability_of_default"] for a in answers] == [float(s) for s in offline]
     assert set(answers[0]["features"]) == set(FEATURE_NAMES)
+
+    # Third path: the batch app's one scoring function on the same features gives the same scores.
+    requests = world.requests(20)
+    columns: dict[str, object] = {
+        "request_id": [a["request_id"] for a in answers],
+        "customer_id": [r.customer_id for r in requests],
+        "event_timestamp": pa.array([datetime.now(UTC)] * len(answers), pa.timestamp("us", tz="UTC")),
+        "loan_amount": [r.loan_amount for r in requests],
+        "term_months": [r.term_months for r in requests],
+        "purpose": [r.purpose.value for r in requests],
+        "declared_income": [r.declared_income for r in requests],
+    }
+    columns |= {
+        n: pa.array(matrix[:, j].astype(np.float64), mask=np.isnan(matrix[:, j]))
+        for j, n in enumerate(FEATURE_NAMES)
+    }
+    batch = pa.RecordBatch.from_pydict(columns)
+    scored = score_batch(
+        batch, load_batch_package(folder), RunInfo(run_id="parity", started_at=datetime.now(UTC))
+    )
+    assert scored.column("quarantine_reason").null_count == len(answers)
+    assert scored.column("score").to_pylist() == [a["probability_of_default"] for a in answers]
+    assert scored.column("decision").to_pylist() == [a["decision"] for a in answers]
 
 
 def test_shadow_answers_the_skeleton_and_logs_the_model_score(
