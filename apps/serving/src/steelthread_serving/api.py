@@ -34,7 +34,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a worker thread,
+    # and two thread hops per request cost more than the whole skeleton answer (measured).
     state: AppState = request.app.state.steelthread
     return state
 
@@ -42,7 +44,7 @@ def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
-def require_api_key(state: State, key: Annotated[str | None, Depends(_api_key)] = None) -> None:
+async def require_api_key(state: State, key: Annotated[str | None, Depends(_api_key)] = None) -> None:
     """Compare against every configured key in constant time, so timing reveals nothing."""
     if key is None:
         raise ApiError(401, ErrorCode.UNAUTHORIZED, f"missing {API_KEY_HEADER} header", API_KEY_HEADER)
