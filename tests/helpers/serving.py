@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from steelthread_contracts import ServingMode
 from steelthread_serving.app import create_app
-from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
+from steelthread_serving.flags import set_flags
+from steelthread_serving.settings import ServingSettings
 
 API_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "second-key-0123456789abcdef"
@@ -35,14 +37,8 @@ def free_port() -> int:
 
 
 def write_flags(path: Path, mode: str, fraction: float = 0.0) -> None:
-    """Rewrite the flag file the way an operator would, bumping mtime so the watcher sees it."""
-    doc = json.loads(DEFAULT_FLAGS_PATH.read_text())
-    doc["flags"]["serving-mode"]["defaultVariant"] = mode
-    doc["flags"]["canary-fraction"]["variants"]["custom"] = fraction
-    doc["flags"]["canary-fraction"]["defaultVariant"] = "custom"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(path)
+    """Change the flag file the way an operator would (the app's own `set_flags`)."""
+    set_flags(path, ServingMode(mode), fraction)
 
 
 def read_log(directory: Path) -> list[dict[str, object]]:

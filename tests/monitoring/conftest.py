@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
+from steelthread_monitoring.alerts import series_from_textfile
 from steelthread_monitoring.job import RunOptions, RunOutcome, run_monitoring
 from steelthread_monitoring.skew import parquet_source
 from steelthread_monitoring.synthetic import (
@@ -29,7 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "infra" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 MODEL_RULES = PROMETHEUS_DIR / "rules" / "steelthread-model.yml"
-MONITOR_JOB = "steelthread-monitor"
 END = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ROWS = 2000
 
@@ -112,17 +111,6 @@ def options_for() -> Callable[..., RunOptions]:
 @pytest.fixture(scope="session")
 def window_end() -> datetime:
     return END
-
-
-def series_from_textfile(path: Path) -> list[dict[str, str]]:
-    """The job's textfile as promtool input series, labelled as the scrape would label them."""
-    out = []
-    for family in text_string_to_metric_families(path.read_text()):
-        for sample in family.samples:
-            labels = {**sample.labels, "job": MONITOR_JOB, "instance": "node-exporter:9100"}
-            body = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            out.append({"series": f"{sample.name}{{{body}}}", "values": f"{sample.value!r}x60"})
-    return out
 
 
 def render(template: str, labels: dict[str, str]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from helpers.serving import API_KEY, APPLICATION, OTHER_KEY, Live, read_log
@@ -207,9 +206,3 @@ def test_errors_never_leak_a_traceback(live: Live) -> None:
             r = c.post("/v1/predictions", content=body, headers={"content-type": "application/json"})
             assert r.status_code < 500
             assert "Traceback" not in r.text
-
-
-def test_server_is_reachable_only_through_http(live: Live) -> None:
-    # A plain client without keep-alive tricks, as a consumer would use.
-    r = httpx.get(f"{live.url}/healthz", timeout=5)
-    assert r.status_code == 200

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from steelthread_contracts import PredictionRequest
+from steelthread_features.definitions import HISTORY_FEATURES, PROFILE_FEATURES, feature_names
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -75,15 +76,12 @@ class FeastOnlineFeatures:
             logger.error("feature store not available: %s", self.error)
 
     def feature_names(self) -> list[str] | None:
-        from steelthread_features.definitions import feature_names
-
         return feature_names()
 
     def fetch(self, request: PredictionRequest) -> FeatureVector:
         if not self.ready:
             return FeatureVector(values={}, problem="feature_store_loading")
-        from steelthread_features.definitions import HISTORY_FEATURES, PROFILE_FEATURES
-        from steelthread_features.store import online_vector
+        from steelthread_features.store import online_vector  # cached module after warm()
 
         try:
             (vector,) = online_vector([request], settings=self._settings)

@@ -156,7 +156,7 @@ class PredictionService:
                 score = champion_scored.record.score
         scores.append(self._fallback_score)
         decision = answering.thresholds.decide(score)
-        explained = {k: v for k, v in vector.values.items()} if vector.values else {}
+        explained = vector.values
         # Built without re-validation: every value is produced here and already typed. Validation of the
         # answer cost as much as the rest of the skeleton path together (measured in bench/).
         response = PredictionResponse.model_construct(
