@@ -121,10 +121,8 @@ def test_production_training_frame_equals_local(world, production) -> None:
         assert np.array_equal(prod[name].to_numpy(), local[name].to_numpy(), equal_nan=True), name
 
 
-@pytest.mark.parametrize("use_feast_odfv", [False, True], ids=["local-transform", "feast-odfv"])
-def test_redis_online_vector_equals_training_frame(
-    world, production, materialized_prod, use_feast_odfv
-) -> None:
+@pytest.mark.parametrize("engine", ["direct", "feast", "feast_odfv"])
+def test_redis_online_vector_equals_training_frame(world, production, materialized_prod, engine) -> None:
     settings, client = production
     at = materialized_prod
     keys = list(client.scan_iter(match=f"*{settings.project}".encode(), count=1000))
@@ -141,9 +139,7 @@ def test_redis_online_vector_equals_training_frame(
         }
     )
     offline = store.training_frame(requests.assign(event_timestamp=pd.Timestamp(at)), settings=settings)
-    online = store.online_vector(
-        requests.to_dict("records"), settings=settings, as_of=at, use_feast_odfv=use_feast_odfv
-    )
+    online = store.online_vector(requests.to_dict("records"), settings=settings, as_of=at, engine=engine)
     present = 0
     for i, vector in enumerate(online):
         for name in FEATURE_NAMES:
@@ -162,3 +158,22 @@ def test_redis_online_vector_equals_training_frame(
     )
     assert "total_balance" in unknown.missing
     assert "age" in unknown.missing
+
+
+def test_redis_direct_reader_equals_feast_for_every_customer(world, production, materialized_prod) -> None:
+    settings, _ = production
+    customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:400]
+    requests = [
+        {
+            "customer_id": c,
+            "loan_amount": 2_000.0 + i,
+            "term_months": 36,
+            "purpose": "car",
+            "declared_income": 45_000.0,
+        }
+        for i, c in enumerate([*customers, 999_999_999])
+    ]
+    at = materialized_prod
+    direct = store.online_vector(requests, settings=settings, as_of=at)
+    assert direct == store.online_vector(requests, settings=settings, as_of=at, engine="feast")
+    assert set(direct[-1].missing) >= {"age", "total_balance"}

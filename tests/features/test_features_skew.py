@@ -35,8 +35,8 @@ def requests_at(world, n: int) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("use_feast_odfv", [False, True], ids=["local-transform", "feast-odfv"])
-def test_online_vector_equals_training_frame_at_t(world, materialized, use_feast_odfv) -> None:
+@pytest.mark.parametrize("engine", ["direct", "feast", "feast_odfv"])
+def test_online_vector_equals_training_frame_at_t(world, materialized, engine) -> None:
     at = materialized
     requests = requests_at(world, 60)
     entities = requests.assign(event_timestamp=pd.Timestamp(at))
@@ -45,7 +45,7 @@ def test_online_vector_equals_training_frame_at_t(world, materialized, use_feast
         [PredictionRequest(**row) for row in requests.to_dict("records")],
         settings=world.settings,
         as_of=at,
-        use_feast_odfv=use_feast_odfv,
+        engine=engine,
     )
     assert len(online) == len(offline)
     present = 0

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from steelthread_serving.api import ops, v1
 from steelthread_serving.errors import install_error_handlers
-from steelthread_serving.features import FeastOnlineFeatures
+from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyLimit, RequestMetrics
@@ -66,16 +66,17 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
     return state
 
 
-def online_features(settings: ServingSettings) -> FeastOnlineFeatures:
+def online_features(settings: ServingSettings) -> OnlineFeatures:
     """The feature library's settings, pinned to this app's data dir and profile so both agree."""
     from steelthread_features.settings import FeatureSettings
 
-    return FeastOnlineFeatures(
+    return OnlineFeatures(
         FeatureSettings(
             profile=settings.profile,
             data_dir=settings.data_dir / "data",
             feast_dir=settings.data_dir / "feast",
-        )
+        ),
+        timeout=settings.feature_timeout_ms / 1000,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from steelthread_serving.features import FeastOnlineFeatures
+from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.registry import ModelRegistry
@@ -23,8 +23,9 @@ class AppState:
     service: PredictionService
     feedback: RecordSink
     registry: ModelRegistry
-    features: FeastOnlineFeatures | None
+    features: OnlineFeatures | None
     started: threading.Event = field(default_factory=threading.Event)
+    _features_warmed: bool = field(default=False, init=False)
 
     def start_background(self) -> None:
         """Load models (and, only when a model needs them, the feature store) off the event loop, then
@@ -41,8 +42,10 @@ class AppState:
         threading.Thread(target=run, name="serving-startup", daemon=True).start()
 
     def warm_features_if_needed(self) -> None:
+        """Connect to the online store once a model needs it (a skeleton-only replica never does)."""
         slots = self.registry.slots
-        if self.features is not None and not self.features.ready and (slots.champion or slots.challenger):
+        if self.features is not None and not self._features_warmed and (slots.champion or slots.challenger):
+            self._features_warmed = True
             self.features.warm()
 
     def close(self) -> None:
@@ -51,3 +54,5 @@ class AppState:
         self.service.log.close()
         self.feedback.close()
         self.flags.close()
+        if self.features is not None:
+            self.features.close()

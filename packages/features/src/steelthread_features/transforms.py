@@ -8,10 +8,9 @@ are used so a row gives bit-identical results whether it is computed alone or in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from steelthread_features.definitions import (
     APPLICATION_FEATURES,
@@ -20,13 +19,16 @@ from steelthread_features.definitions import (
     PURPOSES,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 ANNUAL_RATE = 0.12
 """Flat nominal rate used to turn amount and term into a comparable monthly instalment."""
 
 
 def _float(values: Any) -> np.ndarray:
     # Online inputs may arrive as object columns or lists holding None for a missing value.
-    array = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
+    array = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
     if array.dtype.kind in "iuf":
         return array.astype(np.float64, copy=False)
     return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
@@ -34,10 +36,10 @@ def _float(values: Any) -> np.ndarray:
 
 def _one_hot(values: Any, categories: tuple[str, ...], missing_is_nan: bool) -> np.ndarray:
     """One column per category; an unknown category is all zeros, a missing value NaN (if asked)."""
-    raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
-    out = np.zeros((len(raw), len(categories)), dtype=np.float64)
-    for j, category in enumerate(categories):
-        out[:, j] = raw == category
+    raw = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else np.asarray(values, dtype=object)
+    # One broadcast comparison, not one per category: online calls are one row, where numpy's per-call
+    # overhead is the whole cost.
+    out: np.ndarray = (raw[:, None] == np.asarray(categories, dtype=object)[None, :]).astype(np.float64)
     if missing_is_nan:
         missing = np.array([v is None or v != v for v in raw], dtype=bool)
         out[missing, :] = np.nan
@@ -45,6 +47,11 @@ def _one_hot(values: Any, categories: tuple[str, ...], missing_is_nan: bool) -> 
 
 
 _POSITION = {name: j for j, name in enumerate(APPLICATION_FEATURES)}
+# The one-hot blocks are written as slices, so each category block must be contiguous and in order.
+for _prefix, _categories in (("home_ownership_", HOME_OWNERSHIP), ("purpose_", PURPOSES)):
+    _first = _POSITION[_prefix + _categories[0]]
+    if [_POSITION[_prefix + c] for c in _categories] != list(range(_first, _first + len(_categories))):
+        raise RuntimeError(f"APPLICATION_FEATURES must keep the {_prefix}* columns together and in order")
 
 
 def application_matrix(inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
@@ -74,12 +81,12 @@ def application_matrix(inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
     matrix[:, _POSITION["instalment"]] = instalment
     matrix[:, _POSITION["instalment_to_income"]] = instalment * 12.0 / safe_income
     matrix[:, _POSITION["debt_to_income"]] = (balance + amount) / safe_income
-    home = _one_hot(inputs["home_ownership"], HOME_OWNERSHIP, missing_is_nan=True)
-    for j, category in enumerate(HOME_OWNERSHIP):
-        matrix[:, _POSITION[f"home_ownership_{category}"]] = home[:, j]
-    purpose = _one_hot(inputs["purpose"], PURPOSES, missing_is_nan=False)
-    for j, category in enumerate(PURPOSES):
-        matrix[:, _POSITION[f"purpose_{category}"]] = purpose[:, j]
+    home = _POSITION[f"home_ownership_{HOME_OWNERSHIP[0]}"]
+    matrix[:, home : home + len(HOME_OWNERSHIP)] = _one_hot(
+        inputs["home_ownership"], HOME_OWNERSHIP, missing_is_nan=True
+    )
+    purpose = _POSITION[f"purpose_{PURPOSES[0]}"]
+    matrix[:, purpose : purpose + len(PURPOSES)] = _one_hot(inputs["purpose"], PURPOSES, missing_is_nan=False)
     return matrix
 
 
@@ -88,6 +95,8 @@ def application_features(inputs: pd.DataFrame) -> pd.DataFrame:
 
     A thin frame wrapper around `application_matrix`, which online_vector calls directly.
     """
+    import pandas as pd  # lazily: serving computes these online without importing pandas
+
     matrix = application_matrix(inputs)
     # One float block: cheap to build for a single online row, and already in service order.
     return pd.DataFrame(matrix, columns=list(APPLICATION_FEATURES), index=inputs.index)

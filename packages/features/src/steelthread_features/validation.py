@@ -16,6 +16,7 @@ from steelthread_features.definitions import (
     JOIN_KEY,
     SLICE_COLUMNS,
 )
+from steelthread_features.errors import FeatureInputError as FeatureInputError  # re-exported
 
 ROW_ID = "steelthread_row_id"
 """Private column that carries each entity row's position through the join."""
@@ -24,14 +25,6 @@ NUMERIC_REQUEST = ("loan_amount", "declared_income")
 INTEGER_REQUEST = ("term_months",)
 STRING_REQUEST = ("purpose",)
 REQUIRED = (JOIN_KEY, EVENT_TIMESTAMP, *NUMERIC_REQUEST, *INTEGER_REQUEST, *STRING_REQUEST)
-
-
-class FeatureInputError(ValueError):
-    """Bad input to the feature library; `column` names the offending column or field."""
-
-    def __init__(self, column: str | None, message: str) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 def check_feature_names(names: Iterable[str], known: Iterable[str]) -> list[str]:

@@ -1,0 +1,418 @@
+"""Online feature vectors read straight from the store Feast materialised, without importing Feast.
+
+Why not `FeatureStore.get_online_features` on the request path: `import feast` costs 6-8 s here (typeguard
+instruments its classes at import, so no bytecode cache helps) and every call spends ~1 ms resolving the
+registry and building a response around a ~20 us read. Serving needs neither, so this module reads the
+two batch views itself, in Feast's storage layout: entity keys serialised as Feast's version 3, tables
+`<project>_<view>` (SQLite) or one hash per entity key + project with murmur3 field names (Redis), values
+as Feast's `ValueProto`. The layout is Feast's, not ours, so `tests/features/test_features_online.py`
+checks this reader against `get_online_features` on both profiles, and the `feast` engine of
+`store.online_vector` stays available as the reference.
+
+Everything after the read (request-time transforms, TTLs, missing values) is shared with the Feast
+engines, so all engines return identical vectors.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import struct
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import numpy as np
+
+from steelthread_features.definitions import (
+    APPLICATION_FEATURES,
+    FEATURE_NAMES,
+    FEATURE_VIEW_OF,
+    HISTORY_FEATURES,
+    HISTORY_VIEW,
+    JOIN_KEY,
+    PROFILE_CATEGORICAL,
+    PROFILE_FEATURES,
+    PROFILE_VIEW,
+    REQUEST_FIELDS,
+    VIEW_TTLS,
+)
+from steelthread_features.errors import FeatureInputError, FeatureRetrievalError
+from steelthread_features.transforms import application_matrix
+
+if TYPE_CHECKING:
+    import redis
+
+    from steelthread_features.settings import FeatureSettings
+
+ONLINE_VIEWS: dict[str, tuple[str, ...]] = {
+    PROFILE_VIEW: (*PROFILE_FEATURES, *PROFILE_CATEGORICAL),
+    HISTORY_VIEW: HISTORY_FEATURES,
+}
+"""The batch inputs of credit_risk_v1 per view (incl. the categorical the request-time view one-hot
+encodes); the request-time features are computed from these and the request."""
+
+Value = str | float | None
+TIMESTAMP = "__ts"
+"""Suffix of a view's event-time column in a raw read (Feast's `to_dict(include_event_timestamps)` name)."""
+
+
+@dataclass(frozen=True)
+class OnlineVector:
+    """One request's features in credit_risk_v1 order; missing values are None and listed."""
+
+    customer_id: int
+    values: dict[str, float | None]
+    missing: tuple[str, ...]
+
+    def as_array(self) -> np.ndarray:
+        """float32 row for an ONNX tensor; missing values become NaN."""
+        return np.array([np.nan if v is None else v for v in self.values.values()], dtype=np.float32)
+
+
+# --- Feast's storage format -----------------------------------------------------------------------
+
+
+def _value_class() -> Any:
+    """Feast's `ValueProto`, declared for the scalar kinds only (field numbers are Feast's; a test
+    compares them with Feast's own descriptor). Other kinds arrive as unknown fields and are refused."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="steelthread/feast_value.proto", package="steelthread")
+    message = file.message_type.add(name="FeastValue")
+    message.oneof_decl.add(name="val")
+    for name, number, kind in (
+        ("bytes_val", 1, field.TYPE_BYTES),
+        ("string_val", 2, field.TYPE_STRING),
+        ("int32_val", 3, field.TYPE_INT32),
+        ("int64_val", 4, field.TYPE_INT64),
+        ("double_val", 5, field.TYPE_DOUBLE),
+        ("float_val", 6, field.TYPE_FLOAT),
+        ("bool_val", 7, field.TYPE_BOOL),
+        ("unix_timestamp_val", 8, field.TYPE_INT64),
+        ("null_val", 19, field.TYPE_INT32),  # an enum in Feast: the same varint on the wire
+    ):
+        message.field.add(name=name, number=number, type=kind, label=field.LABEL_OPTIONAL, oneof_index=0)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("steelthread.FeastValue"))
+
+
+_VALUE = _value_class()
+_NUMERIC = frozenset({"int32_val", "int64_val", "double_val", "float_val", "unix_timestamp_val"})
+
+
+def decode_value(raw: bytes | None, feature: str) -> Value:
+    """A stored ValueProto as a Python value: None for absent/null, float for numbers, str for strings."""
+    if not raw:
+        return None
+    message = _VALUE()
+    message.ParseFromString(raw)
+    kind = message.WhichOneof("val")
+    if kind in _NUMERIC:
+        return float(getattr(message, kind))
+    if kind == "string_val":
+        return str(message.string_val)
+    if kind == "bool_val":
+        return float(message.bool_val)
+    if kind == "null_val":
+        return None
+    raise FeatureRetrievalError(f"online value of {feature!r} is of a kind this reader does not serve")
+
+
+_INT64_KEY_HEADER = struct.pack("<III", 1, 2, len(JOIN_KEY)) + JOIN_KEY.encode()
+"""Version 3 entity key: key count, then (STRING type, length, name) per join key ..."""
+_INT64_VALUE_HEADER = struct.pack("<II", 4, 8)
+"""... then (INT64 type, 8 bytes, value) per join-key value (Feast's ValueType.INT64 is 4)."""
+
+
+def entity_key(customer_id: int) -> bytes:
+    """Feast's `serialize_entity_key` (version 3) for one int64 `customer_id`."""
+    return _INT64_KEY_HEADER + _INT64_VALUE_HEADER + struct.pack("<q", customer_id)
+
+
+def redis_field(view: str, feature: str) -> bytes:
+    """Feast's Redis hash field of a feature: murmur3-32 of `view:feature`, 4 bytes little endian."""
+    import mmh3
+
+    return struct.pack("<I", mmh3.hash(f"{view}:{feature}", signed=False))
+
+
+# --- Readers ----------------------------------------------------------------------------------------
+
+RawRow = dict[str, Value]
+"""One customer's raw read: `<feature>: value` for every view feature, `<first feature>__ts` per view."""
+
+
+class OnlineReader(Protocol):
+    def read(self, customer_ids: Sequence[int]) -> list[RawRow]: ...
+
+    def close(self) -> None: ...
+
+
+def _empty_row() -> RawRow:
+    row: RawRow = {}
+    for view, features in ONLINE_VIEWS.items():
+        row.update(dict.fromkeys(features))
+        row[view_timestamp(view)] = None
+    return row
+
+
+def view_timestamp(view: str) -> str:
+    return f"{ONLINE_VIEWS[view][0]}{TIMESTAMP}"
+
+
+class SqliteReader:
+    """Feast's SQLite online store, opened read-only with one connection per thread."""
+
+    def __init__(self, path: Path, project: str, timeout: float = 1.0) -> None:
+        self.path = path
+        self._uri = f"file:{path.resolve()}?mode=ro"
+        self._timeout = timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        # One statement over both views (one round trip into SQLite). Names come only from definitions
+        # and the settings' pattern-checked project; values are bound.
+        self._select = " UNION ALL ".join(
+            f"SELECT {i}, entity_key, feature_name, value, event_ts "  # noqa: S608
+            f'FROM "{project}_{view}" WHERE entity_key IN ({{marks}})'
+            for i, view in enumerate(ONLINE_VIEWS)
+        )
+        self._views = [(view, set(features), view_timestamp(view)) for view, features in ONLINE_VIEWS.items()]
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            if not self.path.is_file():
+                raise FeatureRetrievalError(
+                    f"online store {self.path} does not exist; run `steelthread-features apply` and "
+                    "`steelthread-features materialize` first"
+                )
+            connection = sqlite3.connect(self._uri, uri=True, timeout=self._timeout, check_same_thread=False)
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
+        keys = [entity_key(c) for c in customer_ids]
+        rows = {key: _empty_row() for key in keys}
+        query = self._select.format(marks=",".join("?" * len(keys)))
+        try:
+            found = self._connection().execute(query, keys * len(self._views)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise FeatureRetrievalError(
+                f"cannot read the online store {self.path}: {exc}; have the views been applied and "
+                "materialised?"
+            ) from exc
+        for view, key, feature, raw, event_ts in found:
+            _, wanted, stamp = self._views[view]
+            if feature in wanted:
+                row = rows[key]
+                row[feature] = decode_value(raw, feature)
+                row[stamp] = _seconds(event_ts)
+        return [rows[key] for key in keys]
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _seconds(event_ts: Any) -> float | None:
+    """Feast writes SQLite event times as Unix seconds; older stores hold ISO strings."""
+    if event_ts is None:
+        return None
+    if isinstance(event_ts, int | float):
+        return float(event_ts)
+    stamp = datetime.fromisoformat(str(event_ts))
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+class RedisReader:
+    """Feast's Redis online store: one HMGET per customer over every feature and view timestamp."""
+
+    def __init__(self, url: str, project: str, timeout: float = 1.0) -> None:
+        import redis
+
+        self._client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+        )
+        self._suffix = project.encode()
+        self._fields: list[bytes] = []
+        self._names: list[tuple[str, str | None]] = []  # (view, feature or None for the timestamp)
+        for view, features in ONLINE_VIEWS.items():
+            for feature in features:
+                self._fields.append(redis_field(view, feature))
+                self._names.append((view, feature))
+            self._fields.append(f"_ts:{view}".encode())
+            self._names.append((view, None))
+
+    def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
+        from google.protobuf.timestamp_pb2 import Timestamp
+
+        # redis-py's annotations say str, but keys and fields are bytes on the wire either way.
+        fields: Any = self._fields
+        replies: list[list[bytes | None]]
+        if len(customer_ids) == 1:
+            key: Any = entity_key(customer_ids[0]) + self._suffix
+            replies = [cast(list[bytes | None], self._client.hmget(key, fields))]
+        else:
+            pipe = self._client.pipeline(transaction=False)
+            for customer in customer_ids:
+                key = entity_key(customer) + self._suffix
+                pipe.hmget(key, fields)
+            replies = pipe.execute()
+        out = []
+        for reply in replies:
+            row = _empty_row()
+            for (view, feature), raw in zip(self._names, reply, strict=True):
+                if feature is not None:
+                    row[feature] = decode_value(raw, feature)
+                elif raw:
+                    stamp = Timestamp()
+                    stamp.ParseFromString(raw)
+                    row[view_timestamp(view)] = stamp.seconds + stamp.nanos / 1e9
+            out.append(row)
+        return out
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_reader(settings: FeatureSettings, timeout: float = 1.0) -> OnlineReader:
+    """The reader for the settings' profile: SQLite under the Feast repo (local) or Redis (production)."""
+    if settings.profile == "production":
+        return RedisReader(settings.redis_url, settings.project, timeout)
+    return SqliteReader(settings.feast_dir / "online_store.db", settings.project, timeout)
+
+
+_READERS: dict[FeatureSettings, OnlineReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def reader_for(settings: FeatureSettings) -> OnlineReader:
+    """One cached reader per settings, so connections are reused across calls."""
+    with _READERS_LOCK:
+        reader = _READERS.get(settings)
+        if reader is None:
+            reader = _READERS[settings] = open_reader(settings)
+        return reader
+
+
+def close_readers() -> None:
+    with _READERS_LOCK:
+        for reader in _READERS.values():
+            reader.close()
+        _READERS.clear()
+
+
+# --- Vectors ------------------------------------------------------------------------------------
+
+
+def request_row(request: Any) -> dict[str, Any]:
+    """customer_id and the request fields of a PredictionRequest or mapping, checked."""
+    if hasattr(request, "model_dump"):
+        data: Mapping[str, Any] = request.model_dump(mode="json")
+    elif isinstance(request, Mapping):
+        data = request
+    else:
+        raise FeatureInputError(None, f"a request must be a mapping, got {type(request).__name__}")
+    row: dict[str, Any] = {}
+    for name in (JOIN_KEY, *REQUEST_FIELDS):
+        if name not in data or data[name] is None:
+            raise FeatureInputError(name, f"request is missing field {name!r}")
+        row[name] = data[name]
+    if not isinstance(row[JOIN_KEY], int) or isinstance(row[JOIN_KEY], bool):
+        raise FeatureInputError(JOIN_KEY, f"field {JOIN_KEY!r} must be an integer")
+    for name in ("loan_amount", "declared_income"):
+        value = row[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FeatureInputError(name, f"field {name!r} must be a number")
+        row[name] = float(value)
+    if isinstance(row["term_months"], bool) or not isinstance(row["term_months"], int):
+        raise FeatureInputError("term_months", "field 'term_months' must be an integer")
+    if not isinstance(row["purpose"], str):
+        raise FeatureInputError("purpose", "field 'purpose' must be a string")
+    return row
+
+
+def check_requests(requests: Sequence[Any], as_of: datetime | None) -> list[dict[str, Any]]:
+    if isinstance(requests, Mapping) or hasattr(requests, "model_dump"):
+        raise FeatureInputError(None, "online_vector takes a sequence of requests")
+    if as_of is not None and as_of.tzinfo is None:
+        raise FeatureInputError("as_of", "as_of must be timezone-aware")
+    return [request_row(r) for r in requests]
+
+
+def _clean(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def build_vectors(
+    rows: Sequence[Mapping[str, Any]],
+    data: Mapping[str, Sequence[Any]],
+    as_of: datetime | None,
+    *,
+    with_application: bool = True,
+) -> list[OnlineVector]:
+    """Vectors from the batch-view columns `data` (one list per feature and per view timestamp).
+
+    Computes the request-time features (unless `data` already holds them), then applies each view's
+    TTL at `as_of` (default now): Feast itself does not expire online values.
+    """
+    columns = dict(data)
+    if with_application:
+        inputs = {
+            **{name: [row[name] for row in rows] for name in REQUEST_FIELDS},
+            "home_ownership": columns["home_ownership"],
+            "total_balance": columns["total_balance"],
+        }
+        computed = application_matrix(inputs)
+        for j, name in enumerate(APPLICATION_FEATURES):
+            columns[name] = computed[:, j].tolist()
+    now = (as_of or datetime.now(UTC)).timestamp()
+    out = []
+    for i, row in enumerate(rows):
+        expired = set()
+        for view in ONLINE_VIEWS:
+            stamp = columns.get(view_timestamp(view), [None] * len(rows))[i]
+            if stamp and now - float(stamp) > VIEW_TTLS[view].total_seconds():
+                expired.add(view)
+        values = {
+            name: None if FEATURE_VIEW_OF.get(name) in expired else _clean(columns[name][i])
+            for name in FEATURE_NAMES
+        }
+        missing = tuple(name for name, v in values.items() if v is None)
+        out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=values, missing=missing))
+    return out
+
+
+def online_vectors(
+    requests: Sequence[Any],
+    *,
+    settings: FeatureSettings | None = None,
+    reader: OnlineReader | None = None,
+    as_of: datetime | None = None,
+) -> list[OnlineVector]:
+    """Online features for each request, read directly from the online store (see the module doc)."""
+    rows = check_requests(requests, as_of)
+    if not rows:
+        return []
+    if reader is None:
+        from steelthread_features.settings import FeatureSettings
+
+        reader = reader_for(settings or FeatureSettings())
+    raw = reader.read([int(row[JOIN_KEY]) for row in rows])
+    names = raw[0].keys()
+    return build_vectors(rows, {name: [r[name] for r in raw] for name in names}, as_of)
