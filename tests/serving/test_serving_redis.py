@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -76,8 +77,18 @@ class ThrowawayRedis:
                 time.sleep(0.05)
         client.close()
 
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections but nothing answers (a hung server)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
@@ -176,3 +187,39 @@ def test_redis_outage_degrades_then_recovers(production, world: FeatureWorld) ->
     assert any("feature_store" in line and not line.endswith(" 0.0") for line in degraded_lines), (
         degraded_lines
     )
+
+
+def test_hung_redis_times_out_to_degraded_answers_then_recovers(production, world: FeatureWorld) -> None:
+    settings, server, _ = production
+    make_package(settings.resolved_models_dir, "1")
+    publish(settings.resolved_models_dir, "champion", "1")
+    write_flags(settings.flags_path, "live")
+    requests = [r.model_dump(mode="json", exclude_none=True) for r in world.requests(3)]
+
+    def ask() -> list[dict[str, object]]:
+        with live.client() as c:
+            answers = [c.post("/v1/predictions", json=r, timeout=30) for r in requests]
+        assert {a.status_code for a in answers} == {200}
+        return [a.json() for a in answers]
+
+    with running(settings) as live:
+        deadline = time.monotonic() + 15
+        while ask()[0]["model_version"] != "1":
+            assert time.monotonic() < deadline, "champion never answered"
+            time.sleep(0.1)
+        healthy = ask()
+        server.pause()
+        try:
+            started = time.monotonic()
+            hung = ask()
+            elapsed = time.monotonic() - started
+        finally:
+            server.resume()
+        recovered = ask()  # same data still in Redis: no re-materialisation needed
+    assert [a["degraded_reason"] for a in hung] == ["feature_store_timeout"] * 3
+    assert all(a["model_name"] == "skeleton" for a in hung)
+    # Each answer waited for the 1 s feature timeout, not for Redis (which never answered).
+    assert elapsed < 3 * settings.feature_timeout_ms / 1000 + 3
+    # A timed-out connection must not hand a late reply to the next request: scores match again.
+    assert [a["probability_of_default"] for a in recovered] == [a["probability_of_default"] for a in healthy]
+    assert not any(a["degraded"] for a in recovered)

@@ -49,7 +49,6 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
         metrics=metrics,
         registry=registry,
         features=features,
-        feature_timeout=settings.feature_timeout_ms / 1000,
     )
     service.flag_state()
     state = AppState(
@@ -92,7 +91,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            state.close()
+            await state.aclose()
 
     app = FastAPI(
         title="steelthread credit-risk API",

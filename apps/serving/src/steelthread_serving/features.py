@@ -8,13 +8,14 @@ as training. Any failure of the store (down, slow, unknown customer, missing or 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features.definitions import HISTORY_FEATURES, PROFILE_FEATURES, feature_names
-from steelthread_features.online import OnlineReader, online_vectors, open_reader
+from steelthread_features.online import OnlineReader, online_vectors_async, open_reader
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -35,7 +36,7 @@ class FeatureSource(Protocol):
 
     def feature_names(self) -> list[str] | None: ...
 
-    def fetch(self, request: PredictionRequest) -> FeatureVector: ...
+    async def fetch(self, request: PredictionRequest) -> FeatureVector: ...
 
 
 class OnlineFeatures:
@@ -43,6 +44,7 @@ class OnlineFeatures:
 
     def __init__(self, settings: FeatureSettings, timeout: float) -> None:
         self.settings = settings
+        self.timeout = timeout
         self.reader: OnlineReader = open_reader(settings, timeout)
         self.error: str | None = None
 
@@ -60,15 +62,18 @@ class OnlineFeatures:
             self.error = str(exc).splitlines()[0][:300]
             logger.error("online feature store not available: %s", self.error)
 
-    def close(self) -> None:
-        self.reader.close()
+    async def aclose(self) -> None:
+        await self.reader.aclose()
 
     def feature_names(self) -> list[str] | None:
         return feature_names()
 
-    def fetch(self, request: PredictionRequest) -> FeatureVector:
+    async def fetch(self, request: PredictionRequest) -> FeatureVector:
         try:
-            (vector,) = online_vectors([request], reader=self.reader)
+            async with asyncio.timeout(self.timeout):
+                (vector,) = await online_vectors_async([request], reader=self.reader)
+        except TimeoutError:
+            return FeatureVector(values={}, problem="feature_store_timeout")
         except Exception as exc:  # redis down, registry gone, ... -> degraded, never a 500
             logger.warning("online features failed: %s", str(exc).splitlines()[0][:200])
             return FeatureVector(values={}, problem="feature_store_error")

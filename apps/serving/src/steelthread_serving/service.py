@@ -7,11 +7,9 @@ score), the request is still answered by the fallback with `degraded: true` and 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,7 +32,6 @@ from steelthread_serving.routing import champion_answers, champion_scores
 from steelthread_serving.sinks import RecordSink
 
 NO_MODEL_REASON = "no_model_loaded"
-TIMEOUT_REASON = "feature_store_timeout"
 INVALID_SCORE_REASON = "invalid_score"
 MODEL_ERROR_REASON = "model_error"
 
@@ -53,12 +50,7 @@ class PredictionService:
     metrics: ServingMetrics
     registry: ModelRegistry | None = None
     features: FeatureSource | None = None
-    feature_timeout: float = 0.25
     _last_mode: ServingMode | None = field(default=None, init=False)
-    _pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="features"),
-        init=False,
-    )
 
     def __post_init__(self) -> None:
         self._fallback_score = ScoreRecord(
@@ -74,16 +66,6 @@ class PredictionService:
             self.metrics.set_mode(state.mode)
             self._last_mode = state.mode
         return state
-
-    async def _fetch(self, request: PredictionRequest) -> FeatureVector:
-        assert self.features is not None
-        loop = asyncio.get_running_loop()
-        try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._pool, self.features.fetch, request), self.feature_timeout
-            )
-        except TimeoutError:
-            return FeatureVector(values={}, problem=TIMEOUT_REASON)
 
     def _score(self, model: OnnxModel, role: str, vector: FeatureVector) -> Scored:
         try:
@@ -128,7 +110,7 @@ class PredictionService:
 
         vector = FeatureVector(values={})
         if runs_models and self.features is not None:
-            vector = await self._fetch(request)
+            vector = await self.features.fetch(request)
         elif runs_models:
             vector = FeatureVector(values={}, problem="feature_store_missing")
 
@@ -234,4 +216,4 @@ class PredictionService:
         )
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.log.close()

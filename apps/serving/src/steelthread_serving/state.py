@@ -48,11 +48,11 @@ class AppState:
             self._features_warmed = True
             self.features.warm()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Close everything, from the event loop (the online store's asyncio connections live there)."""
         self.registry.stop()
         self.service.close()
-        self.service.log.close()
         self.feedback.close()
         self.flags.close()
         if self.features is not None:
-            self.features.close()
+            await self.features.aclose()
