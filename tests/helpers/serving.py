@@ -60,11 +60,15 @@ class Live:
 
 
 @contextmanager
-def running(settings: ServingSettings) -> Iterator[Live]:
+def running(settings: ServingSettings, *, hot_path: bool = True) -> Iterator[Live]:
     """The app under a real uvicorn server in a thread, ready, then shut down (and flushed)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings, hot_path=hot_path),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -12,6 +12,7 @@ from steelthread_serving.api import ops, v1
 from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
+from steelthread_serving.hotpath import PredictionHotPath
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyLimit, RequestMetrics
 from steelthread_serving.models import SkeletonModel, Thresholds
@@ -79,7 +80,8 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def create_app(settings: ServingSettings | None = None) -> FastAPI:
+def create_app(settings: ServingSettings | None = None, *, hot_path: bool = True) -> FastAPI:
+    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two)."""
     settings = settings or ServingSettings()
     metrics = ServingMetrics()
 
@@ -103,7 +105,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(ops)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
-    # Added last = outermost: metrics see every answer, the 413s of the body limit included.
+    # Added last = outermost: metrics see every answer, the 413s of the body limit included, and the
+    # hot path reads bodies the limit has already checked.
+    if hot_path:
+        app.add_middleware(PredictionHotPath)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
     return app

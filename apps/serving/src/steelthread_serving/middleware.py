@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steelthread_contracts import ErrorBody, ErrorCode
@@ -45,12 +46,15 @@ class BodyLimit:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_large = int(value) > self.max_bytes
+                    length = int(value)
                 except ValueError:
-                    too_large = False
-                if too_large:
+                    break  # the server refuses a malformed length before the app sees it
+                if length > self.max_bytes:
                     await _send_413(send, self.max_bytes)
                     return
+                # The server never delivers more than a declared length: nothing to count while reading.
+                await self.app(scope, receive, send)
+                return
         seen = 0
         started = False
         refused = False
@@ -81,11 +85,15 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: ServingMetrics, routes: frozenset[str]) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes
+        self._counters: dict[tuple[str, str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,6 +112,11 @@ class RequestMetrics:
         finally:
             path = scope.get("path", "")
             route = path if path in self.routes else "unmatched"
-            self.metrics.http_requests.labels(
-                route=route, method=scope.get("method", ""), status=str(status)
-            ).inc()
+            method = scope.get("method", "")
+            method = method if method in _METHODS else "other"  # clients choose methods: bound the labels
+            counter = self._counters.get((route, method, status))
+            if counter is None:  # label lookups cost microseconds; the children never change
+                counter = self._counters[(route, method, status)] = self.metrics.http_requests.labels(
+                    route=route, method=method, status=str(status)
+                )
+            counter.inc()

@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ class OnnxModel:
     def feature_names(self) -> list[str]:
         return self.manifest.feature_names
 
-    @property
+    @cached_property
     def thresholds(self) -> Thresholds:
         decline = self.manifest.threshold
         review = self.manifest.review_threshold or decline * 0.75

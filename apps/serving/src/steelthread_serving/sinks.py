@@ -11,13 +11,18 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import BinaryIO, Protocol
 
 from pydantic import BaseModel
 
 
 class RecordSink(Protocol):
     def append(self, record: BaseModel) -> None: ...
+
+    def append_json(self, line: bytes) -> None:
+        """Append one record already serialised as JSON (no newline): the prediction hot path builds
+        its records as plain dicts, because a pydantic model per record cost more than the answer."""
+        ...
 
     def close(self) -> None: ...
 
@@ -37,14 +42,14 @@ class JsonlSink:
         self._written = 0
         self._size = 0
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = self._open()
+        self._file: BinaryIO | None = self._open()
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> BinaryIO:
         self._seq += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self._dir / f"{self._prefix}-{stamp}-{os.getpid()}-{self._seq:04d}.jsonl"
         self._size = 0
-        return path.open("a", encoding="utf-8")
+        return path.open("ab")
 
     @property
     def written(self) -> int:
@@ -55,7 +60,10 @@ class JsonlSink:
         return Path(self._file.name) if self._file else None
 
     def append(self, record: BaseModel) -> None:
-        line = record.model_dump_json() + "\n"
+        self.append_json(record.__pydantic_serializer__.to_json(record))
+
+    def append_json(self, line: bytes) -> None:
+        line += b"\n"
         with self._lock:
             if self._file is None:
                 raise RuntimeError("sink is closed")

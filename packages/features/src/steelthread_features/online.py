@@ -16,7 +16,6 @@ engines, so all engines return identical vectors.
 from __future__ import annotations
 
 import asyncio
-import math
 import sqlite3
 import struct
 import threading
@@ -105,6 +104,8 @@ def _value_class() -> Any:
 
 
 _VALUE = _value_class()
+_DOUBLE_TAG = 5 << 3 | 1
+_unpack_double = struct.Struct("<d").unpack_from
 _NUMERIC = frozenset({"int32_val", "int64_val", "double_val", "float_val", "unix_timestamp_val"})
 
 
@@ -112,6 +113,8 @@ def decode_value(raw: bytes | None, feature: str) -> Value:
     """A stored ValueProto as a Python value: None for absent/null, float for numbers, str for strings."""
     if not raw:
         return None
+    if len(raw) == 9 and raw[0] == _DOUBLE_TAG:  # most values: a double, field 5, fixed 64-bit
+        return float(_unpack_double(raw, 1)[0])
     message = _VALUE()
     message.ParseFromString(raw)
     kind = message.WhichOneof("val")
@@ -164,16 +167,17 @@ class OnlineReader(Protocol):
         ...
 
 
-def _empty_row() -> RawRow:
-    row: RawRow = {}
-    for view, features in ONLINE_VIEWS.items():
-        row.update(dict.fromkeys(features))
-        row[view_timestamp(view)] = None
-    return row
-
-
 def view_timestamp(view: str) -> str:
     return f"{ONLINE_VIEWS[view][0]}{TIMESTAMP}"
+
+
+_EMPTY_ROW: RawRow = {
+    name: None for view, features in ONLINE_VIEWS.items() for name in (*features, view_timestamp(view))
+}
+
+
+def _empty_row() -> RawRow:
+    return _EMPTY_ROW.copy()
 
 
 class SqliteReader:
@@ -193,6 +197,8 @@ class SqliteReader:
             f'FROM "{project}_{view}" WHERE entity_key IN ({{marks}})'
             for i, view in enumerate(ONLINE_VIEWS)
         )
+        # One key (every online request) as `=`: SQLite plans it ~15 us faster than `IN (?)`.
+        self._select_one = self._select.replace("IN ({marks})", "= ?")
         self._views = [(view, set(features), view_timestamp(view)) for view, features in ONLINE_VIEWS.items()]
 
     def _connection(self) -> sqlite3.Connection:
@@ -212,7 +218,8 @@ class SqliteReader:
     def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
         keys = [entity_key(c) for c in customer_ids]
         rows = {key: _empty_row() for key in keys}
-        query = self._select.format(marks=",".join("?" * len(keys)))
+        many = self._select.format(marks=",".join("?" * len(keys))) if len(keys) > 1 else ""
+        query = many or self._select_one
         try:
             found = self._connection().execute(query, keys * len(self._views)).fetchall()
         except sqlite3.OperationalError as exc:
@@ -220,12 +227,15 @@ class SqliteReader:
                 f"cannot read the online store {self.path}: {exc}; have the views been applied and "
                 "materialised?"
             ) from exc
+        last_ts, seconds = None, None
         for view, key, feature, raw, event_ts in found:
             _, wanted, stamp = self._views[view]
             if feature in wanted:
                 row = rows[key]
                 row[feature] = decode_value(raw, feature)
-                row[stamp] = _seconds(event_ts)
+                if event_ts != last_ts:  # every feature of a view shares its row's event time
+                    last_ts, seconds = event_ts, _seconds(event_ts)
+                row[stamp] = seconds
         return [rows[key] for key in keys]
 
     async def aclose(self) -> None:
@@ -374,8 +384,12 @@ def close_readers() -> None:
 
 def request_row(request: Any) -> dict[str, Any]:
     """customer_id and the request fields of a PredictionRequest or mapping, checked."""
-    if hasattr(request, "model_dump"):
-        data: Mapping[str, Any] = request.model_dump(mode="json")
+    if hasattr(request, "model_dump"):  # a PredictionRequest: read the fields, enums as their values
+        data: Mapping[str, Any] = {
+            name: getattr(value, "value", value)
+            for name in (JOIN_KEY, *REQUEST_FIELDS)
+            if (value := getattr(request, name, None)) is not None
+        }
     elif isinstance(request, Mapping):
         data = request
     else:
@@ -411,7 +425,7 @@ def _clean(value: Any) -> float | None:
     if value is None:
         return None
     number = float(value)
-    return None if math.isnan(number) else number
+    return None if number != number else number  # NaN
 
 
 def build_vectors(
@@ -433,20 +447,21 @@ def build_vectors(
             "home_ownership": columns["home_ownership"],
             "total_balance": columns["total_balance"],
         }
-        computed = application_matrix(inputs)
-        for j, name in enumerate(APPLICATION_FEATURES):
-            columns[name] = computed[:, j].tolist()
+        computed = application_matrix(inputs).T.tolist()  # one conversion, not one per column
+        columns.update(zip(APPLICATION_FEATURES, computed, strict=True))
     now = (as_of or datetime.now(UTC)).timestamp()
+    oldest = {view: now - VIEW_TTLS[view].total_seconds() for view in ONLINE_VIEWS}
+    stamps = {view: columns.get(view_timestamp(view)) for view in ONLINE_VIEWS}
+    feature_columns = [(name, FEATURE_VIEW_OF.get(name), columns[name]) for name in FEATURE_NAMES]
     out = []
     for i, row in enumerate(rows):
         expired = set()
-        for view in ONLINE_VIEWS:
-            stamp = columns.get(view_timestamp(view), [None] * len(rows))[i]
-            if stamp and now - float(stamp) > VIEW_TTLS[view].total_seconds():
+        for view, stamp_column in stamps.items():
+            stamp = stamp_column[i] if stamp_column is not None else None
+            if stamp and float(stamp) < oldest[view]:
                 expired.add(view)
         values = {
-            name: None if FEATURE_VIEW_OF.get(name) in expired else _clean(columns[name][i])
-            for name in FEATURE_NAMES
+            name: None if view in expired else _clean(column[i]) for name, view, column in feature_columns
         }
         missing = tuple(name for name, v in values.items() if v is None)
         out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=values, missing=missing))
