@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyarrow as pa
 
 from helpers.packages import make_package, onnx_scores, publish
-from helpers.serving import Live, read_log, running, write_flags
+from helpers.serving import API_KEY, APPLICATION, Live, read_log, running, write_flags
 from helpers.world import FeatureWorld
 from steelthread_batch.package import load_package as load_batch_package
 from steelthread_batch.scoring import RunInfo, score_batch
@@ -192,3 +194,34 @@ def test_swap_under_load_fails_no_request_and_refuses_a_corrupt_package(
     assert info["champion"]["version"] == "2"
     assert "model.onnx does not load" in info["last_refused"]["reason"]
     assert len(read_log(model_settings.resolved_prediction_log_dir)) == len(versions)
+
+
+def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
+    model_settings: ServingSettings, world: FeatureWorld
+) -> None:
+    deploy(model_settings, "1")
+    write_flags(model_settings.flags_path, "live")
+    requests = [body(r) | {"explain": True, "request_id": f"c-{i}"} for i, r in enumerate(world.requests(40))]
+    requests.append(APPLICATION | {"customer_id": 987_654_321, "request_id": "c-unknown"})
+
+    async def concurrently(url: str) -> list[dict[str, object]]:
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}, timeout=30) as client:
+            answers = await asyncio.gather(*(client.post("/v1/predictions", json=r) for r in requests))
+        return [a.json() for a in answers]
+
+    with running(model_settings) as live, live.client() as c:
+        wait_until(lambda: champion_version(live) == "1")
+        sequential = [c.post("/v1/predictions", json=r).json() for r in requests]
+        together = asyncio.run(concurrently(live.url))
+        metrics = c.get("/metrics").text
+    assert together == sequential  # each request got its own vector and score, in any batch
+    assert together[-1]["degraded_reason"] == "unknown_customer"
+    assert sum(not a["degraded"] for a in together) == len(requests) - 1
+    series = {
+        line.split()[0]: float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("steelthread_feature_batch_size_")
+    }
+    # Every request was read once, in fewer reads than requests: the concurrent ones were batched.
+    assert series["steelthread_feature_batch_size_sum"] == 2 * len(requests)
+    assert series["steelthread_feature_batch_size_count"] < 2 * len(requests)

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features.definitions import HISTORY_FEATURES, PROFILE_FEATURES, feature_names
-from steelthread_features.online import OnlineReader, online_vectors_async, open_reader
+from steelthread_features.online import OnlineReader, OnlineVector, online_vectors_async, open_reader
 
 if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
     from steelthread_features.settings import FeatureSettings
 
 logger = logging.getLogger(__name__)
@@ -42,11 +44,16 @@ class FeatureSource(Protocol):
 class OnlineFeatures:
     """`steelthread_features.online.online_vectors` behind the serving contract."""
 
-    def __init__(self, settings: FeatureSettings, timeout: float) -> None:
+    def __init__(
+        self, settings: FeatureSettings, timeout: float, batch_sizes: Histogram | None = None
+    ) -> None:
         self.settings = settings
+        self.batch_sizes = batch_sizes
         self.timeout = timeout
         self.reader: OnlineReader = open_reader(settings, timeout)
         self.error: str | None = None
+        self._pending: list[tuple[PredictionRequest, asyncio.Future[FeatureVector]]] = []
+        self._drain: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -69,19 +76,47 @@ class OnlineFeatures:
         return feature_names()
 
     async def fetch(self, request: PredictionRequest) -> FeatureVector:
+        """This request's vector, read together with every request that arrived in the same turn of the
+        event loop: one store round trip and one transform call per batch instead of per request."""
+        future: asyncio.Future[FeatureVector] = asyncio.get_running_loop().create_future()
+        self._pending.append((request, future))
+        if self._drain is None:
+            self._drain = asyncio.create_task(self._read_batches())
+        return await future
+
+    async def _read_batches(self) -> None:
+        # No timer: on an idle server a request waits one loop turn, never a batching window.
+        await asyncio.sleep(0)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                if self.batch_sizes is not None:
+                    self.batch_sizes.observe(len(batch))
+                vectors = await self._read([request for request, _ in batch])
+                for (_, future), vector in zip(batch, vectors, strict=True):
+                    if not future.done():  # its client went away
+                        future.set_result(vector)
+        finally:
+            self._drain = None
+
+    async def _read(self, requests: list[PredictionRequest]) -> list[FeatureVector]:
         try:
             async with asyncio.timeout(self.timeout):
-                (vector,) = await online_vectors_async([request], reader=self.reader)
+                vectors = await online_vectors_async(requests, reader=self.reader)
         except TimeoutError:
-            return FeatureVector(values={}, problem="feature_store_timeout")
-        except Exception as exc:  # redis down, registry gone, ... -> degraded, never a 500
+            return [FeatureVector(values={}, problem="feature_store_timeout")] * len(requests)
+        except Exception as exc:  # redis down, store never materialised, ... -> degraded, never a 500
             logger.warning("online features failed: %s", str(exc).splitlines()[0][:200])
-            return FeatureVector(values={}, problem="feature_store_error")
-        missing = set(vector.missing)
-        # A single missing value (e.g. months since a delinquency that never happened) is information the
-        # model was trained with; a whole view missing means an unknown customer or expired (stale) data.
-        if missing.issuperset(PROFILE_FEATURES):
-            return FeatureVector(values=vector.values, problem="unknown_customer")
-        if missing.issuperset(HISTORY_FEATURES):
-            return FeatureVector(values=vector.values, problem="stale_features")
-        return FeatureVector(values=vector.values)
+            return [FeatureVector(values={}, problem="feature_store_error")] * len(requests)
+        return [_checked(vector) for vector in vectors]
+
+
+def _checked(vector: OnlineVector) -> FeatureVector:
+    missing = set(vector.missing)
+    # A single missing value (e.g. months since a delinquency that never happened) is information the
+    # model was trained with; a whole view missing means an unknown customer or expired (stale) data.
+    if missing.issuperset(PROFILE_FEATURES):
+        return FeatureVector(values=vector.values, problem="unknown_customer")
+    if missing.issuperset(HISTORY_FEATURES):
+        return FeatureVector(values=vector.values, problem="stale_features")
+    return FeatureVector(values=vector.values)

@@ -78,6 +78,12 @@ class ServingMetrics:
             ["role"],
             registry=r,
         )
+        self.feature_batch_size = Histogram(
+            "steelthread_feature_batch_size",
+            "Requests whose online features were read together (one store round trip per batch).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=r,
+        )
         self.feedback = Counter(
             "steelthread_feedback",
             "Feedback labels received, by observed label.",
