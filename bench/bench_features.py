@@ -1,8 +1,9 @@
 """Feature-library benchmarks, printed side by side as ratios.
 
 1. Online retrieval of one entity (credit_risk_v1, incl. the on-demand view): a raw read of the same
-   key from the same store, Feast's get_online_features, and our online_vector; SQLite (local profile)
-   and Redis (production profile, registry in a throwaway PostgreSQL database).
+   key from the same store, Feast's get_online_features, and our online_vector (the direct reader and the
+   Feast engine); SQLite (local profile) and Redis (production profile, registry in a throwaway
+   PostgreSQL database).
 2. Point-in-time join of N entity rows (default 1,000,000 applications): training_frame through Feast's
    DuckDB offline store next to a pandas merge_asof reference on the same data; wall time and peak RSS of
    each in its own process (the import-only baseline RSS is printed too).
@@ -125,7 +126,14 @@ def bench_online(
     )
     lines.append(
         _row(
-            "steelthread online_vector (default)",
+            "steelthread online_vector, engine=feast",
+            _time(lambda: store.online_vector(request, settings=local, as_of=at, engine="feast"), iterations),
+            raw,
+        )
+    )
+    lines.append(
+        _row(
+            "steelthread online_vector (default: direct)",
             _time(lambda: store.online_vector(request, settings=local, as_of=at), iterations),
             raw,
         )
@@ -191,7 +199,16 @@ def bench_online(
         )
         lines.append(
             _row(
-                "steelthread online_vector (default)",
+                "steelthread online_vector, engine=feast",
+                _time(
+                    lambda: store.online_vector(request, settings=prod, as_of=at, engine="feast"), iterations
+                ),
+                raw,
+            )
+        )
+        lines.append(
+            _row(
+                "steelthread online_vector (default: direct)",
                 _time(lambda: store.online_vector(request, settings=prod, as_of=at), iterations),
                 raw,
             )

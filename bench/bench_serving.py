@@ -132,8 +132,16 @@ def main() -> None:
         }
         prod_root = tmp / "prod"
         shutil.copytree(models, prod_root / "models")
-        os.environ.update(prod_env)
-        prod_features = FeatureSettings(profile="production", feast_dir=prod_root / "feast")
+        # Only the Redis server gets these: in the local server's environment STEELTHREAD_PROJECT would
+        # point the SQLite reader at another project's tables (every answer degraded).
+        prod_features = FeatureSettings(
+            profile="production",
+            feast_dir=prod_root / "feast",
+            redis_url=prod_env["STEELTHREAD_REDIS_URL"],
+            postgres_dsn=prod_env["STEELTHREAD_POSTGRES_DSN"],
+            offline_store_uri=prod_env["STEELTHREAD_OFFLINE_STORE_URI"],
+            project=prod_env["STEELTHREAD_PROJECT"],
+        )
         store.apply(prod_features)
         store.materialize(datetime.now(UTC), settings=prod_features)
 
@@ -143,7 +151,7 @@ def main() -> None:
             write_flags(flags, mode)
             port = free_port()
             env = (
-                os.environ
+                {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
                 | extra
                 | {
                     "STEELTHREAD_API_KEYS": KEY,
@@ -195,8 +203,19 @@ def main() -> None:
         urls = {"bare": f"http://127.0.0.1:{port}/constant"}
         urls["skeleton"] = serve("skeleton", "skeleton", tmp / "var", {})
         urls["live-local"] = serve("live-local", "live", tmp / "var", {})
-        urls["live-redis"] = serve("live-redis", "live", prod_root, {"STEELTHREAD_PROFILE": "production"})
+        urls["live-redis"] = serve(
+            "live-redis", "live", prod_root, prod_env | {"STEELTHREAD_PROFILE": "production"}
+        )
         bodies = {name: json.dumps(request) for name in urls}
+        for name in ("skeleton", "live-local", "live-redis"):  # measure the path we claim, or nothing
+            answer = httpx.post(
+                urls[name],
+                content=bodies[name],
+                headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+            ).json()
+            expected = ("skeleton", "skeleton") if name == "skeleton" else ("live", "credit-risk-lgbm")
+            if (answer["mode"], answer["model_name"]) != expected or answer["degraded"]:
+                raise SystemExit(f"{name} does not answer as measured: {answer}")
 
         if not args.skip_mlflow:
             print("starting `mlflow models serve` (pyfunc LightGBM) ...", flush=True)
@@ -227,12 +246,21 @@ def main() -> None:
                     "-w",
                     "1",
                 ],
-                env=os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"},
+                # mlflow execs `uvicorn` by name: the venv's bin must be on PATH even without `uv run`.
+                env=os.environ
+                | {
+                    "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
+                    "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                },
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=(tmp / "mlflow-serve.log").open("wb"),
             )
             procs.append(mlf)
-            wait_ready(f"http://127.0.0.1:{port}", mlf, path="/ping", timeout=180)
+            try:
+                wait_ready(f"http://127.0.0.1:{port}", mlf, path="/ping", timeout=180)
+            except SystemExit:
+                print((tmp / "mlflow-serve.log").read_text()[-3000:], file=sys.stderr)
+                raise
             results["mlflow"] = {"cold_start_s": time.perf_counter() - started, "pid": mlf.pid}
             urls["mlflow"] = f"http://127.0.0.1:{port}/invocations"
             bodies["mlflow"] = json.dumps({"inputs": [[0.0] * len(FEATURE_NAMES)]})

@@ -87,17 +87,14 @@ class OnlineFeatures:
     async def _read_batches(self) -> None:
         # No timer: on an idle server a request waits one loop turn, never a batching window.
         await asyncio.sleep(0)
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                if self.batch_sizes is not None:
-                    self.batch_sizes.observe(len(batch))
-                vectors = await self._read([request for request, _ in batch])
-                for (_, future), vector in zip(batch, vectors, strict=True):
-                    if not future.done():  # its client went away
-                        future.set_result(vector)
-        finally:
-            self._drain = None
+        batch, self._pending = self._pending, []
+        self._drain = None  # arrivals from now on form the next batch, read while this one is in flight
+        if self.batch_sizes is not None:
+            self.batch_sizes.observe(len(batch))
+        vectors = await self._read([request for request, _ in batch])
+        for (_, future), vector in zip(batch, vectors, strict=True):
+            if not future.done():  # its client went away
+                future.set_result(vector)
 
     async def _read(self, requests: list[PredictionRequest]) -> list[FeatureVector]:
         try:
