@@ -48,7 +48,7 @@ def _time(fn, iterations: int) -> tuple[float, float]:
 
 def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | None) -> str:
     ratio = "" if base is None else f"{stats[0] / base[0]:8.1f}x {stats[1] / base[1]:8.1f}x"
-    return f"  {label:<38} p50 {stats[0]:8.3f} ms  p99 {stats[1]:8.3f} ms  {ratio}"
+    return f"  {label:<45} p50 {stats[0]:8.3f} ms  p99 {stats[1]:8.3f} ms  {ratio}"
 
 
 def _request(customer: int) -> dict[str, object]:

@@ -60,7 +60,8 @@ class ServingSettings(BaseSettings):
         default=250, ge=1, le=60_000, description="Online feature lookups slower than this degrade."
     )
     online_features: bool = Field(
-        default=True, description="Fetch online features through the feature library (Feast)."
+        default=True,
+        description="Read online features (the store Feast materialised) through the feature library.",
     )
     prediction_log_dir: Path | None = Field(
         default=None, description="Prediction-log folder; default data_dir/prediction-log."
