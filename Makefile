@@ -22,9 +22,11 @@ WINDOW ?= 24h
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
+# Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines) every
+# process would otherwise recompile what it imports (`import feast` 9.4 s -> 6.6 s, measured).
 .venv/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml examples/*/pyproject.toml)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --locked --all-packages
+	$(UV) sync --locked --all-packages --compile-bytecode
 	@touch $@
 
 setup: .venv/.synced ## Install the locked workspace (installs uv with pip if missing)
