@@ -33,9 +33,6 @@ class FeatureVector:
 
 
 class FeatureSource(Protocol):
-    @property
-    def ready(self) -> bool: ...
-
     def feature_names(self) -> list[str] | None: ...
 
     async def fetch(self, request: PredictionRequest) -> FeatureVector: ...
@@ -51,23 +48,16 @@ class OnlineFeatures:
         self.batch_sizes = batch_sizes
         self.timeout = timeout
         self.reader: OnlineReader = open_reader(settings, timeout)
-        self.error: str | None = None
         self._pending: list[tuple[PredictionRequest, asyncio.Future[FeatureVector]]] = []
         self._drain: asyncio.Task[None] | None = None
 
-    @property
-    def ready(self) -> bool:
-        return True  # nothing to load: the reader connects on first use and reconnects after failures
-
     def warm(self) -> None:
-        """Open the connection before the first request does; a store that is down is only logged (each
-        request retries it and answers degraded meanwhile)."""
+        """Check at start-up that the store answers, so a misconfiguration shows in the log at once; a store
+        that is down is only logged (each request retries it and answers degraded meanwhile)."""
         try:
             self.reader.read([0])
-            self.error = None
         except Exception as exc:
-            self.error = str(exc).splitlines()[0][:300]
-            logger.error("online feature store not available: %s", self.error)
+            logger.error("online feature store not available: %s", str(exc).splitlines()[0][:300])
 
     async def aclose(self) -> None:
         await self.reader.aclose()

@@ -1,4 +1,5 @@
-"""The API training and serving call: point-in-time training frames and online feature vectors.
+"""The API training and batch call: point-in-time training frames and online feature vectors (serving reads
+through `steelthread_features.online`, which `online_vector` uses by default).
 
 Both go through the feature service `credit_risk_v1`, so the columns and the transform code are the
 same on both paths. The FeatureStore and the resolved feature service are built once per settings
@@ -263,25 +264,6 @@ def online_vector(
         )
     data = response.to_dict(include_event_timestamps=True)
     return build_vectors(rows, data, as_of, with_application=engine == "feast")
-
-
-def warm_up(settings: FeatureSettings | None = None) -> None:
-    """Build the store and touch the online store once, so the first request does not pay for it.
-
-    Serving should call this at startup (readiness): `import feast` alone takes several seconds.
-    """
-    online_vector(
-        [
-            {
-                JOIN_KEY: 1,
-                "loan_amount": 1.0,
-                "term_months": 12,
-                "purpose": "other",
-                "declared_income": 1.0,
-            }
-        ],
-        settings=settings,
-    )
 
 
 def slice_attributes(customer_ids: Sequence[int], *, settings: FeatureSettings | None = None) -> pd.DataFrame:
