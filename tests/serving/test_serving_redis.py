@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from helpers.packages import make_package, publish
-from helpers.serving import API_KEY, free_port, running, write_flags
+from helpers.serving import API_KEY, Live, free_port, running, write_flags
 from helpers.world import FeatureWorld
 from steelthread_features import store
 from steelthread_features.settings import FeatureSettings
@@ -148,35 +148,45 @@ def production(
         admin.close()
 
 
-def test_redis_outage_degrades_then_recovers(production, world: FeatureWorld) -> None:
-    settings, server, features = production
+def _serve_champion(settings: ServingSettings) -> None:
     make_package(settings.resolved_models_dir, "1")
     publish(settings.resolved_models_dir, "champion", "1")
     write_flags(settings.flags_path, "live")
+
+
+def _ask(live: Live, requests: list[dict[str, object]]) -> list[dict[str, object]]:
+    with live.client() as c:
+        answers = [c.post("/v1/predictions", json=r, timeout=30) for r in requests]
+    assert {a.status_code for a in answers} == {200}
+    return [a.json() for a in answers]
+
+
+def _healthy(live: Live, requests: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Answers once the champion answers (the watcher loads it shortly after start)."""
+    deadline = time.monotonic() + 15
+    while _ask(live, requests)[0]["model_version"] != "1":
+        assert time.monotonic() < deadline, "champion never answered"
+        time.sleep(0.1)
+    return _ask(live, requests)
+
+
+def test_redis_outage_degrades_then_recovers(production, world: FeatureWorld) -> None:
+    settings, server, features = production
+    _serve_champion(settings)
     requests = [r.model_dump(mode="json", exclude_none=True) for r in world.requests(10)]
 
-    def ask() -> list[dict[str, object]]:
-        with live.client() as c:
-            answers = [c.post("/v1/predictions", json=r) for r in requests]
-        assert {a.status_code for a in answers} == {200}
-        return [a.json() for a in answers]
-
     with running(settings) as live:
-        deadline = time.monotonic() + 15
-        while ask()[0]["model_version"] != "1":
-            assert time.monotonic() < deadline, "champion never answered"
-            time.sleep(0.1)
-        healthy = ask()
+        healthy = _healthy(live, requests)
         assert not any(a["degraded"] for a in healthy)
 
         server.stop()
-        down = ask()
+        down = _ask(live, requests)
         assert all(a["degraded"] and a["model_name"] == "skeleton" for a in down)
         assert {a["degraded_reason"] for a in down} <= {"feature_store_error", "feature_store_timeout"}
 
         server.start()  # a new, empty Redis: the runbook's step is to re-materialise
         store.materialize(datetime.now(UTC), settings=features)
-        recovered = ask()
+        recovered = _ask(live, requests)
         with live.client() as c:
             metrics = c.get("/metrics").text
     assert not any(a["degraded"] for a in recovered)
@@ -191,31 +201,19 @@ def test_redis_outage_degrades_then_recovers(production, world: FeatureWorld) ->
 
 def test_hung_redis_times_out_to_degraded_answers_then_recovers(production, world: FeatureWorld) -> None:
     settings, server, _ = production
-    make_package(settings.resolved_models_dir, "1")
-    publish(settings.resolved_models_dir, "champion", "1")
-    write_flags(settings.flags_path, "live")
+    _serve_champion(settings)
     requests = [r.model_dump(mode="json", exclude_none=True) for r in world.requests(3)]
 
-    def ask() -> list[dict[str, object]]:
-        with live.client() as c:
-            answers = [c.post("/v1/predictions", json=r, timeout=30) for r in requests]
-        assert {a.status_code for a in answers} == {200}
-        return [a.json() for a in answers]
-
     with running(settings) as live:
-        deadline = time.monotonic() + 15
-        while ask()[0]["model_version"] != "1":
-            assert time.monotonic() < deadline, "champion never answered"
-            time.sleep(0.1)
-        healthy = ask()
+        healthy = _healthy(live, requests)
         server.pause()
         try:
             started = time.monotonic()
-            hung = ask()
+            hung = _ask(live, requests)
             elapsed = time.monotonic() - started
         finally:
             server.resume()
-        recovered = ask()  # same data still in Redis: no re-materialisation needed
+        recovered = _ask(live, requests)  # same data still in Redis: no re-materialisation needed
     assert [a["degraded_reason"] for a in hung] == ["feature_store_timeout"] * 3
     assert all(a["model_name"] == "skeleton" for a in hung)
     # Each answer waited for the 1 s feature timeout, not for Redis (which never answered).
