@@ -69,6 +69,8 @@ def _json(model: BaseModel) -> Response:
 @v1.post("/predictions", tags=["predictions"], response_model=PredictionResponse)
 async def predict(body: PredictionRequest, state: State) -> Response:
     """Probability that this loan defaults, and the decision that follows from it."""
+    # Valid, authorised requests are answered by `hotpath.PredictionHotPath` before they get here; this
+    # route declares the contract, renders every error, and answers all when the hot path is off.
     return _json(await state.service.predict(body))
 
 
