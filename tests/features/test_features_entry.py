@@ -39,3 +39,19 @@ def test_with_the_extra_the_cli_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "steelthread-data" in result.stdout
+
+
+def test_no_arguments_prints_the_help_once_and_exits_2() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv=['steelthread-features'];"
+            "from steelthread_features.entry import features; features()",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (result.stdout + result.stderr).count("Usage:") == 1

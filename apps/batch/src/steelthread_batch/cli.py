@@ -17,7 +17,7 @@ from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import resolve_package
 from steelthread_batch.run import RunSummary
 from steelthread_batch.settings import BatchSettings, Device, Engine
-from steelthread_features.cli_common import friendly_errors, run_app
+from steelthread_features.cli_common import cli_errors, run
 from steelthread_features.settings import FeatureSettings
 
 app = typer.Typer(
@@ -56,7 +56,7 @@ def _print_summary(summary: RunSummary) -> None:
 
 
 @app.command()
-@friendly_errors
+@cli_errors
 def score(
     input_uri: InputOpt,
     output_uri: OutputOpt,
@@ -134,7 +134,7 @@ def score(
 
 
 @app.command("training-set")
-@friendly_errors
+@cli_errors
 def training_set(
     entities: Annotated[str, typer.Option("--entities", help="Parquet entity frame (path or URI).")],
     output_uri: OutputOpt,
@@ -175,4 +175,4 @@ def _feature_settings() -> FeatureSettings:
 
 
 def main() -> None:
-    run_app(app)
+    run(app)

@@ -1,8 +1,15 @@
-"""Error handling shared by the CLIs: one readable line and a non-zero exit, never a traceback."""
+"""What every steelthread CLI shares (features, data, batch, train, promote, audit): one `error:` line and a
+distinct exit status instead of a traceback.
+
+An exception class with an integer `exit_code` (e.g. `steelthread_training.errors.TrainingError`) is an
+operator-facing error: its message is printed as it is and the process exits with that status. Any other
+exception exits 1 with its type name in front of the message.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -13,7 +20,13 @@ from rich.console import Console
 P = ParamSpec("P")
 R = TypeVar("R")
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _exit_code(exc: BaseException) -> int | None:
+    code = getattr(type(exc), "exit_code", None)
+    return code if isinstance(code, int) else None
 
 
 def one_line(exc: BaseException) -> str:
@@ -22,42 +35,58 @@ def one_line(exc: BaseException) -> str:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         return f"invalid setting {where}: {first['msg']}"
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]
+    if _exit_code(exc) is not None:
+        return text[:600]
+    return f"{type(exc).__name__}: {text}"[:600]
 
 
-def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn any failure into `error: <one line>` on stderr and exit status 1."""
+def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """A bad parameter -> 2; an error with its own `exit_code` -> that; anything else -> 1; always one
+    readable line on stderr."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except typer.BadParameter as exc:
+            err.print(f"error: {' '.join(exc.format_message().split())}", markup=False)
+            raise typer.Exit(2) from None
         except Exception as exc:
-            err_console.print(f"error: {one_line(exc)}", markup=False)
-            raise typer.Exit(1) from None
+            err.print(f"error: {one_line(exc)}", markup=False)
+            raise typer.Exit(_exit_code(exc) or 1) from None
 
     return wrapper
 
 
-def run_app(app: typer.Typer) -> None:
-    """Run a Typer app so that usage errors are one `error:` line too (exit status 2)."""
+def run(app: typer.Typer) -> None:
+    """Usage errors become one `error:` line (exit 2) too."""
     try:
         result = app(standalone_mode=False)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:
-        err_console.print("error: aborted", markup=False)
+        err.print("error: aborted", markup=False)
         raise SystemExit(1) from None
     except typer.TyperException as exc:
         ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-            typer.echo(ctx.get_help())
-            raise SystemExit(2) from None
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            raise SystemExit(2) from None  # typer has already printed the help
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        err_console.print(f"error: {' '.join(message.split())}{hint}", markup=False)
+        err.print(f"error: {' '.join(message.split())}{hint}", markup=False)
         raise SystemExit(getattr(exc, "exit_code", 2)) from None
     if isinstance(result, int) and result:
         raise SystemExit(result)
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601; a time without a zone is UTC; `now` is now."""
+    if text.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from steelthread_features.cli_common import friendly_errors, run_app
+from steelthread_features.cli_common import cli_errors, run
 from steelthread_features.generator import DEFAULT_DAYS, DEFAULT_END, Scenario, generate, write
 from steelthread_features.settings import FeatureSettings
 
@@ -24,7 +24,7 @@ def data_group() -> None:
 
 
 @app.command("generate")
-@friendly_errors
+@cli_errors
 def generate_command(
     rows: Annotated[int, typer.Option(min=1, help="Number of loan applications.")] = 100_000,
     out: Annotated[
@@ -71,4 +71,4 @@ def generate_command(
 
 
 def main() -> None:
-    run_app(app)
+    run(app)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steelthread_features.cli_common import friendly_errors, run_app
+from steelthread_features.cli_common import cli_errors, run
 from steelthread_features.definitions import FEATURE_NAMES, FEATURE_SERVICE
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.store_config import store_yaml
@@ -30,7 +30,7 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
 
 
 @app.command("config")
-@friendly_errors
+@cli_errors
 def config_command() -> None:
     """Print the feature_store.yaml generated for the current profile."""
     console.print(store_yaml(FeatureSettings()), markup=False, end="")
@@ -45,7 +45,7 @@ def names_command() -> None:
 
 
 @app.command("apply")
-@friendly_errors
+@cli_errors
 def apply_command() -> None:
     """Register entities, feature views and services in the profile's registry."""
     from steelthread_features import store
@@ -61,7 +61,7 @@ def apply_command() -> None:
 
 
 @app.command("materialize")
-@friendly_errors
+@cli_errors
 def materialize_command(
     end: Annotated[str | None, typer.Option(help="ISO-8601 end (default: now, UTC).")] = None,
     start: Annotated[
@@ -95,4 +95,4 @@ def materialize_command(
 
 
 def main() -> None:
-    run_app(app)
+    run(app)

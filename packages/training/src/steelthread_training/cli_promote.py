@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from steelthread_training.cli_common import cli_errors, console, run
+from steelthread_features.cli_common import cli_errors, console, run
 from steelthread_training.settings import TrainingSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
