@@ -6,9 +6,13 @@ registrations; `/metrics` exposes exactly this registry.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from steelthread_contracts import ServingMode
+
+MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCORE_BUCKETS = tuple(round(i / 20, 2) for i in range(1, 21))
@@ -17,6 +21,7 @@ SCORE_BUCKETS = tuple(round(i / 20, 2) for i in range(1, 21))
 class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[object, ...], Any] = {}
         r = self.registry
         self.http_requests = Counter(
             "steelthread_http_requests",
@@ -90,6 +95,15 @@ class ServingMetrics:
             ["label"],
             registry=r,
         )
+
+    def child(self, metric: MetricT, *label_values: str) -> MetricT:
+        """`metric.labels(*label_values)`, looked up once: `labels()` costs microseconds on every request and
+        a labelled child never changes, so the hot path keeps them here."""
+        key = (id(metric), *label_values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*label_values)
+        return found
 
     def set_mode(self, mode: ServingMode) -> None:
         for candidate in ServingMode:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 
-from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steelthread_contracts import ErrorBody, ErrorCode
@@ -93,7 +92,6 @@ class RequestMetrics:
         self.app = app
         self.metrics = metrics
         self.routes = routes
-        self._counters: dict[tuple[str, str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,9 +112,4 @@ class RequestMetrics:
             route = path if path in self.routes else "unmatched"
             method = scope.get("method", "")
             method = method if method in _METHODS else "other"  # clients choose methods: bound the labels
-            counter = self._counters.get((route, method, status))
-            if counter is None:  # label lookups cost microseconds; the children never change
-                counter = self._counters[(route, method, status)] = self.metrics.http_requests.labels(
-                    route=route, method=method, status=str(status)
-                )
-            counter.inc()
+            self.metrics.child(self.metrics.http_requests, route, method, str(status)).inc()

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import orjson
 
@@ -58,7 +58,6 @@ class PredictionService:
     registry: ModelRegistry | None = None
     features: FeatureSource | None = None
     _last_mode: ServingMode | None = field(default=None, init=False)
-    _children: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._fallback_score = ScoreEntry(
@@ -76,14 +75,6 @@ class PredictionService:
             self._last_mode = state.mode
         return state
 
-    def _child(self, metric: Any, **labels: str) -> Any:
-        """A labelled metric, looked up once: `labels()` costs microseconds and children never change."""
-        key = (metric._name, *labels.values())
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(**labels)
-        return child
-
     def _score(self, model: OnnxModel, role: str, vector: FeatureVector) -> ScoreEntry:
         entry = ScoreEntry(
             model_name=model.name, model_version=model.version, role=role, score=None, error=None
@@ -94,7 +85,7 @@ class PredictionService:
             entry["error"] = f"{MODEL_ERROR_REASON}: {str(exc)[:120]}"
             return entry
         if not math.isfinite(score) or not 0.0 <= score <= 1.0:
-            self._child(self.metrics.invalid_scores, model_version=model.version).inc()
+            self.metrics.child(self.metrics.invalid_scores, model.version).inc()
             entry["error"] = f"{INVALID_SCORE_REASON}: {score!r}"
             return entry
         entry["score"] = score
@@ -181,11 +172,11 @@ class PredictionService:
             )
         )
         mode = state.mode.value
-        self._child(self.metrics.predictions, decision=decision.value, mode=mode).inc()
+        self.metrics.child(self.metrics.predictions, decision.value, mode).inc()
         self.metrics.score.observe(score)
-        self._child(self.metrics.latency, mode=mode, model_version=answering.version).observe(latency)
+        self.metrics.child(self.metrics.latency, mode, answering.version).observe(latency)
         if degraded_reason:
-            self._child(self.metrics.degraded, reason=degraded_reason).inc()
+            self.metrics.child(self.metrics.degraded, degraded_reason).inc()
         return response
 
     def model_info(self) -> ModelInfo:
