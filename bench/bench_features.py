@@ -23,11 +23,16 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from steelthread_features.settings import FeatureSettings
 
 
 def _pct(samples: list[float]) -> tuple[float, float]:
@@ -49,6 +54,32 @@ def _time(fn, iterations: int) -> tuple[float, float]:
 def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | None) -> str:
     ratio = "" if base is None else f"{stats[0] / base[0]:8.1f}x {stats[1] / base[1]:8.1f}x"
     return f"  {label:<45} p50 {stats[0]:8.3f} ms  p99 {stats[1]:8.3f} ms  {ratio}"
+
+
+def _compared_to_raw(
+    settings: FeatureSettings, raw: tuple[float, float], customer: int, at: datetime, iterations: int
+) -> list[str]:
+    """The same four ways through one profile's online store, each as a ratio to its raw key read."""
+    from steelthread_features import store
+
+    handle = store._handle(settings)
+    request = [_request(customer)]
+    batch_refs = list(store._ONLINE_BATCH_REFS)
+    ways: dict[str, Callable[[], object]] = {
+        "Feast, batch views only": lambda: handle.store.get_online_features(
+            features=batch_refs, entity_rows=[{"customer_id": customer}]
+        ).to_dict(),
+        "Feast, service incl. on-demand view": lambda: handle.store.get_online_features(
+            features=handle.service, entity_rows=request
+        ).to_dict(),
+        "steelthread online_vector, engine=feast": lambda: store.online_vector(
+            request, settings=settings, as_of=at, engine="feast"
+        ),
+        "steelthread online_vector (default: direct)": lambda: store.online_vector(
+            request, settings=settings, as_of=at
+        ),
+    }
+    return [_row(label, _time(way, iterations), raw) for label, way in ways.items()]
 
 
 def _request(customer: int) -> dict[str, object]:
@@ -83,7 +114,6 @@ def bench_online(
     local = FeatureSettings(profile="local", data_dir=root / "online-data", feast_dir=root / "feast-local")
     store.apply(local)
     store.materialize(at, settings=local)
-    handle = store._handle(local)
     conn = sqlite3.connect(local.feast_dir / "online_store.db")
     blob = serialize_entity_key(key, entity_key_serialization_version=3)
 
@@ -95,49 +125,10 @@ def bench_online(
                 (blob,),
             ).fetchall()
 
-    request = [_request(customer)]
-    batch_refs = list(store._ONLINE_BATCH_REFS)
     raw = _time(raw_sqlite, iterations)
     lines.append("local profile (SQLite)")
     lines.append(_row("raw SQLite read (2 views)", raw, None))
-    lines.append(
-        _row(
-            "Feast, batch views only",
-            _time(
-                lambda: handle.store.get_online_features(
-                    features=batch_refs, entity_rows=[{"customer_id": customer}]
-                ).to_dict(),
-                iterations,
-            ),
-            raw,
-        )
-    )
-    lines.append(
-        _row(
-            "Feast, service incl. on-demand view",
-            _time(
-                lambda: handle.store.get_online_features(
-                    features=handle.service, entity_rows=request
-                ).to_dict(),
-                iterations,
-            ),
-            raw,
-        )
-    )
-    lines.append(
-        _row(
-            "steelthread online_vector, engine=feast",
-            _time(lambda: store.online_vector(request, settings=local, as_of=at, engine="feast"), iterations),
-            raw,
-        )
-    )
-    lines.append(
-        _row(
-            "steelthread online_vector (default: direct)",
-            _time(lambda: store.online_vector(request, settings=local, as_of=at), iterations),
-            raw,
-        )
-    )
+    lines.extend(_compared_to_raw(local, raw, customer, at, iterations))
     if skip_redis:
         return lines
 
@@ -168,51 +159,11 @@ def bench_online(
     try:
         store.apply(prod)
         store.materialize(at, settings=prod)
-        phandle = store._handle(prod)
         rkey = _redis_key(prod.project, key, entity_key_serialization_version=3)
         raw = _time(lambda: client.hgetall(rkey), iterations)
         lines.append("production profile (Redis)")
         lines.append(_row("raw Redis HGETALL", raw, None))
-        lines.append(
-            _row(
-                "Feast, batch views only",
-                _time(
-                    lambda: phandle.store.get_online_features(
-                        features=batch_refs, entity_rows=[{"customer_id": customer}]
-                    ).to_dict(),
-                    iterations,
-                ),
-                raw,
-            )
-        )
-        lines.append(
-            _row(
-                "Feast, service incl. on-demand view",
-                _time(
-                    lambda: phandle.store.get_online_features(
-                        features=phandle.service, entity_rows=request
-                    ).to_dict(),
-                    iterations,
-                ),
-                raw,
-            )
-        )
-        lines.append(
-            _row(
-                "steelthread online_vector, engine=feast",
-                _time(
-                    lambda: store.online_vector(request, settings=prod, as_of=at, engine="feast"), iterations
-                ),
-                raw,
-            )
-        )
-        lines.append(
-            _row(
-                "steelthread online_vector (default: direct)",
-                _time(lambda: store.online_vector(request, settings=prod, as_of=at), iterations),
-                raw,
-            )
-        )
+        lines.extend(_compared_to_raw(prod, raw, customer, at, iterations))
     finally:
         try:
             store.get_store(prod).teardown()
