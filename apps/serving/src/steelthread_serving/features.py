@@ -41,10 +41,7 @@ class FeatureSource(Protocol):
 class OnlineFeatures:
     """`steelthread_features.online.online_vectors` behind the serving contract."""
 
-    def __init__(
-        self, settings: FeatureSettings, timeout: float, batch_sizes: Histogram | None = None
-    ) -> None:
-        self.settings = settings
+    def __init__(self, settings: FeatureSettings, timeout: float, batch_sizes: Histogram) -> None:
         self.batch_sizes = batch_sizes
         self.timeout = timeout
         self.reader: OnlineReader = open_reader(settings, timeout)
@@ -79,8 +76,7 @@ class OnlineFeatures:
         await asyncio.sleep(0)
         batch, self._pending = self._pending, []
         self._drain = None  # arrivals from now on form the next batch, read while this one is in flight
-        if self.batch_sizes is not None:
-            self.batch_sizes.observe(len(batch))
+        self.batch_sizes.observe(len(batch))
         vectors = await self._read([request for request, _ in batch])
         for (_, future), vector in zip(batch, vectors, strict=True):
             if not future.done():  # its client went away
