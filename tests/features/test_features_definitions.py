@@ -11,16 +11,25 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from steelthread_features import feature_names, store
-from steelthread_features.definitions import FEATURE_NAMES, FEATURE_SERVICE, INCOME_FLOOR
+from steelthread_features.definitions import (
+    APPLICATION_FEATURES,
+    FEATURE_NAMES,
+    FEATURE_SERVICE,
+    HOME_OWNERSHIP,
+    INCOME_FLOOR,
+    PURPOSES,
+)
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.store_config import (
     redis_connection_string,
     sqlalchemy_url,
     store_config,
 )
-from steelthread_features.transforms import application_features
+from steelthread_features.transforms import application_features, application_row
 
 
 def test_importing_the_api_does_not_import_feast() -> None:
@@ -87,6 +96,38 @@ def test_transform_row_alone_equals_row_in_batch() -> None:
     for i in rng.choice(n, 25, replace=False):
         alone = application_features(inputs.iloc[[i]])
         assert np.array_equal(alone.to_numpy()[0], batch.to_numpy()[i], equal_nan=True)
+
+
+_MONEY = st.one_of(
+    st.none(),
+    st.just(0.0),
+    st.floats(-1_000.0, 1e7, allow_nan=False),
+    st.sampled_from([INCOME_FLOOR, INCOME_FLOOR - 1e-9, INCOME_FLOOR + 1e-9, 1e-300]),
+)
+_ROW = st.fixed_dictionaries(
+    {
+        "loan_amount": st.floats(1e-3, 1e6, allow_nan=False),
+        "term_months": st.sampled_from([1, 12, 24, 36, 48, 60, 7]),
+        "purpose": st.sampled_from([*PURPOSES, "crypto", ""]),
+        "declared_income": _MONEY,
+        "home_ownership": st.sampled_from([*HOME_OWNERSHIP, "boat", None, float("nan")]),
+        "total_balance": _MONEY,
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ROW, min_size=1, max_size=20))
+def test_row_transform_is_bit_identical_to_the_matrix(rows) -> None:
+    """Serving computes one row in plain Python (application_row), training and the on-demand view a
+    whole frame in numpy (application_matrix): any difference is training/serving skew."""
+    matrix = application_features(pd.DataFrame(rows)).to_numpy()
+    for i, row in enumerate(rows):
+        alone = np.array(application_row(**row), dtype=np.float64)
+        assert np.array_equal(alone, matrix[i], equal_nan=True), (
+            row,
+            dict(zip(APPLICATION_FEATURES, zip(alone, matrix[i], strict=True), strict=True)),
+        )
 
 
 def test_local_profile_needs_no_server(tmp_path) -> None:

@@ -112,6 +112,16 @@ def test_empty_entity_frame_is_rejected(world) -> None:
             {
                 "customer_id": 7,
                 "loan_amount": 1.0,
+                "term_months": 0,
+                "purpose": "car",
+                "declared_income": 1.0,
+            },
+            "term_months",
+        ),
+        (
+            {
+                "customer_id": 7,
+                "loan_amount": 1.0,
                 "term_months": 12,
                 "purpose": None,
                 "declared_income": 1.0,

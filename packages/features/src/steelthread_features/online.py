@@ -1,13 +1,13 @@
 """Online feature vectors read straight from the store Feast materialised, without importing Feast.
 
-Why not `FeatureStore.get_online_features` on the request path: `import feast` costs 6.6 s here even with
-bytecode compiled (9.4 s without), and every call spends 0.5-0.8 ms resolving the registry and building a
-response around a read of 0.04-0.08 ms (bench/bench_features.py). Serving needs neither, so this module reads the
-two batch views itself, in Feast's storage layout: entity keys serialised as Feast's version 3, tables
-`<project>_<view>` (SQLite) or one hash per entity key + project with murmur3 field names (Redis), values
-as Feast's `ValueProto`. The layout is Feast's, not ours, so `tests/features/test_features_online.py`
-checks this reader against `get_online_features` on both profiles, and the `feast` engine of
-`store.online_vector` stays available as the reference.
+Why not `FeatureStore.get_online_features` on the request path: `import feast` costs 6.6 s here even
+with bytecode compiled (9.4 s without), and every call spends 0.5-0.8 ms resolving the registry and
+building a response around a read of 0.04-0.08 ms (bench/bench_features.py). Serving needs neither, so
+this module reads the two batch views itself, in Feast's storage layout: entity keys serialised as
+Feast's version 3, tables `<project>_<view>` (SQLite) or one hash per entity key + project with murmur3
+field names (Redis), values as Feast's `ValueProto`. The layout is Feast's, not ours, so
+`tests/features/test_features_online.py` checks this reader against `get_online_features` on both
+profiles, and the `feast` engine of `store.online_vector` stays available as the reference.
 
 Everything after the read (request-time transforms, TTLs, missing values) is shared with the Feast
 engines, so all engines return identical vectors.
@@ -41,7 +41,7 @@ from steelthread_features.definitions import (
     VIEW_TTLS,
 )
 from steelthread_features.errors import FeatureInputError, FeatureRetrievalError
-from steelthread_features.transforms import application_matrix
+from steelthread_features.transforms import application_row
 
 if TYPE_CHECKING:
     import redis
@@ -154,6 +154,9 @@ RawRow = dict[str, Value]
 
 
 class OnlineReader(Protocol):
+    local: bool
+    """True when a read is a local file read, cheaper done inline than on a timer or a thread."""
+
     def read(self, customer_ids: Sequence[int]) -> list[RawRow]: ...
 
     async def aread(self, customer_ids: Sequence[int]) -> list[RawRow]:
@@ -182,6 +185,8 @@ def _empty_row() -> RawRow:
 
 class SqliteReader:
     """Feast's SQLite online store, opened read-only with one connection per thread."""
+
+    local = True
 
     def __init__(self, path: Path, project: str, timeout: float = 1.0) -> None:
         self.path = path
@@ -266,6 +271,8 @@ def _seconds(event_ts: Any) -> float | None:
 
 class RedisReader:
     """Feast's Redis online store: one HMGET per customer over every feature and view timestamp."""
+
+    local = False
 
     def __init__(self, url: str, project: str, timeout: float = 1.0) -> None:
         import redis
@@ -408,6 +415,8 @@ def request_row(request: Any) -> dict[str, Any]:
         row[name] = float(value)
     if isinstance(row["term_months"], bool) or not isinstance(row["term_months"], int):
         raise FeatureInputError("term_months", "field 'term_months' must be an integer")
+    if row["term_months"] <= 0:
+        raise FeatureInputError("term_months", "field 'term_months' must be positive")
     if not isinstance(row["purpose"], str):
         raise FeatureInputError("purpose", "field 'purpose' must be a string")
     return row
@@ -435,36 +444,49 @@ def build_vectors(
     *,
     with_application: bool = True,
 ) -> list[OnlineVector]:
-    """Vectors from the batch-view columns `data` (one list per feature and per view timestamp).
+    """Vectors from the batch-view columns `data` (one list per feature and per view timestamp), as the
+    Feast engines return them; the direct reader's rows go to `raw_vectors` without the column detour.
 
     Computes the request-time features (unless `data` already holds them), then applies each view's
     TTL at `as_of` (default now): Feast itself does not expire online values.
     """
-    columns = dict(data)
-    if with_application:
-        inputs = {
-            **{name: [row[name] for row in rows] for name in REQUEST_FIELDS},
-            "home_ownership": columns["home_ownership"],
-            "total_balance": columns["total_balance"],
-        }
-        computed = application_matrix(inputs).T.tolist()  # one conversion, not one per column
-        columns.update(zip(APPLICATION_FEATURES, computed, strict=True))
+    names = list(data)
+    raw = [dict(zip(names, values, strict=True)) for values in zip(*data.values(), strict=True)]
+    return raw_vectors(rows, raw, as_of, with_application=with_application)
+
+
+_FEATURE_VIEWS = [(name, FEATURE_VIEW_OF.get(name)) for name in FEATURE_NAMES]
+_VIEW_STAMPS = [(view, view_timestamp(view), VIEW_TTLS[view].total_seconds()) for view in ONLINE_VIEWS]
+
+
+def raw_vectors(
+    rows: Sequence[Mapping[str, Any]],
+    raw: Sequence[Mapping[str, Any]],
+    as_of: datetime | None,
+    *,
+    with_application: bool = True,
+) -> list[OnlineVector]:
+    """One vector per request row from its raw read (a `RawRow`: every batch feature and view time)."""
     now = (as_of or datetime.now(UTC)).timestamp()
-    oldest = {view: now - VIEW_TTLS[view].total_seconds() for view in ONLINE_VIEWS}
-    stamps = {view: columns.get(view_timestamp(view)) for view in ONLINE_VIEWS}
-    feature_columns = [(name, FEATURE_VIEW_OF.get(name), columns[name]) for name in FEATURE_NAMES]
     out = []
-    for i, row in enumerate(rows):
-        expired = set()
-        for view, stamp_column in stamps.items():
-            stamp = stamp_column[i] if stamp_column is not None else None
-            if stamp and float(stamp) < oldest[view]:
-                expired.add(view)
-        values = {
-            name: None if view in expired else _clean(column[i]) for name, view, column in feature_columns
-        }
-        missing = tuple(name for name, v in values.items() if v is None)
-        out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=values, missing=missing))
+    for row, found in zip(rows, raw, strict=True):
+        expired = [
+            view for view, stamp, ttl in _VIEW_STAMPS if (s := found.get(stamp)) and float(s) < now - ttl
+        ]
+        values = dict(found)
+        if with_application:
+            computed = application_row(
+                row["loan_amount"],
+                row["term_months"],
+                row["purpose"],
+                row["declared_income"],
+                found["home_ownership"],
+                found["total_balance"],
+            )
+            values.update(zip(APPLICATION_FEATURES, computed, strict=True))
+        vector = {name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS}
+        missing = tuple(name for name, v in vector.items() if v is None)
+        out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=vector, missing=missing))
     return out
 
 
@@ -480,7 +502,7 @@ def online_vectors(
     if not rows:
         return []
     reader = reader or _default_reader(settings)
-    return _vectors(rows, reader.read([int(row[JOIN_KEY]) for row in rows]), as_of)
+    return raw_vectors(rows, reader.read([int(row[JOIN_KEY]) for row in rows]), as_of)
 
 
 async def online_vectors_async(
@@ -490,14 +512,10 @@ async def online_vectors_async(
     rows = check_requests(requests, as_of)
     if not rows:
         return []
-    return _vectors(rows, await reader.aread([int(row[JOIN_KEY]) for row in rows]), as_of)
+    return raw_vectors(rows, await reader.aread([int(row[JOIN_KEY]) for row in rows]), as_of)
 
 
 def _default_reader(settings: FeatureSettings | None) -> OnlineReader:
     from steelthread_features.settings import FeatureSettings
 
     return reader_for(settings or FeatureSettings())
-
-
-def _vectors(rows: list[dict[str, Any]], raw: list[RawRow], as_of: datetime | None) -> list[OnlineVector]:
-    return build_vectors(rows, {name: [r[name] for r in raw] for name in raw[0]}, as_of)
