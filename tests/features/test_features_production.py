@@ -7,6 +7,7 @@ An unreachable server is a failure with a message, never a skip.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ import pandas as pd
 import psycopg
 import pytest
 import redis
+import redis.asyncio
 
-from steelthread_features import store
+from steelthread_features import online, store
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_features.settings import FeatureSettings
 
@@ -177,3 +179,42 @@ def test_redis_direct_reader_equals_feast_for_every_customer(world, production, 
     direct = store.online_vector(requests, settings=settings, as_of=at)
     assert direct == store.online_vector(requests, settings=settings, as_of=at, engine="feast")
     assert set(direct[-1].missing) >= {"age", "total_balance"}
+
+
+def test_redis_async_reader_equals_the_sync_reader(world, production, materialized_prod) -> None:
+    """Serving reads through `aread` (redis-py connections without its client, commands packed here):
+    batches and single keys must give what the client path gives, on one connection reused throughout."""
+    settings, _ = production
+    customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:60]
+    requests = [
+        {
+            "customer_id": c,
+            "loan_amount": 2_000.0 + i,
+            "term_months": 36,
+            "purpose": "car",
+            "declared_income": 45_000.0,
+        }
+        for i, c in enumerate([*customers, 999_999_999])
+    ]
+    at = materialized_prod
+    reader = online.open_reader(settings)
+    assert isinstance(reader, online.RedisReader)
+
+    async def read() -> tuple[list[online.OnlineVector], list[online.OnlineVector], int]:
+        batch = await online.online_vectors_async(requests, reader=reader, as_of=at)
+        alone = [(await online.online_vectors_async([r], reader=reader, as_of=at))[0] for r in requests]
+        idle = len(reader._idle)
+        await reader.aclose()
+        return batch, alone, idle
+
+    batch, alone, idle = asyncio.run(read())
+    expected = online.online_vectors(requests, reader=reader, as_of=at)
+    reader.close()
+    assert batch == expected
+    assert alone == expected
+    assert idle == 1  # sequential reads share one connection
+    assert sum(not v.missing for v in expected) > len(customers) // 2
+
+    key = online.entity_key(customers[0]) + settings.project.encode()
+    packed = redis.asyncio.Connection().pack_command("HMGET", key, *reader._fields)
+    assert reader.hmget_command(customers[0]) == b"".join(packed)

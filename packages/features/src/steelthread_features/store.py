@@ -243,8 +243,8 @@ def online_vector(
     `direct` (default) reads the online store without Feast (`steelthread_features.online`: ~1 ms less
     per call and no `import feast`); `feast` asks `get_online_features` for the batch views and computes
     the request-time features here, with `transforms.application_row` (the row form of what the
-    on-demand view runs for training, bit-identical); `feast_odfv` asks Feast for the whole service, on-demand view included (~10 ms of
-    Arrow/pandas conversion per call).
+    on-demand view runs for training, bit-identical); `feast_odfv` asks Feast for the whole service,
+    on-demand view included (~10 ms of Arrow/pandas conversion per call).
     """
     if engine == "direct":
         return online_vectors(requests, settings=settings, as_of=as_of)
