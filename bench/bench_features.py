@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +80,44 @@ def _compared_to_raw(
         ),
     }
     return [_row(label, _time(way, iterations), raw) for label, way in ways.items()]
+
+
+def _async_redis_reads(settings: FeatureSettings, customer: int, iterations: int) -> list[str]:
+    """Serving's event-loop read (`RedisReader.aread`) next to redis-py's asyncio client sending the
+    same HMGET, timed inside one running loop (a `run_until_complete` per call would add its own task)."""
+    import asyncio
+
+    import redis.asyncio
+
+    from steelthread_features import online
+
+    reader = online.open_reader(settings)
+    assert isinstance(reader, online.RedisReader)
+    key = online.entity_key(customer) + settings.project.encode()
+
+    async def timed(fn: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+        for _ in range(min(50, iterations)):
+            await fn()
+        samples = []
+        for _ in range(iterations):
+            started = time.perf_counter()
+            await fn()
+            samples.append(time.perf_counter() - started)
+        return _pct(samples)
+
+    async def both() -> list[str]:
+        client = redis.asyncio.Redis.from_url(settings.redis_url)
+        fields = reader._fields
+        base = await timed(lambda: client.hmget(key, fields))  # type: ignore[arg-type]
+        mine = await timed(lambda: reader.aread([customer]))
+        await client.aclose()
+        await reader.aclose()
+        return [
+            _row("redis-py asyncio client, same HMGET", base, None),
+            _row("RedisReader.aread (serving's read)", mine, base),
+        ]
+
+    return asyncio.run(both())
 
 
 def _request(customer: int) -> dict[str, object]:
@@ -164,6 +202,8 @@ def bench_online(
         lines.append("production profile (Redis)")
         lines.append(_row("raw Redis HGETALL", raw, None))
         lines.extend(_compared_to_raw(prod, raw, customer, at, iterations))
+        lines.append("production profile (Redis), on an event loop")
+        lines.extend(_async_redis_reads(prod, customer, iterations))
     finally:
         try:
             store.get_store(prod).teardown()
