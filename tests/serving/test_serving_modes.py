@@ -199,7 +199,10 @@ def test_swap_under_load_fails_no_request_and_refuses_a_corrupt_package(
 def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
     model_settings: ServingSettings, world: FeatureWorld
 ) -> None:
+    """Concurrent requests are read and scored in batches (one ONNX run per model per batch); every
+    answer and every logged score must equal what the same request gets alone."""
     deploy(model_settings, "1")
+    deploy(model_settings, "2", alias="challenger", seed=5)
     write_flags(model_settings.flags_path, "live")
     requests = [body(r) | {"explain": True, "request_id": f"c-{i}"} for i, r in enumerate(world.requests(40))]
     requests.append(APPLICATION | {"customer_id": 987_654_321, "request_id": "c-unknown"})
@@ -211,17 +214,31 @@ def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
 
     with running(model_settings) as live, live.client() as c:
         wait_until(lambda: champion_version(live) == "1")
+        wait_until(lambda: c.get("/v1/model").json()["challenger"] is not None)
         sequential = [c.post("/v1/predictions", json=r).json() for r in requests]
         together = asyncio.run(concurrently(live.url))
+        batched = c.post("/v1/predictions/batch", json={"items": requests}).json()["items"]
         metrics = c.get("/metrics").text
     assert together == sequential  # each request got its own vector and score, in any batch
+    assert batched == sequential  # the batch endpoint: one read and one run per model, in item order
     assert together[-1]["degraded_reason"] == "unknown_customer"
     assert sum(not a["degraded"] for a in together) == len(requests) - 1
+
+    logged: dict[str, list[list[object]]] = {}
+    for record in read_log(model_settings.resolved_prediction_log_dir):
+        scores = [[s["role"], s["model_version"], s["score"], s["error"]] for s in record["scores"]]
+        logged.setdefault(str(record["request_id"]), []).append(scores)
+    assert len(logged) == len(requests)
+    for request_id, runs in logged.items():
+        assert len(runs) == 3  # alone, concurrently, in the batch endpoint
+        assert runs[0] == runs[1] == runs[2], request_id  # champion and challenger scores, bit for bit
+    assert [role for role, *_ in logged["c-0"][0]] == ["champion", "challenger", "fallback"]
+
     series = {
         line.split()[0]: float(line.split()[-1])
         for line in metrics.splitlines()
         if line.startswith("steelthread_feature_batch_size_")
     }
     # Every request was read once, in fewer reads than requests: the concurrent ones were batched.
-    assert series["steelthread_feature_batch_size_sum"] == 2 * len(requests)
-    assert series["steelthread_feature_batch_size_count"] < 2 * len(requests)
+    assert series["steelthread_feature_batch_size_sum"] == 3 * len(requests)
+    assert series["steelthread_feature_batch_size_count"] < 2 * len(requests) + 1

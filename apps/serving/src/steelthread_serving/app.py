@@ -35,7 +35,7 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
     metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
     log = JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes)
     feedback = JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes)
-    features = online_features(settings, metrics) if settings.online_features else None
+    features = online_features(settings) if settings.online_features else None
     registry = ModelRegistry(
         settings.resolved_models_dir,
         settings.onnx_providers,
@@ -66,7 +66,7 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
     return state
 
 
-def online_features(settings: ServingSettings, metrics: ServingMetrics) -> OnlineFeatures:
+def online_features(settings: ServingSettings) -> OnlineFeatures:
     """The feature library's settings, pinned to this app's data dir and profile so both agree."""
     from steelthread_features.settings import FeatureSettings
 
@@ -77,7 +77,6 @@ def online_features(settings: ServingSettings, metrics: ServingMetrics) -> Onlin
             feast_dir=settings.data_dir / "feast",
         ),
         timeout=settings.feature_timeout_ms / 1000,
-        batch_sizes=metrics.feature_batch_size,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features.definitions import HISTORY_FEATURES, PROFILE_FEATURES, feature_names
@@ -24,8 +24,6 @@ from steelthread_features.online import (
 )
 
 if TYPE_CHECKING:
-    from prometheus_client import Histogram
-
     from steelthread_features.settings import FeatureSettings
 
 logger = logging.getLogger(__name__)
@@ -38,24 +36,18 @@ class FeatureVector:
     """`unknown_customer`, `missing_features`, `feature_store_error`, ... or None when complete."""
 
 
-_Pending = tuple[PredictionRequest, asyncio.Future[FeatureVector]]
-
-
-class FeatureSource(Protocol):
-    def feature_names(self) -> list[str] | None: ...
-
-    async def fetch(self, request: PredictionRequest) -> FeatureVector: ...
-
-
 class OnlineFeatures:
-    """`steelthread_features.online.online_vectors` behind the serving contract."""
+    """`steelthread_features.online` behind the serving contract: every failure becomes a problem."""
 
-    def __init__(self, settings: FeatureSettings, timeout: float, batch_sizes: Histogram) -> None:
-        self.batch_sizes = batch_sizes
+    def __init__(self, settings: FeatureSettings, timeout: float) -> None:
         self.timeout = timeout
         self.reader: OnlineReader = open_reader(settings, timeout)
-        self._pending: list[_Pending] = []
-        self._reads: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+
+    @property
+    def local(self) -> bool:
+        """A local file read (SQLite, ~50 us): `read_now` on the loop beats a timer or a thread hop, and
+        the connection's busy timeout bounds it (a timer could not interrupt it anyway)."""
+        return self.reader.local
 
     def warm(self) -> None:
         """Check at start-up that the store answers, so a misconfiguration shows in the log at once; a store
@@ -71,55 +63,28 @@ class OnlineFeatures:
     def feature_names(self) -> list[str] | None:
         return feature_names()
 
-    async def fetch(self, request: PredictionRequest) -> FeatureVector:
-        """This request's vector, read together with every request that arrived in the same turn of the
-        event loop: one store round trip per batch instead of per request. No timer: on an idle server a
-        request waits one loop turn, never a batching window."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[FeatureVector] = loop.create_future()
-        self._pending.append((request, future))
-        if len(self._pending) == 1:
-            loop.call_soon(self._read_batch)  # a callback, not a task: ~15 us less per request
-        return await future
-
-    def _read_batch(self) -> None:
-        batch, self._pending = self._pending, []
-        self.batch_sizes.observe(len(batch))
-        requests = [request for request, _ in batch]
-        if not self.reader.local:
-            task = asyncio.get_running_loop().create_task(self._read_remote(batch, requests))
-            self._reads.add(task)
-            task.add_done_callback(self._reads.discard)
-            return
-        # A local file read (~50 us), right here on the loop: the connection's busy timeout bounds it
-        # (a timer could not interrupt it anyway).
+    def read_now(self, requests: list[PredictionRequest]) -> list[FeatureVector]:
+        """The requests' vectors, read inline (for a `local` store)."""
         try:
-            vectors = [_checked(vector) for vector in online_vectors(requests, reader=self.reader)]
+            return [_checked(vector) for vector in online_vectors(requests, reader=self.reader)]
         except Exception as exc:  # store never materialised, unreadable, ... -> degraded, never a 500
-            vectors = _failed(exc, len(batch))
-        _deliver(batch, vectors)
+            return _failed(exc, len(requests))
 
-    async def _read_remote(self, batch: list[_Pending], requests: list[PredictionRequest]) -> None:
+    async def read(self, requests: list[PredictionRequest]) -> list[FeatureVector]:
+        """The requests' vectors in one round trip, within the timeout (a hung store included)."""
         try:
             async with asyncio.timeout(self.timeout):
                 found = await online_vectors_async(requests, reader=self.reader)
-            vectors = [_checked(vector) for vector in found]
+            return [_checked(vector) for vector in found]
         except TimeoutError:
-            vectors = [FeatureVector(values={}, problem="feature_store_timeout")] * len(batch)
+            return [FeatureVector(values={}, problem="feature_store_timeout")] * len(requests)
         except Exception as exc:  # redis down, ... -> degraded, never a 500
-            vectors = _failed(exc, len(batch))
-        _deliver(batch, vectors)
+            return _failed(exc, len(requests))
 
 
 def _failed(exc: Exception, n: int) -> list[FeatureVector]:
     logger.warning("online features failed: %s", str(exc).splitlines()[0][:200])
     return [FeatureVector(values={}, problem="feature_store_error")] * n
-
-
-def _deliver(batch: list[_Pending], vectors: list[FeatureVector]) -> None:
-    for (_, future), vector in zip(batch, vectors, strict=True):
-        if not future.done():  # its client went away
-            future.set_result(vector)
 
 
 def _checked(vector: OnlineVector) -> FeatureVector:

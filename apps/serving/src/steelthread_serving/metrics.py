@@ -68,7 +68,7 @@ class ServingMetrics:
         )
         self.invalid_scores = Counter(
             "steelthread_invalid_scores",
-            "NaN or infinite scores produced by a model (never answered).",
+            "NaN, infinite or out-of-range scores produced by a model (never answered).",
             ["model_version"],
             registry=r,
         )

@@ -7,12 +7,10 @@ score), the request is still answered by the fallback with `degraded: true` and 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypedDict
 
 import orjson
 
@@ -23,30 +21,23 @@ from steelthread_contracts import (
     PredictionResponse,
     ServingMode,
 )
-from steelthread_serving.features import FeatureSource, FeatureVector
+from steelthread_serving.batching import Models, ScoringBatcher
+from steelthread_serving.features import FeatureVector, OnlineFeatures
 from steelthread_serving.flags import FlagState, ServingFlags
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.package import OnnxModel
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.routing import champion_answers, champion_scores
+from steelthread_serving.scoring import MODEL_ERROR_REASON, ScoreEntry
 from steelthread_serving.sinks import RecordSink
 
 NO_MODEL_REASON = "no_model_loaded"
-INVALID_SCORE_REASON = "invalid_score"
-MODEL_ERROR_REASON = "model_error"
 LOGGED_REQUEST_FIELDS = tuple(n for n in PredictionRequest.model_fields if n not in {"request_id", "explain"})
 """The application fields as received (orjson writes the enum's value)."""
 
 
-class ScoreEntry(TypedDict):
-    """One `ScoreRecord` of the prediction log, as the JSON the log stores."""
-
-    model_name: str
-    model_version: str
-    role: str
-    score: float | None
-    error: str | None
+_NO_FEATURES = FeatureVector(values={})
 
 
 @dataclass
@@ -56,8 +47,9 @@ class PredictionService:
     log: RecordSink
     metrics: ServingMetrics
     registry: ModelRegistry | None = None
-    features: FeatureSource | None = None
+    features: OnlineFeatures | None = None
     _last_mode: ServingMode | None = field(default=None, init=False)
+    _batcher: ScoringBatcher | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._fallback_score = ScoreEntry(
@@ -67,6 +59,8 @@ class PredictionService:
             score=self.fallback.predict(),
             error=None,
         )
+        if self.features is not None:
+            self._batcher = ScoringBatcher(self.features, self.metrics)
 
     def flag_state(self) -> FlagState:
         state = self.flags.current()
@@ -74,22 +68,6 @@ class PredictionService:
             self.metrics.set_mode(state.mode)
             self._last_mode = state.mode
         return state
-
-    def _score(self, model: OnnxModel, role: str, vector: FeatureVector) -> ScoreEntry:
-        entry = ScoreEntry(
-            model_name=model.name, model_version=model.version, role=role, score=None, error=None
-        )
-        try:
-            score = float(model.predict(model.matrix([vector.values]))[0])
-        except Exception as exc:  # a model that cannot answer must not fail the request
-            entry["error"] = f"{MODEL_ERROR_REASON}: {str(exc)[:120]}"
-            return entry
-        if not math.isfinite(score) or not 0.0 <= score <= 1.0:
-            self.metrics.child(self.metrics.invalid_scores, model.version).inc()
-            entry["error"] = f"{INVALID_SCORE_REASON}: {score!r}"
-            return entry
-        entry["score"] = score
-        return entry
 
     async def predict(self, request: PredictionRequest) -> PredictionResponse:
         started = time.perf_counter()
@@ -101,20 +79,19 @@ class PredictionService:
         wants_champion = champion_answers(state.mode, state.canary_fraction, request.customer_id)
         runs_models = champion_scores(state.mode) and (champion or challenger) is not None
 
-        vector = FeatureVector(values={})
-        if runs_models and self.features is not None:
-            vector = await self.features.fetch(request)
-        elif runs_models:
-            vector = FeatureVector(values={}, problem="feature_store_missing")
-
+        vector = _NO_FEATURES
         scores: list[ScoreEntry] = []
         champion_scored: ScoreEntry | None = None
-        if runs_models and vector.problem is None:
-            if champion is not None:
-                champion_scored = self._score(champion, "champion", vector)
-                scores.append(champion_scored)
+        if runs_models:
+            models: Models = (("champion", champion),) if champion is not None else ()
             if challenger is not None:
-                scores.append(self._score(challenger, "challenger", vector))
+                models += (("challenger", challenger),)
+            if self._batcher is not None:
+                vector, scored = await self._batcher.score(request, models)
+                scores = [scored[role] for role, _ in models if role in scored]
+                champion_scored = scored.get("champion")
+            else:
+                vector = FeatureVector(values={}, problem="feature_store_missing")
 
         degraded_reason: str | None = None
         answering: OnnxModel | SkeletonModel = self.fallback
