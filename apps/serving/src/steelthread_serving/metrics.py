@@ -85,7 +85,7 @@ class ServingMetrics:
         )
         self.feature_batch_size = Histogram(
             "steelthread_feature_batch_size",
-            "Requests whose online features were read together (one store round trip per batch).",
+            "Requests read and scored together (one store round trip and one model run per batch).",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=r,
         )

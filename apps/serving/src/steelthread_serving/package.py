@@ -123,9 +123,9 @@ class OnnxModel:
         return str(self.session.get_providers()[0])
 
     def matrix(self, rows: list[dict[str, float | None]]) -> NDArray[np.float32]:
+        names = self.feature_names
         return np.array(
-            [[np.nan if r.get(n) is None else r[n] for n in self.feature_names] for r in rows],
-            dtype=np.float32,
+            [[np.nan if (v := r.get(n)) is None else v for n in names] for r in rows], dtype=np.float32
         )
 
     def predict(self, matrix: NDArray[np.float32]) -> NDArray[np.float64]:

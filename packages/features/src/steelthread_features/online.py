@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
+from steelthread_contracts import PredictionRequest
 from steelthread_features.definitions import (
     APPLICATION_FEATURES,
     FEATURE_NAMES,
@@ -412,12 +413,19 @@ def close_readers() -> None:
 # --- Vectors ------------------------------------------------------------------------------------
 
 
+_ROW_FIELDS = (JOIN_KEY, *REQUEST_FIELDS)
+
+
 def request_row(request: Any) -> dict[str, Any]:
     """customer_id and the request fields of a PredictionRequest or mapping, checked."""
-    if hasattr(request, "model_dump"):  # a PredictionRequest: read the fields, enums as their values
+    if isinstance(request, PredictionRequest):  # validated by its contract, which is stricter than below
+        trusted = {name: getattr(request, name) for name in _ROW_FIELDS}
+        trusted["purpose"] = request.purpose.value
+        return trusted
+    if hasattr(request, "model_dump"):  # another model with these fields: read them, enums as their values
         data: Mapping[str, Any] = {
             name: getattr(value, "value", value)
-            for name in (JOIN_KEY, *REQUEST_FIELDS)
+            for name in _ROW_FIELDS
             if (value := getattr(request, name, None)) is not None
         }
     elif isinstance(request, Mapping):
@@ -425,7 +433,7 @@ def request_row(request: Any) -> dict[str, Any]:
     else:
         raise FeatureInputError(None, f"a request must be a mapping, got {type(request).__name__}")
     row: dict[str, Any] = {}
-    for name in (JOIN_KEY, *REQUEST_FIELDS):
+    for name in _ROW_FIELDS:
         if name not in data or data[name] is None:
             raise FeatureInputError(name, f"request is missing field {name!r}")
         row[name] = data[name]
@@ -507,7 +515,12 @@ def raw_vectors(
                 found["total_balance"],
             )
             values.update(zip(APPLICATION_FEATURES, computed, strict=True))
-        vector = {name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS}
+        if expired:
+            vector = {
+                name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS
+            }
+        else:
+            vector = {name: _clean(values[name]) for name in FEATURE_NAMES}
         missing = tuple(name for name, v in vector.items() if v is None)
         out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=vector, missing=missing))
     return out
