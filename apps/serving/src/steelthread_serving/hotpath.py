@@ -3,7 +3,7 @@
 FastAPI's per-request machinery (reading the body into a model field, resolving the key dependency,
 rendering the response) cost ~150 us a request here, more than the skeleton's answer and its log record
 together (bench/bench_serving.py). This middleware answers well-formed, authorised predictions itself with
-the same checks FastAPI makes (`json.loads`, then `PredictionRequest.model_validate`, as FastAPI validates
+the same checks FastAPI makes (a JSON parse, then `PredictionRequest.model_validate`, as FastAPI validates
 a JSON body) and the same service call. Everything else (no or unknown key, a body that does not
 validate, another content type) goes on, body included, to the FastAPI route, which stays the one place
 that renders errors; `tests/serving/test_serving_hotpath.py` checks both paths give the same answers.
@@ -12,8 +12,8 @@ that renders errors; `tests/serving/test_serving_hotpath.py` checks both paths g
 from __future__ import annotations
 
 import hmac
-import json
 
+import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,9 +67,11 @@ def _authorised(key: bytes, keys: tuple[bytes, ...]) -> bool:
 
 
 def _parse(body: bytes) -> PredictionRequest | None:
+    # orjson parses in half the time of `json` and is stricter (no NaN literals, lone surrogates or
+    # integers past 64 bits): a body it refuses goes to the FastAPI route, which decides as before.
     try:
-        return PredictionRequest.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return PredictionRequest.model_validate(orjson.loads(body))
+    except (ValueError, ValidationError):  # orjson.JSONDecodeError is a ValueError
         return None
 
 
