@@ -162,10 +162,8 @@ def test_redis_online_vector_equals_training_frame(world, production, materializ
     assert "age" in unknown.missing
 
 
-def test_redis_direct_reader_equals_feast_for_every_customer(world, production, materialized_prod) -> None:
-    settings, _ = production
-    customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:400]
-    requests = [
+def _requests(customers: list[int]) -> list[dict[str, object]]:
+    return [
         {
             "customer_id": c,
             "loan_amount": 2_000.0 + i,
@@ -173,8 +171,14 @@ def test_redis_direct_reader_equals_feast_for_every_customer(world, production, 
             "purpose": "car",
             "declared_income": 45_000.0,
         }
-        for i, c in enumerate([*customers, 999_999_999])
+        for i, c in enumerate(customers)
     ]
+
+
+def test_redis_direct_reader_equals_feast_for_every_customer(world, production, materialized_prod) -> None:
+    settings, _ = production
+    customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:400]
+    requests = _requests([*customers, 999_999_999])
     at = materialized_prod
     direct = store.online_vector(requests, settings=settings, as_of=at)
     assert direct == store.online_vector(requests, settings=settings, as_of=at, engine="feast")
@@ -186,16 +190,7 @@ def test_redis_async_reader_equals_the_sync_reader(world, production, materializ
     batches and single keys must give what the client path gives, on one connection reused throughout."""
     settings, _ = production
     customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:60]
-    requests = [
-        {
-            "customer_id": c,
-            "loan_amount": 2_000.0 + i,
-            "term_months": 36,
-            "purpose": "car",
-            "declared_income": 45_000.0,
-        }
-        for i, c in enumerate([*customers, 999_999_999])
-    ]
+    requests = _requests([*customers, 999_999_999])
     at = materialized_prod
     reader = online.open_reader(settings)
     assert isinstance(reader, online.RedisReader)
