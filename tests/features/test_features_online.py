@@ -96,6 +96,26 @@ def test_direct_reader_equals_feast_for_every_customer(world, materialized) -> N
     assert sum(not v.missing for v in direct) > len(customers) // 2  # most vectors are complete
 
 
+def test_large_reads_are_split_into_statements_without_changing_a_value(
+    world, materialized, monkeypatch
+) -> None:
+    """The batch endpoint or a burst of requests can ask for more keys than one SQLite statement may bind:
+    the reader splits them, and repeated or unknown customers come back in the order asked."""
+    customers = sorted(int(c) for c in world.customers["customer_id"].unique())
+    asked = [*customers[:40], 999_999_999, *customers[:40], *customers[40:45]]
+    requests = _requests(asked)
+    reader = online.open_reader(world.settings)
+    whole = online.online_vectors(requests, reader=reader, as_of=materialized)
+    monkeypatch.setattr(online.SqliteReader, "MAX_KEYS", 7)
+    split = online.online_vectors(requests, reader=reader, as_of=materialized)
+    alone = [online.online_vectors([r], reader=reader, as_of=materialized)[0] for r in requests]
+    reader.close()
+    assert [v.customer_id for v in split] == asked
+    assert split == whole == alone
+    assert set(split[40].missing) >= {"age", "total_balance"}  # the unknown customer
+    assert sum(not v.missing for v in split) > len(asked) // 2
+
+
 def test_direct_reader_applies_ttl_like_feast(world, materialized) -> None:
     requests = _requests(sorted(int(c) for c in world.customers["customer_id"].unique())[:50])
     later = materialized + timedelta(days=120)  # past credit_history's 90-day TTL

@@ -188,6 +188,9 @@ class SqliteReader:
     """Feast's SQLite online store, opened read-only with one connection per thread."""
 
     local = True
+    MAX_KEYS = 400
+    """Keys per statement: 2 views x 400 bound values stay under SQLite's limit of 999 (before 3.32), so a
+    large batch (the batch endpoint, or many requests at once) is read in several statements."""
 
     def __init__(self, path: Path, project: str, timeout: float = 1.0) -> None:
         self.path = path
@@ -224,10 +227,15 @@ class SqliteReader:
     def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
         keys = [entity_key(c) for c in customer_ids]
         rows = {key: _empty_row() for key in keys}
-        many = self._select.format(marks=",".join("?" * len(keys))) if len(keys) > 1 else ""
-        query = many or self._select_one
+        unique = list(rows)
+        found: list[tuple[int, bytes, str, bytes | None, Any]] = []
         try:
-            found = self._connection().execute(query, keys * len(self._views)).fetchall()
+            connection = self._connection()
+            for start in range(0, len(unique), self.MAX_KEYS):
+                chunk = unique[start : start + self.MAX_KEYS]
+                marks = ",".join("?" * len(chunk))
+                query = self._select_one if len(chunk) == 1 else self._select.format(marks=marks)
+                found += connection.execute(query, chunk * len(self._views)).fetchall()
         except sqlite3.OperationalError as exc:
             raise FeatureRetrievalError(
                 f"cannot read the online store {self.path}: {exc}; have the views been applied and "
