@@ -1,7 +1,7 @@
 """Predictions that reach the model in the same turn of the event loop share one feature read and one
 ONNX run per model.
 
-Under concurrent load several requests are parsed in one loop turn (4-5 on average at 8 connections
+Under concurrent load several requests are parsed in one loop turn (~4 on average at 8 connections
 here); reading their features in one store round trip and scoring them in one onnxruntime call per model
 removes a per-request fixed cost from both. There is no timer: a lone request waits one loop turn,
 never a batching window. `steelthread_feature_batch_size` shows the batch sizes.

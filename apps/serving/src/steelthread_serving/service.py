@@ -37,9 +37,6 @@ LOGGED_REQUEST_FIELDS = tuple(n for n in PredictionRequest.model_fields if n not
 """The application fields as received (orjson writes the enum's value)."""
 
 
-_NO_FEATURES = FeatureVector(values={})
-
-
 @dataclass
 class PredictionService:
     fallback: SkeletonModel
@@ -79,7 +76,7 @@ class PredictionService:
         wants_champion = champion_answers(state.mode, state.canary_fraction, request.customer_id)
         runs_models = champion_scores(state.mode) and (champion or challenger) is not None
 
-        vector = _NO_FEATURES
+        vector = FeatureVector(values={})
         scores: list[ScoreEntry] = []
         champion_scored: ScoreEntry | None = None
         if runs_models:
