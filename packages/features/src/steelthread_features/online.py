@@ -283,7 +283,7 @@ class RedisReader:
 
     `read` goes through redis-py's client. `aread` (serving, on the event loop) uses redis-py's asyncio
     connections and parser but not its client, pool and retry wrappers, and sends HMGETs packed once per
-    reader: a third less per read here (p50 ~165 us → ~115 us, bench/bench_features.py). Its connections
+    reader: ~40 % less per read here (p50 ~180 us → ~110 us, bench/bench_features.py). Its connections
     have no socket timeout of their own (redis-py would start a task per send to enforce it): the caller
     bounds the whole read (serving's `asyncio.timeout`), and a connection interrupted mid-reply is
     closed, never reused.
