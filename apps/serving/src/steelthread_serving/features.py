@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 class FeatureVector:
     values: dict[str, float | None]
     problem: str | None = None
-    """`unknown_customer`, `missing_features`, `feature_store_error`, ... or None when complete."""
+    """`unknown_customer`, `stale_features`, `feature_store_error`, `feature_store_timeout` (or, from the
+    service, `feature_store_missing`); None when complete."""
 
 
 class OnlineFeatures:

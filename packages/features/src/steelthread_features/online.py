@@ -523,12 +523,7 @@ def raw_vectors(
                 found["total_balance"],
             )
             values.update(zip(APPLICATION_FEATURES, computed, strict=True))
-        if expired:
-            vector = {
-                name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS
-            }
-        else:
-            vector = {name: _clean(values[name]) for name in FEATURE_NAMES}
+        vector = {name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS}
         missing = tuple(name for name, v in vector.items() if v is None)
         out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=vector, missing=missing))
     return out
@@ -552,7 +547,7 @@ def online_vectors(
 async def online_vectors_async(
     requests: Sequence[Any], *, reader: OnlineReader, as_of: datetime | None = None
 ) -> list[OnlineVector]:
-    """`online_vectors` for an event loop: Redis is read with its asyncio client, SQLite inline."""
+    """`online_vectors` for an event loop: the reader's `aread` (Redis without blocking the loop)."""
     rows = check_requests(requests, as_of)
     if not rows:
         return []

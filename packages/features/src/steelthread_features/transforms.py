@@ -1,4 +1,4 @@
-"""Request-time transforms: the one function both the offline and the online path run.
+"""Request-time transforms: one definition of their arithmetic, for the offline and the online path.
 
 Feast's on-demand view calls `application_features` for `get_historical_features` (training) and for
 `get_online_features`. Serving's direct reader computes one row at a time with `application_row`,
