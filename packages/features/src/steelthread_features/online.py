@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features.definitions import (
@@ -304,20 +305,24 @@ class RedisReader:
         self._aloop: object = None
         self._suffix = project.encode()
         self._fields: list[bytes] = []
-        self._names: list[tuple[str, str | None]] = []  # (view, feature or None for the timestamp)
+        self._names: list[tuple[str, bool]] = []  # the RawRow name each field fills; True for a view's time
         for view, features in ONLINE_VIEWS.items():
             for feature in features:
                 self._fields.append(redis_field(view, feature))
-                self._names.append((view, feature))
+                self._names.append((feature, False))
             self._fields.append(f"_ts:{view}".encode())
-            self._names.append((view, None))
+            self._names.append((view_timestamp(view), True))
         # HMGET <key> <fields...> in RESP, all but the key packed once (a test compares it with redis-py's
         # own `pack_command`).
         self._hmget_head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(self._fields) + 2)
         self._hmget_fields = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in self._fields)
 
+    def _key(self, customer_id: int) -> bytes:
+        """Feast's Redis key: the serialised entity key, then the project."""
+        return entity_key(customer_id) + self._suffix
+
     def hmget_command(self, customer_id: int) -> bytes:
-        key = entity_key(customer_id) + self._suffix
+        key = self._key(customer_id)
         return b"%s$%d\r\n%s\r\n%s" % (self._hmget_head, len(key), key, self._hmget_fields)
 
     def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
@@ -325,13 +330,12 @@ class RedisReader:
         fields: Any = self._fields
         replies: list[list[bytes | None]]
         if len(customer_ids) == 1:
-            key: Any = entity_key(customer_ids[0]) + self._suffix
+            key: Any = self._key(customer_ids[0])
             replies = [cast(list[bytes | None], self._client.hmget(key, fields))]
         else:
             pipe = self._client.pipeline(transaction=False)
             for customer in customer_ids:
-                key = entity_key(customer) + self._suffix
-                pipe.hmget(key, fields)
+                pipe.hmget(self._key(customer), fields)  # type: ignore[arg-type]
             replies = pipe.execute()
         return self._rows(replies)
 
@@ -365,18 +369,16 @@ class RedisReader:
         return connection
 
     def _rows(self, replies: Sequence[Sequence[bytes | None]]) -> list[RawRow]:
-        from google.protobuf.timestamp_pb2 import Timestamp
-
         out = []
         for reply in replies:
             row = _empty_row()
-            for (view, feature), raw in zip(self._names, reply, strict=True):
-                if feature is not None:
-                    row[feature] = decode_value(raw, feature)
+            for (name, is_time), raw in zip(self._names, reply, strict=True):
+                if not is_time:
+                    row[name] = decode_value(raw, name)
                 elif raw:
                     stamp = Timestamp()
                     stamp.ParseFromString(raw)
-                    row[view_timestamp(view)] = stamp.seconds + stamp.nanos / 1e9
+                    row[name] = stamp.seconds + stamp.nanos / 1e9
             out.append(row)
         return out
 
