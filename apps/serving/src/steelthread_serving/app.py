@@ -12,7 +12,7 @@ from steelthread_serving.api import ops, v1
 from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
-from steelthread_serving.hotpath import PredictionHotPath
+from steelthread_serving.hotpath import PredictionHotPath, ServingAPI
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyLimit, RequestMetrics
 from steelthread_serving.models import SkeletonModel, Thresholds
@@ -95,7 +95,7 @@ def create_app(settings: ServingSettings | None = None, *, hot_path: bool = True
         finally:
             await state.aclose()
 
-    app = FastAPI(
+    app = ServingAPI(
         title="steelthread credit-risk API",
         version=API_VERSION,
         summary="Probability of default for loan applications, from skeleton to registered model.",
@@ -105,10 +105,9 @@ def create_app(settings: ServingSettings | None = None, *, hot_path: bool = True
     app.include_router(v1)
     app.include_router(ops)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
-    # Added last = outermost: metrics see every answer, the 413s of the body limit included, and the
-    # hot path reads bodies the limit has already checked.
-    if hot_path:
-        app.add_middleware(PredictionHotPath)
+    # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
+    if hot_path:  # ahead of the whole stack: it checks the length and counts its answers itself
+        app.hot_path = PredictionHotPath(app, settings.max_body_bytes)
     return app
