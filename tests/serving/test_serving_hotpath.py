@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpers.packages import make_package, publish
 from helpers.serving import API_KEY, APPLICATION, read_log, running, write_flags
 from helpers.world import FeatureWorld
-from steelthread_contracts import PredictionLogRecord
+from steelthread_contracts import PredictionLogRecord, PredictionResponse
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
 
@@ -61,6 +61,8 @@ def _ask(
     content = chunks() if name.startswith("chunked") else body
     r = httpx.post(f"{url}/v1/predictions", content=content, headers=headers | auth, timeout=10)
     answer = r.json()
+    if r.status_code == 200:  # both paths answer the contract, explained features included
+        PredictionResponse.model_validate_json(r.content, strict=True)
     if isinstance(answer, dict) and str(answer.get("request_id", "")).startswith("req-"):
         answer["request_id"] = "generated"
     return r.status_code, answer

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from steelthread_contracts import ErrorBody, ErrorCode, PredictionRequest, PredictionResponse
+from steelthread_contracts import ErrorBody, ErrorCode, PredictionRequest
 from steelthread_serving.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ _KEY = b"x-api-key"
 _CONTENT_TYPE = b"content-type"
 _CONTENT_LENGTH = b"content-length"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-_serialize = PredictionResponse.__pydantic_serializer__.to_json
 _INTERNAL_ERROR = (
     ErrorBody(code=ErrorCode.INTERNAL_ERROR, message="internal error; see server logs")
     .model_dump_json()
@@ -93,7 +92,7 @@ class PredictionHotPath:
             return
         status = 200
         try:
-            payload = _serialize(await state.service.predict(request))
+            payload = await state.service.predict(request)
         except Exception:  # as the app's handler for unexpected errors answers (errors.py)
             logger.exception("unhandled error")
             status, payload = 500, _INTERNAL_ERROR

@@ -18,7 +18,6 @@ from steelthread_contracts import (
     PREDICTION_LOG_SCHEMA_VERSION,
     ModelInfo,
     PredictionRequest,
-    PredictionResponse,
     ServingMode,
 )
 from steelthread_serving.batching import Models, ScoringBatcher
@@ -66,7 +65,10 @@ class PredictionService:
             self._last_mode = state.mode
         return state
 
-    async def predict(self, request: PredictionRequest) -> PredictionResponse:
+    async def predict(self, request: PredictionRequest) -> bytes:
+        """The answer as JSON in `PredictionResponse`'s shape, built as a plain dict and serialised once
+        with orjson: building the pydantic model (even unvalidated) and serialising it cost ~3 % of live
+        mode's throughput, measured side by side. The tests validate answers against the contract."""
         started = time.perf_counter()
         state = self.flag_state()
         request_id = request.request_id or f"req-{os.urandom(16).hex()}"  # uuid4 costs 3x more
@@ -106,19 +108,17 @@ class PredictionService:
         scores.append(self._fallback_score)
         decision = answering.thresholds.decide(score)
         explained = vector.values
-        # Built without re-validation: every value is produced here and already typed. Validation of the
-        # answer cost as much as the rest of the skeleton path together (measured in bench/).
-        response = PredictionResponse.model_construct(
-            request_id=request_id,
-            probability_of_default=score,
-            decision=decision,
-            model_name=answering.name,
-            model_version=answering.version,
-            mode=state.mode,
-            degraded=degraded_reason is not None,
-            degraded_reason=degraded_reason,
-            features=explained if request.explain else None,
-        )
+        answer = {
+            "request_id": request_id,
+            "probability_of_default": score,
+            "decision": decision.value,
+            "model_name": answering.name,
+            "model_version": answering.version,
+            "mode": state.mode.value,
+            "degraded": degraded_reason is not None,
+            "degraded_reason": degraded_reason,
+            "features": explained if request.explain else None,
+        }
         latency = time.perf_counter() - started
         # The record is a plain dict in PredictionLogRecord's shape (the tests validate logged lines against
         # the contract): a pydantic model per record cost ~25 us, as much as the skeleton's whole answer.
@@ -151,7 +151,7 @@ class PredictionService:
         self.metrics.child(self.metrics.latency, mode, answering.version).observe(latency)
         if degraded_reason:
             self.metrics.child(self.metrics.degraded, degraded_reason).inc()
-        return response
+        return orjson.dumps(answer)
 
     def model_info(self) -> ModelInfo:
         state = self.flag_state()
