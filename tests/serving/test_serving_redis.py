@@ -3,6 +3,7 @@ Redis stopped mid-traffic gives degraded answers, never a 500, and answers recov
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -20,8 +21,13 @@ import redis
 from helpers.packages import make_package, publish
 from helpers.serving import API_KEY, Live, free_port, running, write_flags
 from helpers.world import FeatureWorld
+from steelthread_contracts import PredictionRequest
 from steelthread_features import store
 from steelthread_features.settings import FeatureSettings
+from steelthread_serving.batching import Models, Scored, ScoringBatcher
+from steelthread_serving.features import OnlineFeatures
+from steelthread_serving.metrics import ServingMetrics
+from steelthread_serving.package import load_package
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 # Feast's SQL registry lets psycopg connections be garbage-collected open (third-party, not ours).
@@ -221,3 +227,51 @@ def test_hung_redis_times_out_to_degraded_answers_then_recovers(production, worl
     # A timed-out connection must not hand a late reply to the next request: scores match again.
     assert [a["probability_of_default"] for a in recovered] == [a["probability_of_default"] for a in healthy]
     assert not any(a["degraded"] for a in recovered)
+
+
+def test_the_first_request_of_a_batch_may_be_cancelled_without_stranding_the_rest(
+    production, world: FeatureWorld, tmp_path: Path
+) -> None:
+    """With Redis, the first request of a batch reads for it (batching.py): cancelled before the batch
+    is taken, or after, the other requests still get their vectors and scores, equal to reading alone."""
+    settings, _, features = production
+    model = load_package(make_package(tmp_path / "models", "1"), ["CPUExecutionProvider"])
+    requests = world.requests(3)
+    models = (("champion", model),)
+
+    async def scenario(cancel_after_turns: int | None) -> list[Scored | None]:
+        online = OnlineFeatures(features, timeout=settings.feature_timeout_ms / 1000)
+        batcher = ScoringBatcher(online, ServingMetrics())
+        try:
+            tasks = [asyncio.create_task(batcher.score(r, models)) for r in requests]
+            if cancel_after_turns is not None:
+                for _ in range(cancel_after_turns):
+                    await asyncio.sleep(0)
+                tasks[0].cancel()
+            done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
+            return [None if isinstance(d, BaseException) else d for d in done]
+        finally:
+            await online.aclose()
+
+    def scores(answers: list[Scored | None]) -> list[float | None]:
+        assert all(a is None or a[0].problem is None for a in answers)
+        return [None if a is None else a[1]["champion"]["score"] for a in answers]
+
+    together = scores(asyncio.run(scenario(None)))
+    alone = [scores(asyncio.run(_alone(features, settings, r, models)))[0] for r in requests]
+    assert together == alone
+    assert all(s is not None for s in together)
+    for turns in (1, 2):  # 1: during the leader's loop turn; 2: while the batch is being read
+        answers = asyncio.run(scenario(turns))
+        assert answers[0] is None  # the cancelled request
+        assert scores(answers)[1:] == together[1:]
+
+
+async def _alone(
+    features: FeatureSettings, settings: ServingSettings, request: PredictionRequest, models: Models
+) -> list[Scored | None]:
+    online = OnlineFeatures(features, timeout=settings.feature_timeout_ms / 1000)
+    try:
+        return [await ScoringBatcher(online, ServingMetrics()).score(request, models)]
+    finally:
+        await online.aclose()
