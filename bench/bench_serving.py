@@ -7,7 +7,10 @@ Endpoints, each its own server process with one uvicorn worker on this machine:
   live-redis same, online features from Redis (production profile, SQL registry in PostgreSQL)
   mlflow     `mlflow models serve` of the same LightGBM model (pyfunc), the alternative people reach for
 At 1 and 8 connections, in interleaved rounds (median reported, with the range): requests/s, p50, p99;
-ratios against bare and mlflow; cold start to ready and resident memory of each server. Targets (issue 5):
+the server's CPU time per answer (user + kernel, from /proc, its child processes included: at one
+connection the server is busy for the whole of each request, so this is what throughput buys and it
+swings less than req/s between runs); ratios against bare and mlflow; cold start to ready and resident
+memory of each server. Targets (issue 5):
 skeleton >= 70% of bare, live >= 40% of bare and >= 10x mlflow, cold start < 3 s.
 
 Usage: uv run python bench/bench_serving.py [--duration 5] [--rounds 3] [--skip-mlflow]
@@ -71,22 +74,38 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + kernel CPU time of a server and its child processes so far (mlflow serves from a child)."""
+    ticks = 0
+    for p in [pid, *child_pids(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the line)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
     kids = [int(x) for x in out.split()]
     return kids + [g for k in kids for g in child_pids(k)]
 
 
-def wrk(url: str, body: str, connections: int, duration: int, headers: dict[str, str]) -> dict[str, float]:
+def wrk(
+    url: str, body: str, connections: int, duration: int, headers: dict[str, str], pid: int
+) -> dict[str, float]:
     lua = Path(tempfile.mkstemp(suffix=".lua")[1])
     header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
     lua.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n{header_lines}')
+    cpu_before = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", str(lua), url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(pid) - cpu_before
     lua.unlink()
 
     def ms(label: str) -> float:
@@ -97,8 +116,15 @@ def wrk(url: str, body: str, connections: int, duration: int, headers: dict[str,
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    answered = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": rps,
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+        "cpu_us": cpu * 1e6 / answered if answered else float("nan"),
+    }
 
 
 def main() -> None:
@@ -280,6 +306,7 @@ def main() -> None:
                             c,
                             args.duration,
                             {"X-API-Key": KEY, "Content-Type": "application/json"},
+                            int(results[name]["pid"]),  # type: ignore[call-overload]
                         )
                     )
         for (name, c), measured in runs.items():
@@ -297,7 +324,7 @@ def main() -> None:
         )
         print(
             f"{'server':<12}{'conns':>6}{'req/s':>10}{'range':>13}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-            f"{'vs bare':>9}{'vs mlflow':>10}"
+            f"{'cpu us':>8}{'vs bare':>9}{'vs mlflow':>10}"
         )
         for name in urls:
             for c in (1, 8):
@@ -307,7 +334,7 @@ def main() -> None:
                 spread = f"{r['low']:.0f}-{r['high']:.0f}"  # type: ignore[index]
                 print(
                     f"{name:<12}{c:>6}{r['rps']:>10.0f}{spread:>13}"  # type: ignore[index]
-                    f"{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}"  # type: ignore[index]
+                    f"{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}{r['cpu_us']:>8.0f}"  # type: ignore[index]
                     f"{r['rps'] / bare_rps:>9.2f}{r['rps'] / mlf_rps:>10.1f}"
                 )  # type: ignore[index]
         print()
