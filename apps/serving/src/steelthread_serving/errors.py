@@ -15,6 +15,8 @@ from steelthread_contracts import ErrorBody, ErrorCode
 
 logger = logging.getLogger(__name__)
 
+INTERNAL_ERROR_MESSAGE = "internal error; see server logs"
+
 STATUS_CODES: dict[int, ErrorCode] = {
     401: ErrorCode.UNAUTHORIZED,
     404: ErrorCode.NOT_FOUND,
@@ -86,7 +88,7 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
-    return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error; see server logs")
+    return error_response(500, ErrorCode.INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE)
 
 
 def install_error_handlers(app: FastAPI) -> None:
