@@ -81,12 +81,14 @@ def run(app: typer.Typer) -> None:
         raise SystemExit(result)
 
 
-def parse_time(text: str) -> datetime:
-    """ISO 8601; a time without a zone is UTC; `now` is now."""
+def parse_time(text: str, option: str | None = None) -> datetime:
+    """ISO 8601; a time without a zone is UTC; `now` is now. `option` names the flag in the error."""
     if text.strip().lower() == "now":
         return datetime.now(UTC)
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)") from None
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-11-22T10:00:00Z)", param_hint=option
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

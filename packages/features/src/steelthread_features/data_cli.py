@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from steelthread_features.cli_common import cli_errors, run
+from steelthread_features.cli_common import cli_errors, parse_time, run
 from steelthread_features.generator import DEFAULT_DAYS, DEFAULT_END, Scenario, generate, write
 from steelthread_features.settings import FeatureSettings
 
@@ -47,14 +46,7 @@ def generate_command(
 ) -> None:
     """Generate customers, credit history, applications and later labels as parquet."""
     target = out if out is not None else FeatureSettings().data_dir
-    end_at = DEFAULT_END
-    if end is not None:
-        try:
-            end_at = datetime.fromisoformat(end)
-        except ValueError:
-            raise typer.BadParameter(f"not an ISO-8601 timestamp: {end!r}", param_hint="--end") from None
-        if end_at.tzinfo is None:
-            end_at = end_at.replace(tzinfo=UTC)
+    end_at = parse_time(end, "--end") if end is not None else DEFAULT_END
     started = time.perf_counter()
     data = generate(rows, seed=seed, scenario=scenario, end=end_at, days=days)
     generated = time.perf_counter() - started

@@ -10,23 +10,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steelthread_features.cli_common import cli_errors, run
+from steelthread_features.cli_common import cli_errors, parse_time, run
 from steelthread_features.definitions import FEATURE_NAMES, FEATURE_SERVICE
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.store_config import store_yaml
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(highlight=False, soft_wrap=True)
-
-
-def _parse_time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not an ISO-8601 timestamp: {value!r}", param_hint=option) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command("config")
@@ -72,8 +62,8 @@ def materialize_command(
     from steelthread_features import store
 
     settings = FeatureSettings()
-    end_at = _parse_time(end, "--end") or datetime.now(UTC)
-    start_at = _parse_time(start, "--start")
+    end_at = parse_time(end, "--end") if end is not None else datetime.now(UTC)
+    start_at = parse_time(start, "--start") if start is not None else None
     if start_at is not None and start_at >= end_at:
         raise typer.BadParameter("must be before --end", param_hint="--start")
     started = time.perf_counter()
