@@ -108,7 +108,7 @@ def _one_error_line(result) -> str:
     [
         ("missing_column", "input is missing column 'customer_id'"),
         ("wrong_type", "input column 'loan_amount' must be number, got string"),
-        ("unknown_alias", "unknown model alias 'nope'"),
+        ("unknown_alias", "unknown alias 'nope'"),
         ("unreadable", "cannot read input"),
     ],
 )

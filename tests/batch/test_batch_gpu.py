@@ -23,7 +23,7 @@ def test_tensorised_forest_matches_onnxruntime(package) -> None:
     matrix[rng.random(matrix.shape) < 0.1] = np.nan
     matrix[:50] = np.nan  # rows of missing values take each node's default branch
     session = ort.InferenceSession(str(package.model_path), providers=["CPUExecutionProvider"])
-    want = session.run(["probabilities"], {"input": matrix})[0][:, 1]
+    want = session.run(["probabilities"], {"features": matrix})[0][:, 1]
     forest = load_forest(str(package.model_path))
     assert len(forest.roots) == 40
     got = DeviceForest(forest, "cpu").predict(matrix, chunk_rows=7_000)
@@ -41,7 +41,7 @@ def test_thresholds_are_compared_in_float32_like_onnxruntime(tmp_path) -> None:
     matrix = np.zeros((len(split_values), 4), dtype=np.float32)
     matrix[np.arange(len(split_values)), columns] = split_values
     session = ort.InferenceSession(str(package.model_path), providers=["CPUExecutionProvider"])
-    want = session.run(["probabilities"], {"input": matrix})[0][:, 1]
+    want = session.run(["probabilities"], {"features": matrix})[0][:, 1]
     assert np.abs(DeviceForest(forest, "cpu").predict(matrix) - want).max() <= 1e-6
 
 

@@ -16,6 +16,7 @@ from steelthread_batch.columns import output_schema
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import resolve_package
 from steelthread_batch.scoring import RunInfo, score_batches, scorer
+from steelthread_contracts.decision import decide
 
 RUN = RunInfo(run_id="run-1", started_at=datetime(2026, 11, 1, tzinfo=UTC))
 
@@ -26,7 +27,7 @@ def _offline_scores(package, table: pa.Table) -> np.ndarray:
     matrix = np.column_stack(
         [table.column(n).to_numpy(zero_copy_only=False) for n in package.feature_names]
     ).astype(np.float32)
-    return session.run(["probabilities"], {"input": matrix})[0][:, 1]
+    return session.run(["probabilities"], {"features": matrix})[0][:, 1]
 
 
 def test_output_schema_is_exact_and_every_row_comes_out_once(package) -> None:
@@ -50,17 +51,17 @@ def test_output_schema_is_exact_and_every_row_comes_out_once(package) -> None:
     assert set(scored.column("batch_run_id").to_pylist()) == {"run-1"}
 
 
-def test_batch_scores_equal_offline_onnx_scores_and_threshold_decides(package) -> None:
+def test_batch_scores_equal_offline_onnx_scores_and_decide_as_the_policy_does(package) -> None:
     table = scoring_table(package, 2_000, seed=2)
     result = pa.Table.from_batches(list(scorer(package, RUN)(iter(table.to_batches(max_chunksize=512)))))
     want = _offline_scores(package, table)
     got = result.column("score").to_numpy()
     # Same model, same float32 inputs; onnxruntime may sum trees in another order across threads.
     assert np.abs(got - want).max() <= 1e-6
-    decisions = np.array(result.column("decision").to_pylist())
-    assert (decisions[got >= package.threshold] == "decline").all()
-    assert (decisions[got < package.threshold] == "approve").all()
-    assert {"decline", "approve"} <= set(decisions)
+    # The columnar rule is the decision policy's: the same decision as serving's scalar `decide`.
+    decisions = result.column("decision").to_pylist()
+    assert decisions == [decide(float(s), package.thresholds).value for s in got]
+    assert {"decline", "review", "approve"} <= set(decisions)
 
 
 @pytest.mark.parametrize(
@@ -123,19 +124,24 @@ def test_aliases_and_versions_resolve_to_packages(models_dir) -> None:
     challenger = resolve_package(models_dir, alias="challenger")
     assert (challenger.version, challenger.threshold) == ("2", 0.3)
     assert resolve_package(models_dir, version="2").model_sha256 == challenger.model_sha256
-    with pytest.raises(BatchInputError, match=r"unknown model alias 'staging'.*challenger, champion"):
+    with pytest.raises(BatchInputError, match=r"no model is 'staging'.*pointer: challenger, champion"):
         resolve_package(models_dir, alias="staging")
-    with pytest.raises(BatchInputError, match="not found"):
+    with pytest.raises(BatchInputError, match="unknown alias 'nope'"):
+        resolve_package(models_dir, alias="nope")
+    with pytest.raises(BatchInputError, match="version '9' is not published"):
         resolve_package(models_dir, version="9")
+    with pytest.raises(BatchInputError, match="invalid model version"):
+        resolve_package(models_dir, version="../1")
 
 
 def test_a_review_threshold_in_the_package_adds_a_review_band(package) -> None:
     from dataclasses import replace
 
     from steelthread_batch.scoring import decide
+    from steelthread_contracts.decision import Thresholds
 
     scores = pa.array([0.05, 0.2, 0.3, 0.49, 0.5, 0.9, None], type=pa.float64())
-    assert decide(scores, 0.5, 0.3).to_pylist() == [
+    assert decide(scores, Thresholds(review=0.3, decline=0.5)).to_pylist() == [
         "approve", "approve", "review", "review", "decline", "decline", None,
     ]  # fmt: skip
     banded = replace(package, review_threshold=0.3)

@@ -1,27 +1,42 @@
-"""Build real model packages (LightGBM -> ONNX) in the published layout, for serving and batch tests."""
+"""Build real model packages (LightGBM -> ONNX) through the package contract, for every reader's tests.
+
+There is one factory: serving, batch and monitoring tests all get their packages from `make_package`,
+which writes a run package with `steelthread_contracts.package` and publishes it the way promotion does,
+so a test package can never drift from what training publishes.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import tempfile
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import onnxmltools
 import onnxruntime as ort
+import pandas as pd
 from onnxmltools.convert.common.data_types import FloatTensorType
 
+from steelthread_contracts import package as contract
 from steelthread_features.definitions import FEATURE_NAMES
 
+INPUT_NAME = "features"
 
-def train_tiny(feature_names: list[str], seed: int, rows: int = 400) -> lgb.LGBMClassifier:
+
+def train_tiny(
+    feature_names: list[str], seed: int, rows: int = 400, trees: int = 15, missing: float = 0.0
+) -> lgb.LGBMClassifier:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
     logits = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
+    if len(feature_names) > 3:
+        logits += 0.5 * x[:, 2] * x[:, 3]
     y = (logits > 0).astype(int)
+    if missing:
+        x[rng.random(x.shape) < missing] = np.nan
     model = lgb.LGBMClassifier(
-        n_estimators=15, num_leaves=7, random_state=seed, deterministic=True, verbose=-1, n_jobs=1
+        n_estimators=trees, num_leaves=7, random_state=seed, deterministic=True, verbose=-1, n_jobs=1
     )
     model.fit(x, y)
     return model
@@ -29,7 +44,7 @@ def train_tiny(feature_names: list[str], seed: int, rows: int = 400) -> lgb.LGBM
 
 def onnx_scores(path: Path, matrix: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    _, probabilities = session.run(None, {session.get_inputs()[0].name: matrix.astype(np.float32)})
+    (probabilities,) = session.run(["probabilities"], {INPUT_NAME: matrix.astype(np.float32)})
     return np.asarray(probabilities)[:, 1]
 
 
@@ -40,47 +55,100 @@ def make_package(
     seed: int = 0,
     feature_names: list[str] | None = None,
     threshold: float = 0.5,
+    review_threshold: float | None = None,
+    trees: int = 15,
+    rows: int = 400,
+    missing: float = 0.0,
+    name: str = "credit-risk-lgbm",
 ) -> Path:
-    """Write `root/versions/<version>/` with model.onnx, package.json and smoke.json; return the folder."""
+    """Publish `root/versions/<version>/` (model.onnx, smoke.json, package.json); return the folder.
+
+    `review_threshold` defaults to 0.75 x `threshold`; the package states both, as training's do.
+    """
     names = feature_names or list(FEATURE_NAMES)
-    model = train_tiny(names, seed)
+    model = train_tiny(names, seed, rows=rows, trees=trees, missing=missing)
     onx = onnxmltools.convert_lightgbm(
         model,
-        initial_types=[("features", FloatTensorType([None, len(names)]))],
+        initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))],
         zipmap=False,
         target_opset=15,
     )
-    folder = root / "versions" / version
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.onnx").write_bytes(onx.SerializeToString())
-    manifest = {
-        "name": "credit-risk-lgbm",
-        "version": version,
-        "feature_names": names,
-        "threshold": threshold,
-        "feature_service": "credit_risk_v1",
-        "run_id": f"test-run-{version}",
-        "created_at": "2026-11-22T00:00:00Z",
-        "metrics": {},
+    with tempfile.TemporaryDirectory(prefix="test-package-") as tmp:
+        run = Path(tmp)
+        (run / contract.MODEL_FILE).write_bytes(onx.SerializeToString())
+        smoke = np.random.default_rng(seed + 1).normal(size=(5, len(names))).astype(np.float32)
+        smoke[0, 0] = np.nan  # a missing value is part of every smoke test
+        scores = onnx_scores(run / contract.MODEL_FILE, smoke)
+        cases = [
+            contract.SmokeCase(
+                name=f"case{i}",
+                features=[None if np.isnan(v) else float(v) for v in row],
+                expected_score=float(s),
+            )
+            for i, (row, s) in enumerate(zip(smoke, scores, strict=True))
+        ]
+        contract.write_smoke(run, contract.SmokeDocument(feature_names=names, tolerance=1e-5, cases=cases))
+        contract.write_run_manifest(
+            run,
+            {
+                "name": name,
+                "feature_names": names,
+                "threshold": threshold,
+                "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
+                "feature_service": "credit_risk_v1",
+                "run_id": f"test-run-{version}-{seed}",
+                "created_at": "2026-11-22T00:00:00Z",
+                "onnx": {"input": INPUT_NAME, "output": "probabilities", "positive_class_index": 1},
+            },
+        )
+        return contract.publish(run, root, version)
+
+
+def rehash(folder: Path) -> None:
+    """Record the current hashes of a package's files after a test broke one on purpose, so the check
+    under test (the graph, the smoke scores) is reached instead of the hash check."""
+    manifest = json.loads((folder / contract.PACKAGE_FILE).read_text())
+    manifest["sha256"] = {
+        name: contract.sha256_file(folder / name) for name in manifest["sha256"] if (folder / name).is_file()
     }
-    (folder / "package.json").write_text(json.dumps(manifest))
-    rng = np.random.default_rng(seed + 1)
-    smoke = rng.normal(size=(5, len(names))).astype(np.float32)
-    scores = onnx_scores(folder / "model.onnx", smoke)
-    cases = [
-        {"features": dict(zip(names, map(float, row), strict=True)), "expected_score": float(s)}
-        for row, s in zip(smoke, scores, strict=True)
-    ]
-    (folder / "smoke.json").write_text(json.dumps({"cases": cases}))
-    return folder
+    (folder / contract.PACKAGE_FILE).write_text(json.dumps(manifest))
 
 
 def publish(root: Path, alias: str, version: str) -> None:
-    """Point an alias at a version the way promotion does: write a temp file, then os.replace."""
-    tmp = root / f".{alias}.json.tmp"
-    tmp.write_text(json.dumps({"version": version, "path": f"versions/{version}"}))
-    os.replace(tmp, root / f"{alias}.json")
+    """Point an alias at a version the way promotion does (atomic replace)."""
+    contract.write_pointer(root, alias, version)
 
 
 def unpublish(root: Path, alias: str) -> None:
-    (root / f"{alias}.json").unlink()
+    contract.remove_pointer(root, alias)
+
+
+def publish_reference(
+    root: Path,
+    version: str,
+    reference: pd.DataFrame,
+    *,
+    feature_names: list[str],
+    threshold: float = 0.5,
+    created_at: str = "2026-11-22T00:00:00Z",
+    alias: str = "champion",
+) -> Path:
+    """A reference-only package (what monitoring reads: package.json and reference.parquet), published
+    through the contract and pointed at by `alias`; returns the published folder."""
+    with tempfile.TemporaryDirectory(prefix="test-reference-") as tmp:
+        run = Path(tmp)
+        reference.to_parquet(run / contract.REFERENCE_FILE, index=False)
+        contract.write_run_manifest(
+            run,
+            {
+                "name": "credit-risk",
+                "feature_names": feature_names,
+                "threshold": threshold,
+                "review_threshold": threshold * 0.75,
+                "run_id": f"test-reference-{version}",
+                "created_at": created_at,
+            },
+        )
+        folder = contract.publish(run, root, version)
+    contract.write_pointer(root, alias, version)
+    return folder

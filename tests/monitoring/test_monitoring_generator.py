@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.packages import publish_reference
 from steelthread_features import store
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_features.generator import generate, write
@@ -126,23 +127,13 @@ def _scenario(name: str, root: Path) -> GeneratedRun:
         out: np.ndarray = 1.0 / (1.0 + np.exp(-(np.c_[np.ones(len(x)), x] @ weights)))
         return out
 
-    version = root / "models" / "versions" / "1"
-    version.mkdir(parents=True)
     reference = before[FEATURES].copy()
     reference["score"] = score(before)
     reference["label"] = before["defaulted"].to_numpy()
     for column in SLICES:
         reference[column] = before[column].astype(str).to_numpy()
-    reference.to_parquet(version / "reference.parquet", index=False)
-    package = {
-        "name": "credit-risk",
-        "version": "1",
-        "feature_names": FEATURES,
-        "threshold": 0.5,
-        "created_at": (data.end - timedelta(days=5)).isoformat(),
-    }
-    (version / "package.json").write_text(json.dumps(package))
-    (root / "models" / "champion.json").write_text('{"version": "1", "path": "versions/1"}')
+    created_at = (data.end - timedelta(days=5)).isoformat()
+    publish_reference(root / "models", "1", reference, feature_names=FEATURES, created_at=created_at)
 
     log_dir, feedback_dir = root / "prediction-log", root / "feedback"
     log_dir.mkdir()

@@ -23,7 +23,7 @@ def test_prediction_answers_with_the_skeleton(live: Live) -> None:
     body = PredictionResponse.model_validate(r.json())
     assert body.request_id == "abc-1"
     assert body.probability_of_default == live.settings.skeleton_score
-    assert body.decision == "approve"
+    assert body.decision == "review"  # the skeleton cannot approve: the decision policy fails closed
     assert (body.model_name, body.model_version, body.mode) == ("skeleton", "0", "skeleton")
     assert body.degraded is False
     assert body.features is None
@@ -85,7 +85,7 @@ def test_health_readiness_and_metrics_need_no_key(live: Live) -> None:
             authed.post("/v1/predictions", json=APPLICATION)
         text = c.get("/metrics").text
     assert 'steelthread_http_requests_total{method="POST",route="/v1/predictions",status="401"} 1.0' in text
-    assert 'steelthread_predictions_total{decision="approve",mode="skeleton"} 1.0' in text
+    assert 'steelthread_predictions_total{decision="review",mode="skeleton"} 1.0' in text
     assert 'steelthread_serving_mode{mode="skeleton"} 1.0' in text
     assert 'steelthread_model_info{name="skeleton",role="fallback",version="0"} 1.0' in text
     assert "steelthread_prediction_latency_seconds_bucket" in text

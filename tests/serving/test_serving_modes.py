@@ -192,7 +192,7 @@ def test_swap_under_load_fails_no_request_and_refuses_a_corrupt_package(
     assert {"1", "2"} <= set(versions)
     assert "3" not in versions
     assert info["champion"]["version"] == "2"
-    assert "model.onnx does not load" in info["last_refused"]["reason"]
+    assert "model.onnx does not match its recorded sha256" in info["last_refused"]["reason"]
     assert len(read_log(model_settings.resolved_prediction_log_dir)) == len(versions)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.packages import make_package, onnx_scores, publish, unpublish
+from helpers.packages import make_package, onnx_scores, publish, rehash, unpublish
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import PackageError, load_package
@@ -33,17 +33,35 @@ def test_missing_values_reach_the_model_as_nan(tmp_path: Path) -> None:
     assert 0.0 <= model.predict(model.matrix([row]))[0] <= 1.0
 
 
+def _rewrite(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
 @pytest.mark.parametrize(
     ("breakage", "reason"),
     [
-        (lambda f: (f / "model.onnx").write_bytes(b"not a model"), "model.onnx does not load"),
+        (
+            lambda f: (f / "model.onnx").write_bytes(b"not a model"),
+            "model.onnx does not match its recorded sha256",
+        ),
+        (lambda f: ((f / "model.onnx").write_bytes(b"not a model"), rehash(f)), "model.onnx does not load"),
         (lambda f: (f / "package.json").unlink(), "package.json is missing"),
-        (lambda f: (f / "package.json").write_text('{"name": "x"}'), "package.json invalid"),
+        (
+            lambda f: (f / "package.json").write_text('{"name": "x"}'),
+            "package.json is invalid: format_version",
+        ),
+        (
+            lambda f: _rewrite(f / "package.json", '"format_version": 1', '"format_version": 9'),
+            "format_version 9",
+        ),
+        (lambda f: _rewrite(f / "package.json", '"version": "1"', '"version": 1'), "invalid: version"),
+        (
+            lambda f: _rewrite(f / "package.json", '"task": "binary"', '"task": "regression"'),
+            "answers binary",
+        ),
         (lambda f: (f / "smoke.json").unlink(), "smoke.json is missing"),
         (
-            lambda f: (f / "smoke.json").write_text(
-                (f / "smoke.json").read_text().replace('"expected_score": 0', '"expected_score": 9')
-            ),
+            lambda f: (_rewrite(f / "smoke.json", '"expected_score": 0', '"expected_score": 9'), rehash(f)),
             "smoke check failed",
         ),
     ],
@@ -87,6 +105,7 @@ def test_registry_swaps_refuses_and_keeps_the_old_model(tmp_path: Path) -> None:
 
     broken = make_package(tmp_path, "2", seed=2)
     (broken / "model.onnx").write_bytes(b"garbage")
+    rehash(broken)  # past the hash check: the graph itself must be refused
     publish(tmp_path, "champion", "2")
     registry.refresh()
     assert registry.slots.champion.version == "1"  # still serving
@@ -111,7 +130,9 @@ def test_registry_swaps_refuses_and_keeps_the_old_model(tmp_path: Path) -> None:
 
 def test_pointer_and_package_versions_must_agree(tmp_path: Path) -> None:
     make_package(tmp_path, "1")
-    (tmp_path / "champion.json").write_text('{"version": "7", "path": "versions/1"}')
+    (tmp_path / "champion.json").write_text(
+        '{"version": "7", "path": "versions/1"}'
+    )  # what a bad copy leaves
     registry = ModelRegistry(tmp_path, CPU, ServingMetrics(), expected_features=lambda: None)
     registry.refresh()
     assert registry.slots.champion is None
@@ -128,3 +149,15 @@ def test_a_staging_deployment_serves_the_staging_alias_as_its_champion(tmp_path:
     registry.refresh()
     assert registry.slots.champion is not None
     assert registry.slots.champion.version == "2"
+
+
+@pytest.mark.parametrize("path", ["../outside", "versions/../../outside", "/etc", "versions"])
+def test_a_pointer_that_leaves_the_versions_folder_is_refused(tmp_path: Path, path: str) -> None:
+    make_package(tmp_path / "models", "1")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "models" / "champion.json").write_text(json.dumps({"version": "1", "path": path}))
+    registry = ModelRegistry(tmp_path / "models", CPU, ServingMetrics(), expected_features=lambda: None)
+    registry.refresh()
+    assert registry.slots.champion is None
+    assert registry.last_refused is not None
+    assert "points outside" in registry.last_refused.reason

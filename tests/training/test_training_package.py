@@ -21,12 +21,13 @@ from steelthread_training.config import (
     load_config,
 )
 from steelthread_training.errors import AuditError, CorruptArtifactError, PromotionError
+from steelthread_training.frame import MODEL_FEATURES
 from steelthread_training.model_card import model_card
 from steelthread_training.package import (
     MANIFEST_FILE,
     publish_version,
     read_pointer,
-    verify_package,
+    verify_run_package,
     write_pointer,
     write_run_package,
 )
@@ -54,7 +55,13 @@ def run_package(candidate, tmp_path: Path) -> Path:
         onnx_bytes=candidate.onnx_bytes,
         reference=candidate.reference(),
         smoke=smoke_document(candidate.smoke_scores),
-        manifest={"name": "credit-risk", "run_id": "r1", "feature_names": ["x"]},
+        manifest={
+            "name": "credit-risk",
+            "run_id": "r1",
+            "feature_names": list(MODEL_FEATURES),
+            "threshold": 0.3,
+            "review_threshold": 0.2,
+        },
     )
 
 
@@ -114,8 +121,8 @@ def test_smoke_scores_that_do_not_reproduce_are_refused(run_package: Path) -> No
 
     manifest["sha256"]["smoke.json"] = hashlib.sha256((run_package / "smoke.json").read_bytes()).hexdigest()
     (run_package / MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(CorruptArtifactError, match="smoke scores differ"):
-        verify_package(run_package, MANIFEST_FILE)
+    with pytest.raises(CorruptArtifactError, match="smoke check failed"):
+        verify_run_package(run_package)
 
 
 def _event(minutes: int, action: str, version: str, to: str = "champion") -> AuditEvent:

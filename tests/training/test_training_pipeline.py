@@ -115,7 +115,7 @@ def test_challenger_package_is_published_for_serving(trained) -> None:
         "reference.parquet",
         "smoke.json",
     ]
-    meta = verify_package(folder)
+    meta = verify_package(folder).model_dump(mode="json")
     for field in (
         "name",
         "version",

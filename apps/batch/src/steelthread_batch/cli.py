@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from steelthread_batch import sessions
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import resolve_package
 from steelthread_batch.run import RunSummary
@@ -74,6 +75,7 @@ def score(
     """Score applications with a published model package; resumes an unfinished run in OUTPUT."""
     settings = BatchSettings()
     package = resolve_package(settings.resolved_models_dir(), alias=alias, version=version)
+    sessions.smoke_check(package)
     role = alias or ("champion" if version is None else "pinned")
     log_dir = None if no_prediction_log else str(settings.resolved_prediction_log_dir())
     chosen = engine or settings.batch_engine

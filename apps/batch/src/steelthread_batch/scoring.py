@@ -36,7 +36,7 @@ from steelthread_batch.columns import (
 )
 from steelthread_batch.package import ModelPackage
 from steelthread_batch.validation import feature_matrix, row_reasons
-from steelthread_contracts import Decision
+from steelthread_contracts.decision import BELOW_ALL_CUTS, Thresholds
 
 BatchScorer = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
@@ -51,15 +51,14 @@ class RunInfo:
     device: str = "cpu"
 
 
-def decide(scores: pa.Array, threshold: float, review_threshold: float | None = None) -> pa.Array:
-    """The package's decision: declined at or above `threshold`, sent to review at or above
-    `review_threshold` (when the package has one), approved below. A null score gets a null decision."""
-    declined = pc.greater_equal(scores, pa.scalar(threshold, pa.float64()))
-    below: pa.Array = Decision.APPROVE.value
-    if review_threshold is not None:
-        review = pc.greater_equal(scores, pa.scalar(review_threshold, pa.float64()))
-        below = pc.if_else(review, Decision.REVIEW.value, Decision.APPROVE.value)
-    decision: pa.Array = pc.if_else(declined, Decision.DECLINE.value, below)
+def decide(scores: pa.Array, thresholds: Thresholds) -> pa.Array:
+    """The decision policy's rule (`steelthread_contracts.decision`) over an Arrow array: its cuts applied
+    highest first, the first one a score reaches decides. A null score gets a null decision (the row is
+    quarantined with its reason)."""
+    decision: pa.Array = pa.scalar(BELOW_ALL_CUTS.value, pa.string())
+    for cut, label in reversed(thresholds.cuts()):
+        reached = pc.greater_equal(scores, pa.scalar(cut, pa.float64()))
+        decision = pc.if_else(reached, label.value, decision)
     return decision
 
 
@@ -75,14 +74,11 @@ def predict(package: ModelPackage, matrix: np.ndarray, run: RunInfo) -> np.ndarr
 
         return predict_on_device(package, matrix, "cuda")
     session = sessions.session_for(package, run.threads)
-    name = session.get_inputs()[0].name
-    outputs = [o.name for o in session.get_outputs()]
-    wanted = "probabilities" if "probabilities" in outputs else outputs[-1]  # the label is not needed
-    probabilities = session.run([wanted], {name: matrix})[0]
-    if isinstance(probabilities, list):  # a ZipMap output: list of {class: probability}
-        return np.array([row[1] for row in probabilities], dtype=np.float32)
-    array = np.asarray(probabilities, dtype=np.float32)
-    return array[:, 1] if array.ndim == 2 else array
+    (out,) = session.run([package.output_name], {package.input_name: matrix})
+    array = np.asarray(out, dtype=np.float32)
+    if array.ndim == 2 and array.shape[1] != 1 and package.positive_class_index is not None:
+        return array[:, package.positive_class_index]
+    return array.reshape(-1)
 
 
 def normalise(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -112,7 +108,7 @@ def score_batch(batch: pa.RecordBatch, package: ModelPackage, run: RunInfo) -> p
     score_array = pa.array(scores, mask=~ok, type=pa.float64())
     columns: dict[str, pa.Array] = {
         SCORE: score_array,
-        DECISION: decide(score_array, package.threshold, package.review_threshold),
+        DECISION: decide(score_array, package.thresholds),
         MODEL_NAME: _constant(package.name, pa.string(), n),
         MODEL_VERSION: _constant(package.version, pa.string(), n),
         THRESHOLD: _constant(package.threshold, pa.float64(), n),

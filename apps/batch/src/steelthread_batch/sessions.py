@@ -7,11 +7,15 @@ the session already built; a cache in a `__main__` script would be rebuilt for e
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import ModelPackage, sha256_of
+from steelthread_contracts import package as contract
 
 _LOCK = threading.Lock()
 _SESSIONS: dict[tuple[str, str, int], Any] = {}
@@ -57,3 +61,15 @@ def session_for(package: ModelPackage, threads: int = 0) -> Any:
 def clear() -> None:
     with _LOCK:
         _SESSIONS.clear()
+
+
+def smoke_check(package: ModelPackage) -> None:
+    """The package's graph re-scores its smoke cases as published (once, on the driver, before a run)."""
+    from steelthread_batch.scoring import RunInfo, predict
+
+    try:
+        smoke = contract.read_smoke(Path(package.directory), package.feature_names)
+        matrix = np.array(smoke.matrix(), dtype=np.float32)
+        contract.check_smoke(smoke, predict(package, matrix, RunInfo("smoke", datetime.now(UTC))).tolist())
+    except contract.PackageError as exc:
+        raise BatchInputError(f"{package.directory}: {exc}") from None

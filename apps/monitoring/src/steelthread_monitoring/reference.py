@@ -6,7 +6,6 @@ measured against the data the serving model was trained and evaluated on, not a 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from steelthread_contracts import package
 from steelthread_monitoring.errors import InvalidInputError, MissingReferenceError
 
 SCORE_COLUMN = "score"
@@ -56,23 +56,26 @@ class Reference:
 
 
 def resolve_reference_path(models_dir: Path, alias: str) -> Path:
-    """Follow `<models_dir>/<alias>.json` to the package's `reference.parquet`."""
-    pointer = models_dir / f"{alias}.json"
-    if not pointer.is_file():
-        raise MissingReferenceError(
-            f"no alias pointer {pointer}: promote a model to '{alias}' or pass --reference PATH"
-        )
+    """Follow `<models_dir>/<alias>.json` to the package's `reference.parquet` (the package contract's
+    resolve: a known alias, a pointer inside models_dir, the version the pointer names)."""
     try:
-        target = json.loads(pointer.read_text())["path"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInputError(f"alias pointer {pointer} is not valid JSON with a 'path'") from exc
-    return models_dir / str(target) / "reference.parquet"
+        if package.read_pointer(models_dir, alias) is None:
+            raise MissingReferenceError(
+                f"no alias pointer {models_dir / f'{alias}.json'}: promote a model to '{alias}' "
+                "or pass --reference PATH"
+            )
+        folder = package.resolve(models_dir, alias=alias)
+    except package.PackageError as exc:
+        raise InvalidInputError(str(exc)) from None
+    return folder / package.REFERENCE_FILE
 
 
 def load_reference(path: Path) -> Reference:
-    """Read the reference parquet and, when present, the package.json beside it."""
+    """Read the reference parquet and, when it sits in a package, the package.json beside it (validated,
+    and the parquet checked against its recorded sha256)."""
     if not path.is_file():
         raise MissingReferenceError(f"reference dataset {path} does not exist")
+    manifest = _read_manifest(path)
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -82,38 +85,28 @@ def load_reference(path: Path) -> Reference:
         raise InvalidInputError(f"reference {path} has no '{SCORE_COLUMN}' column")
     if len(frame) == 0:
         raise InvalidInputError(f"reference {path} has no rows")
-    package = _read_package(path.parent / "package.json")
-    created = package.get("created_at")
-    try:
-        created_at = datetime.fromisoformat(str(created)) if created else None
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"{path.parent / 'package.json'}: created_at {created!r} is not ISO-8601"
-        ) from exc
-    names = package.get("feature_names", [])
-    threshold = package.get("threshold")
+    if manifest is None:
+        return Reference(frame=frame, path=path)
     return Reference(
         frame=frame,
         path=path,
-        model_name=_str_or_none(package.get("name")),
-        model_version=_str_or_none(package.get("version")),
-        feature_names=[str(n) for n in names] if isinstance(names, list) else [],
-        threshold=float(threshold) if isinstance(threshold, int | float) else None,
-        created_at=created_at,
+        model_name=manifest.name,
+        model_version=manifest.version,
+        feature_names=list(manifest.feature_names),
+        threshold=manifest.threshold,
+        created_at=manifest.created_at,
     )
 
 
-def _read_package(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        return {}
+def _read_manifest(path: Path) -> package.PackageManifest | None:
+    """The manifest of the package `path` belongs to, or None for a bare parquet (`--reference PATH`)."""
+    folder = path.parent
+    if not (folder / package.PACKAGE_FILE).is_file():
+        return None
     try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise InvalidInputError(f"{path} is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+        manifest = package.read_manifest(folder)
+        if path.name == package.REFERENCE_FILE:
+            package.verify_files(folder, manifest, [package.REFERENCE_FILE])
+    except package.PackageError as exc:
+        raise InvalidInputError(str(exc)) from None
+    return manifest

@@ -7,7 +7,7 @@ not the data generator of the use case (packages/features), and it knows nothing
 
 from __future__ import annotations
 
-import json
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +16,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION
+from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION, package
+from steelthread_contracts.decision import Thresholds, decide
 
 Scenario = Literal["none", "income_shift", "new_category", "missing_values", "label_shift", "skew"]
 SCENARIOS: tuple[Scenario, ...] = (
@@ -32,7 +33,7 @@ SLICES = ["purpose"]
 PURPOSES = ["debt_consolidation", "home_improvement", "car", "business", "education", "medical"]
 MODEL_NAME = "credit-risk"
 MODEL_VERSION = "3"
-THRESHOLD = 0.5
+THRESHOLDS = Thresholds(review=0.35, decline=0.5)
 
 
 @dataclass(frozen=True)
@@ -87,29 +88,30 @@ def _labels(rng: np.random.Generator, score: np.ndarray, scenario: Scenario) -> 
 
 
 def write_package(models_dir: Path, reference_rows: int = 5000, seed: int = 7) -> Path:
-    """Model package with package.json and reference.parquet, published behind `champion`."""
+    """Reference-only model package (package.json and reference.parquet, no model file) published behind
+    `champion` through the package contract, as monitoring reads it."""
     rng = np.random.default_rng(seed)
-    version_dir = models_dir / "versions" / MODEL_VERSION
-    version_dir.mkdir(parents=True, exist_ok=True)
     frame = _applications(rng, reference_rows, "none")
     frame["score"] = _score(frame)
     frame["label"] = _labels(rng, frame["score"].to_numpy(), "none")
-    frame.to_parquet(version_dir / "reference.parquet", index=False)
-    package = {
-        "name": MODEL_NAME,
-        "version": MODEL_VERSION,
-        "feature_names": FEATURES,
-        "threshold": THRESHOLD,
-        "feature_service": "credit_risk_v1",
-        "run_id": "synthetic",
-        "created_at": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
-        "metrics": {},
-    }
-    (version_dir / "package.json").write_text(json.dumps(package, indent=2))
-    (models_dir / "champion.json").write_text(
-        json.dumps({"version": MODEL_VERSION, "path": f"versions/{MODEL_VERSION}"})
-    )
-    return version_dir / "reference.parquet"
+    with tempfile.TemporaryDirectory(prefix="steelthread-synthetic-") as tmp:
+        run = Path(tmp)
+        frame.to_parquet(run / package.REFERENCE_FILE, index=False)
+        package.write_run_manifest(
+            run,
+            {
+                "name": MODEL_NAME,
+                "feature_names": FEATURES,
+                "threshold": THRESHOLDS.decline,
+                "review_threshold": THRESHOLDS.review,
+                "feature_service": "credit_risk_v1",
+                "run_id": "synthetic",
+                "created_at": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
+            },
+        )
+        folder = package.publish(run, models_dir, MODEL_VERSION)
+    package.write_pointer(models_dir, "champion", MODEL_VERSION)
+    return folder / package.REFERENCE_FILE
 
 
 def write_window(
@@ -139,7 +141,7 @@ def write_window(
         {"purpose": p, "loan_amount": a, "declared_income": i, "term_months": 36}
         for p, a, i in zip(frame["purpose"], frame["loan_amount"], frame["income"], strict=True)
     ]
-    decision = np.where(score >= THRESHOLD, "decline", "approve")
+    decision = [decide(float(v), THRESHOLDS).value for v in score]
     log = pd.DataFrame(
         {
             "schema_version": PREDICTION_LOG_SCHEMA_VERSION,

@@ -15,7 +15,7 @@ from steelthread_serving.flags import ServingFlags
 from steelthread_serving.hotpath import PredictionHotPath, ServingAPI
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyLimit, RequestMetrics
-from steelthread_serving.models import SkeletonModel, Thresholds
+from steelthread_serving.models import SkeletonModel
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
@@ -27,10 +27,7 @@ API_VERSION = "1.0.0"
 
 def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
     flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
-    fallback = SkeletonModel(
-        score=settings.skeleton_score,
-        thresholds=Thresholds(settings.review_threshold, settings.decline_threshold),
-    )
+    fallback = SkeletonModel(score=settings.skeleton_score)
     metrics.model_info.labels(role="fallback", name=fallback.name, version=fallback.version).set(1)
     metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
     log = JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes)

@@ -1,90 +1,34 @@
 """Model packages as promotion publishes them, loaded into onnxruntime.
 
-A package is a folder (`model.onnx`, `package.json`, `smoke.json`, `reference.parquet`) plus alias pointer
-files (`champion.json`, `challenger.json`) that promotion replaces atomically. Serving reads only these
-files: it never imports MLflow or training code, so the image stays small and the request path stays fast.
+The format (manifest, pointers, hashes, smoke document) is `steelthread_contracts.package`'s; this module
+adds the onnxruntime session and the checks that need it. Serving reads only the package files: it never
+imports MLflow or training code, so the image stays small and the request path stays fast.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from steelthread_contracts import ModelDescription
-from steelthread_serving.models import Thresholds
+from steelthread_contracts import package as contract
+from steelthread_contracts.decision import Thresholds
+from steelthread_contracts.package import (
+    MODEL_FILE,
+    SCORING_FILES,
+    AliasPointer,
+    PackageError,
+    PackageManifest,
+    Task,
+)
 
-SMOKE_TOLERANCE = 1e-4
-"""Smoke scores were computed by onnxruntime at publish time; the same graph must reproduce them closely."""
-
-
-class PackageError(Exception):
-    """A package that must not serve; the message says why, for logs and `GET /v1/model`."""
-
-
-class AliasPointer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    version: str
-    path: str
-
-
-class PackageManifest(BaseModel):
-    model_config = ConfigDict(extra="ignore", protected_namespaces=())
-
-    name: str
-    version: str
-    feature_names: list[str] = Field(min_length=1)
-    threshold: float = Field(gt=0.0, lt=1.0)
-    review_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
-    feature_service: str | None = None
-    run_id: str | None = None
-    created_at: str | None = None
-    metrics: dict[str, Any] = Field(default_factory=dict)
-
-
-class SmokeCase(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    features: dict[str, float | None]
-    expected_score: float
-
-
-def _read_smoke(path: Path, feature_names: list[str]) -> tuple[list[SmokeCase], float]:
-    """Read `{"feature_names", "tolerance", "cases": [{"features": [...] or {...}, "expected_score"}]}`.
-
-    Features come either in the listed order (null = missing) or by name; the tolerance is the package's own
-    when it states one (never looser than 1e-3), else SMOKE_TOLERANCE.
-    """
-    raw = json.loads(path.read_text())
-    cases = raw.get("cases", []) if isinstance(raw, dict) else raw
-    names = raw.get("feature_names", feature_names) if isinstance(raw, dict) else feature_names
-    tolerance = (
-        min(float(raw.get("tolerance", SMOKE_TOLERANCE)), 1e-3) if isinstance(raw, dict) else SMOKE_TOLERANCE
-    )
-    out = []
-    for case in cases:
-        features = case.get("features")
-        if isinstance(features, list):
-            if len(features) != len(names):
-                raise PackageError(
-                    f"{path.name}: a case has {len(features)} values for {len(names)} features"
-                )
-            features = dict(zip(names, features, strict=True))
-        if not isinstance(features, dict):
-            raise PackageError(f"{path.name}: smoke case without `features`")
-        expected = case.get("expected_score", case.get("score"))
-        out.append(SmokeCase(features=features, expected_score=expected))
-    return out, tolerance
+__all__ = ["AliasPointer", "OnnxModel", "PackageError", "load_package", "read_pointer"]
 
 
 @dataclass
@@ -113,9 +57,7 @@ class OnnxModel:
 
     @cached_property
     def thresholds(self) -> Thresholds:
-        decline = self.manifest.threshold
-        review = self.manifest.review_threshold or decline * 0.75
-        return Thresholds(review=min(review, decline), decline=decline)
+        return Thresholds.of(self.manifest)
 
     @property
     def execution_provider(self) -> str:
@@ -146,21 +88,24 @@ class OnnxModel:
         )
 
 
-def _pick_output(session: ort.InferenceSession) -> tuple[str, int | None]:
-    """LightGBM via onnxmltools (zipmap off) gives `label` and `probabilities` [n, 2]; prefer that column 1.
-    A graph with a single [n] or [n, 1] float output is taken as the score itself."""
-    outputs = session.get_outputs()
-    for out in outputs:
-        if out.name == "probabilities":
-            return out.name, 1
-    for out in outputs:
-        if "float" in out.type:
-            shape = out.shape
-            if len(shape) == 2 and shape[1] == 2:
-                return out.name, 1
-            if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
-                return out.name, None
-    raise PackageError("ONNX graph has no probability output ([n, 2] or [n] float)")
+def _signature(session: ort.InferenceSession, manifest: PackageManifest) -> tuple[str, str, int | None]:
+    """The graph's input and score output are the ones package.json declares."""
+    onnx = manifest.onnx
+    inputs = session.get_inputs()
+    if [i.name for i in inputs] != [onnx.input]:
+        found = ", ".join(i.name for i in inputs)
+        raise PackageError(f"model.onnx inputs are [{found}], package.json declares [{onnx.input}]")
+    width = inputs[0].shape[1] if len(inputs[0].shape) == 2 else None
+    if isinstance(width, int) and width != len(manifest.feature_names):
+        raise PackageError(
+            f"model expects {width} features but package.json lists {len(manifest.feature_names)}"
+        )
+    outputs = {o.name: o for o in session.get_outputs()}
+    if onnx.output not in outputs:
+        raise PackageError(f"model.onnx has no output {onnx.output!r} (has: {', '.join(outputs)})")
+    shape = outputs[onnx.output].shape
+    column = onnx.positive_class_index if len(shape) == 2 and shape[1] != 1 else None
+    return inputs[0].name, onnx.output, column
 
 
 def load_package(
@@ -169,17 +114,10 @@ def load_package(
     expected_features: list[str] | None = None,
 ) -> OnnxModel:
     """Load, check and warm a package; raise `PackageError` with the reason when it must not serve."""
-    manifest_path = directory / "package.json"
-    model_path = directory / "model.onnx"
-    try:
-        manifest = PackageManifest.model_validate_json(manifest_path.read_bytes())
-    except FileNotFoundError:
-        raise PackageError(f"{manifest_path} is missing") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PackageError(
-            f"package.json invalid at {'.'.join(map(str, first['loc']))}: {first['msg']}"
-        ) from None
+    manifest = contract.read_manifest(directory)
+    if manifest.task is not Task.BINARY:
+        raise PackageError(f"this service answers binary packages; package.json says {manifest.task}")
+    contract.verify_files(directory, manifest, SCORING_FILES)
     if expected_features is not None and manifest.feature_names != expected_features:
         missing = sorted(set(manifest.feature_names) - set(expected_features))
         raise PackageError(
@@ -192,54 +130,35 @@ def load_package(
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(model_path), sess_options=options, providers=chosen)
+        session = ort.InferenceSession(str(directory / MODEL_FILE), sess_options=options, providers=chosen)
     except Exception as exc:  # onnxruntime raises several untyped errors for a bad file
         raise PackageError(f"model.onnx does not load: {str(exc).splitlines()[0][:200]}") from None
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        raise PackageError(f"expected one input tensor, found {len(inputs)}")
-    width = inputs[0].shape[1] if len(inputs[0].shape) == 2 else None
-    if isinstance(width, int) and width != len(manifest.feature_names):
-        raise PackageError(
-            f"model expects {width} features but package.json lists {len(manifest.feature_names)}"
-        )
-    output_name, column = _pick_output(session)
+    input_name, output_name, column = _signature(session, manifest)
     model = OnnxModel(
         manifest=manifest,
         path=directory,
         session=session,
-        input_name=inputs[0].name,
+        input_name=input_name,
         output_name=output_name,
         output_column=column,
     )
-    _smoke_check(model, directory / "smoke.json")
+    _smoke_check(model)
     return model
 
 
-def _smoke_check(model: OnnxModel, smoke_path: Path) -> None:
+def _smoke_check(model: OnnxModel) -> None:
     """Warm the session and prove it answers what it answered at publish time."""
-    if not smoke_path.is_file():
-        raise PackageError("smoke.json is missing: a package must prove it answers before it serves")
+    smoke = contract.read_smoke(model.path, model.feature_names)
     try:
-        cases, tolerance = _read_smoke(smoke_path, model.feature_names)
-    except (ValueError, ValidationError, AttributeError, TypeError) as exc:
-        raise PackageError(f"smoke.json unreadable: {str(exc).splitlines()[0][:200]}") from None
-    if not cases:
-        raise PackageError("smoke.json has no cases")
-    try:
-        scores = model.predict(model.matrix([c.features for c in cases]))
+        scores = model.predict(np.array(smoke.matrix(), dtype=np.float32)).tolist()
     except Exception as exc:  # a graph that loads but cannot run
         raise PackageError(f"model fails on smoke inputs: {str(exc).splitlines()[0][:200]}") from None
-    for case, score in zip(cases, scores, strict=True):
-        if not math.isfinite(score) or abs(score - case.expected_score) > tolerance:
-            raise PackageError(f"smoke check failed: score {score:.6f} != expected {case.expected_score:.6f}")
+    contract.check_smoke(smoke, scores)
 
 
 def read_pointer(models_dir: Path, alias: str) -> AliasPointer | None:
-    path = models_dir / f"{alias}.json"
-    if not path.is_file():
-        return None
-    try:
-        return AliasPointer.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        raise PackageError(f"{path.name} is not a valid alias pointer: {exc.errors()[0]['msg']}") from None
+    return contract.read_pointer(models_dir, alias)
+
+
+def pointer_folder(models_dir: Path, alias: str, pointer: AliasPointer) -> Path:
+    return contract.folder_of(models_dir, alias, pointer)

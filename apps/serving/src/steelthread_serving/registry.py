@@ -17,7 +17,7 @@ from pathlib import Path
 
 from steelthread_contracts import RefusedPackage
 from steelthread_serving.metrics import ServingMetrics
-from steelthread_serving.package import OnnxModel, PackageError, load_package, read_pointer
+from steelthread_serving.package import OnnxModel, PackageError, load_package, pointer_folder, read_pointer
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class ModelRegistry:
             return
         directory = (self.models_dir / pointer.path).resolve()
         try:
+            directory = pointer_folder(self.models_dir, self.aliases[role], pointer)
             model = load_package(directory, self.providers, self.expected_features())
         except PackageError as exc:
             self._refuse(role, directory, str(exc), key=key)

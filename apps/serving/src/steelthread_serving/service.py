@@ -20,6 +20,7 @@ from steelthread_contracts import (
     PredictionRequest,
     ServingMode,
 )
+from steelthread_contracts.decision import DEFAULT_POLICY, DecisionPolicy, decide
 from steelthread_serving.batching import Models, ScoringBatcher
 from steelthread_serving.features import FeatureVector, OnlineFeatures
 from steelthread_serving.flags import FlagState, ServingFlags
@@ -44,6 +45,7 @@ class PredictionService:
     metrics: ServingMetrics
     registry: ModelRegistry | None = None
     features: OnlineFeatures | None = None
+    policy: DecisionPolicy = DEFAULT_POLICY
     _last_mode: ServingMode | None = field(default=None, init=False)
     _batcher: ScoringBatcher | None = field(default=None, init=False)
 
@@ -106,7 +108,7 @@ class PredictionService:
                 answering = champion
                 score = champion_scored["score"]
         scores.append(self._fallback_score)
-        decision = answering.thresholds.decide(score)
+        decision = decide(score, answering.thresholds, self.policy)
         explained = vector.values
         answer = {
             "request_id": request_id,

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from steelthread_contracts.package import ALIASES
 
 DEFAULT_FLAGS_PATH = Path(__file__).resolve().parents[2] / "flags.json"
 PLACEHOLDER_KEYS = frozenset(
@@ -43,7 +45,6 @@ class ServingSettings(BaseSettings):
     )
     champion_alias: str = Field(
         default="champion",
-        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
         description="Alias whose pointer file this deployment serves as its champion (staging: `staging`).",
     )
     model_poll_ms: int = Field(
@@ -74,12 +75,6 @@ class ServingSettings(BaseSettings):
     skeleton_score: float = Field(
         default=0.1, ge=0.0, le=1.0, description="Constant probability the skeleton answers."
     )
-    review_threshold: float = Field(
-        default=0.2, gt=0.0, lt=1.0, description="Scores at or above this go to review."
-    )
-    decline_threshold: float = Field(
-        default=0.5, gt=0.0, lt=1.0, description="Scores at or above this are declined."
-    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -95,6 +90,13 @@ class ServingSettings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("champion_alias")
+    @classmethod
+    def _known_alias(cls, alias: str) -> str:
+        if alias not in ALIASES:
+            raise ValueError(f"must be one of {', '.join(ALIASES)}")
+        return alias
+
     @field_validator("api_keys")
     @classmethod
     def _reject_placeholders(cls, keys: list[SecretStr]) -> list[SecretStr]:
@@ -108,12 +110,6 @@ class ServingSettings(BaseSettings):
                     "not a well-known placeholder)"
                 )
         return keys
-
-    @model_validator(mode="after")
-    def _thresholds_ordered(self) -> ServingSettings:
-        if self.review_threshold > self.decline_threshold:
-            raise ValueError("review_threshold must not exceed decline_threshold")
-        return self
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -23,13 +23,11 @@ from steelthread_training.export import onnx_scores, onnx_session
 from steelthread_training.gate import ChampionComparison
 from steelthread_training.package import (
     ALIASES,
-    MANIFEST_FILE,
     MODEL_FILE,
     check_alias,
     publish_version,
-    read_json,
     remove_pointer,
-    verify_package,
+    verify_run_package,
     write_pointer,
 )
 from steelthread_training.settings import TrainingSettings
@@ -172,8 +170,7 @@ def compare_with_champion(registry: Registry, test: pd.DataFrame, y: np.ndarray)
     run_id = str(registry.version(version).run_id)
     with tempfile.TemporaryDirectory(prefix="steelthread-champion-") as tmp:
         folder = registry.download(run_id, PACKAGE_ARTIFACT, Path(tmp))
-        manifest = verify_package(folder, MANIFEST_FILE)
-        names = [str(n) for n in manifest.get("feature_names", [])]
+        names = list(verify_run_package(folder).feature_names)
         absent = [n for n in names if n not in test.columns]
         if absent:
             return ChampionComparison(
@@ -191,9 +188,3 @@ def compare_with_champion(registry: Registry, test: pd.DataFrame, y: np.ndarray)
 
 def aliases_of(registry: Registry) -> dict[str, str | None]:
     return {alias: registry.alias_version(alias) for alias in ALIASES}
-
-
-def published(settings: TrainingSettings, version: str) -> dict[str, object]:
-    return read_json(
-        settings.resolved_models_dir() / "versions" / version / "package.json", "package metadata"
-    )

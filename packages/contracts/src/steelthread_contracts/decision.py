@@ -1,0 +1,70 @@
+"""The decision policy: one rule from a score and a package's thresholds to the answer's decision.
+
+Serving, batch and monitoring's synthetic data all decide through this module, so the same package and the
+same score give the same decision everywhere (before it existed, serving invented a review band that
+batch did not have). The rule is written once as ordered cuts (`Thresholds.cuts`): a scalar caller uses
+`decide`, a columnar caller (batch, over Arrow arrays) applies the same cuts in the same order; a test
+compares the two on every boundary.
+
+When no model can answer (no package, no thresholds, no score) the answer is the policy's `fallback`,
+which fails closed by default: a person reviews the case, nothing is approved unseen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from steelthread_contracts.api import Decision
+from steelthread_contracts.package import PackageError, RunManifest, Task
+
+BELOW_ALL_CUTS: Final = Decision.APPROVE
+"""The decision for a score under every cut."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Scores at or above `review` go to a person; at or above `decline` are declined."""
+
+    review: float
+    decline: float
+
+    def __post_init__(self) -> None:
+        if not self.review <= self.decline:
+            raise ValueError(f"review threshold {self.review} is above decline threshold {self.decline}")
+
+    def cuts(self) -> tuple[tuple[float, Decision], ...]:
+        """The rule as data, highest cut first: the first cut a score reaches decides."""
+        return ((self.decline, Decision.DECLINE), (self.review, Decision.REVIEW))
+
+    @classmethod
+    def of(cls, manifest: RunManifest) -> Thresholds:
+        """A package's thresholds; only a binary package has (and must have) them."""
+        if manifest.task is not Task.BINARY or manifest.threshold is None:
+            raise PackageError(f"a {manifest.task} package has no decision thresholds")
+        review = manifest.review_threshold if manifest.review_threshold is not None else manifest.threshold
+        return cls(review=review, decline=manifest.threshold)
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """What the use case declares about decisions that no threshold can make."""
+
+    fallback: Decision = Decision.REVIEW
+    """The answer when no model can answer; fail closed (never `approve` for a risk score)."""
+    name: str = "fail-closed"
+
+
+DEFAULT_POLICY: Final = DecisionPolicy()
+
+
+def decide(
+    score: float | None, thresholds: Thresholds | None, policy: DecisionPolicy = DEFAULT_POLICY
+) -> Decision:
+    """The decision for one score; the policy's fallback when there is no score or no thresholds."""
+    if score is None or thresholds is None or score != score:  # NaN compares unequal to itself
+        return policy.fallback
+    for cut, decision in thresholds.cuts():
+        if score >= cut:
+            return decision
+    return BELOW_ALL_CUTS
