@@ -40,9 +40,10 @@ demo: setup ## Run the main job end to end on embedded defaults (no server to in
 test: setup tools ## Run every test (the one command CI runs)
 	$(RUN) pytest
 
-lint: setup ## ruff lint + format check
+lint: setup ## ruff lint + format check + layering contracts (lint-imports)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports --no-logo
 
 typecheck: setup ## mypy strict on packages and apps
 	$(RUN) mypy packages/*/src apps/*/src examples/*/src
