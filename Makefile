@@ -24,7 +24,7 @@ help: ## List the targets
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines) every
 # process would otherwise recompile what it imports (`import feast` 9.4 s -> 6.6 s, measured).
-.venv/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml examples/*/pyproject.toml)
+.venv/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml usecases/*/pyproject.toml examples/*/pyproject.toml)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --locked --all-packages --compile-bytecode
 	@touch $@
@@ -46,7 +46,7 @@ lint: setup ## ruff lint + format check + layering contracts (lint-imports)
 	$(RUN) lint-imports --no-logo
 
 typecheck: setup ## mypy strict on packages and apps
-	$(RUN) mypy packages/*/src apps/*/src examples/*/src
+	$(RUN) mypy packages/*/src apps/*/src usecases/*/src examples/*/src
 
 fmt: setup ## Format and autofix
 	$(RUN) ruff format .

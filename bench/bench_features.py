@@ -227,17 +227,15 @@ def pit_child(method: str, data_dir: Path, feast_dir: Path) -> None:  # pragma: 
     import pandas as pd
 
     from steelthread_features import store
-    from steelthread_features.definitions import (
-        HISTORY_FEATURES,
-        HISTORY_TTL,
-        PROFILE_FEATURES,
-        PROFILE_TTL,
-    )
+    from steelthread_features.definitions import VIEW_TTLS
     from steelthread_features.feast_warnings import load_feast
     from steelthread_features.generator import read
     from steelthread_features.settings import FeatureSettings
-    from steelthread_features.transforms import application_features
     from steelthread_features.validation import entity_frame
+    from steelthread_usecase_credit.domain import HISTORY_FEATURES, PROFILE_FEATURES
+    from steelthread_usecase_credit.transforms import application_features
+
+    profile_ttl, history_ttl = VIEW_TTLS["customer_profile"], VIEW_TTLS["credit_history"]
 
     entities = entity_frame(read(data_dir, "applications"))
     if method == "baseline":
@@ -257,8 +255,8 @@ def pit_child(method: str, data_dir: Path, feast_dir: Path) -> None:  # pragma: 
         left = entities.assign(rid=np.arange(len(entities))).sort_values("event_timestamp")
         parts = [left]
         for table, columns, ttl in (
-            (customers, [*PROFILE_FEATURES, "home_ownership"], PROFILE_TTL),
-            (history, list(HISTORY_FEATURES), HISTORY_TTL),
+            (customers, [*PROFILE_FEATURES, "home_ownership"], profile_ttl),
+            (history, list(HISTORY_FEATURES), history_ttl),
         ):
             right = table.sort_values(["event_timestamp", "created_timestamp"]).rename(
                 columns={"event_timestamp": "fts"}

@@ -22,9 +22,9 @@
 import os
 
 from steelthread_features.generator import generate
-from steelthread_features.transforms import application_features
 from steelthread_training.dataset import income_band, label_applications
 from steelthread_training.frame import LABEL
+from steelthread_usecase_credit.transforms import application_features
 
 ROWS = int(os.environ.get("STEELTHREAD_NOTEBOOK_ROWS", "3000"))
 data = generate(ROWS, seed=11)

@@ -202,8 +202,8 @@ def hard_cases() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, fl
 @pytest.fixture(scope="session")
 def feature_world(tmp_path_factory: pytest.TempPathFactory) -> FeatureWorld:
     from steelthread_features import store
-    from steelthread_features.generator import SCHEMAS, generate, write
     from steelthread_features.settings import FeatureSettings
+    from steelthread_usecase_credit.generator import SCHEMAS, generate, write
 
     root = tmp_path_factory.mktemp("feature-world")
     data = generate(300, seed=5)

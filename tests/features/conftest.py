@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from steelthread_features import store
-from steelthread_features.definitions import HISTORY_FEATURES
-from steelthread_features.generator import SCHEMAS, GeneratedData, generate, write
 from steelthread_features.settings import FeatureSettings
+from steelthread_usecase_credit.domain import HISTORY_FEATURES
+from steelthread_usecase_credit.generator import SCHEMAS, GeneratedData, generate, write
 
 PROMETHEUS_ENV_AT_START = {
     name: os.environ.get(name) for name in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")

@@ -15,21 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steelthread_features import feature_names, store
-from steelthread_features.definitions import (
-    APPLICATION_FEATURES,
-    FEATURE_NAMES,
-    FEATURE_SERVICE,
-    HOME_OWNERSHIP,
-    INCOME_FLOOR,
-    PURPOSES,
-)
+from steelthread_features.definitions import APPLICATION_FEATURES, FEATURE_NAMES, FEATURE_SERVICE
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.store_config import (
     redis_connection_string,
     sqlalchemy_url,
     store_config,
 )
-from steelthread_features.transforms import application_features, application_row
+from steelthread_usecase_credit.domain import HOME_OWNERSHIP, INCOME_FLOOR, PURPOSES
+from steelthread_usecase_credit.transforms import application_features, application_row
 
 
 def test_importing_the_api_does_not_import_feast() -> None:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from steelthread_features.generator import (
+from steelthread_usecase_credit.generator import (
     NEW_CATEGORY,
     SCENARIO_COLUMNS,
     TABLES,

@@ -9,16 +9,12 @@ import pandas as pd
 import pytest
 
 from steelthread_features import store
-from steelthread_features.definitions import (
-    APPLICATION_FEATURES,
-    FEATURE_NAMES,
-    HISTORY_FEATURES,
-    HISTORY_TTL,
-    PROFILE_FEATURES,
-    PROFILE_TTL,
-    SLICE_COLUMNS,
-)
-from steelthread_features.transforms import application_features
+from steelthread_features.definitions import APPLICATION_FEATURES, FEATURE_NAMES, SLICE_COLUMNS, VIEW_TTLS
+from steelthread_usecase_credit.domain import HISTORY_FEATURES, PROFILE_FEATURES
+from steelthread_usecase_credit.transforms import application_features
+
+PROFILE_TTL = VIEW_TTLS["customer_profile"]
+HISTORY_TTL = VIEW_TTLS["credit_history"]
 
 
 def asof_reference(

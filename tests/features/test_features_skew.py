@@ -10,7 +10,8 @@ import pytest
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features import store
-from steelthread_features.definitions import FEATURE_NAMES, HISTORY_FEATURES
+from steelthread_features.definitions import FEATURE_NAMES
+from steelthread_usecase_credit.domain import HISTORY_FEATURES
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pandas as pd
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features import store
-from steelthread_features.generator import GeneratedData, generate, write
 from steelthread_features.settings import FeatureSettings
+from steelthread_usecase_credit.generator import GeneratedData, generate, write
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Feast's `SparkRetrievalJob.to_spark_df()` returns the point-in-time join of the batch views but not the
 on-demand (request-time) view, which Feast would only apply after collecting to pandas on the driver. So
-the join stays in Spark and `steelthread_features.transforms.application_features`, the very function the
+the join stays in Spark and the use case's request-time transform (`on_demand.frame`), the very function the
 on-demand view runs, is applied per Arrow batch on the executors. Columns are then put in
 credit_risk_v1's order, so the result matches `training_frame` column for column.
 """
@@ -37,9 +37,10 @@ def _with_reasons(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]
 def _application_features(
     batches: Iterator[pa.RecordBatch], schema: pa.Schema, names: Sequence[str]
 ) -> Iterator[pa.RecordBatch]:
-    """Append the request-time features (float64) computed by the feature library's transform."""
-    from steelthread_features.transforms import application_features
+    """Append the request-time features (float64) computed by the use case's transform."""
+    from steelthread_contracts.usecase import active, load_hook
 
+    application_features = load_hook(active().on_demand.frame)
     for batch in batches:
         computed = application_features(batch.to_pandas())
         arrays = [batch.column(f.name).cast(f.type) for f in schema if f.name in batch.schema.names]
@@ -60,22 +61,20 @@ def check_spark_settings(settings: FeatureSettings | None) -> FeatureSettings:
 
 
 def point_in_time(spark: Any, entities: Any, settings: FeatureSettings | None, with_slices: bool) -> Any:
-    """Entity columns (in order) plus credit_risk_v1's features (plus slices), as a Spark DataFrame."""
+    """Entity columns (in order) plus the feature service's features (plus slices), as a Spark DataFrame."""
     from steelthread_features import store
-    from steelthread_features.definitions import (
-        APPLICATION_FEATURES,
-        FEATURE_NAMES,
-        HISTORY_FEATURES,
-        HISTORY_VIEW,
-        PROFILE_FEATURES,
-        PROFILE_VIEW,
-        SLICE_COLUMNS,
-    )
+    from steelthread_features.definitions import APPLICATION_FEATURES, FEATURE_NAMES, SLICE_COLUMNS, USE_CASE
     from steelthread_features.feast_warnings import quiet_feast
 
     resolved = check_spark_settings(settings)
-    batch_columns = [*PROFILE_FEATURES, "home_ownership", *(SLICE_COLUMNS if with_slices else ())]
-    refs = [f"{PROFILE_VIEW}:{c}" for c in batch_columns] + [f"{HISTORY_VIEW}:{c}" for c in HISTORY_FEATURES]
+    stored = USE_CASE.on_demand.stored_inputs
+    refs = [
+        f"{view.name}:{c}"
+        for view in USE_CASE.views
+        for c in view.columns
+        if c in view.served or c in stored or (with_slices and c in view.slices)
+    ]
+    numeric = [f for view in USE_CASE.views for f in view.served]
     feature_store = store.get_store(resolved)
     with quiet_feast(), warnings.catch_warnings():
         # Feast announces its Spark store as "experimental" on every call; the join itself is tested here.
@@ -85,7 +84,7 @@ def point_in_time(spark: Any, entities: Any, settings: FeatureSettings | None, w
     from pyspark.sql import functions as F  # noqa: N812
     from pyspark.sql.types import DoubleType
 
-    for name in (*PROFILE_FEATURES, *HISTORY_FEATURES):
+    for name in numeric:
         joined = joined.withColumn(name, F.col(name).cast(DoubleType()))
     from steelthread_batch.spark_engine import to_arrow_schema, to_spark_schema
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from steelthread_contracts import PredictionRequest
-from steelthread_features.definitions import HISTORY_FEATURES, PROFILE_FEATURES, feature_names
+from steelthread_features.definitions import USE_CASE, feature_names
 from steelthread_features.online import (
     OnlineReader,
     OnlineVector,
@@ -88,12 +88,17 @@ def _failed(exc: Exception, n: int) -> list[FeatureVector]:
     return [FeatureVector(values={}, problem="feature_store_error")] * n
 
 
+_ENTITY_VIEW, *_OTHER_VIEWS = [frozenset(view.served) for view in USE_CASE.views if view.served]
+"""The first view describes the entity itself: all of it missing means an unknown entity; any later view
+wholly missing means its data expired (stale)."""
+
+
 def _checked(vector: OnlineVector) -> FeatureVector:
     missing = set(vector.missing)
     # A single missing value (e.g. months since a delinquency that never happened) is information the
     # model was trained with; a whole view missing means an unknown customer or expired (stale) data.
-    if missing.issuperset(PROFILE_FEATURES):
+    if missing.issuperset(_ENTITY_VIEW):
         return FeatureVector(values=vector.values, problem="unknown_customer")
-    if missing.issuperset(HISTORY_FEATURES):
+    if any(missing.issuperset(view) for view in _OTHER_VIEWS):
         return FeatureVector(values=vector.values, problem="stale_features")
     return FeatureVector(values=vector.values)

@@ -1,4 +1,4 @@
-"""`steelthread-data`: write the synthetic credit-risk data set."""
+"""`steelthread-data`: write the active use case's synthetic data set."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from steelthread_features.cli_common import cli_errors, parse_time, run
-from steelthread_features.generator import DEFAULT_DAYS, DEFAULT_END, Scenario, generate, write
+from steelthread_features.generator import DEFAULT_DAYS, DEFAULT_END, SCENARIOS, generate, write
 from steelthread_features.settings import FeatureSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -19,20 +19,21 @@ console = Console(highlight=False, soft_wrap=True)
 
 @app.callback()
 def data_group() -> None:
-    """Synthetic data for the credit-risk use case."""
+    """Synthetic data for the active use case (STEELTHREAD_USECASE)."""
 
 
 @app.command("generate")
 @cli_errors
 def generate_command(
-    rows: Annotated[int, typer.Option(min=1, help="Number of loan applications.")] = 100_000,
+    rows: Annotated[int, typer.Option(min=1, help="Number of events (decision requests).")] = 100_000,
     out: Annotated[
         Path | None,
         typer.Option(help="Output folder (default: STEELTHREAD_DATA_DIR/data, or STEELTHREAD_TABLES_DIR)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
     scenario: Annotated[
-        Scenario | None, typer.Option(help="Drift injected into the last quarter of the window.")
+        str | None,
+        typer.Option(help=f"Drift injected into the end of the window: {', '.join(SCENARIOS)}."),
     ] = None,
     end: Annotated[
         str | None,
@@ -44,7 +45,12 @@ def generate_command(
     ] = None,
     days: Annotated[int, typer.Option(min=30, max=3650, help="Length of the window.")] = DEFAULT_DAYS,
 ) -> None:
-    """Generate customers, credit history, applications and later labels as parquet."""
+    """Generate the use case's tables (entities, features, events, later labels) as parquet."""
+    if scenario is not None and scenario not in SCENARIOS:
+        known = ", ".join(SCENARIOS)
+        raise typer.BadParameter(
+            f"unknown scenario {scenario!r}; expected one of {known}", param_hint="'--scenario'"
+        )
     target = out if out is not None else FeatureSettings().data_dir
     end_at = parse_time(end, "--end") if end is not None else DEFAULT_END
     started = time.perf_counter()
@@ -56,8 +62,7 @@ def generate_command(
         size = path.stat().st_size / 1e6
         console.print(f"{name:>15}: {path} ({size:.1f} MB)")
     console.print(
-        f"{rows:,} applications, {len(data.credit_history):,} history rows, "
-        f"scenario={data.scenario.value if data.scenario else 'none'}: generated in "
+        f"{rows:,} events, scenario={scenario or 'none'}: generated in "
         f"{generated:.1f} s, written in {total - generated:.1f} s (total {total:.1f} s)"
     )
 

@@ -1,7 +1,8 @@
 """The Feast repo: entity, feature views, the request-time view and the feature services.
 
-Objects are built from settings (the data sources depend on the profile), so this module is imported
-only where Feast is needed. Column names and order come from `definitions`, which stays Feast-free.
+Built from the active use case's declaration (views, request fields, transform), never from names written
+here. Objects are built from settings (the data sources depend on the profile), so this module is imported
+only where Feast is needed.
 """
 
 from __future__ import annotations
@@ -13,100 +14,87 @@ from feast import Entity, FeatureService, FeatureView, Field, RequestSource, Val
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
 from feast.types import Float64, Int64, String
 
-from steelthread_features.definitions import (
-    APPLICATION_FEATURES,
-    APPLICATION_VIEW,
-    ENTITY,
-    FEATURE_SERVICE,
-    HISTORY_FEATURES,
-    HISTORY_TTL,
-    HISTORY_VIEW,
-    JOIN_KEY,
-    PROFILE_CATEGORICAL,
-    PROFILE_FEATURES,
-    PROFILE_TTL,
-    PROFILE_VIEW,
-    REQUEST_SOURCE,
-    SLICE_COLUMNS,
-    SLICE_SERVICE,
-)
+from steelthread_contracts.usecase import FeatureView as ViewSpec
+from steelthread_contracts.usecase import UseCase
+from steelthread_features.definitions import USE_CASE
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.sources import batch_source
 
+_FEAST_TYPES = {"float64": Float64, "int64": Int64, "string": String}
 
-def _customer() -> Entity:
+
+def _entity(use_case: UseCase) -> Entity:
     return Entity(
-        name=ENTITY,
-        join_keys=[JOIN_KEY],
+        name=use_case.entity.name,
+        join_keys=[use_case.entity.join_key],
         value_type=ValueType.INT64,
-        description="A loan applicant.",
+        description=use_case.entity.description,
     )
 
 
-def _application_view(
-    profile: FeatureView, history: FeatureView, request: RequestSource
+def _on_demand_view(
+    use_case: UseCase, views: dict[str, FeatureView], request: RequestSource
 ) -> OnDemandFeatureView:
+    spec = use_case.on_demand
+    sources: list[Any] = [views[use_case.view_of(c).name][[c]] for c in spec.stored_inputs]
+
     @on_demand_feature_view(  # type: ignore[untyped-decorator]
-        name=APPLICATION_VIEW,
-        sources=[profile[["home_ownership"]], history[["total_balance"]], request],
-        schema=[Field(name=name, dtype=Float64) for name in APPLICATION_FEATURES],
+        name=spec.name,
+        sources=[*sources, request],
+        schema=[Field(name=name, dtype=Float64) for name in spec.features],
         mode="pandas",
         description="Request-time features; the same function runs offline and online.",
     )
     def application_view(inputs: pd.DataFrame) -> pd.DataFrame:
-        # Feast stores this body as source and re-executes it without this module's globals,
-        # so the shared transform is imported here.
-        from steelthread_features.transforms import application_features
+        # Feast stores this body as source and re-executes it without this module's globals, so the
+        # transform is looked up here, from the active use case.
+        from steelthread_contracts.usecase import active, load_hook
 
-        return application_features(inputs)
+        frame: pd.DataFrame = load_hook(active().on_demand.frame)(inputs)
+        return frame
 
     view: OnDemandFeatureView = application_view
     return view
 
 
-def build_objects(settings: FeatureSettings) -> list[Any]:
+def _batch_view(spec: ViewSpec, entity: Entity, settings: FeatureSettings) -> FeatureView:
+    return FeatureView(
+        name=spec.name,
+        entities=[entity],
+        ttl=spec.ttl,
+        schema=[
+            *(Field(name=n, dtype=Float64) for n in spec.features),
+            *(Field(name=n, dtype=String) for n in (*spec.strings, *spec.slices)),
+        ],
+        source=batch_source(settings, spec.table),
+        online=True,
+        description=spec.description,
+    )
+
+
+def build_objects(settings: FeatureSettings, use_case: UseCase = USE_CASE) -> list[Any]:
     """Every Feast object of the repo, with data sources for the settings' offline store."""
-    customer = _customer()
-    profile = FeatureView(
-        name=PROFILE_VIEW,
-        entities=[customer],
-        ttl=PROFILE_TTL,
-        schema=[
-            *(Field(name=n, dtype=Float64) for n in PROFILE_FEATURES),
-            *(Field(name=n, dtype=String) for n in PROFILE_CATEGORICAL),
-            *(Field(name=n, dtype=String) for n in SLICE_COLUMNS),
-        ],
-        source=batch_source(settings, "customers"),
-        online=True,
-        description="Customer profile; region and protected_group are for slices only.",
-    )
-    history = FeatureView(
-        name=HISTORY_VIEW,
-        entities=[customer],
-        ttl=HISTORY_TTL,
-        schema=[Field(name=n, dtype=Float64) for n in HISTORY_FEATURES],
-        source=batch_source(settings, "credit_history"),
-        online=True,
-        description="Credit-bureau snapshots; older than the TTL counts as unknown.",
-    )
+    entity = _entity(use_case)
+    views = {spec.name: _batch_view(spec, entity, settings) for spec in use_case.views}
     request = RequestSource(
-        name=REQUEST_SOURCE,
-        schema=[
-            Field(name="loan_amount", dtype=Float64),
-            Field(name="term_months", dtype=Int64),
-            Field(name="purpose", dtype=String),
-            Field(name="declared_income", dtype=Float64),
-        ],
+        name=use_case.on_demand.request_source,
+        schema=[Field(name=f.name, dtype=_FEAST_TYPES[f.storage]) for f in use_case.request_fields],
     )
-    application = _application_view(profile, history, request)
+    on_demand = _on_demand_view(use_case, views, request)
+    served = [
+        views[spec.name] if spec.columns == spec.served else views[spec.name][list(spec.served)]
+        for spec in use_case.views
+        if spec.served
+    ]
     model_service = FeatureService(
-        name=FEATURE_SERVICE,
-        features=[profile[list(PROFILE_FEATURES)], history, application],
-        description="The credit-risk model's inputs, in the model's order.",
+        name=use_case.feature_service,
+        features=[*served, on_demand],
+        description="The model's inputs, in the model's order.",
     )
+    sliced = [views[spec.name][list(spec.slices)] for spec in use_case.views if spec.slices]
     slice_service = FeatureService(
-        name=SLICE_SERVICE,
-        features=[profile[list(SLICE_COLUMNS)]],
+        name=use_case.slice_service,
+        features=sliced,
         description="Evaluation slices and fairness attributes; never model inputs.",
     )
-    return [customer, profile, history, request, application, model_service, slice_service]
+    return [entity, *views.values(), request, on_demand, model_service, slice_service]

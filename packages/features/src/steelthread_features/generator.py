@@ -1,373 +1,50 @@
-"""Deterministic synthetic data for the credit-risk use case.
+"""The active use case's data generator: deterministic synthetic tables with named drift scenarios.
 
-The same seed gives byte-identical parquet files, so tests, the demo and monitoring can rely on a known
-truth. Drift scenarios are applied on top of the finished baseline with their own random stream and
-touch only the columns they name, and only from `drift_start` on, so a monitor can be checked against
-exactly what changed. A team that forks the template replaces this module, not the plumbing.
+The generator is the use case's own code (`UseCase.generator` names its module); this module is the one
+place the plumbing reaches it, so the data CLI, training, the demo and the tests never name a use case.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+import importlib
 from pathlib import Path
-from typing import Final
+from types import ModuleType
+from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from steelthread_features.definitions import (
-    CREATED_TIMESTAMP,
-    EVENT_TIMESTAMP,
-    HOME_OWNERSHIP,
-    JOIN_KEY,
-    PROTECTED_GROUPS,
-    PURPOSES,
-    REGIONS,
-)
-
-DEFAULT_END: Final = datetime(2026, 10, 1, tzinfo=UTC)
-DEFAULT_DAYS: Final = 365
-SNAPSHOT_EVERY_DAYS: Final = 61
-NEW_CATEGORY: Final = "education"
-"""Purpose held out of the baseline; the `new_category` scenario introduces it (still a valid API value,
-so the scenario can be replayed through serving)."""
-DRIFT_FRACTION: Final = 0.25
-"""Scenarios change only the last quarter of the time window."""
-NO_DELINQUENCY_MONTHS: Final = 120.0
-"""`months_since_delinquency` for a customer with none on record (a cap, not a missing value)."""
-
-US = pa.timestamp("us", tz="UTC")
-TABLES: Final = ("customers", "credit_history", "applications", "labels")
-
-SCHEMAS: Final[dict[str, pa.Schema]] = {
-    "customers": pa.schema(
-        [
-            (JOIN_KEY, pa.int64()),
-            (EVENT_TIMESTAMP, US),
-            (CREATED_TIMESTAMP, US),
-            ("age", pa.float64()),
-            ("years_employed", pa.float64()),
-            ("months_at_address", pa.float64()),
-            ("home_ownership", pa.string()),
-            ("region", pa.string()),
-            ("protected_group", pa.string()),
-        ]
-    ),
-    "credit_history": pa.schema(
-        [
-            (JOIN_KEY, pa.int64()),
-            (EVENT_TIMESTAMP, US),
-            (CREATED_TIMESTAMP, US),
-            ("total_balance", pa.float64()),
-            ("credit_utilisation", pa.float64()),
-            ("delinquencies_12m", pa.float64()),
-            ("months_since_delinquency", pa.float64()),
-            ("past_loans", pa.float64()),
-            ("inquiries_6m", pa.float64()),
-        ]
-    ),
-    "applications": pa.schema(
-        [
-            ("request_id", pa.string()),
-            (JOIN_KEY, pa.int64()),
-            ("application_timestamp", US),
-            ("loan_amount", pa.float64()),
-            ("term_months", pa.int64()),
-            ("purpose", pa.string()),
-            ("declared_income", pa.float64()),
-        ]
-    ),
-    "labels": pa.schema(
-        [
-            ("request_id", pa.string()),
-            ("defaulted", pa.int64()),
-            ("label_timestamp", US),
-        ]
-    ),
-}
+from steelthread_contracts.usecase import UseCaseError
+from steelthread_features.definitions import USE_CASE
 
 
-class Scenario(StrEnum):
-    INCOME_SHIFT = "income_shift"
-    NEW_CATEGORY = "new_category"
-    MISSING_VALUES = "missing_values"
-    LABEL_SHIFT = "label_shift"
+def _module() -> ModuleType:
+    try:
+        return importlib.import_module(USE_CASE.generator)
+    except ImportError as exc:
+        raise UseCaseError(f"use case {USE_CASE.name!r}: generator {USE_CASE.generator!r}: {exc}") from None
 
 
-SCENARIO_COLUMNS: Final[dict[Scenario, dict[str, tuple[str, ...]]]] = {
-    Scenario.INCOME_SHIFT: {"applications": ("declared_income",)},
-    Scenario.NEW_CATEGORY: {"applications": ("purpose",)},
-    Scenario.MISSING_VALUES: {"credit_history": ("total_balance", "credit_utilisation")},
-    Scenario.LABEL_SHIFT: {"labels": ("defaulted",)},
-}
-"""What each scenario is allowed to change: table -> columns (tested)."""
+_GENERATOR = _module()
+TABLES: tuple[str, ...] = tuple(_GENERATOR.TABLES)
+DEFAULT_END = _GENERATOR.DEFAULT_END
+DEFAULT_DAYS: int = int(_GENERATOR.DEFAULT_DAYS)
+SCENARIOS: tuple[str, ...] = tuple(USE_CASE.scenarios)
 
 
-@dataclass(frozen=True)
-class GeneratedData:
-    """The four tables as pandas frames (timestamps are datetime64[us, UTC])."""
-
-    customers: pd.DataFrame
-    credit_history: pd.DataFrame
-    applications: pd.DataFrame
-    labels: pd.DataFrame
-    seed: int
-    scenario: Scenario | None
-    start: datetime
-    end: datetime
-    drift_start: datetime
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def table(self, name: str) -> pd.DataFrame:
-        frame: pd.DataFrame = getattr(self, name)
-        return frame
+def generate(rows: int, seed: int = 0, scenario: str | None = None, **kwargs: Any) -> Any:
+    """The use case's tables for `rows` events (`end=`, `days=` as the generator takes them)."""
+    if scenario is not None and scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}")
+    return _GENERATOR.generate(rows, seed=seed, scenario=scenario, **kwargs)
 
 
-def _us(dt: datetime) -> int:
-    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
-
-
-def _ts(micros: np.ndarray) -> pd.Series:
-    return pd.Series(micros.astype("datetime64[us]")).dt.tz_localize("UTC")
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-x)))
-
-
-def _round(x: np.ndarray, step: float) -> np.ndarray:
-    return np.asarray(np.round(x / step) * step)
-
-
-def generate(
-    rows: int,
-    seed: int = 0,
-    scenario: Scenario | str | None = None,
-    *,
-    end: datetime = DEFAULT_END,
-    days: int = DEFAULT_DAYS,
-) -> GeneratedData:
-    """Generate `rows` applications with their customers, credit history and later labels."""
-    if rows < 1:
-        raise ValueError(f"rows must be at least 1, got {rows}")
-    if end.tzinfo is None:
-        raise ValueError("end must be timezone-aware")
-    scen = Scenario(scenario) if scenario is not None else None
-    rng = np.random.default_rng(seed)
-    start = end - timedelta(days=days)
-    start_us, end_us = _us(start), _us(end)
-    day_us = 86_400 * 1_000_000
-
-    # Customers: a latent risk drives their history; slice attributes do not enter the label.
-    n_cust = max(1, rows // 3)
-    risk = rng.standard_normal(n_cust)
-    age = np.clip(np.round(rng.normal(42, 12, n_cust)), 18, 85)
-    years_employed = np.round(np.minimum(age - 18, rng.gamma(2.0, 3.0, n_cust) * np.exp(-0.2 * risk)), 1)
-    months_at_address = np.round(rng.gamma(2.0, 24.0, n_cust))
-    p_own = np.clip((age - 18) / 100, 0.02, 0.5)
-    p_mortgage = np.clip((age - 22) / 60, 0.05, 0.5)
-    u = rng.random(n_cust)
-    home_idx = np.where(u < p_own, 1, np.where(u < p_own + p_mortgage, 2, 0))
-    region_idx = rng.choice(len(REGIONS), n_cust, p=[0.25, 0.2, 0.2, 0.2, 0.15])
-    group_idx = (rng.random(n_cust) < 0.35 + 0.1 * (region_idx % 2)).astype(np.int64)
-    base_income = _round(
-        np.exp(rng.normal(np.log(48_000), 0.45, n_cust)) * (1 + 0.02 * years_employed) * np.exp(-0.15 * risk),
-        100.0,
-    )
-    signup = end_us - days * day_us - rng.integers(30 * day_us, 5 * 365 * day_us, n_cust)
-    customers = pd.DataFrame(
-        {
-            JOIN_KEY: np.arange(1, n_cust + 1, dtype=np.int64),
-            EVENT_TIMESTAMP: _ts(signup),
-            CREATED_TIMESTAMP: _ts(signup + 3_600_000_000),
-            "age": age.astype(np.float64),
-            "years_employed": years_employed,
-            "months_at_address": months_at_address,
-            "home_ownership": np.asarray(HOME_OWNERSHIP, dtype=object)[home_idx],
-            "region": np.asarray(REGIONS, dtype=object)[region_idx],
-            "protected_group": np.asarray(PROTECTED_GROUPS, dtype=object)[group_idx],
-        }
-    )
-
-    # Credit-history snapshots, from a little before the window to its end.
-    # Every ~SNAPSHOT_EVERY_DAYS with jitter, so a baseline customer is never past the 90-day TTL.
-    first = start_us - 120 * day_us
-    k = (end_us - first) // (SNAPSHOT_EVERY_DAYS * day_us) + 2
-    h_cust = np.repeat(np.arange(n_cust), k)
-    phase = rng.integers(0, SNAPSHOT_EVERY_DAYS * day_us, n_cust)
-    jitter = rng.integers(-10 * day_us, 10 * day_us, (n_cust, k))
-    h_time = (first + phase[:, None] + np.arange(k)[None, :] * SNAPSHOT_EVERY_DAYS * day_us + jitter).reshape(
-        -1
-    )
-    keep = h_time < end_us
-    h_cust, h_time = h_cust[keep], h_time[keep]
-    h_risk = risk[h_cust]
-    n_hist = len(h_cust)
-    utilisation = np.round(_sigmoid(0.9 * h_risk + rng.normal(-0.4, 0.6, n_hist)), 4)
-    balance = _round(base_income[h_cust] * utilisation * rng.uniform(0.2, 0.9, n_hist), 0.01)
-    delinquencies = rng.poisson(np.exp(-1.6 + 0.9 * h_risk)).astype(np.float64)
-    months_since = np.where(
-        delinquencies > 0, rng.integers(0, 13, n_hist).astype(np.float64), NO_DELINQUENCY_MONTHS
-    )
-    past_loans = rng.poisson(1.0 + age[h_cust] / 25).astype(np.float64)
-    inquiries = rng.poisson(np.exp(-0.7 + 0.5 * h_risk)).astype(np.float64)
-    h_created = h_time + rng.integers(0, 6 * 3_600_000_000, n_hist)
-    credit_history = pd.DataFrame(
-        {
-            JOIN_KEY: (h_cust + 1).astype(np.int64),
-            EVENT_TIMESTAMP: _ts(h_time),
-            CREATED_TIMESTAMP: _ts(h_created),
-            "total_balance": balance,
-            "credit_utilisation": utilisation,
-            "delinquencies_12m": delinquencies,
-            "months_since_delinquency": months_since,
-            "past_loans": past_loans,
-            "inquiries_6m": inquiries,
-        }
-    )
-
-    # Applications.
-    a_cust = rng.integers(0, n_cust, rows)
-    a_time = np.sort(rng.integers(start_us, end_us, rows))
-    base_purposes = [p for p in PURPOSES if p != NEW_CATEGORY]
-    purpose_p = np.array([0.35, 0.15, 0.18, 0.08, 0.09, 0.15])[: len(base_purposes)]
-    purpose_idx = rng.choice(len(base_purposes), rows, p=purpose_p / purpose_p.sum())
-    purpose = np.asarray(base_purposes, dtype=object)[purpose_idx]
-    term = rng.choice(np.array([12, 24, 36, 48, 60], dtype=np.int64), rows)
-    true_income = _round(base_income[a_cust] * np.exp(rng.normal(0.0, 0.08, rows)), 100.0)
-    declared_income = np.where(rng.random(rows) < 0.01, 0.0, true_income)
-    loan_amount = np.clip(_round(true_income * rng.uniform(0.03, 0.6, rows), 100.0), 500.0, 1_000_000.0)
-    applications = pd.DataFrame(
-        {
-            "request_id": [f"app-{i:09d}" for i in range(rows)],
-            JOIN_KEY: (a_cust + 1).astype(np.int64),
-            "application_timestamp": _ts(a_time),
-            "loan_amount": loan_amount,
-            "term_months": term,
-            "purpose": purpose,
-            "declared_income": declared_income,
-        }
-    )
-
-    # Labels: default depends on latent risk (visible through the history), affordability and
-    # the loan itself; they arrive 2-15 months after the application.
-    purpose_effect = {"business": 0.5, "debt_consolidation": 0.25, "medical": 0.3, "car": -0.2}
-    p_eff = np.array([purpose_effect.get(p, 0.0) for p in base_purposes])[purpose_idx]
-    income_eff = np.maximum(declared_income, 1_000.0)
-    logit = (
-        -2.9
-        + 1.1 * risk[a_cust]
-        + 2.2 * np.minimum(loan_amount / income_eff, 3.0)
-        + 0.012 * (term - 36)
-        + p_eff
-        + 0.8 * (declared_income <= 0)
-        - 0.015 * (age[a_cust] - 42)
-        - 0.03 * years_employed[a_cust]
-        + 0.35 * (home_idx[a_cust] == 0)
-    )
-    defaulted = (rng.random(rows) < _sigmoid(logit)).astype(np.int64)
-    delay = rng.integers(60 * day_us, 450 * day_us, rows)
-    labels = pd.DataFrame(
-        {
-            "request_id": applications["request_id"],
-            "defaulted": defaulted,
-            "label_timestamp": _ts(a_time + delay),
-        }
-    )
-
-    drift_start_us = start_us + int((end_us - start_us) * (1 - DRIFT_FRACTION))
-    drift_start = start + timedelta(microseconds=drift_start_us - start_us)
-    if scen is not None:
-        _apply_scenario(scen, seed, drift_start_us, credit_history, applications, labels, a_time, h_time)
-    return GeneratedData(
-        customers=customers,
-        credit_history=credit_history,
-        applications=applications,
-        labels=labels,
-        seed=seed,
-        scenario=scen,
-        start=start,
-        end=end,
-        drift_start=drift_start,
-    )
-
-
-def _apply_scenario(
-    scenario: Scenario,
-    seed: int,
-    drift_start_us: int,
-    credit_history: pd.DataFrame,
-    applications: pd.DataFrame,
-    labels: pd.DataFrame,
-    a_time: np.ndarray,
-    h_time: np.ndarray,
-) -> None:
-    """Change only SCENARIO_COLUMNS[scenario], only from drift_start on (in place)."""
-    rng = np.random.default_rng([seed, list(Scenario).index(scenario) + 1])
-    after = a_time >= drift_start_us
-    if scenario is Scenario.INCOME_SHIFT:
-        income = applications["declared_income"].to_numpy(copy=True)
-        income[after] = _round(income[after] * 0.7, 100.0)
-        applications["declared_income"] = income
-    elif scenario is Scenario.NEW_CATEGORY:
-        purpose = applications["purpose"].to_numpy(copy=True)
-        purpose[after & (rng.random(len(purpose)) < 0.3)] = NEW_CATEGORY
-        applications["purpose"] = purpose
-    elif scenario is Scenario.MISSING_VALUES:
-        h_after = h_time >= drift_start_us
-        for column in SCENARIO_COLUMNS[scenario]["credit_history"]:
-            values = credit_history[column].to_numpy(copy=True)
-            values[h_after & (rng.random(len(values)) < 0.35)] = np.nan
-            credit_history[column] = values
-    elif scenario is Scenario.LABEL_SHIFT:
-        y = labels["defaulted"].to_numpy(copy=True)
-        y[after & (y == 0) & (rng.random(len(y)) < 0.15)] = 1
-        labels["defaulted"] = y
-
-
-def to_arrow(data: GeneratedData, name: str) -> pa.Table:
-    """One table in its fixed schema (microsecond UTC timestamps, Spark-readable)."""
-    return pa.Table.from_pandas(data.table(name), schema=SCHEMAS[name], preserve_index=False)
-
-
-def write(data: GeneratedData, out: Path) -> dict[str, Path]:
-    """Write `<out>/<table>/<table>.parquet` plus `<out>/manifest.json` (hashes for reproducibility).
-
-    The Feast sources read `<out>/customers/*.parquet` and `<out>/credit_history/*.parquet`.
-    """
-    paths: dict[str, Path] = {}
-    hashes: dict[str, str] = {}
-    for name in TABLES:
-        folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.parquet"
-        table = to_arrow(data, name).replace_schema_metadata(None)
-        pq.write_table(table, path, compression="zstd", row_group_size=256_000)
-        paths[name] = path
-        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    manifest = {
-        "seed": data.seed,
-        "scenario": data.scenario.value if data.scenario else None,
-        "rows": {name: len(data.table(name)) for name in TABLES},
-        "start": data.start.isoformat(),
-        "end": data.end.isoformat(),
-        "drift_start": data.drift_start.isoformat(),
-        "sha256": hashes,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    paths["manifest"] = out / "manifest.json"
+def write(data: Any, out: Path) -> dict[str, Path]:
+    """Write every table as `<out>/<table>/<table>.parquet` plus `<out>/manifest.json`."""
+    paths: dict[str, Path] = _GENERATOR.write(data, out)
     return paths
 
 
 def read(data_dir: Path, name: str) -> pd.DataFrame:
     """Read one generated table back as pandas (timestamps stay datetime64[us, UTC])."""
-    if name not in TABLES:
-        raise ValueError(f"unknown table {name!r}; expected one of {', '.join(TABLES)}")
-    frame: pd.DataFrame = pq.read_table(data_dir / name).to_pandas()
+    frame: pd.DataFrame = _GENERATOR.read(data_dir, name)
     return frame

@@ -29,21 +29,17 @@ import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from steelthread_contracts import PredictionRequest
+from steelthread_contracts.usecase import load_hook
 from steelthread_features.definitions import (
     APPLICATION_FEATURES,
     FEATURE_NAMES,
     FEATURE_VIEW_OF,
-    HISTORY_FEATURES,
-    HISTORY_VIEW,
     JOIN_KEY,
-    PROFILE_CATEGORICAL,
-    PROFILE_FEATURES,
-    PROFILE_VIEW,
     REQUEST_FIELDS,
+    USE_CASE,
     VIEW_TTLS,
 )
 from steelthread_features.errors import FeatureInputError, FeatureRetrievalError
-from steelthread_features.transforms import application_row
 
 if TYPE_CHECKING:
     import redis
@@ -52,11 +48,13 @@ if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
 
 ONLINE_VIEWS: dict[str, tuple[str, ...]] = {
-    PROFILE_VIEW: (*PROFILE_FEATURES, *PROFILE_CATEGORICAL),
-    HISTORY_VIEW: HISTORY_FEATURES,
+    view.name: (*view.served, *(s for s in view.strings if s in USE_CASE.on_demand.stored_inputs))
+    for view in USE_CASE.views
 }
-"""The batch inputs of credit_risk_v1 per view (incl. the categorical the request-time view one-hot
+"""The batch inputs of the feature service per view (incl. the strings the request-time transform
 encodes); the request-time features are computed from these and the request."""
+_STORED_INPUTS = USE_CASE.on_demand.stored_inputs
+_TRANSFORM_ROW = load_hook(USE_CASE.on_demand.row)
 
 Value = str | float | None
 TIMESTAMP = "__ts"
@@ -426,12 +424,21 @@ def close_readers() -> None:
 _ROW_FIELDS = (JOIN_KEY, *REQUEST_FIELDS)
 
 
+_FIELD_KINDS = tuple((f.name, f.kind) for f in USE_CASE.request_fields)
+_INT_CHOICES = {
+    f.name: f.choices for f in USE_CASE.request_fields if f.kind == "choice" and f.storage == "int64"
+}
+
+
 def request_row(request: Any) -> dict[str, Any]:
-    """customer_id and the request fields of a PredictionRequest or mapping, checked."""
+    """The entity key and the request fields of a prediction request or mapping, checked.
+
+    A request model validated by the API contract (stricter than below) is read as it is, enums as their
+    values; a mapping gets the type checks the transform relies on (ranges are the contract's business).
+    """
     if isinstance(request, PredictionRequest):  # validated by its contract, which is stricter than below
         trusted = {name: getattr(request, name) for name in _ROW_FIELDS}
-        trusted["purpose"] = request.purpose.value
-        return trusted
+        return {name: getattr(value, "value", value) for name, value in trusted.items()}
     if hasattr(request, "model_dump"):  # another model with these fields: read them, enums as their values
         data: Mapping[str, Any] = {
             name: getattr(value, "value", value)
@@ -449,17 +456,20 @@ def request_row(request: Any) -> dict[str, Any]:
         row[name] = data[name]
     if not isinstance(row[JOIN_KEY], int) or isinstance(row[JOIN_KEY], bool):
         raise FeatureInputError(JOIN_KEY, f"field {JOIN_KEY!r} must be an integer")
-    for name in ("loan_amount", "declared_income"):
+    for name, kind in _FIELD_KINDS:
         value = row[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise FeatureInputError(name, f"field {name!r} must be a number")
-        row[name] = float(value)
-    if isinstance(row["term_months"], bool) or not isinstance(row["term_months"], int):
-        raise FeatureInputError("term_months", "field 'term_months' must be an integer")
-    if row["term_months"] <= 0:
-        raise FeatureInputError("term_months", "field 'term_months' must be positive")
-    if not isinstance(row["purpose"], str):
-        raise FeatureInputError("purpose", "field 'purpose' must be a string")
+        if kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise FeatureInputError(name, f"field {name!r} must be a number")
+            row[name] = float(value)
+        elif kind == "integer" or isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FeatureInputError(name, f"field {name!r} must be an integer")
+        elif name in _INT_CHOICES:
+            if isinstance(value, bool) or value not in _INT_CHOICES[name]:
+                raise FeatureInputError(name, f"field {name!r} must be one of {_INT_CHOICES[name]}")
+        elif not isinstance(value, str):
+            raise FeatureInputError(name, f"field {name!r} must be a string")
     return row
 
 
@@ -516,13 +526,9 @@ def raw_vectors(
         ]
         values = dict(found)
         if with_application:
-            computed = application_row(
-                row["loan_amount"],
-                row["term_months"],
-                row["purpose"],
-                row["declared_income"],
-                found["home_ownership"],
-                found["total_balance"],
+            computed = _TRANSFORM_ROW(
+                **{name: row[name] for name in REQUEST_FIELDS},
+                **{name: found[name] for name in _STORED_INPUTS},
             )
             values.update(zip(APPLICATION_FEATURES, computed, strict=True))
         vector = {name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS}

@@ -23,9 +23,9 @@ from steelthread_features.definitions import (
     FEATURE_NAMES,
     FEATURE_SERVICE,
     JOIN_KEY,
-    PROFILE_VIEW,
     SLICE_COLUMNS,
     SLICE_SERVICE,
+    USE_CASE,
 )
 from steelthread_features.errors import FeatureRetrievalError as FeatureRetrievalError  # re-exported
 from steelthread_features.feast_warnings import load_feast, quiet_feast
@@ -94,7 +94,7 @@ def _handle(settings: FeatureSettings) -> _Handle:
             f"feature service {FEATURE_SERVICE!r} is not in the registry of profile "
             f"{settings.profile!r}; run `steelthread-features apply` first ({exc})"
         ) from exc
-    return _Handle(store, service, tuple(f"{PROFILE_VIEW}:{c}" for c in SLICE_COLUMNS))
+    return _Handle(store, service, tuple(f"{USE_CASE.view_of(c).name}:{c}" for c in SLICE_COLUMNS))
 
 
 def get_store(settings: FeatureSettings | None = None) -> FeatureStore:

@@ -9,7 +9,7 @@ Importing the package is cheap (no MLflow, LightGBM or Feast until a stage needs
   `gate.run_gate`, `run_log.log_and_register`.
 - `promotion.promote` / `rollback` / `register_challenger`; `audit.champion_at`.
 - `package`: the published model package format (what serving, batch and monitoring read).
-- `settings.TrainingSettings`, `config.load_config` (packaged `training.yaml`).
+- `settings.TrainingSettings`, `config.load_config` (the use case's `training.yaml`).
 
 Serving never imports this package; it reads the package published under `models_dir`.
 """

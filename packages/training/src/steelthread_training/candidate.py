@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from steelthread_training.models import (
     train_lightgbm,
     tree_hash,
 )
-from steelthread_training.smoke import CASES, smoke_frame
+from steelthread_training.smoke import CASES, USE_CASE, smoke_frame
 from steelthread_training.split import Split, time_split
 from steelthread_training.timing import StageTimer
 
@@ -77,10 +78,11 @@ def smoke_checks(scores: np.ndarray) -> list[GateCheck]:
         check(f"smoke.{case.name}", float(score), "in", case.bounds[0], note=case.why, upper=case.bounds[1])
         for case, score in zip(CASES, scores, strict=True)
     ]
-    ordered = float(scores[0]) < float(scores[1]) < float(scores[2])
-    checks.append(
-        check("smoke.ordering", 1.0 if ordered else 0.0, ">=", 1.0, note="low_risk < typical < high_risk")
-    )
+    order = USE_CASE.smoke_ordering
+    if order:
+        by_name = {case.name: float(score) for case, score in zip(CASES, scores, strict=True)}
+        ordered = all(by_name[a] < by_name[b] for a, b in pairwise(order))
+        checks.append(check("smoke.ordering", 1.0 if ordered else 0.0, ">=", 1.0, note=" < ".join(order)))
     return checks
 
 

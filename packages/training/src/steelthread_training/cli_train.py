@@ -60,7 +60,7 @@ def run_command(
         str | None, typer.Option(help="Use only labels recorded by this ISO time (default: all labels).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Training config YAML (default: the packaged training.yaml).")
+        Path | None, typer.Option(help="Training config YAML (default: the use case's training.yaml).")
     ] = None,
 ) -> None:
     """Train LightGBM and the baseline, gate, export ONNX, log to MLflow; publish a passing model."""

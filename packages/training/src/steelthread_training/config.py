@@ -10,9 +10,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from steelthread_contracts.usecase import active
 from steelthread_training.errors import TrainingError
 
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("training.yaml")
+DEFAULT_CONFIG_PATH = active().training_config
+"""The active use case's training.yaml (usecases/<name>/.../training.yaml)."""
 
 
 class _Frozen(BaseModel):
@@ -128,7 +130,7 @@ class TrainingConfig(_Frozen):
 
 
 def load_config(path: Path | None = None) -> TrainingConfig:
-    """Read and validate the YAML config (the packaged training.yaml by default)."""
+    """Read and validate the YAML config (the active use case's training.yaml by default)."""
     source = path or DEFAULT_CONFIG_PATH
     try:
         raw = yaml.safe_load(source.read_text())

@@ -7,6 +7,7 @@ both forms take their arithmetic from `_ratios`, written once for floats and arr
 only in how they branch (np.where against if). Only +, *, / are used, in the same order, so a row gives
 bit-identical results alone, in a large frame, or through either form
 (tests/features/test_features_definitions.py checks the two forms on generated and edge-case rows).
+The plumbing reaches them through the use case declaration (`on_demand.frame` and `on_demand.row`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from steelthread_features.definitions import (
+from steelthread_usecase_credit.domain import (
     APPLICATION_FEATURES,
     HOME_OWNERSHIP,
     INCOME_FLOOR,
