@@ -41,3 +41,15 @@ def test_only_a_binary_package_has_thresholds() -> None:
     assert Thresholds.of(binary) == Thresholds(review=0.1, decline=0.4)
     with pytest.raises(PackageError, match="regression package has no decision thresholds"):
         Thresholds.of(RunManifest.model_validate(fields | {"task": "regression"}))
+
+
+def test_a_policy_decides_for_packages_without_thresholds() -> None:
+    fields = {"format_version": 1, "name": "m", "feature_names": ["a"]}
+    regression = RunManifest.model_validate(fields | {"task": "regression"})
+    cuts = Thresholds(review=45.0, decline=60.0)
+    policy = DecisionPolicy(cuts=cuts)
+    assert policy.thresholds_for(regression) == cuts
+    assert decide(50.0, policy.thresholds_for(regression), policy) is Decision.REVIEW
+    assert DEFAULT_POLICY.thresholds_for(regression) is None
+    binary = RunManifest.model_validate(fields | {"threshold": 0.4, "review_threshold": 0.1})
+    assert policy.thresholds_for(binary) == Thresholds(review=0.1, decline=0.4)

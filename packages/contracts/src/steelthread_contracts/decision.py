@@ -48,11 +48,24 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class DecisionPolicy:
-    """What the use case declares about decisions that no threshold can make."""
+    """What the use case declares about decisions: the fail-closed fallback, and the cuts for a task whose
+    packages carry no thresholds (regression: e.g. a predicted delivery time above a promise is refused).
+
+    The three decisions are generic action levels: `approve` (act on the prediction), `review` (a person
+    looks), `decline` (refuse); the use case's texts say what they mean in its domain.
+    """
 
     fallback: Decision = Decision.REVIEW
     """The answer when no model can answer; fail closed (never `approve` for a risk score)."""
     name: str = "fail-closed"
+    cuts: Thresholds | None = None
+    """Use-case-level cuts for tasks whose package states no thresholds (regression, multiclass)."""
+
+    def thresholds_for(self, manifest: RunManifest) -> Thresholds | None:
+        """The cuts that decide for a package: a binary package's own, otherwise the policy's."""
+        if manifest.task is Task.BINARY:
+            return Thresholds.of(manifest)
+        return self.cuts
 
 
 DEFAULT_POLICY: Final = DecisionPolicy()

@@ -295,13 +295,20 @@ class UseCase:
         return (*(v.table for v in self.views), self.tables.events, self.tables.labels)
 
 
-def load_hook(path: str) -> Callable[..., Any]:
-    """The function an import path (`package.module:function`) names."""
+def _import(path: str) -> object:
     module_name, _, attribute = path.partition(":")
     try:
-        hook: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+        found: object = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise UseCaseError(f"cannot load {path!r}: {exc}") from None
+    return found
+
+
+def load_hook(path: str) -> Callable[..., Any]:
+    """The function an import path (`package.module:function`) names."""
+    hook = _import(path)
+    if not callable(hook):
+        raise UseCaseError(f"{path!r} is not a function")
     return hook
 
 
@@ -312,7 +319,16 @@ def registered() -> dict[str, metadata.EntryPoint]:
 
 @cache
 def load(name: str) -> UseCase:
-    """The use case registered as `name` (checked once per process)."""
+    """The use case registered as `name` (checked once per process).
+
+    `package.module:ATTRIBUTE` loads a declaration by import path instead: how tests run the plumbing
+    against fixture use cases that are not installed packages (tests/fixtures/usecases).
+    """
+    if ":" in name:
+        declared = _import(name)
+        if not isinstance(declared, UseCase):
+            raise UseCaseError(f"{name!r} ({USECASE_ENV}) is not a UseCase")
+        return declared
     known = registered()
     if name not in known:
         raise UseCaseError(
