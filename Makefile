@@ -34,8 +34,8 @@ setup: .venv/.synced ## Install the locked workspace (installs uv with pip if mi
 tools: ## Install the system tools the tests need (promtool, chromium, java) when missing
 	bash scripts/ensure-tools.sh
 
-demo: setup ## Run the main job end to end on embedded defaults (no server to install)
-	$(RUN) python scripts/demo.py
+demo: setup ## Run the main job end to end on embedded defaults (USECASE=credit|delivery; no server needed)
+	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python scripts/demo.py
 
 test: setup tools ## Run every test (the one command CI runs)
 	$(RUN) pytest

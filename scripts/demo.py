@@ -1,9 +1,12 @@
 """`make demo`: the whole path to production on embedded defaults, one timed step after another.
 
 generate data -> Feast apply + materialise -> train, gate, register -> promote (staging, champion) ->
-serve in skeleton mode -> replay applications while the flag moves skeleton -> shadow -> canary -> live ->
+serve in skeleton mode -> replay requests while the flag moves skeleton -> shadow -> canary -> live ->
 post labels as they arrive -> inject a drift scenario -> run the monitoring job -> evaluate the alert rules
 -> summary. Nothing needs a server: DuckDB, SQLite, MLflow on SQLite and local folders under var/demo.
+
+The use case is the active one (STEELTHREAD_USECASE, `make demo USECASE=...`): requests, labels and the
+drift scenario come from its declaration, so the demo names no field of any use case.
 
 Size and place: STEELTHREAD_DEMO_ROWS (default 12000), STEELTHREAD_DEMO_REPLAY (requests per mode, 150),
 STEELTHREAD_DEMO_DIR (default var/demo). Every run starts from an empty folder, so a second run works too.
@@ -30,12 +33,13 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from steelthread_consumer_example.client import CreditRiskClient
-from steelthread_contracts import FeedbackRecord, PredictionRequest, PredictionResponse, ServingMode
+from steelthread_contracts import ServingMode
+from steelthread_contracts.usecase import active
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console()
-DRIFT_SCENARIO = "income_shift"
+USE_CASE = active()
+DRIFT_SCENARIO = USE_CASE.demo_scenario or next(iter(USE_CASE.scenarios))
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Demo:
     version: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     gate_passed: bool = False
-    answers: list[PredictionResponse] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
     mode_history: list[tuple[str, int, int]] = field(default_factory=list)
     labels_posted: int = 0
     monitor: Any = None
@@ -70,18 +74,56 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def requests_from(frame: pd.DataFrame, suffix: str = "") -> list[PredictionRequest]:
-    return [
-        PredictionRequest(
-            request_id=f"{r.request_id}{suffix}",
-            customer_id=int(r.customer_id),
-            loan_amount=float(r.loan_amount),
-            term_months=int(r.term_months),
-            purpose=r.purpose,
-            declared_income=float(r.declared_income),
-        )
-        for r in frame.itertuples()
-    ]
+def d_keys(metrics: Any) -> set[str]:
+    """The headline metrics the demo prints for the baseline too (the first two the task reports)."""
+    return set([k for k, v in asdict(metrics).items() if isinstance(v, float)][:2])
+
+
+def requests_from(frame: pd.DataFrame, suffix: str = "") -> list[dict[str, Any]]:
+    """API requests (JSON bodies) from rows of the use case's events table."""
+    tables, key = USE_CASE.tables, USE_CASE.entity.join_key
+    out = []
+    for row in frame.to_dict(orient="records"):
+        body: dict[str, Any] = {"request_id": f"{row[tables.request_id]}{suffix}", key: int(row[key])}
+        for spec in USE_CASE.request_fields:
+            value = row[spec.name]
+            body[spec.name] = float(value) if spec.kind == "number" else value
+            if spec.storage == "int64":
+                body[spec.name] = int(value)
+        out.append(body)
+    return out
+
+
+class Client:
+    """The demo's consumer: plain JSON over httpx, so it works for any use case's API."""
+
+    def __init__(self, url: str, api_key: str, timeout: float = 5.0) -> None:
+        self.http = httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        if not response.is_success:
+            raise RuntimeError(
+                f"{response.request.url.path} answered {response.status_code}: {response.text}"
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    def predict(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json(self.http.post("/v1/predictions", json=body))
+
+    def feedback(self, request_id: str, label: float | int | str) -> None:
+        observed_at = datetime.now(UTC).isoformat()
+        body = {"request_id": request_id, "observed_label": label, "observed_at": observed_at}
+        self._json(self.http.post("/v1/feedback", json=body))
+
+    def mode(self) -> ServingMode:
+        return ServingMode(self._json(self.http.get("/v1/model"))["mode"])
 
 
 # --- steps -----------------------------------------------------------------------------------------
@@ -93,7 +135,7 @@ def generate_data(d: Demo) -> str:
     d.data = generate(d.rows, seed=7, end=d.now)
     write(d.data, d.root / "data")
     d.drifted = generate(d.rows, seed=7, scenario=DRIFT_SCENARIO, end=d.now)
-    return f"{d.rows} applications, {len(d.data.customers)} customers, labels arrive later"
+    return f"{d.rows} {USE_CASE.tables.events} of use case {USE_CASE.name!r}; labels arrive later"
 
 
 def feature_store(d: Demo) -> str:
@@ -103,7 +145,7 @@ def feature_store(d: Demo) -> str:
     settings = FeatureSettings()
     store.apply(settings)
     store.materialize(d.now, settings=settings)
-    return "credit_risk_v1 applied (DuckDB offline, SQLite online) and materialised up to now"
+    return f"{USE_CASE.feature_service} applied (DuckDB offline, SQLite online) and materialised up to now"
 
 
 def train(d: Demo) -> str:
@@ -117,7 +159,11 @@ def train(d: Demo) -> str:
     d.gate_passed = outcome.registered.gate_passed
     lgbm, baseline = outcome.candidate.evaluation.metrics, outcome.candidate.baseline_eval.metrics
     d.metrics = {f"lightgbm {k}": float(v) for k, v in asdict(lgbm).items() if isinstance(v, int | float)}
-    d.metrics |= {f"baseline {k}": float(v) for k, v in asdict(baseline).items() if k == "roc_auc"}
+    d.metrics |= {
+        f"baseline {k}": float(v)
+        for k, v in asdict(baseline).items()
+        if isinstance(v, float) and k in d_keys(lgbm)
+    }
     verdict = "passed" if d.gate_passed else "FAILED"
     return f"model version {d.version} registered; gate {verdict}"
 
@@ -164,19 +210,20 @@ def start_serving(d: Demo) -> str:
     return f"ready at {d.url} in skeleton mode"
 
 
-def _switch(d: Demo, client: CreditRiskClient, mode: ServingMode, fraction: float | None = None) -> None:
+def _switch(d: Demo, client: Client, mode: ServingMode, fraction: float | None = None) -> None:
     from steelthread_serving.flags import set_flags
 
     set_flags(d.flags, mode, fraction)
     deadline = time.monotonic() + 10
-    while client.model().mode is not mode:
+    while client.mode() is not mode:
         if time.monotonic() > deadline:
             raise SystemExit(f"error: the server did not switch to {mode.value}")
         time.sleep(0.05)
 
 
 def replay(d: Demo) -> str:
-    recent = d.data.applications.sort_values("application_timestamp").tail(4 * d.per_mode)
+    events = getattr(d.data, USE_CASE.tables.events)
+    recent = events.sort_values(USE_CASE.tables.event_time).tail(4 * d.per_mode)
     requests = requests_from(recent)
     plan = [
         (ServingMode.SKELETON, None),
@@ -184,38 +231,35 @@ def replay(d: Demo) -> str:
         (ServingMode.CANARY, 0.3),
         (ServingMode.LIVE, None),
     ]
-    with CreditRiskClient(d.url, d.api_key, timeout=10) as client:
+    with Client(d.url, d.api_key, timeout=10) as client:
         for i, (mode, fraction) in enumerate(plan):
             _switch(d, client, mode, fraction)
             chunk = requests[i * d.per_mode : (i + 1) * d.per_mode]
             answers = [client.predict(r) for r in chunk]
             d.answers += answers
-            by_model = sum(a.model_name != "skeleton" for a in answers)
+            by_model = sum(a["model_name"] != "skeleton" for a in answers)
             d.mode_history.append((mode.value, len(answers), by_model))
     return " -> ".join(f"{m} ({n}, model answered {k})" for m, n, k in d.mode_history)
 
 
 def post_labels(d: Demo) -> str:
-    labels = d.data.labels.set_index("request_id")["defaulted"]
-    with CreditRiskClient(d.url, d.api_key) as client:
+    tables = USE_CASE.tables
+    labels = getattr(d.data, tables.labels).set_index(tables.request_id)[tables.label]
+    with Client(d.url, d.api_key) as client:
         for answer in d.answers:
-            if answer.request_id in labels.index:
-                client.send_feedback(
-                    FeedbackRecord(
-                        request_id=answer.request_id,
-                        observed_label=int(labels[answer.request_id]),
-                        observed_at=datetime.now(UTC),
-                    )
-                )
+            if answer["request_id"] in labels.index:
+                value = labels[answer["request_id"]]
+                client.feedback(answer["request_id"], value.item() if hasattr(value, "item") else value)
                 d.labels_posted += 1
     return f"{d.labels_posted} outcomes posted to /v1/feedback"
 
 
 def inject_drift(d: Demo) -> str:
-    drifted = d.drifted.applications.sort_values("application_timestamp").tail(2 * d.per_mode)
-    with CreditRiskClient(d.url, d.api_key, timeout=10) as client:
+    events = getattr(d.drifted, USE_CASE.tables.events)
+    drifted = events.sort_values(USE_CASE.tables.event_time).tail(2 * d.per_mode)
+    with Client(d.url, d.api_key, timeout=10) as client:
         d.answers += [client.predict(r) for r in requests_from(drifted, suffix="-drift")]
-    return f"{len(drifted)} applications from the {DRIFT_SCENARIO!r} scenario sent in live mode"
+    return f"{len(drifted)} requests from the {DRIFT_SCENARIO!r} scenario sent in live mode"
 
 
 def monitor(d: Demo) -> str:
@@ -256,7 +300,7 @@ STEPS: list[tuple[str, Callable[[Demo], str]]] = [
     ("train, evaluate, gate, register", train),
     ("promote through staging to champion", promote),
     ("start serving (skeleton)", start_serving),
-    ("replay applications through the modes", replay),
+    ("replay requests through the modes", replay),
     ("post labels as they arrive", post_labels),
     ("inject a drift scenario", inject_drift),
     ("run the monitoring job", monitor),

@@ -232,6 +232,8 @@ class UseCase:
     derived_slices: str | None = None
     """Import path of `(frame, config) -> frame` adding derived slice columns to the training frame."""
     score_range: tuple[float, float] = (0.0, 1.0)
+    demo_scenario: str | None = None
+    """The drift scenario `make demo` injects (default: the first of `scenarios`)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.request_fields]

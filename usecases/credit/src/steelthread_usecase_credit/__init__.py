@@ -225,5 +225,6 @@ USE_CASE = UseCase(
         request_description="One loan application as the consuming application knows it at decision time.",
     ),
     training_config=Path(__file__).with_name("training.yaml"),
+    demo_scenario="income_shift",
     policy=DecisionPolicy(fallback=DecisionPolicy().fallback, name="credit-fail-closed"),
 )
