@@ -107,6 +107,7 @@ def test_the_workspace_has_the_members_ci_installs_alone() -> None:
         "steelthread-monitoring",
         "steelthread-serving",
         "steelthread-usecase-credit",
+        "steelthread-usecase-delivery",
         "steelthread-consumer-example",
     ]
     assert all(m.modules for m in MEMBERS), "every member has an import package under src/"

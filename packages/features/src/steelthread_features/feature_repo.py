@@ -36,7 +36,12 @@ def _on_demand_view(
     use_case: UseCase, views: dict[str, FeatureView], request: RequestSource
 ) -> OnDemandFeatureView:
     spec = use_case.on_demand
-    sources: list[Any] = [views[use_case.view_of(c).name][[c]] for c in spec.stored_inputs]
+    # One projection per view with all its stored inputs: Feast keys an on-demand view's sources by view
+    # name, so a second projection of the same view would silently replace the first.
+    by_view: dict[str, list[str]] = {}
+    for column in spec.stored_inputs:
+        by_view.setdefault(use_case.view_of(column).name, []).append(column)
+    sources: list[Any] = [views[name][columns] for name, columns in by_view.items()]
 
     @on_demand_feature_view(  # type: ignore[untyped-decorator]
         name=spec.name,
