@@ -19,7 +19,7 @@ import pytest
 
 from helpers.serving import API_KEY, free_port
 from steelthread_consumer_example.__main__ import example_requests, main
-from steelthread_consumer_example.client import ApiError, CreditRiskClient
+from steelthread_consumer_example.client import ApiClient, ApiError
 from steelthread_contracts import FeedbackRecord, LoanPurpose, PredictionRequest
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
@@ -61,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_example_requests_get_typed_answers(server: str) -> None:
     requests = example_requests()
     assert len(requests) >= 4
-    with CreditRiskClient(server, API_KEY) as client:
+    with ApiClient(server, API_KEY) as client:
         answers = [client.predict(r) for r in requests]
         batch = client.predict_batch(requests)
         info = client.model()
@@ -72,7 +72,7 @@ def test_example_requests_get_typed_answers(server: str) -> None:
 
 
 def test_feedback_round_trip(server: str) -> None:
-    with CreditRiskClient(server, API_KEY) as client:
+    with ApiClient(server, API_KEY) as client:
         ack = client.send_feedback(
             FeedbackRecord(request_id="example-1", observed_label=0, observed_at=datetime.now(UTC))
         )
@@ -80,13 +80,13 @@ def test_feedback_round_trip(server: str) -> None:
 
 
 def test_errors_become_typed_exceptions(server: str) -> None:
-    with CreditRiskClient(server, "not-a-valid-key-000000") as client, pytest.raises(ApiError) as err:
+    with ApiClient(server, "not-a-valid-key-000000") as client, pytest.raises(ApiError) as err:
         client.model()
     assert (err.value.status, err.value.code, err.value.field) == (401, "unauthorized", "X-API-Key")
     request = PredictionRequest.model_construct(
         customer_id=1, loan_amount=-1.0, term_months=12, purpose=LoanPurpose.CAR, declared_income=1.0
     )
-    with CreditRiskClient(server, API_KEY) as client, pytest.raises(ApiError) as bad:
+    with ApiClient(server, API_KEY) as client, pytest.raises(ApiError) as bad:
         client.predict(request)
     assert (bad.value.status, bad.value.field) == (422, "loan_amount")
 
@@ -99,3 +99,5 @@ def test_command_line_prints_one_line_per_answer(
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == len(example_requests())
     assert all("model=skeleton:0 mode=skeleton" in line for line in lines)
+    # the credit example's names, read from its declaration: the entity key and the score field
+    assert lines[0].startswith("example-1: customer_id 1 probability_of_default=0.100 decision=review")

@@ -42,10 +42,30 @@ def train_tiny(
     return model
 
 
-def onnx_scores(path: Path, matrix: np.ndarray) -> np.ndarray:
+def train_tiny_regressor(
+    feature_names: list[str], seed: int, rows: int = 400, trees: int = 15
+) -> lgb.LGBMRegressor:
+    """A regression model on the same synthetic rows: its target is `train_tiny`'s logit, a number."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
+    y = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
+    model = lgb.LGBMRegressor(
+        n_estimators=trees, num_leaves=7, random_state=seed, deterministic=True, verbose=-1, n_jobs=1
+    )
+    model.fit(x, y)
+    return model
+
+
+OUTPUTS = {"binary": "probabilities", "regression": "variable"}
+"""The score output onnxmltools gives each task's LightGBM graph: class probabilities [N, 2], or the
+regression value [N, 1]."""
+
+
+def onnx_scores(path: Path, matrix: np.ndarray, task: str = "binary") -> np.ndarray:
+    """The package's score per row, as a reader takes it from the graph (column 1 of the probabilities)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (probabilities,) = session.run(["probabilities"], {INPUT_NAME: matrix.astype(np.float32)})
-    return np.asarray(probabilities)[:, 1]
+    (out,) = session.run([OUTPUTS[task]], {INPUT_NAME: matrix.astype(np.float32)})
+    return np.asarray(out)[:, 1] if task == "binary" else np.asarray(out).reshape(-1)
 
 
 def make_package(
@@ -60,13 +80,19 @@ def make_package(
     rows: int = 400,
     missing: float = 0.0,
     name: str = "credit-risk-lgbm",
+    task: str = "binary",
 ) -> Path:
     """Publish `root/versions/<version>/` (model.onnx, smoke.json, package.json); return the folder.
 
-    `review_threshold` defaults to 0.75 x `threshold`; the package states both, as training's do.
+    A binary package (LGBMClassifier) states `threshold` and `review_threshold` (default 0.75 x
+    `threshold`), as training's do; a `task="regression"` one (LGBMRegressor, output `variable` [N, 1],
+    no positive class) states neither: the use case's policy decides for it.
     """
     names = feature_names or list(FEATURE_NAMES)
-    model = train_tiny(names, seed, rows=rows, trees=trees, missing=missing)
+    if task == "binary":
+        model: lgb.LGBMModel = train_tiny(names, seed, rows=rows, trees=trees, missing=missing)
+    else:
+        model = train_tiny_regressor(names, seed, rows=rows, trees=trees)
     onx = onnxmltools.convert_lightgbm(
         model,
         initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))],
@@ -78,7 +104,7 @@ def make_package(
         (run / contract.MODEL_FILE).write_bytes(onx.SerializeToString())
         smoke = np.random.default_rng(seed + 1).normal(size=(5, len(names))).astype(np.float32)
         smoke[0, 0] = np.nan  # a missing value is part of every smoke test
-        scores = onnx_scores(run / contract.MODEL_FILE, smoke)
+        scores = onnx_scores(run / contract.MODEL_FILE, smoke, task)
         cases = [
             contract.SmokeCase(
                 name=f"case{i}",
@@ -88,17 +114,29 @@ def make_package(
             for i, (row, s) in enumerate(zip(smoke, scores, strict=True))
         ]
         contract.write_smoke(run, contract.SmokeDocument(feature_names=names, tolerance=1e-5, cases=cases))
+        decision = (
+            {
+                "threshold": threshold,
+                "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
+            }
+            if task == "binary"
+            else {}
+        )
         contract.write_run_manifest(
             run,
             {
                 "name": name,
+                "task": task,
                 "feature_names": names,
-                "threshold": threshold,
-                "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
+                **decision,
                 "feature_service": "credit_risk_v1",
                 "run_id": f"test-run-{version}-{seed}",
                 "created_at": "2026-11-22T00:00:00Z",
-                "onnx": {"input": INPUT_NAME, "output": "probabilities", "positive_class_index": 1},
+                "onnx": {
+                    "input": INPUT_NAME,
+                    "output": OUTPUTS[task],
+                    "positive_class_index": 1 if task == "binary" else None,
+                },
             },
         )
         return contract.publish(run, root, version)

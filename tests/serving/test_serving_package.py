@@ -57,7 +57,11 @@ def _rewrite(path: Path, old: str, new: str) -> None:
         (lambda f: _rewrite(f / "package.json", '"version": "1"', '"version": 1'), "invalid: version"),
         (
             lambda f: _rewrite(f / "package.json", '"task": "binary"', '"task": "regression"'),
-            "answers binary",
+            r"package.json says task regression, but use case '\w+' is binary",
+        ),
+        (
+            lambda f: _rewrite(f / "package.json", '"task": "binary"', '"task": "multiclass"'),
+            "multiclass packages are not served yet",
         ),
         (lambda f: (f / "smoke.json").unlink(), "smoke.json is missing"),
         (

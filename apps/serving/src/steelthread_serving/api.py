@@ -21,8 +21,10 @@ from steelthread_contracts import (
     PredictionRequest,
     PredictionResponse,
 )
+from steelthread_contracts.package import Task
 from steelthread_serving.errors import ApiError
 from steelthread_serving.state import AppState
+from steelthread_serving.usecase import TEXTS, USE_CASE
 
 API_KEY_HEADER = "X-API-Key"
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="One of STEELTHREAD_API_KEYS.")
@@ -60,9 +62,15 @@ v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=
 ops = APIRouter()
 
 
-@v1.post("/predictions", tags=["predictions"], response_model=PredictionResponse)
+@v1.post(
+    "/predictions",
+    tags=["predictions"],
+    response_model=PredictionResponse,
+    description=TEXTS.predict_description,
+)
 async def predict(body: PredictionRequest, state: State) -> Response:
-    """Probability that this loan defaults, and the decision that follows from it."""
+    """The use case's score for one request and the decision that follows (its text in the API document
+    is the use case's `texts.predict_description`)."""
     # The service answers JSON bytes in the declared `response_model`'s shape (service.py says why), so
     # FastAPI neither re-validates nor re-serialises them; the model still documents the contract.
     # Valid, authorised requests are answered by `hotpath.PredictionHotPath` before they get here; this
@@ -70,9 +78,14 @@ async def predict(body: PredictionRequest, state: State) -> Response:
     return Response(content=await state.service.predict(body), media_type="application/json")
 
 
-@v1.post("/predictions/batch", tags=["predictions"], response_model=BatchPredictionResponse)
+@v1.post(
+    "/predictions/batch",
+    tags=["predictions"],
+    response_model=BatchPredictionResponse,
+    description=TEXTS.batch_description,
+)
 async def predict_batch(body: BatchPredictionRequest, state: State) -> Response:
-    """Up to `MAX_BATCH_SIZE` applications in one call; each is answered and logged as if sent alone."""
+    """Up to `MAX_BATCH_SIZE` requests in one call; each is answered and logged as if sent alone."""
     # Predicted concurrently, so their features are read in one round trip and scored in one model run
     # (batching.py); gather keeps the answers in the items' order.
     items = await asyncio.gather(*(state.service.predict(item) for item in body.items))
@@ -83,8 +96,14 @@ async def predict_batch(body: BatchPredictionRequest, state: State) -> Response:
 async def feedback(body: FeedbackRecord, state: State) -> FeedbackAccepted:
     """Record an observed outcome; monitoring joins it with the prediction log by `request_id`."""
     state.feedback.append(body)
-    state.metrics.feedback.labels(label=str(body.observed_label)).inc()
+    state.metrics.feedback.labels(label=_feedback_label(body.observed_label)).inc()
     return FeedbackAccepted(request_id=body.request_id)
+
+
+def _feedback_label(label: float | str) -> str:
+    """The counter's label: the class (0/1, a class name), or `value` for a regression label, whose values
+    would each make a time series of their own."""
+    return "value" if USE_CASE.task is Task.REGRESSION else str(label)
 
 
 @v1.get("/model", tags=["model"])

@@ -21,6 +21,7 @@ from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
 from steelthread_serving.sinks import JsonlSink
 from steelthread_serving.state import AppState
+from steelthread_serving.usecase import TEXTS
 
 API_VERSION = "1.0.0"
 
@@ -93,9 +94,9 @@ def create_app(settings: ServingSettings | None = None, *, hot_path: bool = True
             await state.aclose()
 
     app = ServingAPI(
-        title="steelthread credit-risk API",
+        title=TEXTS.api_title,
         version=API_VERSION,
-        summary="Probability of default for loan applications, from skeleton to registered model.",
+        summary=TEXTS.api_description,
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -2,7 +2,7 @@
 
 `steelthread_features.online` reads the store Feast materialised without importing Feast (which costs
 seconds at start-up and ~1 ms per `get_online_features` call), and runs the same request-time transforms
-as training. Any failure of the store (down, slow, unknown customer, missing or stale values) becomes a
+as training. Any failure of the store (down, slow, unknown entity key, missing or stale values) becomes a
 `FeatureVector.problem`, never an exception on the request path.
 """
 
@@ -22,6 +22,7 @@ from steelthread_features.online import (
     online_vectors_async,
     open_reader,
 )
+from steelthread_serving.usecase import UNKNOWN_ENTITY
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -33,8 +34,9 @@ logger = logging.getLogger(__name__)
 class FeatureVector:
     values: dict[str, float | None]
     problem: str | None = None
-    """`unknown_customer`, `stale_features`, `feature_store_error`, `feature_store_timeout` (or, from the
-    service, `feature_store_missing`); None when complete."""
+    """`unknown_<entity>` (`unknown_customer` in the credit example), `stale_features`,
+    `feature_store_error`, `feature_store_timeout` (or, from the service, `feature_store_missing`); None
+    when complete."""
 
 
 class OnlineFeatures:
@@ -96,9 +98,9 @@ wholly missing means its data expired (stale)."""
 def _checked(vector: OnlineVector) -> FeatureVector:
     missing = set(vector.missing)
     # A single missing value (e.g. months since a delinquency that never happened) is information the
-    # model was trained with; a whole view missing means an unknown customer or expired (stale) data.
+    # model was trained with; a whole view missing means an unknown entity key or expired (stale) data.
     if missing.issuperset(_ENTITY_VIEW):
-        return FeatureVector(values=vector.values, problem="unknown_customer")
+        return FeatureVector(values=vector.values, problem=UNKNOWN_ENTITY)
     if any(missing.issuperset(view) for view in _OTHER_VIEWS):
         return FeatureVector(values=vector.values, problem="stale_features")
     return FeatureVector(values=vector.values)

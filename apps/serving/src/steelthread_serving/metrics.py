@@ -44,7 +44,7 @@ class ServingMetrics:
         )
         self.score = Histogram(
             "steelthread_prediction_score",
-            "Answered probability of default.",
+            "Answered score (the use case's `score_field`).",
             buckets=SCORE_BUCKETS,
             registry=r,
         )

@@ -3,6 +3,11 @@
 The format (manifest, pointers, hashes, smoke document) is `steelthread_contracts.package`'s; this module
 adds the onnxruntime session and the checks that need it. Serving reads only the package files: it never
 imports MLflow or training code, so the image stays small and the request path stays fast.
+
+A package serves when its task is the use case's: a binary package answers `output[:, positive_class_index]`
+and decides by its own thresholds; a regression package answers its one output value per row (`[N]` or
+`[N, 1]`) and decides by the use case's policy cuts (`DecisionPolicy.thresholds_for`). Multiclass packages
+are refused with that reason until serving answers them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from numpy.typing import NDArray
 
 from steelthread_contracts import ModelDescription
 from steelthread_contracts import package as contract
-from steelthread_contracts.decision import Thresholds
+from steelthread_contracts.decision import DecisionPolicy, Thresholds
 from steelthread_contracts.package import (
     MODEL_FILE,
     SCORING_FILES,
@@ -27,6 +32,7 @@ from steelthread_contracts.package import (
     PackageManifest,
     Task,
 )
+from steelthread_serving.usecase import USE_CASE
 
 __all__ = ["AliasPointer", "OnnxModel", "PackageError", "load_package", "read_pointer"]
 
@@ -41,6 +47,7 @@ class OnnxModel:
     input_name: str
     output_name: str
     output_column: int | None
+    policy: DecisionPolicy = USE_CASE.policy
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -56,8 +63,9 @@ class OnnxModel:
         return self.manifest.feature_names
 
     @cached_property
-    def thresholds(self) -> Thresholds:
-        return Thresholds.of(self.manifest)
+    def thresholds(self) -> Thresholds | None:
+        """A binary package's own cuts, otherwise the use case's (None: the policy's fallback decides)."""
+        return self.policy.thresholds_for(self.manifest)
 
     @property
     def execution_provider(self) -> str:
@@ -104,6 +112,11 @@ def _signature(session: ort.InferenceSession, manifest: PackageManifest) -> tupl
     if onnx.output not in outputs:
         raise PackageError(f"model.onnx has no output {onnx.output!r} (has: {', '.join(outputs)})")
     shape = outputs[onnx.output].shape
+    if manifest.task is Task.REGRESSION:
+        width = shape[1] if len(shape) == 2 else 1  # a symbolic width is checked by the smoke run
+        if len(shape) > 2 or (isinstance(width, int) and width != 1):
+            raise PackageError(f"a regression model answers one value per row; {onnx.output} is {shape}")
+        return inputs[0].name, onnx.output, None
     column = onnx.positive_class_index if len(shape) == 2 and shape[1] != 1 else None
     return inputs[0].name, onnx.output, column
 
@@ -115,8 +128,12 @@ def load_package(
 ) -> OnnxModel:
     """Load, check and warm a package; raise `PackageError` with the reason when it must not serve."""
     manifest = contract.read_manifest(directory)
-    if manifest.task is not Task.BINARY:
-        raise PackageError(f"this service answers binary packages; package.json says {manifest.task}")
+    if manifest.task is Task.MULTICLASS:
+        raise PackageError("multiclass packages are not served yet (binary and regression are)")
+    if manifest.task is not USE_CASE.task:
+        raise PackageError(
+            f"package.json says task {manifest.task}, but use case {USE_CASE.name!r} is {USE_CASE.task}"
+        )
     contract.verify_files(directory, manifest, SCORING_FILES)
     if expected_features is not None and manifest.feature_names != expected_features:
         missing = sorted(set(manifest.feature_names) - set(expected_features))

@@ -7,18 +7,19 @@ import hashlib
 from steelthread_contracts import ServingMode
 
 
-def canary_bucket(customer_id: int) -> float:
-    """A stable number in [0, 1) per customer, so a customer stays in or out of the canary across requests
-    and replicas (Python's `hash` is salted per process, so it cannot be used)."""
-    digest = hashlib.sha256(str(customer_id).encode()).digest()
+def canary_bucket(key: int) -> float:
+    """A stable number in [0, 1) per entity key (a customer in the credit example), so an entity stays in
+    or out of the canary across requests and replicas (Python's `hash` is salted per process, so it cannot
+    be used)."""
+    digest = hashlib.sha256(str(key).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def champion_answers(mode: ServingMode, canary_fraction: float, customer_id: int) -> bool:
+def champion_answers(mode: ServingMode, canary_fraction: float, key: int) -> bool:
     if mode is ServingMode.LIVE:
         return True
     if mode is ServingMode.CANARY:
-        return canary_bucket(customer_id) < canary_fraction
+        return canary_bucket(key) < canary_fraction
     return False
 
 

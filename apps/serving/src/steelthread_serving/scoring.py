@@ -1,7 +1,8 @@
 """One ONNX run over the feature vectors of several requests, each score checked on its own.
 
-A model that raises, or returns a NaN or out-of-range score, gives that request an error entry and the
-fallback answers it; it never fails the request (or the other requests scored in the same run).
+A model that raises, or returns a NaN or a score outside the use case's `score_range`, gives that request an
+error entry and the fallback answers it; it never fails the request (or the other requests scored in the
+same run).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import TypedDict
 from steelthread_serving.features import FeatureVector
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import OnnxModel
+from steelthread_serving.usecase import SCORE_RANGE
 
+LOWEST, HIGHEST = SCORE_RANGE
 INVALID_SCORE_REASON = "invalid_score"
 MODEL_ERROR_REASON = "model_error"
 
@@ -42,7 +45,7 @@ def score_rows(
         return [_entry(model, role, None, error) for _ in vectors]
     entries = []
     for score in scores:
-        if math.isfinite(score) and 0.0 <= score <= 1.0:
+        if math.isfinite(score) and LOWEST <= score <= HIGHEST:
             entries.append(_entry(model, role, score, None))
         else:
             metrics.child(metrics.invalid_scores, model.version).inc()

@@ -1,8 +1,9 @@
 """The prediction path: fetch features, score with every model the mode asks for, answer, log.
 
 Kept apart from the HTTP layer so the batch endpoint and the single endpoint share one code path. Whatever
-goes wrong on the way to the registered model (no model, feature store down or slow, unknown customer, a NaN
-score), the request is still answered by the fallback with `degraded: true` and a reason, and still logged.
+goes wrong on the way to the registered model (no model, feature store down or slow, unknown entity key,
+a NaN score), the request is still answered by the fallback with `degraded: true` and a reason, and still
+logged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from steelthread_contracts import (
     PredictionRequest,
     ServingMode,
 )
-from steelthread_contracts.decision import DEFAULT_POLICY, DecisionPolicy, decide
+from steelthread_contracts.decision import DecisionPolicy, decide
 from steelthread_serving.batching import Models, ScoringBatcher
 from steelthread_serving.features import FeatureVector, OnlineFeatures
 from steelthread_serving.flags import FlagState, ServingFlags
@@ -31,10 +32,9 @@ from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.routing import champion_answers, champion_scores
 from steelthread_serving.scoring import MODEL_ERROR_REASON, ScoreEntry
 from steelthread_serving.sinks import RecordSink
+from steelthread_serving.usecase import JOIN_KEY, LOGGED_REQUEST_FIELDS, SCORE_FIELD, USE_CASE
 
 NO_MODEL_REASON = "no_model_loaded"
-LOGGED_REQUEST_FIELDS = tuple(n for n in PredictionRequest.model_fields if n not in {"request_id", "explain"})
-"""The application fields as received (orjson writes the enum's value)."""
 
 
 @dataclass
@@ -45,7 +45,7 @@ class PredictionService:
     metrics: ServingMetrics
     registry: ModelRegistry | None = None
     features: OnlineFeatures | None = None
-    policy: DecisionPolicy = DEFAULT_POLICY
+    policy: DecisionPolicy = USE_CASE.policy
     _last_mode: ServingMode | None = field(default=None, init=False)
     _batcher: ScoringBatcher | None = field(default=None, init=False)
 
@@ -77,7 +77,8 @@ class PredictionService:
         slots = self.registry.slots if self.registry is not None else None
         champion = slots.champion if slots else None
         challenger = slots.challenger if slots else None
-        wants_champion = champion_answers(state.mode, state.canary_fraction, request.customer_id)
+        key = getattr(request, JOIN_KEY)
+        wants_champion = champion_answers(state.mode, state.canary_fraction, key)
         runs_models = champion_scores(state.mode) and (champion or challenger) is not None
 
         vector = FeatureVector(values={})
@@ -112,7 +113,7 @@ class PredictionService:
         explained = vector.values
         answer = {
             "request_id": request_id,
-            "probability_of_default": score,
+            SCORE_FIELD: score,
             "decision": decision.value,
             "model_name": answering.name,
             "model_version": answering.version,
@@ -130,7 +131,7 @@ class PredictionService:
                     "schema_version": PREDICTION_LOG_SCHEMA_VERSION,
                     "logged_at": datetime.now(UTC),
                     "request_id": request_id,
-                    "customer_id": request.customer_id,
+                    "customer_id": key,  # the log's name for the entity key (log schema 1)
                     "source": "online",
                     "model_name": answering.name,
                     "model_version": answering.version,
@@ -171,7 +172,7 @@ class PredictionService:
             )
         elif state.mode is ServingMode.CANARY:
             reason = (
-                f"canary mode: {state.canary_fraction:.0%} of customers get "
+                f"canary mode: {state.canary_fraction:.0%} of {JOIN_KEY} values get "
                 f"{champion.name}:{champion.version}, the rest the skeleton"
             )
         else:

@@ -1,6 +1,8 @@
-"""`python -m steelthread_consumer_example --url URL`: send the example applications and print the answers.
+"""`python -m steelthread_consumer_example --url URL`: send the example requests and print the answers.
 
-The API key is read from STEELTHREAD_API_KEY (never from the command line, where `ps` would show it).
+The requests (requests.json) are the credit example's; the models that check them, and the names printed
+(the entity key, the score), are the active use case's (`STEELTHREAD_USECASE`), as the server's are. The API
+key is read from STEELTHREAD_API_KEY (never from the command line, where `ps` would show it).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from importlib.resources import files
 import httpx
 from pydantic import TypeAdapter
 
-from steelthread_consumer_example.client import ApiError, CreditRiskClient
+from steelthread_consumer_example.client import ApiClient, ApiError
 from steelthread_contracts import PredictionRequest
+from steelthread_contracts.requests import api_models
 
 
 def example_requests() -> list[PredictionRequest]:
@@ -31,13 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     if not key:
         print("error: set STEELTHREAD_API_KEY to one of the server's keys", file=sys.stderr)
         return 2
+    models = api_models()
     try:
-        with CreditRiskClient(args.url, key) as client:
+        with ApiClient(args.url, key) as client:
             for request in example_requests():
                 answer = client.predict(request)
                 print(
-                    f"{answer.request_id}: customer {request.customer_id} "
-                    f"p(default)={answer.probability_of_default:.3f} decision={answer.decision.value} "
+                    f"{answer.request_id}: {models.join_key} {getattr(request, models.join_key)} "
+                    f"{models.score_field}={getattr(answer, models.score_field):.3f} "
+                    f"decision={answer.decision.value} "
                     f"model={answer.model_name}:{answer.model_version} mode={answer.mode.value}"
                     + (f" degraded ({answer.degraded_reason})" if answer.degraded else "")
                 )

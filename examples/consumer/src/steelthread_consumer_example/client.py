@@ -34,7 +34,9 @@ class ApiError(Exception):
         self.field = body.field
 
 
-class CreditRiskClient:
+class ApiClient:
+    """The v1 API of whichever use case the server runs; the models are the active use case's."""
+
     def __init__(
         self,
         base_url: str,
@@ -49,7 +51,7 @@ class CreditRiskClient:
             transport=transport,
         )
 
-    def __enter__(self) -> CreditRiskClient:
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(

@@ -2,13 +2,18 @@
 
 Adding an optional field is a compatible change; removing, renaming or tightening a field is a breaking
 change and needs a new path version (`/v2`). `docs/api/openapi.json` is diffed in CI to make that visible.
+
+The models that carry the use case's fields (`PredictionRequest`, `PredictionResponse`, their batch forms and
+`FeedbackRecord`) are derived from the active use case by `steelthread_contracts.requests`, on first use;
+this module holds what every use case shares (errors, modes, decisions, model descriptions) and, for type
+checkers, the fields every use case's derived models have (`*Base`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -27,12 +32,6 @@ def _whole_number(value: object) -> object:
     return value
 
 
-def _binary_label(value: object) -> object:
-    if isinstance(value, bool) or value not in (0, 1):
-        raise ValueError("must be 0 (repaid) or 1 (defaulted)")
-    return value
-
-
 def _iso_timestamp(value: object) -> object:
     """Only ISO 8601 text (or a datetime): a bare number is ambiguous (seconds? milliseconds?)."""
     if not isinstance(value, str | datetime):
@@ -40,11 +39,6 @@ def _iso_timestamp(value: object) -> object:
     return value
 
 
-CustomerId = Annotated[
-    int,
-    Field(ge=1, le=2**53, description="Customer key in the feature store.", examples=[1042]),
-    BeforeValidator(_whole_number),
-]
 RequestId = Annotated[
     str,
     Field(
@@ -55,7 +49,7 @@ RequestId = Annotated[
         examples=["req-7f3a9c"],
     ),
 ]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+ObservedAt = Annotated[AwareDatetime, BeforeValidator(_iso_timestamp)]
 
 
 class _Strict(BaseModel):
@@ -63,16 +57,6 @@ class _Strict(BaseModel):
     misspelt or mistyped field never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LoanPurpose(StrEnum):
-    DEBT_CONSOLIDATION = "debt_consolidation"
-    HOME_IMPROVEMENT = "home_improvement"
-    CAR = "car"
-    BUSINESS = "business"
-    EDUCATION = "education"
-    MEDICAL = "medical"
-    OTHER = "other"
 
 
 class Decision(StrEnum):
@@ -99,63 +83,47 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-class PredictionRequest(_Strict):
-    """One loan application as the consuming application knows it at decision time."""
+class PredictionRequestBase(_Strict):
+    """What every use case's prediction request has. The model itself (`PredictionRequest`: these fields,
+    the entity key and the use case's request fields) is derived by `steelthread_contracts.requests`; the
+    fields are declared here for type checkers only, so the derived model keeps the v1 field order."""
 
-    request_id: RequestId | None = Field(
-        default=None, description="Optional idempotency/correlation id; generated when absent."
-    )
-    customer_id: CustomerId
-    loan_amount: float = Field(strict=True, gt=0, le=1_000_000, allow_inf_nan=False, examples=[12_000.0])
-    term_months: Literal[12, 24, 36, 48, 60] = Field(examples=[36])
-    purpose: LoanPurpose = Field(examples=[LoanPurpose.DEBT_CONSOLIDATION])
-    declared_income: float = Field(
-        strict=True,
-        ge=0,
-        le=10_000_000,
-        allow_inf_nan=False,
-        description="Yearly income declared on the application; 0 is allowed (no income).",
-        examples=[54_000.0],
-    )
-    explain: bool = Field(
-        default=False, strict=True, description="Return the feature values the model saw, by name."
-    )
+    if TYPE_CHECKING:
+        request_id: str | None = None
+        explain: bool = False
 
 
-class PredictionResponse(_Strict):
-    request_id: RequestId
-    probability_of_default: Probability
-    decision: Decision
-    model_name: str
-    model_version: str
-    mode: ServingMode
-    degraded: bool = Field(
-        description="True when the answer came from the fallback because the model could not answer."
-    )
-    degraded_reason: str | None = None
-    features: dict[str, float | None] | None = Field(
-        default=None, description="Feature values the model saw; only with `explain=true`."
-    )
+class PredictionResponseBase(_Strict):
+    """What every use case's answer has, besides the score (named by the use case's `texts.score_field`)."""
+
+    if TYPE_CHECKING:
+        request_id: str
+        decision: Decision
+        model_name: str
+        model_version: str
+        mode: ServingMode
+        degraded: bool
+        degraded_reason: str | None = None
+        features: dict[str, float | None] | None = None
 
 
-class BatchPredictionRequest(_Strict):
-    items: list[PredictionRequest] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+class BatchPredictionRequestBase(_Strict):
+    if TYPE_CHECKING:
+        items: list[PredictionRequestBase]
 
 
-class BatchPredictionResponse(_Strict):
-    items: list[PredictionResponse]
+class BatchPredictionResponseBase(_Strict):
+    if TYPE_CHECKING:
+        items: list[PredictionResponseBase]
 
 
-class FeedbackRecord(_Strict):
-    """A label that arrived after the decision (e.g. the loan defaulted or was repaid)."""
+class FeedbackRecordBase(_Strict):
+    """An observed outcome; the label's type follows the use case's task (0/1, a number, a class)."""
 
-    request_id: RequestId
-    observed_label: Annotated[Literal[0, 1], BeforeValidator(_binary_label)] = Field(
-        description="1 = defaulted, 0 = repaid."
-    )
-    observed_at: Annotated[AwareDatetime, BeforeValidator(_iso_timestamp)] = Field(
-        description="When the outcome was observed (with timezone)."
-    )
+    if TYPE_CHECKING:
+        request_id: str
+        observed_label: int | float | str
+        observed_at: datetime
 
 
 class FeedbackAccepted(_Strict):
@@ -202,3 +170,25 @@ class ErrorBody(_Strict):
 
 
 ModelInfo.model_rebuild()
+
+DERIVED = frozenset(
+    {
+        "PredictionRequest",
+        "PredictionResponse",
+        "BatchPredictionRequest",
+        "BatchPredictionResponse",
+        "FeedbackRecord",
+    }
+)
+"""The models `steelthread_contracts.requests` derives from the active use case."""
+
+if not TYPE_CHECKING:  # type checkers see the `*Base` shapes (steelthread_contracts/__init__.py)
+
+    def __getattr__(name: str) -> Any:
+        """`PredictionRequest` and the other derived models (and the use case's enums, e.g. the credit
+        example's `LoanPurpose`), for the active use case, built on first use."""
+        if name.startswith("__"):  # the import system asks for `__path__`: no use case for that
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from steelthread_contracts.requests import derived
+
+        return derived(__name__, name)

@@ -53,6 +53,7 @@ class RequestField:
     name: str
     kind: FieldKind
     description: str = ""
+    """The field's description in the API document (empty: none)."""
     example: Scalar | None = None
     ge: float | None = None
     gt: float | None = None
@@ -195,9 +196,17 @@ class Texts:
     score_field: str
     """Name of the score in the v1 answer (the credit example keeps `probability_of_default`)."""
     score_description: str
+    """The score's description in the API document (empty: none)."""
     label_description: str
     request_description: str
     reasons: dict[str, str] = field(default_factory=dict)
+    predict_description: str = "The model's score for one request, and the decision that follows from it."
+    """What `POST /v1/predictions` answers, in the API document."""
+    batch_description: str = (
+        "Up to `MAX_BATCH_SIZE` requests in one call; each is answered and logged as if sent alone."
+    )
+    feedback_description: str = "An outcome that was observed after the decision."
+    """The feedback record's description in the API document."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,8 @@ class UseCase:
     score_range: tuple[float, float] = (0.0, 1.0)
     demo_scenario: str | None = None
     """The drift scenario `make demo` injects (default: the first of `scenarios`)."""
+    classes: tuple[str, ...] = ()
+    """A multiclass use case's class labels (what `/v1/feedback` accepts as its observed label)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.request_fields]
