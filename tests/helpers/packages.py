@@ -25,47 +25,44 @@ INPUT_NAME = "features"
 
 
 def train_tiny(
-    feature_names: list[str], seed: int, rows: int = 400, trees: int = 15, missing: float = 0.0
-) -> lgb.LGBMClassifier:
+    feature_names: list[str],
+    seed: int,
+    rows: int = 400,
+    trees: int = 15,
+    missing: float = 0.0,
+    task: str = "binary",
+) -> lgb.LGBMClassifier | lgb.LGBMRegressor:
+    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
     logits = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
     if len(feature_names) > 3:
         logits += 0.5 * x[:, 2] * x[:, 3]
-    y = (logits > 0).astype(int)
     if missing:
         x[rng.random(x.shape) < missing] = np.nan
-    model = lgb.LGBMClassifier(
-        n_estimators=trees, num_leaves=7, random_state=seed, deterministic=True, verbose=-1, n_jobs=1
-    )
-    model.fit(x, y)
-    return model
-
-
-def train_tiny_regressor(
-    feature_names: list[str], seed: int, rows: int = 400, trees: int = 15
-) -> lgb.LGBMRegressor:
-    """A regression model on the same synthetic rows: its target is `train_tiny`'s logit, a number."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
-    y = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
-    model = lgb.LGBMRegressor(
-        n_estimators=trees, num_leaves=7, random_state=seed, deterministic=True, verbose=-1, n_jobs=1
-    )
-    model.fit(x, y)
-    return model
-
-
-OUTPUTS = {"binary": "probabilities", "regression": "variable"}
-"""The score output onnxmltools gives each task's LightGBM graph: class probabilities [N, 2], or the
-regression value [N, 1]."""
+    params = {
+        "n_estimators": trees,
+        "num_leaves": 7,
+        "random_state": seed,
+        "deterministic": True,
+        "verbose": -1,
+        "n_jobs": 1,
+    }
+    if contract.Task(task) is contract.Task.REGRESSION:
+        return lgb.LGBMRegressor(**params).fit(x, logits)
+    return lgb.LGBMClassifier(**params).fit(x, (logits > 0).astype(int))
 
 
 def onnx_scores(path: Path, matrix: np.ndarray, task: str = "binary") -> np.ndarray:
-    """The package's score per row, as a reader takes it from the graph (column 1 of the probabilities)."""
+    """Scores straight from onnxruntime: the positive class's probability (binary), or the prediction of
+    the graph's one output (regression)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (out,) = session.run([OUTPUTS[task]], {INPUT_NAME: matrix.astype(np.float32)})
-    return np.asarray(out)[:, 1] if task == "binary" else np.asarray(out).reshape(-1)
+    feed = {INPUT_NAME: matrix.astype(np.float32)}
+    if contract.Task(task) is contract.Task.REGRESSION:
+        (prediction,) = session.run(None, feed)
+        return np.asarray(prediction).reshape(-1)
+    (probabilities,) = session.run(["probabilities"], feed)
+    return np.asarray(probabilities)[:, 1]
 
 
 def make_package(
@@ -84,15 +81,15 @@ def make_package(
 ) -> Path:
     """Publish `root/versions/<version>/` (model.onnx, smoke.json, package.json); return the folder.
 
-    A binary package (LGBMClassifier) states `threshold` and `review_threshold` (default 0.75 x
-    `threshold`), as training's do; a `task="regression"` one (LGBMRegressor, output `variable` [N, 1],
-    no positive class) states neither: the use case's policy decides for it.
+    `review_threshold` defaults to 0.75 x `threshold`; the package states both, as training's do. A
+    `task="regression"` package (LGBMRegressor, ONNX output [N, 1]) states no thresholds and no
+    positive class.
     """
     names = feature_names or list(FEATURE_NAMES)
-    if task == "binary":
-        model: lgb.LGBMModel = train_tiny(names, seed, rows=rows, trees=trees, missing=missing)
-    else:
-        model = train_tiny_regressor(names, seed, rows=rows, trees=trees)
+    if contract.Task(task) is contract.Task.MULTICLASS:
+        raise ValueError("make_package builds binary and regression packages")
+    regression = contract.Task(task) is contract.Task.REGRESSION
+    model = train_tiny(names, seed, rows=rows, trees=trees, missing=missing, task=task)
     onx = onnxmltools.convert_lightgbm(
         model,
         initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))],
@@ -104,7 +101,7 @@ def make_package(
         (run / contract.MODEL_FILE).write_bytes(onx.SerializeToString())
         smoke = np.random.default_rng(seed + 1).normal(size=(5, len(names))).astype(np.float32)
         smoke[0, 0] = np.nan  # a missing value is part of every smoke test
-        scores = onnx_scores(run / contract.MODEL_FILE, smoke, task)
+        scores = onnx_scores(run / contract.MODEL_FILE, smoke, task=task)
         cases = [
             contract.SmokeCase(
                 name=f"case{i}",
@@ -114,31 +111,25 @@ def make_package(
             for i, (row, s) in enumerate(zip(smoke, scores, strict=True))
         ]
         contract.write_smoke(run, contract.SmokeDocument(feature_names=names, tolerance=1e-5, cases=cases))
-        decision = (
-            {
-                "threshold": threshold,
-                "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
-            }
-            if task == "binary"
-            else {}
-        )
-        contract.write_run_manifest(
-            run,
-            {
-                "name": name,
+        fields = {
+            "name": name,
+            "feature_names": names,
+            "threshold": threshold,
+            "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
+            "feature_service": "credit_risk_v1",
+            "run_id": f"test-run-{version}-{seed}",
+            "created_at": "2026-11-22T00:00:00Z",
+            "onnx": {"input": INPUT_NAME, "output": "probabilities", "positive_class_index": 1},
+        }
+        if regression:
+            output = onx.graph.output[0].name
+            fields |= {
                 "task": task,
-                "feature_names": names,
-                **decision,
-                "feature_service": "credit_risk_v1",
-                "run_id": f"test-run-{version}-{seed}",
-                "created_at": "2026-11-22T00:00:00Z",
-                "onnx": {
-                    "input": INPUT_NAME,
-                    "output": OUTPUTS[task],
-                    "positive_class_index": 1 if task == "binary" else None,
-                },
-            },
-        )
+                "threshold": None,
+                "review_threshold": None,
+                "onnx": {"input": INPUT_NAME, "output": output, "positive_class_index": None},
+            }
+        contract.write_run_manifest(run, fields)
         return contract.publish(run, root, version)
 
 

@@ -18,20 +18,25 @@ from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import resolve_package
 from steelthread_batch.run import RunSummary
 from steelthread_batch.settings import BatchSettings, Device, Engine
+from steelthread_contracts.package import Task
+from steelthread_contracts.usecase import active
 from steelthread_features.cli_common import cli_errors, run
 from steelthread_features.settings import FeatureSettings
 
 app = typer.Typer(
     name="steelthread-batch",
-    help="Score applications in bulk and build training sets at scale (local engine or Apache Spark).",
+    help="Score decision requests in bulk and build training sets at scale (local engine or Apache Spark).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False, soft_wrap=True)
+_SLICES_HELP = "Add the use case's stored slice columns ({}).".format(
+    ", ".join(active().stored_slices) or "none"
+)
 
 InputOpt = Annotated[
-    str, typer.Option("--input", help="Parquet file or folder (path or URI) of applications.")
+    str, typer.Option("--input", help="Parquet file or folder (path or URI) of decision requests.")
 ]
 OutputOpt = Annotated[
     str, typer.Option("--output", help="Output folder (path or URI); must be new or a resumable run.")
@@ -72,7 +77,7 @@ def score(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Score applications with a published model package; resumes an unfinished run in OUTPUT."""
+    """Score decision requests with a published model package; resumes an unfinished run in OUTPUT."""
     settings = BatchSettings()
     package = resolve_package(settings.resolved_models_dir(), alias=alias, version=version)
     sessions.smoke_check(package)
@@ -81,6 +86,9 @@ def score(
     chosen = engine or settings.batch_engine
     if device == "cuda":
         from steelthread_batch.gpu import check_available
+
+        if package.task is not Task.BINARY:
+            raise BatchInputError(f"--device cuda scores binary packages; this one is {package.task.value}")
 
         check_available()
     if chosen == "spark":
@@ -142,7 +150,7 @@ def training_set(
     output_uri: OutputOpt,
     engine: EngineOpt = None,
     spark_master: MasterOpt = None,
-    with_slices: Annotated[bool, typer.Option("--with-slices", help="Add region/protected_group.")] = False,
+    with_slices: Annotated[bool, typer.Option("--with-slices", help=_SLICES_HELP)] = False,
 ) -> None:
     """Point-in-time training frame with training_frame's columns and order, written as parquet."""
     from steelthread_batch.training_set import TrainingSetJob, build_training_set

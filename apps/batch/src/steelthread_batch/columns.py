@@ -1,5 +1,9 @@
 """Column names and the exact Arrow schema the scorer produces.
 
+Every domain name comes from the active use case (`steelthread_contracts.usecase.active()`): the request
+id, the entity key, the event time (and the events table's own name for it, accepted as an alias) and the
+request fields with their storage types. Nothing here names a field of any one use case.
+
 Spark's `mapInArrow` needs the output schema declared up front and fails on a mismatch (a float32 score in
 a `double` column), so the schema is computed by one function from the input schema and the package, and
 the scorer casts every batch to exactly that schema.
@@ -12,12 +16,16 @@ from typing import Final
 import pyarrow as pa
 
 from steelthread_batch.package import ModelPackage
+from steelthread_contracts.usecase import UseCase, active
 
-REQUEST_ID: Final = "request_id"
-CUSTOMER_ID: Final = "customer_id"
-EVENT_TIMESTAMP: Final = "event_timestamp"
-APPLICATION_TIMESTAMP: Final = "application_timestamp"
-"""The generator's applications table names the event time this way; it is accepted as an alias."""
+USE_CASE: Final[UseCase] = active()
+
+REQUEST_ID: Final = USE_CASE.tables.request_id
+ENTITY_KEY: Final = USE_CASE.join_key
+"""The entity's join key (an integer column): the credit example's `customer_id`."""
+EVENT_TIMESTAMP: Final = USE_CASE.tables.event_timestamp
+EVENT_TIME_ALIAS: Final = USE_CASE.tables.event_time
+"""The events table's name for the event time (the generator writes it); accepted as the event time."""
 SCORE: Final = "score"
 DECISION: Final = "decision"
 MODEL_NAME: Final = "model_name"
@@ -32,7 +40,7 @@ TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 KEY_FIELDS: Final[tuple[pa.Field, ...]] = (
     pa.field(REQUEST_ID, pa.string()),
-    pa.field(CUSTOMER_ID, pa.int64()),
+    pa.field(ENTITY_KEY, pa.int64()),
     pa.field(EVENT_TIMESTAMP, TIMESTAMP),
 )
 RESULT_FIELDS: Final[tuple[pa.Field, ...]] = (
@@ -46,17 +54,20 @@ RESULT_FIELDS: Final[tuple[pa.Field, ...]] = (
     pa.field(LATENCY_MS, pa.float64()),
     pa.field(QUARANTINE_REASON, pa.string()),
 )
-REQUEST_FIELDS: Final[dict[str, pa.DataType]] = {
-    "loan_amount": pa.float64(),
-    "term_months": pa.int64(),
-    "purpose": pa.string(),
-    "declared_income": pa.float64(),
+STORAGE_TYPES: Final[dict[str, pa.DataType]] = {
+    "float64": pa.float64(),
+    "int64": pa.int64(),
+    "string": pa.string(),
 }
-"""Application fields of the API contract; passed through and validated when the input has them."""
+REQUEST_FIELDS: Final[dict[str, pa.DataType]] = {
+    f.name: STORAGE_TYPES[f.storage] for f in USE_CASE.request_fields
+}
+"""The use case's request fields (the API contract's, besides the entity key) with their storage types;
+passed through and validated when the input has them."""
 
 SCORE_COLUMNS: Final[tuple[str, ...]] = (
     REQUEST_ID,
-    CUSTOMER_ID,
+    ENTITY_KEY,
     EVENT_TIMESTAMP,
     SCORE,
     DECISION,
@@ -69,7 +80,7 @@ SCORE_COLUMNS: Final[tuple[str, ...]] = (
 """Columns of the `scores/` output (the consumer-facing table)."""
 QUARANTINE_COLUMNS: Final[tuple[str, ...]] = (
     REQUEST_ID,
-    CUSTOMER_ID,
+    ENTITY_KEY,
     EVENT_TIMESTAMP,
     QUARANTINE_REASON,
     MODEL_VERSION,

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from steelthread_batch.columns import (
-    APPLICATION_TIMESTAMP,
-    CUSTOMER_ID,
+    ENTITY_KEY,
+    EVENT_TIME_ALIAS,
     EVENT_TIMESTAMP,
     REQUEST_FIELDS,
     REQUEST_ID,
@@ -55,9 +55,9 @@ def open_input(location: Location) -> ds.FileSystemDataset:
 def event_time_column(schema: pa.Schema) -> str:
     if EVENT_TIMESTAMP in schema.names:
         return EVENT_TIMESTAMP
-    if APPLICATION_TIMESTAMP in schema.names:
-        return APPLICATION_TIMESTAMP
-    raise BatchInputError(f"input is missing column {EVENT_TIMESTAMP!r} (or {APPLICATION_TIMESTAMP!r})")
+    if EVENT_TIME_ALIAS in schema.names:
+        return EVENT_TIME_ALIAS
+    raise BatchInputError(f"input is missing column {EVENT_TIMESTAMP!r} (or {EVENT_TIME_ALIAS!r})")
 
 
 def _kind_ok(name: str, type_: pa.DataType, expected: str) -> None:
@@ -78,7 +78,7 @@ def needs_join(schema: pa.Schema, feature_names: Sequence[str]) -> bool:
 
 def check_schema(schema: pa.Schema, feature_names: Sequence[str]) -> bool:
     """Stop on a missing or mistyped column before any output exists; returns whether to join features."""
-    for name, kind in ((REQUEST_ID, "string"), (CUSTOMER_ID, "integer")):
+    for name, kind in ((REQUEST_ID, "string"), (ENTITY_KEY, "integer")):
         if name not in schema.names:
             raise BatchInputError(f"input is missing column {name!r}")
         _kind_ok(name, schema.field(name).type, kind)

@@ -1,9 +1,9 @@
 """Point-in-time features for a part of the input, through the feature library (local engine).
 
-Rows whose keys or application fields are unusable are quarantined before the join (the feature library
-rejects a whole frame for one bad row); the others get credit_risk_v1's features as of their own
-event time, exactly as training does. Each part is joined on its own: every row's join depends only on
-that row, so splitting the input does not change any value.
+Rows whose keys or request fields are unusable are quarantined before the join (the feature library
+rejects a whole frame for one bad row); the others get the use case's feature service's features as of
+their own event time, exactly as training does. Each part is joined on its own: every row's join depends
+only on that row, so splitting the input does not change any value.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from steelthread_batch.columns import (
-    CUSTOMER_ID,
+    ENTITY_KEY,
     EVENT_TIMESTAMP,
     QUARANTINE_REASON,
     REQUEST_FIELDS,
@@ -27,7 +27,7 @@ from steelthread_batch.validation import row_reasons
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
 
-ENTITY_COLUMNS = (REQUEST_ID, CUSTOMER_ID, EVENT_TIMESTAMP, *REQUEST_FIELDS)
+ENTITY_COLUMNS = (REQUEST_ID, ENTITY_KEY, EVENT_TIMESTAMP, *REQUEST_FIELDS)
 
 
 def join_features(

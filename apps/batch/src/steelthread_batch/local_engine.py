@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from steelthread_batch.columns import CUSTOMER_ID, REQUEST_FIELDS, REQUEST_ID
+from steelthread_batch.columns import ENTITY_KEY, REQUEST_FIELDS, REQUEST_ID
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.inputs import (
     check_schema,
@@ -126,7 +126,7 @@ def _summary(data: dict[str, object], seconds: float) -> RunSummary:
 
 
 def _input_columns(schema: pa.Schema, feature_names: tuple[str, ...], join: bool) -> list[str]:
-    wanted = [REQUEST_ID, CUSTOMER_ID, event_time_column(schema)]
+    wanted = [REQUEST_ID, ENTITY_KEY, event_time_column(schema)]
     wanted += [n for n in REQUEST_FIELDS if n in schema.names]
     if not join:
         wanted += [n for n in feature_names if n not in wanted]

@@ -13,8 +13,12 @@ from pathlib import Path
 
 from steelthread_batch.errors import BatchInputError
 from steelthread_contracts import package as contract
-from steelthread_contracts.decision import Thresholds
+from steelthread_contracts.api import Decision
+from steelthread_contracts.decision import DecisionPolicy, Thresholds
 from steelthread_contracts.package import MODEL_FILE, SCORING_FILES, PackageError, Task, sha256_file
+from steelthread_contracts.usecase import active
+
+SCORED_TASKS = (Task.BINARY, Task.REGRESSION)
 
 __all__ = ["ModelPackage", "load_package", "resolve_package", "sha256_of"]
 
@@ -28,8 +32,10 @@ class ModelPackage:
     name: str
     version: str
     feature_names: tuple[str, ...]
-    threshold: float
-    review_threshold: float
+    threshold: float | None
+    """The decline cut that decides: a binary package's own, or the policy's for a task whose packages
+    state none; None when there are no cuts (every scored row gets `fallback`)."""
+    review_threshold: float | None
     directory: str
     model_sha256: str
     feature_service: str | None = None
@@ -38,41 +44,56 @@ class ModelPackage:
     positive_class_index: int | None = 1
     shipped_as: str | None = None
     """Name under which the package folder was shipped with SparkContext.addFile (executors)."""
+    task: Task = Task.BINARY
+    fallback: Decision = Decision.REVIEW
+    """The decision policy's answer for a scored row when there are no cuts (resolved on the driver, so
+    executors never need the use case's policy)."""
 
     @property
     def model_path(self) -> Path:
         return Path(self.directory) / MODEL_FILE
 
     @property
-    def thresholds(self) -> Thresholds:
-        return Thresholds(review=self.review_threshold, decline=self.threshold)
+    def thresholds(self) -> Thresholds | None:
+        if self.threshold is None:
+            return None
+        review = self.threshold if self.review_threshold is None else self.review_threshold
+        return Thresholds(review=review, decline=self.threshold)
 
     def shipped(self, name: str) -> ModelPackage:
         return replace(self, shipped_as=name)
 
 
-def load_package(directory: Path) -> ModelPackage:
-    """Read and check `<directory>/package.json` and the hashes of the files scoring reads."""
+def load_package(directory: Path, policy: DecisionPolicy | None = None) -> ModelPackage:
+    """Read and check `<directory>/package.json` and the hashes of the files scoring reads.
+
+    `policy` decides for packages without thresholds (default: the active use case's).
+    """
+    policy = policy or active().policy
     try:
         manifest = contract.read_manifest(directory)
-        if manifest.task is not Task.BINARY:
-            raise PackageError(f"batch scores binary packages; {directory} is {manifest.task}")
+        if manifest.task not in SCORED_TASKS:
+            known = " and ".join(t.value for t in SCORED_TASKS)
+            raise PackageError(f"batch scores {known} packages; {directory} is {manifest.task.value}")
         contract.verify_files(directory, manifest, SCORING_FILES)
-        thresholds = Thresholds.of(manifest)
+        thresholds = policy.thresholds_for(manifest)
     except PackageError as exc:
         raise BatchInputError(str(exc)) from None
+    binary = manifest.task is Task.BINARY
     return ModelPackage(
         name=manifest.name,
         version=manifest.version,
         feature_names=tuple(manifest.feature_names),
-        threshold=thresholds.decline,
-        review_threshold=thresholds.review,
+        threshold=None if thresholds is None else thresholds.decline,
+        review_threshold=None if thresholds is None else thresholds.review,
         directory=str(directory.resolve()),
         model_sha256=manifest.sha256[MODEL_FILE],
         feature_service=manifest.feature_service,
         input_name=manifest.onnx.input,
         output_name=manifest.onnx.output,
-        positive_class_index=manifest.onnx.positive_class_index,
+        positive_class_index=manifest.onnx.positive_class_index if binary else None,
+        task=manifest.task,
+        fallback=policy.fallback,
     )
 
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from steelthread_batch.columns import (
-    CUSTOMER_ID,
     DECISION,
+    ENTITY_KEY,
     LATENCY_MS,
     MODEL_NAME,
     MODEL_VERSION,
@@ -44,14 +44,14 @@ SCORE_RECORD = pa.struct(
 
 
 def prediction_log_schema(scored: pa.Schema, feature_names: Sequence[str]) -> pa.Schema:
-    request = [pa.field(CUSTOMER_ID, pa.int64())]
+    request = [pa.field(ENTITY_KEY, pa.int64())]
     request += [pa.field(n, t) for n, t in REQUEST_FIELDS.items() if n in scored.names]
     return pa.schema(
         [
             pa.field("schema_version", pa.int64()),
             pa.field("logged_at", TIMESTAMP),
             pa.field(REQUEST_ID, pa.string()),
-            pa.field(CUSTOMER_ID, pa.int64()),
+            pa.field(ENTITY_KEY, pa.int64()),
             pa.field("source", pa.string()),
             pa.field(MODEL_NAME, pa.string()),
             pa.field(MODEL_VERSION, pa.string()),
@@ -102,7 +102,7 @@ def to_prediction_log(batch: pa.RecordBatch, feature_names: Sequence[str], role:
         _repeat(PREDICTION_LOG_SCHEMA_VERSION, pa.int64(), n),
         batch.column(SCORED_AT),
         batch.column(REQUEST_ID),
-        batch.column(CUSTOMER_ID),
+        batch.column(ENTITY_KEY),
         _repeat(SOURCE, pa.string(), n),
         batch.column(MODEL_NAME),
         batch.column(MODEL_VERSION),

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from steelthread_batch import sessions
 from steelthread_batch.columns import (
-    APPLICATION_TIMESTAMP,
     DECISION,
+    EVENT_TIME_ALIAS,
     EVENT_TIMESTAMP,
     LATENCY_MS,
     MODEL_NAME,
@@ -34,9 +34,12 @@ from steelthread_batch.columns import (
     TIMESTAMP,
     output_schema,
 )
+from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import ModelPackage
 from steelthread_batch.validation import feature_matrix, row_reasons
-from steelthread_contracts.decision import BELOW_ALL_CUTS, Thresholds
+from steelthread_contracts.api import Decision
+from steelthread_contracts.decision import BELOW_ALL_CUTS, DEFAULT_POLICY, Thresholds
+from steelthread_contracts.package import Task
 
 BatchScorer = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
@@ -51,10 +54,15 @@ class RunInfo:
     device: str = "cpu"
 
 
-def decide(scores: pa.Array, thresholds: Thresholds) -> pa.Array:
+def decide(
+    scores: pa.Array, thresholds: Thresholds | None, fallback: Decision = DEFAULT_POLICY.fallback
+) -> pa.Array:
     """The decision policy's rule (`steelthread_contracts.decision`) over an Arrow array: its cuts applied
-    highest first, the first one a score reaches decides. A null score gets a null decision (the row is
-    quarantined with its reason)."""
+    highest first, the first one a score reaches decides; without cuts every score gets the policy's
+    `fallback`. A null score gets a null decision (the row is quarantined with its reason)."""
+    if thresholds is None:
+        answer: pa.Array = pc.if_else(pc.is_valid(scores), fallback.value, pa.scalar(None, pa.string()))
+        return answer
     decision: pa.Array = pa.scalar(BELOW_ALL_CUTS.value, pa.string())
     for cut, label in reversed(thresholds.cuts()):
         reached = pc.greater_equal(scores, pa.scalar(cut, pa.float64()))
@@ -68,7 +76,8 @@ def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
 
 
 def predict(package: ModelPackage, matrix: np.ndarray, run: RunInfo) -> np.ndarray:
-    """Probability of default (float32) for each row of a float32 matrix."""
+    """The score (float32) for each row of a float32 matrix: the positive class's probability for a
+    binary package, the prediction for a regression package (an [N] or [N, 1] output)."""
     if run.device == "cuda":
         from steelthread_batch.gpu import predict_on_device
 
@@ -76,16 +85,23 @@ def predict(package: ModelPackage, matrix: np.ndarray, run: RunInfo) -> np.ndarr
     session = sessions.session_for(package, run.threads)
     (out,) = session.run([package.output_name], {package.input_name: matrix})
     array = np.asarray(out, dtype=np.float32)
-    if array.ndim == 2 and array.shape[1] != 1 and package.positive_class_index is not None:
-        return array[:, package.positive_class_index]
+    if package.task is Task.BINARY:
+        if array.ndim == 2 and array.shape[1] != 1 and package.positive_class_index is not None:
+            return array[:, package.positive_class_index]
+    elif array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
+        raise BatchInputError(
+            f"{package.directory}: a {package.task.value} model must output [N] or [N, 1], "
+            f"got shape {list(array.shape)}"
+        )
     return array.reshape(-1)
 
 
 def normalise(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Accept the applications table's `application_timestamp` as the event time."""
+    """Accept the events table's own event-time column (the use case's `tables.event_time`) as the
+    event time."""
     names = batch.schema.names
-    if EVENT_TIMESTAMP not in names and APPLICATION_TIMESTAMP in names:
-        return batch.rename_columns([EVENT_TIMESTAMP if n == APPLICATION_TIMESTAMP else n for n in names])
+    if EVENT_TIMESTAMP not in names and EVENT_TIME_ALIAS in names:
+        return batch.rename_columns([EVENT_TIMESTAMP if n == EVENT_TIME_ALIAS else n for n in names])
     return batch
 
 
@@ -108,7 +124,7 @@ def score_batch(batch: pa.RecordBatch, package: ModelPackage, run: RunInfo) -> p
     score_array = pa.array(scores, mask=~ok, type=pa.float64())
     columns: dict[str, pa.Array] = {
         SCORE: score_array,
-        DECISION: decide(score_array, package.thresholds),
+        DECISION: decide(score_array, package.thresholds, package.fallback),
         MODEL_NAME: _constant(package.name, pa.string(), n),
         MODEL_VERSION: _constant(package.version, pa.string(), n),
         THRESHOLD: _constant(package.threshold, pa.float64(), n),

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from steelthread_batch.columns import (
-    APPLICATION_TIMESTAMP,
-    CUSTOMER_ID,
+    ENTITY_KEY,
+    EVENT_TIME_ALIAS,
     EVENT_TIMESTAMP,
     QUARANTINE_COLUMNS,
     QUARANTINE_REASON,
@@ -108,9 +108,9 @@ def run_spark(job: SparkJob) -> RunSummary:
     from pyspark.sql import functions as F  # noqa: N812
 
     frame = spark.read.parquet(spark_uri(source))
-    if EVENT_TIMESTAMP not in frame.columns and APPLICATION_TIMESTAMP in frame.columns:
-        frame = frame.withColumnRenamed(APPLICATION_TIMESTAMP, EVENT_TIMESTAMP)
-    keep = [REQUEST_ID, CUSTOMER_ID, EVENT_TIMESTAMP, *(n for n in REQUEST_FIELDS if n in frame.columns)]
+    if EVENT_TIMESTAMP not in frame.columns and EVENT_TIME_ALIAS in frame.columns:
+        frame = frame.withColumnRenamed(EVENT_TIME_ALIAS, EVENT_TIMESTAMP)
+    keep = [REQUEST_ID, ENTITY_KEY, EVENT_TIMESTAMP, *(n for n in REQUEST_FIELDS if n in frame.columns)]
     if join:
         from steelthread_batch.spark_features import join_features
 

@@ -4,7 +4,7 @@ Feast's `SparkRetrievalJob.to_spark_df()` returns the point-in-time join of the 
 on-demand (request-time) view, which Feast would only apply after collecting to pandas on the driver. So
 the join stays in Spark and the use case's request-time transform (`on_demand.frame`), the very function the
 on-demand view runs, is applied per Arrow batch on the executors. Columns are then put in
-credit_risk_v1's order, so the result matches `training_frame` column for column.
+the feature service's order, so the result matches `training_frame` column for column.
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ def _with_reasons(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]
         )
 
 
-def _application_features(
+def _request_time_features(
     batches: Iterator[pa.RecordBatch], schema: pa.Schema, names: Sequence[str]
 ) -> Iterator[pa.RecordBatch]:
     """Append the request-time features (float64) computed by the use case's transform."""
     from steelthread_contracts.usecase import active, load_hook
 
-    application_features = load_hook(active().on_demand.frame)
+    transform = load_hook(active().on_demand.frame)
     for batch in batches:
-        computed = application_features(batch.to_pandas())
+        computed = transform(batch.to_pandas())
         arrays = [batch.column(f.name).cast(f.type) for f in schema if f.name in batch.schema.names]
         arrays += [pa.array(computed[n].to_numpy(dtype="float64"), type=pa.float64()) for n in names]
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
@@ -63,7 +63,7 @@ def check_spark_settings(settings: FeatureSettings | None) -> FeatureSettings:
 def point_in_time(spark: Any, entities: Any, settings: FeatureSettings | None, with_slices: bool) -> Any:
     """Entity columns (in order) plus the feature service's features (plus slices), as a Spark DataFrame."""
     from steelthread_features import store
-    from steelthread_features.definitions import APPLICATION_FEATURES, FEATURE_NAMES, SLICE_COLUMNS, USE_CASE
+    from steelthread_features.definitions import FEATURE_NAMES, SLICE_COLUMNS, USE_CASE
     from steelthread_features.feast_warnings import quiet_feast
 
     resolved = check_spark_settings(settings)
@@ -89,13 +89,14 @@ def point_in_time(spark: Any, entities: Any, settings: FeatureSettings | None, w
     from steelthread_batch.spark_engine import to_arrow_schema, to_spark_schema
 
     in_schema = to_arrow_schema(joined.schema)
-    out_schema = pa.schema([*in_schema, *(pa.field(n, pa.float64()) for n in APPLICATION_FEATURES)])
-    with_app = joined.mapInArrow(
-        partial(_application_features, schema=out_schema, names=APPLICATION_FEATURES),
+    computed = USE_CASE.on_demand.features
+    out_schema = pa.schema([*in_schema, *(pa.field(n, pa.float64()) for n in computed)])
+    with_computed = joined.mapInArrow(
+        partial(_request_time_features, schema=out_schema, names=computed),
         to_spark_schema(out_schema),
     )
     entity_columns = list(entities.columns)
-    return with_app.select(*entity_columns, *FEATURE_NAMES, *(SLICE_COLUMNS if with_slices else ()))
+    return with_computed.select(*entity_columns, *FEATURE_NAMES, *(SLICE_COLUMNS if with_slices else ()))
 
 
 def join_features(

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from steelthread_batch.columns import APPLICATION_TIMESTAMP, CUSTOMER_ID, EVENT_TIMESTAMP
+from steelthread_batch.columns import ENTITY_KEY, EVENT_TIME_ALIAS, EVENT_TIMESTAMP
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.inputs import open_input, part_batches, plan_parts
 from steelthread_batch.output import SUCCESS_FILE
@@ -59,10 +59,10 @@ def _prepare_output(output: Location) -> Location:
 
 def _check_entities(schema: pa.Schema) -> None:
     names = schema.names
-    if EVENT_TIMESTAMP not in names and APPLICATION_TIMESTAMP not in names:
+    if EVENT_TIMESTAMP not in names and EVENT_TIME_ALIAS not in names:
         raise BatchInputError(f"entities are missing column {EVENT_TIMESTAMP!r}")
-    if CUSTOMER_ID not in names:
-        raise BatchInputError(f"entities are missing column {CUSTOMER_ID!r}")
+    if ENTITY_KEY not in names:
+        raise BatchInputError(f"entities are missing column {ENTITY_KEY!r}")
 
 
 def build_training_set(job: TrainingSetJob) -> TrainingSetResult:
@@ -117,10 +117,10 @@ def _spark(job: TrainingSetJob, source: Location, staging: Location) -> tuple[in
     )
     entities = spark.read.parquet(spark_uri(source))
     if EVENT_TIMESTAMP not in entities.columns:
-        entities = entities.withColumnRenamed(APPLICATION_TIMESTAMP, EVENT_TIMESTAMP)
-    bad = entities.filter(F.col(CUSTOMER_ID).isNull() | F.col(EVENT_TIMESTAMP).isNull()).limit(1).count()
+        entities = entities.withColumnRenamed(EVENT_TIME_ALIAS, EVENT_TIMESTAMP)
+    bad = entities.filter(F.col(ENTITY_KEY).isNull() | F.col(EVENT_TIMESTAMP).isNull()).limit(1).count()
     if bad:
-        raise BatchInputError(f"entities have rows without {CUSTOMER_ID} or {EVENT_TIMESTAMP}")
+        raise BatchInputError(f"entities have rows without {ENTITY_KEY} or {EVENT_TIMESTAMP}")
     columns = list(entities.columns)
     entities = entities.withColumn(ROW_ID, F.monotonically_increasing_id())
     frame = point_in_time(spark, entities, settings, job.with_slices)

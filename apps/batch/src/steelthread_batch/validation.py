@@ -1,8 +1,9 @@
 """Row checks that send a row to quarantine instead of failing the run.
 
-The rules for application fields are those of the API contract (`PredictionRequest`), so a row batch
-refuses is a request serving would have refused with 422. Column-level problems (a missing column, a
-column of the wrong type) are not row problems: `inputs.check_schema` stops the run before any output.
+The rules for request fields are the active use case's (`RequestField.accepts`, the rule the API's
+request model applies), evaluated over whole Arrow columns, so a row batch refuses is a request serving
+would have refused with 422. Column-level problems (a missing column, a column of the wrong type) are not
+row problems: `inputs.check_schema` stops the run before any output.
 """
 
 from __future__ import annotations
@@ -13,16 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from steelthread_batch.columns import CUSTOMER_ID, EVENT_TIMESTAMP, QUARANTINE_REASON, REQUEST_ID
-from steelthread_contracts import LoanPurpose
-
-TERMS = (12, 24, 36, 48, 60)
-PURPOSES = tuple(p.value for p in LoanPurpose)
-RANGES: dict[str, tuple[float, float, bool]] = {
-    # name: (low, high, low is exclusive)
-    "loan_amount": (0.0, 1_000_000.0, True),
-    "declared_income": (0.0, 10_000_000.0, False),
-}
+from steelthread_batch.columns import ENTITY_KEY, EVENT_TIMESTAMP, QUARANTINE_REASON, REQUEST_ID, USE_CASE
+from steelthread_contracts.usecase import RequestField
 
 
 class Reasons:
@@ -68,38 +61,59 @@ def _nulls(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.is_null(column, nan_is_null=True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def row_reasons(batch: pa.RecordBatch, feature_names: Sequence[str] = ()) -> Reasons:
-    """Quarantine reasons for the keys, the application fields present and the given features."""
+def _as_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def refused(field: RequestField, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Rows whose (non-null) value `field.accepts` refuses, computed over the whole column.
+
+    The same rule as `RequestField.accepts` (a test compares the two value by value): a choice must be
+    one of `choices`; a number must be finite, whole for an `integer`, and inside every stated bound.
+    Nulls are not refused here: they are `missing_value`, marked first.
+    """
+    if field.kind == "choice":
+        try:
+            allowed_values = pa.array(list(field.choices)).cast(column.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            allowed_values = pa.array([], column.type)
+        allowed = pc.fill_null(pc.is_in(column, value_set=allowed_values), True)
+        return ~_as_bool(allowed)
+    filled = pc.fill_null(pc.cast(column, pa.float64()), 0.0)
+    values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.float64)
+    bad: np.ndarray = ~np.isfinite(values)
+    if field.kind == "integer":
+        bad |= np.floor(values) != values
+    with np.errstate(invalid="ignore"):
+        if field.ge is not None:
+            bad |= values < field.ge
+        if field.gt is not None:
+            bad |= values <= field.gt
+        if field.le is not None:
+            bad |= values > field.le
+        if field.lt is not None:
+            bad |= values >= field.lt
+    return bad
+
+
+def row_reasons(batch: pa.RecordBatch, fields: Sequence[RequestField] = USE_CASE.request_fields) -> Reasons:
+    """Quarantine reasons for the keys and for the request fields present, in declaration order:
+    `missing_value:<column>` for a null (or NaN), `invalid_value:<column>` for a value the field's rule
+    refuses; the first reason per row wins."""
     names = set(batch.schema.names)
     previous = batch.column(QUARANTINE_REASON) if QUARANTINE_REASON in names else None
     reasons = Reasons(batch.num_rows, previous)
     request_id = batch.column(REQUEST_ID)
     empty = pc.fill_null(pc.equal(pc.utf8_length(request_id), 0), True)
-    reasons.mark(np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool), f"missing_value:{REQUEST_ID}")
-    for name in (CUSTOMER_ID, EVENT_TIMESTAMP):
+    reasons.mark(_as_bool(empty), f"missing_value:{REQUEST_ID}")
+    for name in (ENTITY_KEY, EVENT_TIMESTAMP):
         reasons.mark(_nulls(batch.column(name)), f"missing_value:{name}")
-    for name, (low, high, exclusive) in RANGES.items():
-        if name not in names:
+    for field in fields:
+        if field.name not in names:
             continue
-        column = batch.column(name)
-        reasons.mark(_nulls(column), f"missing_value:{name}")
-        values = np.asarray(pc.fill_null(column, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            below = values <= low if exclusive else values < low
-            bad = below | (values > high) | ~np.isfinite(values)
-        reasons.mark(bad, f"invalid_value:{name}")
-    if "term_months" in names:
-        column = batch.column("term_months")
-        reasons.mark(_nulls(column), "missing_value:term_months")
-        allowed = pc.fill_null(pc.is_in(column, value_set=pa.array(TERMS, column.type)), True)
-        reasons.mark(
-            ~np.asarray(allowed.to_numpy(zero_copy_only=False), dtype=bool), "invalid_value:term_months"
-        )
-    if "purpose" in names:
-        column = batch.column("purpose")
-        reasons.mark(_nulls(column), "missing_value:purpose")
-        allowed = pc.fill_null(pc.is_in(column, value_set=pa.array(PURPOSES, pa.string())), True)
-        reasons.mark(~np.asarray(allowed.to_numpy(zero_copy_only=False), dtype=bool), "invalid_value:purpose")
+        column = batch.column(field.name)
+        reasons.mark(_nulls(column), f"missing_value:{field.name}")
+        reasons.mark(refused(field, column), f"invalid_value:{field.name}")
     return reasons
 
 
@@ -114,8 +128,8 @@ def stored_feature_positions(feature_names: Sequence[str]) -> list[int]:
 def feature_matrix(batch: pa.RecordBatch, feature_names: Sequence[str], reasons: Reasons) -> np.ndarray:
     """The float32 model input (nulls as NaN).
 
-    Marked: rows with an infinite value, and rows where every stored feature is missing (a customer the
-    feature store does not know as of the row's time: the score would rest on the application alone).
+    Marked: rows with an infinite value, and rows where every stored feature is missing (an entity the
+    feature store does not know as of the row's time: the score would rest on the request alone).
     """
     matrix = np.empty((batch.num_rows, len(feature_names)), dtype=np.float32)
     for j, name in enumerate(feature_names):
