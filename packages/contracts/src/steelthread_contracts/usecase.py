@@ -232,6 +232,8 @@ class UseCase:
     derived_slices: str | None = None
     """Import path of `(frame, config) -> frame` adding derived slice columns to the training frame."""
     score_range: tuple[float, float] = (0.0, 1.0)
+    classes: tuple[str, ...] = ()
+    """Class names of a multiclass task, in the model's output order (empty for other tasks)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.request_fields]
