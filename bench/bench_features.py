@@ -1,10 +1,11 @@
 """Feature-library benchmarks, printed side by side as ratios.
 
-1. Online retrieval of one entity (credit_risk_v1, incl. the on-demand view): a raw read of the same
+1. Online retrieval of one entity (the active use case's feature service, incl. the on-demand view;
+   STEELTHREAD_USECASE picks the use case, default credit): a raw read of the same
    key from the same store, Feast's get_online_features, and our online_vector (the direct reader and the
    Feast engine); SQLite (local profile) and Redis (production profile, registry in a throwaway
    PostgreSQL database).
-2. Point-in-time join of N entity rows (default 1,000,000 applications): training_frame through Feast's
+2. Point-in-time join of N entity rows (default 1,000,000 events): training_frame through Feast's
    DuckDB offline store next to a pandas merge_asof reference on the same data; wall time and peak RSS of
    each in its own process (the import-only baseline RSS is printed too).
 
@@ -57,17 +58,18 @@ def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | Non
 
 
 def _compared_to_raw(
-    settings: FeatureSettings, raw: tuple[float, float], customer: int, at: datetime, iterations: int
+    settings: FeatureSettings, raw: tuple[float, float], entity: int, at: datetime, iterations: int
 ) -> list[str]:
     """The same four ways through one profile's online store, each as a ratio to its raw key read."""
     from steelthread_features import store
+    from steelthread_features.definitions import JOIN_KEY
 
     handle = store._handle(settings)
-    request = [_request(customer)]
+    request = [_request(entity)]
     batch_refs = list(store._ONLINE_BATCH_REFS)
     ways: dict[str, Callable[[], object]] = {
         "Feast, batch views only": lambda: handle.store.get_online_features(
-            features=batch_refs, entity_rows=[{"customer_id": customer}]
+            features=batch_refs, entity_rows=[{JOIN_KEY: entity}]
         ).to_dict(),
         "Feast, service incl. on-demand view": lambda: handle.store.get_online_features(
             features=handle.service, entity_rows=request
@@ -82,7 +84,7 @@ def _compared_to_raw(
     return [_row(label, _time(way, iterations), raw) for label, way in ways.items()]
 
 
-def _async_redis_reads(settings: FeatureSettings, customer: int, iterations: int) -> list[str]:
+def _async_redis_reads(settings: FeatureSettings, entity: int, iterations: int) -> list[str]:
     """Serving's event-loop read (`RedisReader.aread`) next to redis-py's asyncio client sending the
     same HMGET, timed inside one running loop (a `run_until_complete` per call would add its own task)."""
     import asyncio
@@ -93,7 +95,7 @@ def _async_redis_reads(settings: FeatureSettings, customer: int, iterations: int
 
     reader = online.open_reader(settings)
     assert isinstance(reader, online.RedisReader)
-    key = online.entity_key(customer) + settings.project.encode()
+    key = online.entity_key(entity) + settings.project.encode()
 
     async def timed(fn: Callable[[], Awaitable[object]]) -> tuple[float, float]:
         for _ in range(min(50, iterations)):
@@ -109,7 +111,7 @@ def _async_redis_reads(settings: FeatureSettings, customer: int, iterations: int
         client = redis.asyncio.Redis.from_url(settings.redis_url)
         fields = reader._fields
         base = await timed(lambda: client.hmget(key, fields))  # type: ignore[arg-type]
-        mine = await timed(lambda: reader.aread([customer]))
+        mine = await timed(lambda: reader.aread([entity]))
         await client.aclose()
         await reader.aclose()
         return [
@@ -120,13 +122,13 @@ def _async_redis_reads(settings: FeatureSettings, customer: int, iterations: int
     return asyncio.run(both())
 
 
-def _request(customer: int) -> dict[str, object]:
+def _request(entity: int) -> dict[str, object]:
+    """One online request for the entity: each request field at its declared example value."""
+    from steelthread_features.definitions import JOIN_KEY, USE_CASE
+
     return {
-        "customer_id": customer,
-        "loan_amount": 12_000.0,
-        "term_months": 36,
-        "purpose": "car",
-        "declared_income": 48_000.0,
+        JOIN_KEY: entity,
+        **{f.name: f.example if f.example is not None else f.choices[0] for f in USE_CASE.request_fields},
     }
 
 
@@ -139,15 +141,17 @@ def bench_online(
     from feast.protos.feast.types.Value_pb2 import Value
 
     from steelthread_features import store
+    from steelthread_features.definitions import JOIN_KEY, USE_CASE
     from steelthread_features.generator import generate, write
+    from steelthread_features.online import ONLINE_VIEWS
     from steelthread_features.settings import FeatureSettings
 
     data = generate(rows, seed=1)
     write(data, root / "online-data")
     at = data.end - timedelta(hours=1)
-    customer = int(data.applications["customer_id"].iloc[-1])
-    key = EntityKey(join_keys=["customer_id"], entity_values=[Value(int64_val=customer)])
-    lines = [f"online retrieval of one entity ({rows:,} applications, {iterations} calls)"]
+    entity = int(data.table(USE_CASE.tables.events)[JOIN_KEY].iloc[-1])
+    key = EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(int64_val=entity)])
+    lines = [f"online retrieval of one entity ({rows:,} {USE_CASE.tables.events}, {iterations} calls)"]
 
     local = FeatureSettings(profile="local", data_dir=root / "online-data", feast_dir=root / "feast-local")
     store.apply(local)
@@ -156,17 +160,17 @@ def bench_online(
     blob = serialize_entity_key(key, entity_key_serialization_version=3)
 
     def raw_sqlite() -> None:
-        for view in ("customer_profile", "credit_history"):
+        for view in ONLINE_VIEWS:
             conn.execute(
-                f"SELECT entity_key, feature_name, value, event_ts FROM steelthread_{view} "
+                f"SELECT entity_key, feature_name, value, event_ts FROM {local.project}_{view} "
                 "WHERE entity_key IN (?)",
                 (blob,),
             ).fetchall()
 
     raw = _time(raw_sqlite, iterations)
     lines.append("local profile (SQLite)")
-    lines.append(_row("raw SQLite read (2 views)", raw, None))
-    lines.extend(_compared_to_raw(local, raw, customer, at, iterations))
+    lines.append(_row(f"raw SQLite read ({len(ONLINE_VIEWS)} views)", raw, None))
+    lines.extend(_compared_to_raw(local, raw, entity, at, iterations))
     if skip_redis:
         return lines
 
@@ -201,9 +205,9 @@ def bench_online(
         raw = _time(lambda: client.hgetall(rkey), iterations)
         lines.append("production profile (Redis)")
         lines.append(_row("raw Redis HGETALL", raw, None))
-        lines.extend(_compared_to_raw(prod, raw, customer, at, iterations))
+        lines.extend(_compared_to_raw(prod, raw, entity, at, iterations))
         lines.append("production profile (Redis), on an event loop")
-        lines.extend(_async_redis_reads(prod, customer, iterations))
+        lines.extend(_async_redis_reads(prod, entity, iterations))
     finally:
         try:
             store.get_store(prod).teardown()
@@ -226,18 +230,16 @@ def pit_child(method: str, data_dir: Path, feast_dir: Path) -> None:  # pragma: 
     """Run one PIT method and print {"seconds": ..., "rows": ...} (peak RSS is read by the parent)."""
     import pandas as pd
 
+    from steelthread_contracts.usecase import load_hook
     from steelthread_features import store
-    from steelthread_features.definitions import VIEW_TTLS
+    from steelthread_features.definitions import JOIN_KEY, USE_CASE
     from steelthread_features.feast_warnings import load_feast
     from steelthread_features.generator import read
     from steelthread_features.settings import FeatureSettings
     from steelthread_features.validation import entity_frame
-    from steelthread_usecase_credit.domain import HISTORY_FEATURES, PROFILE_FEATURES
-    from steelthread_usecase_credit.transforms import application_features
 
-    profile_ttl, history_ttl = VIEW_TTLS["customer_profile"], VIEW_TTLS["credit_history"]
-
-    entities = entity_frame(read(data_dir, "applications"))
+    transform = load_hook(USE_CASE.on_demand.frame)
+    entities = entity_frame(read(data_dir, USE_CASE.tables.events))
     if method == "baseline":
         load_feast()
         print(json.dumps({"seconds": 0.0, "rows": len(entities)}))
@@ -249,30 +251,29 @@ def pit_child(method: str, data_dir: Path, feast_dir: Path) -> None:  # pragma: 
         frame = store.training_frame(entities, settings=settings)
     else:
         load_feast()
-        customers = read(data_dir, "customers")
-        history = read(data_dir, "credit_history")
+        tables = {view.name: read(data_dir, view.table) for view in USE_CASE.views}
         start = time.perf_counter()
         left = entities.assign(rid=np.arange(len(entities))).sort_values("event_timestamp")
         parts = [left]
-        for table, columns, ttl in (
-            (customers, [*PROFILE_FEATURES, "home_ownership"], profile_ttl),
-            (history, list(HISTORY_FEATURES), history_ttl),
-        ):
-            right = table.sort_values(["event_timestamp", "created_timestamp"]).rename(
-                columns={"event_timestamp": "fts"}
-            )[["customer_id", "fts", *columns]]
+        for view in USE_CASE.views:
+            columns = [*view.features, *view.strings]
+            right = (
+                tables[view.name]
+                .sort_values(["event_timestamp", "created_timestamp"])
+                .rename(columns={"event_timestamp": "fts"})[[JOIN_KEY, "fts", *columns]]
+            )
             merged = pd.merge_asof(
-                left[["customer_id", "event_timestamp"]],
+                left[[JOIN_KEY, "event_timestamp"]],
                 right,
                 left_on="event_timestamp",
                 right_on="fts",
-                by="customer_id",
+                by=JOIN_KEY,
             )
-            stale = merged["fts"].isna() | (merged["event_timestamp"] - merged["fts"] > ttl)
+            stale = merged["fts"].isna() | (merged["event_timestamp"] - merged["fts"] > view.ttl)
             merged.loc[stale, columns] = None
             parts.append(merged[columns].set_axis(left.index))
         joined = pd.concat(parts, axis=1).sort_values("rid")
-        frame = pd.concat([joined, application_features(joined)], axis=1)
+        frame = pd.concat([joined, transform(joined)], axis=1)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rows": len(frame)}))
 
@@ -295,6 +296,7 @@ def _run_child(method: str, data_dir: Path, feast_dir: Path) -> tuple[float, int
 
 def bench_pit(root: Path, rows: int) -> list[str]:  # pragma: no cover - benchmark
     from steelthread_features import store
+    from steelthread_features.definitions import USE_CASE
     from steelthread_features.generator import generate, write
     from steelthread_features.settings import FeatureSettings
 
@@ -304,9 +306,10 @@ def bench_pit(root: Path, rows: int) -> list[str]:  # pragma: no cover - benchma
     gen_seconds = time.perf_counter() - start
     settings = FeatureSettings(profile="local", data_dir=root / "pit-data", feast_dir=root / "pit-feast")
     store.apply(settings)
+    sizes = " + ".join(f"{len(data.table(v.table)):,} {v.table} rows" for v in USE_CASE.views)
     lines = [
-        f"point-in-time join: {rows:,} entity rows x {len(data.credit_history):,} history rows "
-        f"+ {len(data.customers):,} profiles (data generated and written in {gen_seconds:.1f} s)"
+        f"point-in-time join: {rows:,} entity rows x {sizes} "
+        f"(data generated and written in {gen_seconds:.1f} s)"
     ]
     base = _run_child("baseline", root / "pit-data", root / "pit-feast")
     feast = _run_child("feast", root / "pit-data", root / "pit-feast")

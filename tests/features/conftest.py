@@ -1,6 +1,10 @@
 """Shared fixtures: one generated data set plus hand-made hard cases, applied once per session.
 
-`import feast` and `apply` cost ~20 s, so every local-profile test shares this store.
+`import feast` and `apply` cost ~20 s, so every local-profile test shares this store. The session runs the
+credit example (the default use case): the generated world and its point-in-time hard cases are credit
+data (credit-domain fixtures, from steelthread_usecase_credit), while plumbing tests take every name
+(join key, views, request fields, tables) from the active use case, through `steelthread_features`
+and `make_requests`. test_features_usecase_fixture.py runs the same plumbing on a multiclass fixture.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from steelthread_contracts.usecase import RequestField
 from steelthread_features import store
+from steelthread_features.definitions import JOIN_KEY, USE_CASE
 from steelthread_features.settings import FeatureSettings
 from steelthread_usecase_credit.domain import HISTORY_FEATURES
 from steelthread_usecase_credit.generator import SCHEMAS, GeneratedData, generate, write
@@ -34,12 +40,48 @@ E = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 class World:
     data: GeneratedData
     settings: FeatureSettings
-    customers: pd.DataFrame
-    """Generated plus hard-case profile rows, as the offline store sees them."""
-    history: pd.DataFrame
     hard_entities: pd.DataFrame
     expected: dict[str, float | None]
     """total_balance each hard entity row must get (None = must be missing)."""
+
+    def stored(self, table: str) -> pd.DataFrame:
+        """A table of the offline store as Feast reads it (generated plus hard-case files)."""
+        return _read(self.settings.data_dir / table)
+
+    def entity_ids(self) -> list[int]:
+        """Every entity key of the first feature view's table, sorted."""
+        return sorted(int(k) for k in self.stored(USE_CASE.views[0].table)[JOIN_KEY].unique())
+
+
+def request_value(field: RequestField, i: int) -> float | int | str:
+    """The i-th of a deterministic spread of valid values of a request field (every 7th sits on a closed
+    lower bound, e.g. a zero income), whatever the use case."""
+    if field.kind == "choice":
+        return field.choices[i % len(field.choices)]
+    low = field.ge if field.ge is not None else (field.gt if field.gt is not None else 0.0)
+    high = field.le if field.le is not None else (field.lt if field.lt is not None else low + 10_000.0)
+    high = min(high, low + 100_000.0)
+    share = ((i * 0.6180339887) % 1.0) * 0.9 + 0.05  # strictly inside (low, high)
+    if field.kind == "integer":
+        return (
+            int(field.ge) if i % 7 == 0 and field.ge is not None else int(low + 1 + (high - low - 2) * share)
+        )
+    return float(field.ge) if i % 7 == 0 and field.ge is not None else round(low + (high - low) * share, 2)
+
+
+def make_request(entity_id: int, i: int = 0) -> dict[str, object]:
+    """A valid online request of the active use case for one entity (a mapping, as batch files send)."""
+    return {JOIN_KEY: entity_id, **{f.name: request_value(f, i) for f in USE_CASE.request_fields}}
+
+
+@pytest.fixture(scope="session")
+def make_requests():
+    """`make_requests(entity_ids)`: one valid request per entity key, with varied field values."""
+
+    def requests(entity_ids: list[int]) -> list[dict[str, object]]:
+        return [make_request(int(k), i) for i, k in enumerate(entity_ids)]
+
+    return requests
 
 
 def _history_row(customer: int, at: datetime, created: datetime, value: float) -> dict[str, object]:
@@ -160,8 +202,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return World(
         data=data,
         settings=settings,
-        customers=_read(root / "data" / "customers"),
-        history=_read(root / "data" / "credit_history"),
         hard_entities=entities,
         expected=expected,
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typer.testing import CliRunner
 
 from steelthread_features import store
+from steelthread_features.definitions import FEATURE_SERVICE, JOIN_KEY, USE_CASE
 from steelthread_features.features_cli import app
 
 
@@ -19,35 +20,24 @@ def _env(world) -> dict[str, str]:
     }
 
 
-def test_apply_and_materialize_commands(world) -> None:
+def test_apply_and_materialize_commands(world, make_requests) -> None:
     runner = CliRunner()
     applied = runner.invoke(app, ["apply"], env=_env(world))
     assert applied.exit_code == 0, applied.output
-    assert "credit_risk_v1" in applied.output
+    assert FEATURE_SERVICE in applied.output
     assert "profile 'local'" in applied.output
 
     at = world.data.end - timedelta(days=3)
     result = runner.invoke(app, ["materialize", "--end", at.isoformat()], env=_env(world))
     assert result.exit_code == 0, result.output
-    assert "materialized customer_profile" in result.output
-    assert "materialized credit_history" in result.output
+    for view in USE_CASE.views:
+        assert f"materialized {view.name}" in result.output
     assert f"loaded up to {at.isoformat()}" in result.output
 
-    customer = int(world.data.applications["customer_id"].iloc[-1])
-    [vector] = store.online_vector(
-        [
-            {
-                "customer_id": customer,
-                "loan_amount": 1_000.0,
-                "term_months": 12,
-                "purpose": "car",
-                "declared_income": 10_000.0,
-            }
-        ],
-        settings=world.settings,
-        as_of=at,
-    )
-    assert vector.values["age"] is not None
+    entity = int(world.data.table(USE_CASE.tables.events)[JOIN_KEY].iloc[-1])
+    [vector] = store.online_vector(make_requests([entity]), settings=world.settings, as_of=at)
+    assert vector.entity_id == entity
+    assert vector.values[USE_CASE.views[0].served[0]] is not None
 
 
 def test_materialize_rejects_start_after_end(world) -> None:

@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steelthread_features import feature_names, store
-from steelthread_features.definitions import APPLICATION_FEATURES, FEATURE_NAMES, FEATURE_SERVICE
+from steelthread_features.definitions import (
+    APPLICATION_FEATURES,
+    FEATURE_NAMES,
+    FEATURE_SERVICE,
+    SLICE_COLUMNS,
+    USE_CASE,
+)
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.store_config import (
     redis_connection_string,
@@ -42,9 +48,9 @@ def test_feature_service_order_matches_constant(world) -> None:
     service = store.get_store(world.settings).get_feature_service(FEATURE_SERVICE)
     names = [f.name for p in service.feature_view_projections for f in p.features]
     assert names == feature_names() == list(FEATURE_NAMES)
-    assert "region" not in names
-    assert "protected_group" not in names
-    assert "home_ownership" not in names
+    stored_only = {*SLICE_COLUMNS, *(s for v in USE_CASE.views for s in v.strings)}
+    assert stored_only
+    assert not stored_only & set(names)  # slices and encoded strings are never model inputs
 
 
 def test_transform_handles_zero_missing_and_unknown() -> None:
@@ -157,9 +163,10 @@ def test_spark_offline_kind_changes_only_sources(tmp_path) -> None:
 
     spark = FeatureSettings(offline_store_kind="spark", data_dir=tmp_path, feast_dir=tmp_path)
     assert store_config(spark)["offline_store"]["type"] == "spark"
-    duck = batch_source(FeatureSettings(data_dir=tmp_path, feast_dir=tmp_path), "customers")
-    assert duck.path == f"{tmp_path.resolve()}/customers/*.parquet"
-    assert type(batch_source(spark, "customers")).__name__ == "SparkSource"
+    table = USE_CASE.views[0].table
+    duck = batch_source(FeatureSettings(data_dir=tmp_path, feast_dir=tmp_path), table)
+    assert duck.path == f"{tmp_path.resolve()}/{table}/*.parquet"
+    assert type(batch_source(spark, table)).__name__ == "SparkSource"
 
 
 @pytest.mark.parametrize(

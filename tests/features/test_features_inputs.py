@@ -12,15 +12,20 @@ import pandas as pd
 import pytest
 
 from steelthread_features import store
+from steelthread_features.definitions import EVENT_TIMESTAMP, FEATURE_NAMES, JOIN_KEY, SLICE_COLUMNS, USE_CASE
 from steelthread_features.validation import FeatureInputError
 
+FIELDS = USE_CASE.request_fields
+NUMBER, INTEGER, STRING = (
+    next(f for f in FIELDS if f.storage == storage) for storage in ("float64", "int64", "string")
+)
+"""One request field of each stored type (the active use case has all three)."""
+EXAMPLE = {f.name: f.example if f.example is not None else f.choices[0] for f in FIELDS}
+
 GOOD = {
-    "customer_id": [1, 2],
-    "event_timestamp": pd.to_datetime(["2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"]),
-    "loan_amount": [1_000.0, 2_000.0],
-    "term_months": [12, 36],
-    "purpose": ["car", "other"],
-    "declared_income": [30_000.0, 0.0],
+    JOIN_KEY: [1, 2],
+    EVENT_TIMESTAMP: pd.to_datetime(["2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"]),
+    **{name: [value, value] for name, value in EXAMPLE.items()},
 }
 
 
@@ -33,16 +38,16 @@ def frame(**changes: object) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("entity_df", "column"),
     [
-        (frame(event_timestamp=["2026-05-01T00:00:00Z", "yesterday"]), "event_timestamp"),
-        (frame(event_timestamp=["2026-05-01", None]), "event_timestamp"),
-        (frame(event_timestamp=[1.5, 2.5]), "event_timestamp"),
-        (frame(customer_id=["a", "b"]), "customer_id"),
-        (frame(customer_id=[1.0, 2.5]), "customer_id"),
-        (frame(loan_amount=["1000", "2000"]), "loan_amount"),
-        (frame(term_months=[12.0, None]), "term_months"),
-        (frame(purpose=["car", 3]), "purpose"),
-        (frame().drop(columns=["declared_income"]), "declared_income"),
-        (frame(age=[1.0, 2.0]), "age"),
+        (frame(**{EVENT_TIMESTAMP: ["2026-05-01T00:00:00Z", "yesterday"]}), EVENT_TIMESTAMP),
+        (frame(**{EVENT_TIMESTAMP: ["2026-05-01", None]}), EVENT_TIMESTAMP),
+        (frame(**{EVENT_TIMESTAMP: [1.5, 2.5]}), EVENT_TIMESTAMP),
+        (frame(**{JOIN_KEY: ["a", "b"]}), JOIN_KEY),
+        (frame(**{JOIN_KEY: [1.0, 2.5]}), JOIN_KEY),
+        (frame(**{NUMBER.name: ["1000", "2000"]}), NUMBER.name),
+        (frame(**{INTEGER.name: [12.0, None]}), INTEGER.name),
+        (frame(**{STRING.name: [EXAMPLE[STRING.name], 3]}), STRING.name),
+        (frame().drop(columns=[FIELDS[-1].name]), FIELDS[-1].name),
+        (frame(**{FEATURE_NAMES[0]: [1.0, 2.0]}), FEATURE_NAMES[0]),
     ],
 )
 def test_bad_entity_frames_name_the_column(world, entity_df: pd.DataFrame, column: str) -> None:
@@ -54,19 +59,19 @@ def test_bad_entity_frames_name_the_column(world, entity_df: pd.DataFrame, colum
 
 def test_iso_string_timestamps_are_accepted(world) -> None:
     got = store.training_frame(
-        frame(event_timestamp=["2026-05-01T00:00:00Z", "2026-05-02T10:00:00+02:00"]),
+        frame(**{EVENT_TIMESTAMP: ["2026-05-01T00:00:00Z", "2026-05-02T10:00:00+02:00"]}),
         settings=world.settings,
     )
-    assert str(got["event_timestamp"].dtype) == "datetime64[us, UTC]"
-    assert got["event_timestamp"].iloc[1] == pd.Timestamp("2026-05-02T08:00:00Z")
+    assert str(got[EVENT_TIMESTAMP].dtype) == "datetime64[us, UTC]"
+    assert got[EVENT_TIMESTAMP].iloc[1] == pd.Timestamp("2026-05-02T08:00:00Z")
 
 
 def test_unknown_feature_names_are_rejected(world) -> None:
     with pytest.raises(FeatureInputError, match="no_such_feature") as info:
-        store.training_frame(frame(), settings=world.settings, features=["age", "no_such_feature"])
+        store.training_frame(frame(), settings=world.settings, features=[FEATURE_NAMES[0], "no_such_feature"])
     assert info.value.column == "no_such_feature"
-    with pytest.raises(FeatureInputError, match="region"):
-        store.training_frame(frame(), settings=world.settings, features=["region"])
+    with pytest.raises(FeatureInputError, match=SLICE_COLUMNS[0]):
+        store.training_frame(frame(), settings=world.settings, features=[SLICE_COLUMNS[0]])
 
 
 def test_empty_entity_frame_is_rejected(world) -> None:
@@ -74,60 +79,19 @@ def test_empty_entity_frame_is_rejected(world) -> None:
         store.training_frame(frame().iloc[:0], settings=world.settings)
 
 
+REQUEST = {JOIN_KEY: 7, **EXAMPLE}
+INT_CHOICE = [f for f in FIELDS if f.kind == "choice" and f.storage == "int64"]
+
+
 @pytest.mark.parametrize(
     ("request_row", "field"),
     [
-        ({"loan_amount": 1.0, "term_months": 12, "purpose": "car", "declared_income": 1.0}, "customer_id"),
-        (
-            {
-                "customer_id": "7",
-                "loan_amount": 1.0,
-                "term_months": 12,
-                "purpose": "car",
-                "declared_income": 1.0,
-            },
-            "customer_id",
-        ),
-        (
-            {
-                "customer_id": 7,
-                "loan_amount": "1",
-                "term_months": 12,
-                "purpose": "car",
-                "declared_income": 1.0,
-            },
-            "loan_amount",
-        ),
-        (
-            {
-                "customer_id": 7,
-                "loan_amount": 1.0,
-                "term_months": 12.5,
-                "purpose": "car",
-                "declared_income": 1.0,
-            },
-            "term_months",
-        ),
-        (
-            {
-                "customer_id": 7,
-                "loan_amount": 1.0,
-                "term_months": 0,
-                "purpose": "car",
-                "declared_income": 1.0,
-            },
-            "term_months",
-        ),
-        (
-            {
-                "customer_id": 7,
-                "loan_amount": 1.0,
-                "term_months": 12,
-                "purpose": None,
-                "declared_income": 1.0,
-            },
-            "purpose",
-        ),
+        ({k: v for k, v in REQUEST.items() if k != JOIN_KEY}, JOIN_KEY),
+        ({**REQUEST, JOIN_KEY: "7"}, JOIN_KEY),
+        ({**REQUEST, NUMBER.name: "1"}, NUMBER.name),
+        ({**REQUEST, INTEGER.name: 12.5}, INTEGER.name),
+        *(({**REQUEST, f.name: max(f.choices) + 1}, f.name) for f in INT_CHOICE),
+        ({**REQUEST, STRING.name: None}, STRING.name),
     ],
 )
 def test_bad_online_requests_name_the_field(world, request_row: dict, field: str) -> None:
@@ -170,11 +134,15 @@ def test_data_cli_bad_arguments(tmp_path) -> None:
     )
 
 
+SCENARIO = list(USE_CASE.scenarios)[-1]
+
+
 def test_data_cli_writes_and_reports_time(tmp_path) -> None:
     result = _cli("steelthread-data", "generate", "--rows", "50", "--out", str(tmp_path), "--seed", "3")
     assert result.returncode == 0, result.stderr
     assert "generated in" in result.stdout
-    assert (tmp_path / "applications" / "applications.parquet").exists()
+    events = USE_CASE.tables.events
+    assert (tmp_path / events / f"{events}.parquet").exists()
     dated = _cli(
         "steelthread-data",
         "generate",
@@ -185,12 +153,12 @@ def test_data_cli_writes_and_reports_time(tmp_path) -> None:
         "--end",
         "2026-11-20",
         "--scenario",
-        "label_shift",
+        SCENARIO,
     )
     assert dated.returncode == 0, dated.stderr
     manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
     assert manifest["end"] == "2026-11-20T00:00:00+00:00"
-    assert manifest["scenario"] == "label_shift"
+    assert manifest["scenario"] == SCENARIO
     _one_error_line(_cli("steelthread-data", "generate", "--end", "soon"), "--end")
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from steelthread_features import online, store
-from steelthread_features.definitions import FEATURE_NAMES, JOIN_KEY
+from steelthread_features.definitions import FEATURE_NAMES, JOIN_KEY, USE_CASE
 from steelthread_features.errors import FeatureRetrievalError
 from steelthread_features.feast_warnings import load_feast
 
@@ -34,17 +34,12 @@ def materialized(world):
     return at
 
 
-def _requests(customers: list[int]) -> list[dict[str, object]]:
-    return [
-        {
-            "customer_id": c,
-            "loan_amount": 1_000.0 + 37 * i,
-            "term_months": (12, 24, 36, 48, 60)[i % 5],
-            "purpose": ("car", "business", "medical", "other")[i % 4],
-            "declared_income": 0.0 if i % 7 == 0 else 40_000.0 + i,
-        }
-        for i, c in enumerate(customers)
-    ]
+UNKNOWN = 999_999_999
+"""An entity key the store has never seen."""
+STORED = {f for view in USE_CASE.views for f in view.served}
+"""What an unknown entity lacks: every batch feature, and every request-time feature that needs one."""
+NEEDS_STORED = STORED | set(USE_CASE.on_demand.freshness)
+SHORTEST = min(USE_CASE.views, key=lambda view: view.ttl)
 
 
 def test_value_descriptor_matches_feast() -> None:
@@ -79,49 +74,50 @@ def test_decode_value_refuses_kinds_it_does_not_serve() -> None:
         online.decode_value(raw, "embedding")
 
 
-@pytest.mark.parametrize("customer", [0, 1, 42, 2**31, -5, 2**62])
-def test_entity_key_and_redis_field_match_feast(customer: int) -> None:
-    proto = EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(int64_val=customer)])
-    assert online.entity_key(customer) == serialize_entity_key(proto, entity_key_serialization_version=3)
-    assert online.redis_field("credit_history", "total_balance") == _mmh3("credit_history:total_balance")
+@pytest.mark.parametrize("entity", [0, 1, 42, 2**31, -5, 2**62])
+def test_entity_key_and_redis_field_match_feast(entity: int) -> None:
+    proto = EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(int64_val=entity)])
+    assert online.entity_key(entity) == serialize_entity_key(proto, entity_key_serialization_version=3)
+    for view, features in online.ONLINE_VIEWS.items():
+        assert online.redis_field(view, features[-1]) == _mmh3(f"{view}:{features[-1]}")
 
 
-def test_direct_reader_equals_feast_for_every_customer(world, materialized) -> None:
-    customers = sorted(int(c) for c in world.customers["customer_id"].unique())
-    requests = _requests([*customers, 999_999_999])  # plus one the store has never seen
+def test_direct_reader_equals_feast_for_every_entity(world, materialized, make_requests) -> None:
+    entities = world.entity_ids()
+    requests = make_requests([*entities, UNKNOWN])
     direct = store.online_vector(requests, settings=world.settings, as_of=materialized)
     feast = store.online_vector(requests, settings=world.settings, as_of=materialized, engine="feast")
     assert direct == feast
-    assert set(direct[-1].missing) >= {"age", "total_balance", "debt_to_income"}
-    assert sum(not v.missing for v in direct) > len(customers) // 2  # most vectors are complete
+    assert set(direct[-1].missing) >= NEEDS_STORED
+    assert sum(not v.missing for v in direct) > len(entities) // 2  # most vectors are complete
 
 
 def test_large_reads_are_split_into_statements_without_changing_a_value(
-    world, materialized, monkeypatch
+    world, materialized, monkeypatch, make_requests
 ) -> None:
     """The batch endpoint or a burst of requests can ask for more keys than one SQLite statement may bind:
-    the reader splits them, and repeated or unknown customers come back in the order asked."""
-    customers = sorted(int(c) for c in world.customers["customer_id"].unique())
-    asked = [*customers[:40], 999_999_999, *customers[:40], *customers[40:45]]
-    requests = _requests(asked)
+    the reader splits them, and repeated or unknown entities come back in the order asked."""
+    entities = world.entity_ids()
+    asked = [*entities[:40], UNKNOWN, *entities[:40], *entities[40:45]]
+    requests = make_requests(asked)
     reader = online.open_reader(world.settings)
     whole = online.online_vectors(requests, reader=reader, as_of=materialized)
     monkeypatch.setattr(online.SqliteReader, "MAX_KEYS", 7)
     split = online.online_vectors(requests, reader=reader, as_of=materialized)
     alone = [online.online_vectors([r], reader=reader, as_of=materialized)[0] for r in requests]
     reader.close()
-    assert [v.customer_id for v in split] == asked
+    assert [v.entity_id for v in split] == asked
     assert split == whole == alone
-    assert set(split[40].missing) >= {"age", "total_balance"}  # the unknown customer
+    assert set(split[40].missing) >= NEEDS_STORED  # the unknown entity
     assert sum(not v.missing for v in split) > len(asked) // 2
 
 
-def test_direct_reader_applies_ttl_like_feast(world, materialized) -> None:
-    requests = _requests(sorted(int(c) for c in world.customers["customer_id"].unique())[:50])
-    later = materialized + timedelta(days=120)  # past credit_history's 90-day TTL
+def test_direct_reader_applies_ttl_like_feast(world, materialized, make_requests) -> None:
+    requests = make_requests(world.entity_ids()[:50])
+    later = materialized + SHORTEST.ttl + timedelta(days=30)  # past the shortest TTL
     direct = store.online_vector(requests, settings=world.settings, as_of=later)
     assert direct == store.online_vector(requests, settings=world.settings, as_of=later, engine="feast")
-    assert all("total_balance" in v.missing for v in direct)
+    assert all(set(SHORTEST.served) <= set(v.missing) for v in direct)
 
 
 def test_missing_online_store_names_the_fix(tmp_path) -> None:
@@ -137,19 +133,19 @@ def test_unmaterialised_view_is_a_clear_error(tmp_path) -> None:
         online.SqliteReader(path, "steelthread").read([1])
 
 
-def test_engine_is_checked(world) -> None:
+def test_engine_is_checked(world, make_requests) -> None:
     with pytest.raises(store.FeatureInputError, match="unknown engine"):
-        store.online_vector(_requests([1]), settings=world.settings, engine="spark")  # type: ignore[arg-type]
+        store.online_vector(make_requests([1]), settings=world.settings, engine="spark")  # type: ignore[arg-type]
 
 
-def test_reading_online_features_imports_neither_feast_nor_pandas(world, materialized) -> None:
+def test_reading_online_features_imports_neither_feast_nor_pandas(world, materialized, make_requests) -> None:
     code = (
         "import sys; from pathlib import Path\n"
         "from steelthread_features.online import online_vectors, open_reader\n"
         "from steelthread_features.settings import FeatureSettings\n"
         f"s = FeatureSettings(data_dir=Path({str(world.settings.data_dir)!r}), "
         f"feast_dir=Path({str(world.settings.feast_dir)!r}))\n"
-        f"[v] = online_vectors({_requests([int(world.customers['customer_id'].iloc[0])])!r}, "
+        f"[v] = online_vectors({make_requests(world.entity_ids()[:1])!r}, "
         "reader=open_reader(s))\n"
         "print(len(v.values), sorted(m for m in ('feast', 'pandas') if m in sys.modules))\n"
     )

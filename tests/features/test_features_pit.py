@@ -1,4 +1,8 @@
-"""Point-in-time correctness of training_frame against an independent pandas merge_asof reference."""
+"""Point-in-time correctness of training_frame against an independent pandas merge_asof reference.
+
+The reference is written over the active use case's declaration (views, TTLs, the transform's frame
+form); the hard cases (conftest.hard_cases) are credit data, so their expected values name credit columns.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +12,51 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from steelthread_contracts.usecase import load_hook
 from steelthread_features import store
-from steelthread_features.definitions import APPLICATION_FEATURES, FEATURE_NAMES, SLICE_COLUMNS, VIEW_TTLS
-from steelthread_usecase_credit.domain import HISTORY_FEATURES, PROFILE_FEATURES
-from steelthread_usecase_credit.transforms import application_features
+from steelthread_features.definitions import (
+    APPLICATION_FEATURES,
+    EVENT_TIMESTAMP,
+    FEATURE_NAMES,
+    JOIN_KEY,
+    SLICE_COLUMNS,
+    USE_CASE,
+)
 
-PROFILE_TTL = VIEW_TTLS["customer_profile"]
-HISTORY_TTL = VIEW_TTLS["credit_history"]
+TRANSFORM = load_hook(USE_CASE.on_demand.frame)
 
 
 def asof_reference(
     entities: pd.DataFrame, table: pd.DataFrame, columns: list[str], ttl: timedelta
 ) -> pd.DataFrame:
     """Latest row at or before each entity time (ties: latest created), nulled past the TTL."""
-    left = entities[["customer_id", "event_timestamp"]].copy()
+    left = entities[[JOIN_KEY, EVENT_TIMESTAMP]].copy()
     left["rid"] = np.arange(len(left))
-    left = left.sort_values("event_timestamp", kind="stable")
-    right = table.sort_values(["event_timestamp", "created_timestamp"], kind="stable").rename(
-        columns={"event_timestamp": "feature_ts"}
-    )[["customer_id", "feature_ts", *columns]]
+    left = left.sort_values(EVENT_TIMESTAMP, kind="stable")
+    right = table.sort_values([EVENT_TIMESTAMP, USE_CASE.tables.created_timestamp], kind="stable").rename(
+        columns={EVENT_TIMESTAMP: "feature_ts"}
+    )[[JOIN_KEY, "feature_ts", *columns]]
     merged = pd.merge_asof(
         left,
         right,
-        left_on="event_timestamp",
+        left_on=EVENT_TIMESTAMP,
         right_on="feature_ts",
-        by="customer_id",
+        by=JOIN_KEY,
         direction="backward",
         allow_exact_matches=True,
     )
-    stale = merged["feature_ts"].isna() | (merged["event_timestamp"] - merged["feature_ts"] > ttl)
+    stale = merged["feature_ts"].isna() | (merged[EVENT_TIMESTAMP] - merged["feature_ts"] > ttl)
     merged.loc[stale, columns] = None
     return merged.sort_values("rid").reset_index(drop=True)[columns]
 
 
 def reference_frame(world, entities: pd.DataFrame) -> pd.DataFrame:
-    profile_cols = [*PROFILE_FEATURES, "home_ownership", *SLICE_COLUMNS]
-    profile = asof_reference(entities, world.customers, profile_cols, PROFILE_TTL)
-    history = asof_reference(entities, world.history, list(HISTORY_FEATURES), HISTORY_TTL)
-    inputs = pd.concat([entities.reset_index(drop=True), profile, history], axis=1)
-    return pd.concat([inputs, application_features(inputs)], axis=1)
+    stored = [
+        asof_reference(entities, world.stored(view.table), list(view.columns), view.ttl)
+        for view in USE_CASE.views
+    ]
+    inputs = pd.concat([entities.reset_index(drop=True), *stored], axis=1)
+    return pd.concat([inputs, TRANSFORM(inputs)], axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +65,8 @@ def hard_frame(world) -> pd.DataFrame:
 
 
 def entities_for(world, n: int) -> pd.DataFrame:
-    apps = world.data.applications.sample(n=n, random_state=3).reset_index(drop=True)
-    generated = apps.rename(columns={"application_timestamp": "event_timestamp"})
+    events = world.data.table(USE_CASE.tables.events).sample(n=n, random_state=3).reset_index(drop=True)
+    generated = events.rename(columns={USE_CASE.tables.event_time: EVENT_TIMESTAMP})
     return pd.concat([world.hard_entities, generated], ignore_index=True)
 
 
@@ -67,11 +77,16 @@ def test_training_frame_matches_merge_asof_reference(world) -> None:
 
     assert len(got) == len(entities)
     assert list(got.columns) == [*entities.columns, *FEATURE_NAMES, *SLICE_COLUMNS]
-    core = ["customer_id", "event_timestamp", "loan_amount", "term_months", "purpose"]
+    core = [JOIN_KEY, EVENT_TIMESTAMP, *USE_CASE.request_names]
     pd.testing.assert_frame_equal(
-        got[core], entities[core].astype({"event_timestamp": "datetime64[us, UTC]"})
+        got[core],
+        entities[core].astype(
+            {EVENT_TIMESTAMP: "datetime64[us, UTC]"}
+            | {f.name: f.storage.replace("string", "object") for f in USE_CASE.request_fields}
+        ),
     )
-    assert got["request_id"].fillna("").tolist() == entities["request_id"].fillna("").tolist()
+    request_id = USE_CASE.tables.request_id
+    assert got[request_id].fillna("").tolist() == entities[request_id].fillna("").tolist()
     for name in FEATURE_NAMES:
         assert np.array_equal(
             got[name].to_numpy(dtype=float), want[name].to_numpy(dtype=float), equal_nan=True
@@ -80,7 +95,8 @@ def test_training_frame_matches_merge_asof_reference(world) -> None:
         assert got[name].tolist() == [None if pd.isna(v) else v for v in want[name]]
     # The generated part of the sample is mostly populated: the test is not vacuous.
     generated = got.iloc[len(world.hard_entities) :]
-    assert generated["credit_utilisation"].notna().mean() > 0.9
+    for view in USE_CASE.views:
+        assert generated[list(view.served)].notna().to_numpy().mean() > 0.9, view.name
 
 
 @pytest.mark.parametrize(
@@ -141,10 +157,9 @@ def test_application_features_are_float_and_in_service_order(world, hard_frame) 
 
 
 def test_features_argument_selects_columns(world) -> None:
-    got = store.training_frame(
-        world.hard_entities, settings=world.settings, features=["loan_to_income", "age"]
-    )
-    assert list(got.columns) == [*world.hard_entities.columns, "loan_to_income", "age"]
+    wanted = [APPLICATION_FEATURES[-1], FEATURE_NAMES[0]]
+    got = store.training_frame(world.hard_entities, settings=world.settings, features=wanted)
+    assert list(got.columns) == [*world.hard_entities.columns, *wanted]
 
 
 @pytest.mark.parametrize("damage", ["drop", "duplicate", "duplicate_instead_of_last"])

@@ -22,7 +22,7 @@ import redis
 import redis.asyncio
 
 from steelthread_features import online, store
-from steelthread_features.definitions import FEATURE_NAMES
+from steelthread_features.definitions import EVENT_TIMESTAMP, FEATURE_NAMES, USE_CASE
 from steelthread_features.settings import FeatureSettings
 
 pytestmark = pytest.mark.services
@@ -112,9 +112,9 @@ def test_registry_lives_in_postgres(production) -> None:
 
 def test_production_training_frame_equals_local(world, production) -> None:
     settings, _ = production
-    apps = world.data.applications.sample(n=200, random_state=8).reset_index(drop=True)
+    events = world.data.table(USE_CASE.tables.events).sample(n=200, random_state=8).reset_index(drop=True)
     entities = pd.concat(
-        [world.hard_entities, apps.rename(columns={"application_timestamp": "event_timestamp"})],
+        [world.hard_entities, events.rename(columns={USE_CASE.tables.event_time: EVENT_TIMESTAMP})],
         ignore_index=True,
     )
     prod = store.training_frame(entities, settings=settings)
@@ -124,23 +124,17 @@ def test_production_training_frame_equals_local(world, production) -> None:
 
 
 @pytest.mark.parametrize("engine", ["direct", "feast", "feast_odfv"])
-def test_redis_online_vector_equals_training_frame(world, production, materialized_prod, engine) -> None:
+def test_redis_online_vector_equals_training_frame(
+    world, production, materialized_prod, make_requests, engine
+) -> None:
     settings, client = production
     at = materialized_prod
     keys = list(client.scan_iter(match=f"*{settings.project}".encode(), count=1000))
     assert keys, "materialize wrote no Redis keys for this project"
 
-    customers = world.customers["customer_id"].drop_duplicates().sample(n=40, random_state=2)
-    requests = pd.DataFrame(
-        {
-            "customer_id": customers.to_numpy(np.int64),
-            "loan_amount": 7_500.0,
-            "term_months": 48,
-            "purpose": "business",
-            "declared_income": 52_000.0,
-        }
-    )
-    offline = store.training_frame(requests.assign(event_timestamp=pd.Timestamp(at)), settings=settings)
+    entities = pd.Series(world.entity_ids()).sample(n=40, random_state=2).tolist()
+    requests = pd.DataFrame(make_requests(entities))
+    offline = store.training_frame(requests.assign(**{EVENT_TIMESTAMP: pd.Timestamp(at)}), settings=settings)
     online = store.online_vector(requests.to_dict("records"), settings=settings, as_of=at, engine=engine)
     present = 0
     for i, vector in enumerate(online):
@@ -155,42 +149,33 @@ def test_redis_online_vector_equals_training_frame(world, production, materializ
                 present += 1
     assert present > 0.9 * len(online) * len(FEATURE_NAMES)
 
-    [unknown] = store.online_vector(
-        [{**requests.iloc[0].to_dict(), "customer_id": 999_999_999}], settings=settings, as_of=at
-    )
-    assert "total_balance" in unknown.missing
-    assert "age" in unknown.missing
+    [unknown] = store.online_vector(make_requests([999_999_999]), settings=settings, as_of=at)
+    assert set(unknown.missing) >= STORED
 
 
-def _requests(customers: list[int]) -> list[dict[str, object]]:
-    return [
-        {
-            "customer_id": c,
-            "loan_amount": 2_000.0 + i,
-            "term_months": 36,
-            "purpose": "car",
-            "declared_income": 45_000.0,
-        }
-        for i, c in enumerate(customers)
-    ]
+STORED = {f for view in USE_CASE.views for f in view.served}
+"""The batch features: all missing for an entity the store has never seen."""
 
 
-def test_redis_direct_reader_equals_feast_for_every_customer(world, production, materialized_prod) -> None:
+def test_redis_direct_reader_equals_feast_for_every_entity(
+    world, production, materialized_prod, make_requests
+) -> None:
     settings, _ = production
-    customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:400]
-    requests = _requests([*customers, 999_999_999])
+    requests = make_requests([*world.entity_ids()[:400], 999_999_999])
     at = materialized_prod
     direct = store.online_vector(requests, settings=settings, as_of=at)
     assert direct == store.online_vector(requests, settings=settings, as_of=at, engine="feast")
-    assert set(direct[-1].missing) >= {"age", "total_balance"}
+    assert set(direct[-1].missing) >= STORED
 
 
-def test_redis_async_reader_equals_the_sync_reader(world, production, materialized_prod) -> None:
+def test_redis_async_reader_equals_the_sync_reader(
+    world, production, materialized_prod, make_requests
+) -> None:
     """Serving reads through `aread` (redis-py connections without its client, commands packed here):
     batches and single keys must give what the client path gives, on one connection reused throughout."""
     settings, _ = production
-    customers = sorted(int(c) for c in world.customers["customer_id"].unique())[:60]
-    requests = _requests([*customers, 999_999_999])
+    entities = world.entity_ids()[:60]
+    requests = make_requests([*entities, 999_999_999])
     at = materialized_prod
     reader = online.open_reader(settings)
     assert isinstance(reader, online.RedisReader)
@@ -208,8 +193,8 @@ def test_redis_async_reader_equals_the_sync_reader(world, production, materializ
     assert batch == expected
     assert alone == expected
     assert idle == 1  # sequential reads share one connection
-    assert sum(not v.missing for v in expected) > len(customers) // 2
+    assert sum(not v.missing for v in expected) > len(entities) // 2
 
-    key = online.entity_key(customers[0]) + settings.project.encode()
+    key = online.entity_key(entities[0]) + settings.project.encode()
     packed = redis.asyncio.Connection().pack_command("HMGET", key, *reader._fields)
-    assert reader.hmget_command(customers[0]) == b"".join(packed)
+    assert reader.hmget_command(entities[0]) == b"".join(packed)

@@ -10,8 +10,9 @@ import pytest
 
 from steelthread_contracts import PredictionRequest
 from steelthread_features import store
-from steelthread_features.definitions import FEATURE_NAMES
-from steelthread_usecase_credit.domain import HISTORY_FEATURES
+from steelthread_features.definitions import EVENT_TIMESTAMP, FEATURE_NAMES, JOIN_KEY, SLICE_COLUMNS, USE_CASE
+
+SHORTEST = min(USE_CASE.views, key=lambda view: view.ttl)
 
 
 @pytest.fixture(scope="module")
@@ -21,26 +22,16 @@ def materialized(world):
     return at
 
 
-def requests_at(world, n: int) -> pd.DataFrame:
-    customers = world.customers["customer_id"].drop_duplicates().sample(n=n, random_state=5)
-    rng = np.random.default_rng(5)
-    purposes = ["car", "business", "medical", "other", "debt_consolidation", "education"]
-    return pd.DataFrame(
-        {
-            "customer_id": customers.to_numpy(dtype=np.int64),
-            "loan_amount": rng.integers(5, 500, n) * 100.0,
-            "term_months": rng.choice([12, 24, 36, 48, 60], n),
-            "purpose": rng.choice(purposes, n),
-            "declared_income": np.where(rng.random(n) < 0.2, 0.0, rng.integers(100, 2000, n) * 100.0),
-        }
-    )
+def requests_at(world, make_requests, n: int) -> pd.DataFrame:
+    entities = pd.Series(world.entity_ids()).sample(n=n, random_state=5).tolist()
+    return pd.DataFrame(make_requests(entities))
 
 
 @pytest.mark.parametrize("engine", ["direct", "feast", "feast_odfv"])
-def test_online_vector_equals_training_frame_at_t(world, materialized, engine) -> None:
+def test_online_vector_equals_training_frame_at_t(world, materialized, make_requests, engine) -> None:
     at = materialized
-    requests = requests_at(world, 60)
-    entities = requests.assign(event_timestamp=pd.Timestamp(at))
+    requests = requests_at(world, make_requests, 60)
+    entities = requests.assign(**{EVENT_TIMESTAMP: pd.Timestamp(at)})
     offline = store.training_frame(entities, settings=world.settings)
     online = store.online_vector(
         [PredictionRequest(**row) for row in requests.to_dict("records")],
@@ -70,55 +61,42 @@ def test_online_vector_equals_training_frame_at_t(world, materialized, engine) -
     assert present > 0.9 * len(online) * len(FEATURE_NAMES)
 
 
-def test_unknown_customer_is_explicitly_missing(world, materialized) -> None:
-    [vector] = store.online_vector(
-        [
-            {
-                "customer_id": 987_654_321,
-                "loan_amount": 1_000.0,
-                "term_months": 12,
-                "purpose": "car",
-                "declared_income": 0.0,
-            }
-        ],
-        settings=world.settings,
-        as_of=materialized,
-    )
-    assert vector.values["age"] is None
-    assert vector.values["total_balance"] is None
-    assert vector.values["debt_to_income"] is None
-    assert vector.values["home_ownership_rent"] is None
-    assert vector.values["requested_amount"] == 1_000.0
-    assert vector.values["income_missing"] == 1.0
-    assert vector.values["loan_to_income"] == 1.0
-    assert "age" in vector.missing
-    assert "requested_amount" not in vector.missing
-    assert np.isnan(vector.as_array()[list(FEATURE_NAMES).index("age")])
+def test_unknown_entity_is_explicitly_missing(world, materialized, make_requests) -> None:
+    [vector] = store.online_vector(make_requests([987_654_321]), settings=world.settings, as_of=materialized)
+    stored = {f for view in USE_CASE.views for f in view.served}
+    needs_stored = stored | set(USE_CASE.on_demand.freshness)
+    request_only = [f for f in USE_CASE.on_demand.features if f not in needs_stored]
+    assert request_only, "the use case has request-only features: they must survive an unknown entity"
+    for name in FEATURE_NAMES:
+        assert (vector.values[name] is None) is (name in needs_stored), name
+        assert (name in vector.missing) is (name in needs_stored), name
+    first = FEATURE_NAMES[0]
+    assert np.isnan(vector.as_array()[list(FEATURE_NAMES).index(first)])
 
 
-def test_expired_online_values_are_missing(world, materialized) -> None:
-    customer = int(world.data.applications["customer_id"].iloc[0])
-    request = {
-        "customer_id": customer,
-        "loan_amount": 2_000.0,
-        "term_months": 24,
-        "purpose": "car",
-        "declared_income": 30_000.0,
-    }
-    [fresh] = store.online_vector([request], settings=world.settings, as_of=materialized)
-    assert fresh.values["total_balance"] is not None
+def test_expired_online_values_are_missing(world, materialized, make_requests) -> None:
+    entity = int(world.data.table(USE_CASE.tables.events)[JOIN_KEY].iloc[0])
+    requests = make_requests([entity])
+    [fresh] = store.online_vector(requests, settings=world.settings, as_of=materialized)
+    assert fresh.values[SHORTEST.served[0]] is not None
     [stale] = store.online_vector(
-        [request], settings=world.settings, as_of=materialized + timedelta(days=200)
+        requests, settings=world.settings, as_of=materialized + SHORTEST.ttl + timedelta(days=110)
     )
-    assert set(HISTORY_FEATURES) <= set(stale.missing)
-    assert "debt_to_income" in stale.missing
-    assert stale.values["age"] == fresh.values["age"]
+    assert set(SHORTEST.served) <= set(stale.missing)
+    expired_with = [f for f, view in USE_CASE.on_demand.freshness.items() if view == SHORTEST.name]
+    assert set(expired_with) <= set(stale.missing)
+    longer = [
+        f for view in USE_CASE.views if view.ttl > SHORTEST.ttl + timedelta(days=110) for f in view.served
+    ]
+    assert longer
+    assert all(stale.values[f] == fresh.values[f] for f in longer)
 
 
 def test_slice_attributes_are_served_separately(world, materialized) -> None:
-    customer = int(world.customers["customer_id"].iloc[0])
-    frame = store.slice_attributes([customer], settings=world.settings)
-    row = world.customers.set_index("customer_id").loc[customer]
-    assert frame.loc[0, "region"] == row["region"]
-    assert frame.loc[0, "protected_group"] == row["protected_group"]
-    assert "region" not in FEATURE_NAMES
+    entity = world.entity_ids()[0]
+    frame = store.slice_attributes([entity], settings=world.settings)
+    view = USE_CASE.view_of(SLICE_COLUMNS[0])
+    stored = world.stored(view.table).sort_values(EVENT_TIMESTAMP).groupby(JOIN_KEY).last().loc[entity]
+    for column in SLICE_COLUMNS:
+        assert frame.loc[0, column] == stored[column]
+        assert column not in FEATURE_NAMES

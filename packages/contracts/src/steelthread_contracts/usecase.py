@@ -244,7 +244,8 @@ class UseCase:
     demo_scenario: str | None = None
     """The drift scenario `make demo` injects (default: the first of `scenarios`)."""
     classes: tuple[str, ...] = ()
-    """A multiclass use case's class labels (what `/v1/feedback` accepts as its observed label)."""
+    """Class names of a multiclass task, in the model's output order: what `/v1/feedback` accepts as the
+    observed label (empty for other tasks)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.request_fields]

@@ -1,5 +1,7 @@
-"""steelthread_features: the credit-risk feature library (Feast repo, data generator, API).
+"""steelthread_features: the feature library of the active use case (Feast repo, data generator, API).
 
+Every name it uses (entity, views, request fields, transform, generator) comes from the use case's
+declaration (`STEELTHREAD_USECASE`, read once at import by `steelthread_features.definitions`).
 Importing the package is cheap: Feast is imported only when a store is first used.
 """
 

@@ -10,11 +10,15 @@ import typer
 from rich.console import Console
 
 from steelthread_features.cli_common import cli_errors, parse_time, run
+from steelthread_features.definitions import VIEW_TTLS
 from steelthread_features.generator import DEFAULT_DAYS, DEFAULT_END, SCENARIOS, generate, write
 from steelthread_features.settings import FeatureSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(highlight=False, soft_wrap=True)
+
+_DEFAULT_END_TEXT = DEFAULT_END.isoformat().replace("+00:00", "Z")
+_SHORTEST_TTL_DAYS = min((ttl.days for ttl in VIEW_TTLS.values()), default=0)
 
 
 @app.callback()
@@ -38,9 +42,9 @@ def generate_command(
     end: Annotated[
         str | None,
         typer.Option(
-            help="End of the time window, ISO-8601 (default 2026-10-01T00:00Z, fixed so the same "
+            help=f"End of the time window, ISO-8601 (default {_DEFAULT_END_TEXT}, fixed so the same "
             "seed gives the same bytes). Use today's date for a live demo: online values expire "
-            "90 days after their snapshot."
+            f"{_SHORTEST_TTL_DAYS} days after their snapshot."
         ),
     ] = None,
     days: Annotated[int, typer.Option(min=30, max=3650, help="Length of the window.")] = DEFAULT_DAYS,

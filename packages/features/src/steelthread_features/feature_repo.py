@@ -50,7 +50,7 @@ def _on_demand_view(
         mode="pandas",
         description="Request-time features; the same function runs offline and online.",
     )
-    def application_view(inputs: pd.DataFrame) -> pd.DataFrame:
+    def request_time_view(inputs: pd.DataFrame) -> pd.DataFrame:
         # Feast stores this body as source and re-executes it without this module's globals, so the
         # transform is looked up here, from the active use case.
         from steelthread_contracts.usecase import active, load_hook
@@ -58,7 +58,7 @@ def _on_demand_view(
         frame: pd.DataFrame = load_hook(active().on_demand.frame)(inputs)
         return frame
 
-    view: OnDemandFeatureView = application_view
+    view: OnDemandFeatureView = request_time_view
     return view
 
 

@@ -28,7 +28,7 @@ def config_command() -> None:
 
 @app.command("names")
 def names_command() -> None:
-    """Print credit_risk_v1's features in model order (no Feast import)."""
+    """Print the feature service's features in model order (no Feast import)."""
     console.print(f"# {FEATURE_SERVICE}", markup=False)
     for name in FEATURE_NAMES:
         console.print(name, markup=False)

@@ -15,7 +15,8 @@ from steelthread_features.store import training_frame
 
 
 def recompute(requests: pd.DataFrame) -> pd.DataFrame:
-    """`request_id` plus the feature columns for each sampled request."""
+    """`request_id` plus the feature columns for each sampled request (columns `request_id`, `logged_at`,
+    the entity's join key and the use case's request fields: the prediction log's names)."""
     entities = requests.rename(columns={"logged_at": EVENT_TIMESTAMP})
     entities[EVENT_TIMESTAMP] = pd.to_datetime(entities[EVENT_TIMESTAMP], utc=True).astype(
         "datetime64[us, UTC]"

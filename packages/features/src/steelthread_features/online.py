@@ -3,9 +3,11 @@
 Why not `FeatureStore.get_online_features` on the request path: `import feast` costs 6.6 s here even
 with bytecode compiled (9.4 s without), and every call spends 0.5-0.8 ms resolving the registry and
 building a response around a read of 0.04-0.08 ms (bench/bench_features.py). Serving needs neither, so
-this module reads the two batch views itself, in Feast's storage layout: entity keys serialised as
-Feast's version 3, tables `<project>_<view>` (SQLite) or one hash per entity key + project with murmur3
-field names (Redis), values as Feast's `ValueProto`. The layout is Feast's, not ours, so
+this module reads the active use case's batch views itself, in Feast's storage layout: entity keys
+serialised as Feast's version 3, tables `<project>_<view>` (SQLite) or one hash per entity key + project
+with murmur3 field names (Redis), values as Feast's `ValueProto`. Every name (join key, views, features,
+request fields, the row transform) comes from the use case's declaration, resolved once at import into
+the tuples the per-request code walks. The layout is Feast's, not ours, so
 `tests/features/test_features_online.py` checks this reader against `get_online_features` on both
 profiles, and the `feast` engine of `store.online_vector` stays available as the reference.
 
@@ -16,6 +18,7 @@ engines, so all engines return identical vectors.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sqlite3
 import struct
 import threading
@@ -47,13 +50,15 @@ if TYPE_CHECKING:
 
     from steelthread_features.settings import FeatureSettings
 
-ONLINE_VIEWS: dict[str, tuple[str, ...]] = {
-    view.name: (*view.served, *(s for s in view.strings if s in USE_CASE.on_demand.stored_inputs))
-    for view in USE_CASE.views
-}
-"""The batch inputs of the feature service per view (incl. the strings the request-time transform
-encodes); the request-time features are computed from these and the request."""
 _STORED_INPUTS = USE_CASE.on_demand.stored_inputs
+ONLINE_VIEWS: dict[str, tuple[str, ...]] = {
+    view.name: (*view.served, *(c for c in view.columns if c in _STORED_INPUTS and c not in view.served))
+    for view in USE_CASE.views
+    if view.served or any(c in _STORED_INPUTS for c in view.columns)
+}
+"""The batch inputs of the feature service per view (its served features, then the stored columns the
+request-time transform reads, e.g. a string it one-hot encodes); the request-time features are computed
+from these and the request. A view that serves nothing online (slices only) is not read."""
 _TRANSFORM_ROW = load_hook(USE_CASE.on_demand.row)
 
 Value = str | float | None
@@ -63,9 +68,10 @@ TIMESTAMP = "__ts"
 
 @dataclass(frozen=True)
 class OnlineVector:
-    """One request's features in credit_risk_v1 order; missing values are None and listed."""
+    """One request's features in the feature service's order; missing values are None and listed."""
 
-    customer_id: int
+    entity_id: int
+    """The request's entity key (the value of the use case's join key, `definitions.JOIN_KEY`)."""
     values: dict[str, float | None]
     missing: tuple[str, ...]
 
@@ -135,9 +141,9 @@ _INT64_VALUE_HEADER = struct.pack("<II", 4, 8)
 """... then (INT64 type, 8 bytes, value) per join-key value (Feast's ValueType.INT64 is 4)."""
 
 
-def entity_key(customer_id: int) -> bytes:
-    """Feast's `serialize_entity_key` (version 3) for one int64 `customer_id`."""
-    return _INT64_KEY_HEADER + _INT64_VALUE_HEADER + struct.pack("<q", customer_id)
+def entity_key(entity_id: int) -> bytes:
+    """Feast's `serialize_entity_key` (version 3) for one int64 value of the join key."""
+    return _INT64_KEY_HEADER + _INT64_VALUE_HEADER + struct.pack("<q", entity_id)
 
 
 def redis_field(view: str, feature: str) -> bytes:
@@ -150,16 +156,16 @@ def redis_field(view: str, feature: str) -> bytes:
 # --- Readers ----------------------------------------------------------------------------------------
 
 RawRow = dict[str, Value]
-"""One customer's raw read: `<feature>: value` for every view feature, `<first feature>__ts` per view."""
+"""One entity's raw read: `<feature>: value` for every view feature, `<first feature>__ts` per view."""
 
 
 class OnlineReader(Protocol):
     local: bool
     """True when a read is a local file read, cheaper done inline than on a timer or a thread."""
 
-    def read(self, customer_ids: Sequence[int]) -> list[RawRow]: ...
+    def read(self, entity_ids: Sequence[int]) -> list[RawRow]: ...
 
-    async def aread(self, customer_ids: Sequence[int]) -> list[RawRow]:
+    async def aread(self, entity_ids: Sequence[int]) -> list[RawRow]:
         """The same read for an event loop (serving): it never blocks the loop on network I/O."""
         ...
 
@@ -187,9 +193,9 @@ class SqliteReader:
     """Feast's SQLite online store, opened read-only with one connection per thread."""
 
     local = True
-    MAX_KEYS = 400
-    """Keys per statement: 2 views x 400 bound values stay under SQLite's limit of 999 (before 3.32), so a
-    large batch (the batch endpoint, or many requests at once) is read in several statements."""
+    MAX_KEYS = 800 // max(1, len(ONLINE_VIEWS))
+    """Keys per statement: one bound value per key and view, kept under SQLite's limit of 999 (before 3.32),
+    so a large batch (the batch endpoint, or many requests at once) is read in several statements."""
 
     def __init__(self, path: Path, project: str, timeout: float = 1.0) -> None:
         self.path = path
@@ -198,7 +204,7 @@ class SqliteReader:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        # One statement over both views (one round trip into SQLite). Names come only from definitions
+        # One statement over every view (one round trip into SQLite). Names come only from definitions
         # and the settings' pattern-checked project; values are bound.
         self._select = " UNION ALL ".join(
             f"SELECT {i}, entity_key, feature_name, value, event_ts "  # noqa: S608
@@ -223,8 +229,8 @@ class SqliteReader:
                 self._connections.append(connection)
         return connection
 
-    def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
-        keys = [entity_key(c) for c in customer_ids]
+    def read(self, entity_ids: Sequence[int]) -> list[RawRow]:
+        keys = [entity_key(c) for c in entity_ids]
         rows = {key: _empty_row() for key in keys}
         unique = list(rows)
         found: list[tuple[int, bytes, str, bytes | None, Any]] = []
@@ -254,10 +260,10 @@ class SqliteReader:
     async def aclose(self) -> None:
         self.close()
 
-    async def aread(self, customer_ids: Sequence[int]) -> list[RawRow]:
+    async def aread(self, entity_ids: Sequence[int]) -> list[RawRow]:
         # A local file read of ~50 us: a thread hop would cost more than the read (measured ~280 us);
         # the connection's busy timeout bounds a read that waits on a writer.
-        return self.read(customer_ids)
+        return self.read(entity_ids)
 
     def close(self) -> None:
         with self._lock:
@@ -278,7 +284,7 @@ def _seconds(event_ts: Any) -> float | None:
 
 
 class RedisReader:
-    """Feast's Redis online store: one HMGET per customer over every feature and view timestamp.
+    """Feast's Redis online store: one HMGET per entity over every feature and view timestamp.
 
     `read` goes through redis-py's client. `aread` (serving, on the event loop) uses redis-py's asyncio
     connections and parser but not its client, pool and retry wrappers, and sends HMGETs packed once per
@@ -315,35 +321,35 @@ class RedisReader:
         self._hmget_head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(self._fields) + 2)
         self._hmget_fields = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in self._fields)
 
-    def _key(self, customer_id: int) -> bytes:
+    def _key(self, entity_id: int) -> bytes:
         """Feast's Redis key: the serialised entity key, then the project."""
-        return entity_key(customer_id) + self._suffix
+        return entity_key(entity_id) + self._suffix
 
-    def hmget_command(self, customer_id: int) -> bytes:
-        key = self._key(customer_id)
+    def hmget_command(self, entity_id: int) -> bytes:
+        key = self._key(entity_id)
         return b"%s$%d\r\n%s\r\n%s" % (self._hmget_head, len(key), key, self._hmget_fields)
 
-    def read(self, customer_ids: Sequence[int]) -> list[RawRow]:
+    def read(self, entity_ids: Sequence[int]) -> list[RawRow]:
         # redis-py's annotations say str, but keys and fields are bytes on the wire either way.
         fields: Any = self._fields
         replies: list[list[bytes | None]]
-        if len(customer_ids) == 1:
-            key: Any = self._key(customer_ids[0])
+        if len(entity_ids) == 1:
+            key: Any = self._key(entity_ids[0])
             replies = [cast(list[bytes | None], self._client.hmget(key, fields))]
         else:
             pipe = self._client.pipeline(transaction=False)
-            for customer in customer_ids:
-                pipe.hmget(self._key(customer), fields)  # type: ignore[arg-type]
+            for entity in entity_ids:
+                pipe.hmget(self._key(entity), fields)  # type: ignore[arg-type]
             replies = pipe.execute()
         return self._rows(replies)
 
-    async def aread(self, customer_ids: Sequence[int]) -> list[RawRow]:
+    async def aread(self, entity_ids: Sequence[int]) -> list[RawRow]:
         connection = self._connection()
-        try:  # one write for every customer (a pipeline), then their replies in order
+        try:  # one write for every entity (a pipeline), then their replies in order
             await connection.send_packed_command(
-                b"".join(self.hmget_command(c) for c in customer_ids), check_health=False
+                b"".join(self.hmget_command(c) for c in entity_ids), check_health=False
             )
-            replies = [await connection.read_response() for _ in customer_ids]
+            replies = [await connection.read_response() for _ in entity_ids]
         except BaseException:  # incl. the caller's timeout: the rest of a reply may still arrive
             await connection.disconnect(nowait=True)
             raise
@@ -422,12 +428,18 @@ def close_readers() -> None:
 
 
 _ROW_FIELDS = (JOIN_KEY, *REQUEST_FIELDS)
+"""What `request_row` reads from a request: the entity's join key, then the use case's request fields."""
 
 
 _FIELD_KINDS = tuple((f.name, f.kind) for f in USE_CASE.request_fields)
 _INT_CHOICES = {
     f.name: f.choices for f in USE_CASE.request_fields if f.kind == "choice" and f.storage == "int64"
 }
+_TRUSTED: tuple[type, ...] = (
+    (PredictionRequest,) if set(_ROW_FIELDS) <= set(PredictionRequest.model_fields) else ()
+)
+"""The API's request model, when it carries this use case's fields: validated by its contract, it is read
+as it is (an empty tuple matches nothing, so another use case's requests get the checks below)."""
 
 
 def request_row(request: Any) -> dict[str, Any]:
@@ -436,7 +448,7 @@ def request_row(request: Any) -> dict[str, Any]:
     A request model validated by the API contract (stricter than below) is read as it is, enums as their
     values; a mapping gets the type checks the transform relies on (ranges are the contract's business).
     """
-    if isinstance(request, PredictionRequest):  # validated by its contract, which is stricter than below
+    if isinstance(request, _TRUSTED):  # validated by its contract, which is stricter than below
         trusted = {name: getattr(request, name) for name in _ROW_FIELDS}
         return {name: getattr(value, "value", value) for name, value in trusted.items()}
     if hasattr(request, "model_dump"):  # another model with these fields: read them, enums as their values
@@ -510,6 +522,25 @@ _FEATURE_VIEWS = [(name, FEATURE_VIEW_OF.get(name)) for name in FEATURE_NAMES]
 _VIEW_STAMPS = [(view, view_timestamp(view), VIEW_TTLS[view].total_seconds()) for view in ONLINE_VIEWS]
 
 
+def _transform_arguments() -> tuple[tuple[bool, str], ...] | None:
+    """The row transform's parameters in order, each as (read from the request?, name), when they are
+    exactly the request fields and the stored inputs: a positional call then builds no keyword dicts
+    (~0.5 us a row). None: the transform is called by keyword."""
+    try:
+        parameters = list(inspect.signature(_TRANSFORM_ROW).parameters.values())
+    except (TypeError, ValueError):  # a callable without a readable signature
+        return None
+    request, stored = set(REQUEST_FIELDS), set(_STORED_INPUTS)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in parameters if p.kind in positional]
+    if len(names) != len(parameters) or sorted(names) != sorted(request | stored) or request & stored:
+        return None
+    return tuple((name in request, name) for name in names)
+
+
+_TRANSFORM_ARGS = _transform_arguments()
+
+
 def raw_vectors(
     rows: Sequence[Mapping[str, Any]],
     raw: Sequence[Mapping[str, Any]],
@@ -526,14 +557,17 @@ def raw_vectors(
         ]
         values = dict(found)
         if with_application:
-            computed = _TRANSFORM_ROW(
-                **{name: row[name] for name in REQUEST_FIELDS},
-                **{name: found[name] for name in _STORED_INPUTS},
-            )
+            if _TRANSFORM_ARGS is not None:
+                computed = _TRANSFORM_ROW(*[(row if ask else found)[name] for ask, name in _TRANSFORM_ARGS])
+            else:
+                computed = _TRANSFORM_ROW(
+                    **{name: row[name] for name in REQUEST_FIELDS},
+                    **{name: found[name] for name in _STORED_INPUTS},
+                )
             values.update(zip(APPLICATION_FEATURES, computed, strict=True))
         vector = {name: None if view in expired else _clean(values[name]) for name, view in _FEATURE_VIEWS}
         missing = tuple(name for name, v in vector.items() if v is None)
-        out.append(OnlineVector(customer_id=int(row[JOIN_KEY]), values=vector, missing=missing))
+        out.append(OnlineVector(entity_id=int(row[JOIN_KEY]), values=vector, missing=missing))
     return out
 
 

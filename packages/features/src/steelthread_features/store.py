@@ -1,9 +1,9 @@
 """The API training and batch call: point-in-time training frames and online feature vectors (serving reads
 through `steelthread_features.online`, which `online_vector` uses by default).
 
-Both go through the feature service `credit_risk_v1`, so the columns and the transform code are the
-same on both paths. The FeatureStore and the resolved feature service are built once per settings
-(`import feast` alone costs seconds); importing this module does not import Feast.
+Both go through the active use case's feature service (`definitions.FEATURE_SERVICE`), so the columns and
+the transform code are the same on both paths. The FeatureStore and the resolved feature service are built
+once per settings (`import feast` alone costs seconds); importing this module does not import Feast.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def clear_cache() -> None:
 
 
 def feature_names() -> list[str]:
-    """credit_risk_v1's feature order, without importing Feast."""
+    """The feature service's feature order (the model's), without importing Feast."""
     return list(FEATURE_NAMES)
 
 
@@ -186,10 +186,10 @@ def training_frame(
 ) -> pd.DataFrame:
     """Point-in-time correct features for each entity row, as of its `event_timestamp`.
 
-    `entity_df` needs customer_id, event_timestamp and the request fields (loan_amount, term_months,
-    purpose, declared_income); other columns (request_id, labels) pass through. Returns the entity
-    columns in their order, then credit_risk_v1's features in order (then region/protected_group
-    with `with_slices`), one row per entity row in the same order; anything else raises.
+    `entity_df` needs the entity's join key (`JOIN_KEY`), `event_timestamp` and the use case's request
+    fields (`validation.REQUIRED`); other columns (request id, labels) pass through. Returns the entity
+    columns in their order, then the feature service's features in order (then the stored slice columns,
+    `SLICE_COLUMNS`, with `with_slices`), one row per entity row in the same order; anything else raises.
     `features` narrows the returned feature columns (names must exist; order is kept).
     """
     known = list(FEATURE_NAMES) + (list(SLICE_COLUMNS) if with_slices else [])
@@ -232,9 +232,10 @@ def online_vector(
     as_of: datetime | None = None,
     engine: OnlineEngine = "direct",
 ) -> list[OnlineVector]:
-    """Online features for each request (PredictionRequest or mapping with the same fields).
+    """Online features for each request (a PredictionRequest, or a mapping with the entity's join key and
+    the use case's request fields).
 
-    An unknown customer, a null value, or a value older than its view's TTL at `as_of` (default now)
+    An unknown entity, a null value, or a value older than its view's TTL at `as_of` (default now)
     comes back as None and is named in `missing`; it is never replaced by 0 here, so serving decides
     what to do. Feast itself does not expire online values, so the TTL is applied here, to the batch
     features and to the request-time features computed from them.
@@ -242,9 +243,9 @@ def online_vector(
     Engines, all returning the same vectors (the skew tests run each against the training frame):
     `direct` (default) reads the online store without Feast (`steelthread_features.online`: ~1 ms less
     per call and no `import feast`); `feast` asks `get_online_features` for the batch views and computes
-    the request-time features here, with `transforms.application_row` (the row form of what the
-    on-demand view runs for training, bit-identical); `feast_odfv` asks Feast for the whole service,
-    on-demand view included (~10 ms of Arrow/pandas conversion per call).
+    the request-time features here, with the use case's row transform (`on_demand.row`: the row form of
+    what the on-demand view runs for training, bit-identical); `feast_odfv` asks Feast for the whole
+    service, on-demand view included (~10 ms of Arrow/pandas conversion per call).
     """
     if engine == "direct":
         return online_vectors(requests, settings=settings, as_of=as_of)
@@ -266,12 +267,13 @@ def online_vector(
     return build_vectors(rows, data, as_of, with_application=engine == "feast")
 
 
-def slice_attributes(customer_ids: Sequence[int], *, settings: FeatureSettings | None = None) -> pd.DataFrame:
-    """Online region and protected_group per customer (fairness/slices only, never model input)."""
+def slice_attributes(entity_ids: Sequence[int], *, settings: FeatureSettings | None = None) -> pd.DataFrame:
+    """Online stored slice attributes (`SLICE_COLUMNS`) per entity key: fairness and slices only, never
+    model inputs."""
     handle = _handle(settings or default_settings())
     with quiet_feast():
         service = handle.store.get_feature_service(SLICE_SERVICE)
         data = handle.store.get_online_features(
-            features=service, entity_rows=[{JOIN_KEY: int(c)} for c in customer_ids]
+            features=service, entity_rows=[{JOIN_KEY: int(c)} for c in entity_ids]
         ).to_dict()
-    return pd.DataFrame({JOIN_KEY: list(customer_ids), **{c: data[c] for c in SLICE_COLUMNS}})
+    return pd.DataFrame({JOIN_KEY: list(entity_ids), **{c: data[c] for c in SLICE_COLUMNS}})

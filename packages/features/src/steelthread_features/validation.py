@@ -15,15 +15,21 @@ from steelthread_features.definitions import (
     FEATURE_NAMES,
     JOIN_KEY,
     SLICE_COLUMNS,
+    USE_CASE,
 )
 from steelthread_features.errors import FeatureInputError as FeatureInputError  # re-exported
 
 ROW_ID = "steelthread_row_id"
 """Private column that carries each entity row's position through the join."""
 
-NUMERIC_REQUEST = ("loan_amount", "declared_income")
-INTEGER_REQUEST = ("term_months",)
-STRING_REQUEST = ("purpose",)
+EVENT_TIME = USE_CASE.tables.event_time
+"""The events table's time column; `entity_frame` renames it to `event_timestamp`."""
+
+# The active use case's request fields by how they are stored (`RequestField.storage`): the column type
+# each must have in an entity frame, as in the events table and Feast's request source.
+NUMERIC_REQUEST: tuple[str, ...] = tuple(f.name for f in USE_CASE.request_fields if f.storage == "float64")
+INTEGER_REQUEST: tuple[str, ...] = tuple(f.name for f in USE_CASE.request_fields if f.storage == "int64")
+STRING_REQUEST: tuple[str, ...] = tuple(f.name for f in USE_CASE.request_fields if f.storage == "string")
 REQUIRED = (JOIN_KEY, EVENT_TIMESTAMP, *NUMERIC_REQUEST, *INTEGER_REQUEST, *STRING_REQUEST)
 
 
@@ -66,7 +72,8 @@ def _timestamps(column: pd.Series) -> pd.Series:
 
 
 def check_entity_frame(entity_df: pd.DataFrame) -> pd.DataFrame:
-    """A validated copy: UTC microsecond timestamps, int64 keys, float amounts, plus ROW_ID."""
+    """A validated copy: UTC microsecond timestamps, int64 keys, each request field in its stored type
+    (float64, int64 or strings), plus ROW_ID."""
     if not isinstance(entity_df, pd.DataFrame):
         raise FeatureInputError(None, f"entity_df must be a pandas DataFrame, got {type(entity_df)}")
     if len(entity_df) == 0:
@@ -114,10 +121,9 @@ def check_entity_frame(entity_df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def entity_frame(applications: pd.DataFrame) -> pd.DataFrame:
-    """The generator's applications table as a training entity frame (event time = application time)."""
-    if "application_timestamp" not in applications.columns:
-        raise FeatureInputError(
-            "application_timestamp", "applications need an 'application_timestamp' column"
-        )
-    return applications.rename(columns={"application_timestamp": EVENT_TIMESTAMP})
+def entity_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """The generator's events table (one row per decision request) as a training entity frame: its event
+    time column (`tables.event_time`) becomes `event_timestamp`."""
+    if EVENT_TIME not in events.columns:
+        raise FeatureInputError(EVENT_TIME, f"the {USE_CASE.tables.events} table needs column {EVENT_TIME!r}")
+    return events.rename(columns={EVENT_TIME: EVENT_TIMESTAMP})
