@@ -161,23 +161,27 @@ def publish_reference(
     threshold: float = 0.5,
     created_at: str = "2026-11-22T00:00:00Z",
     alias: str = "champion",
+    task: str = "binary",
+    name: str = "credit-risk",
 ) -> Path:
     """A reference-only package (what monitoring reads: package.json and reference.parquet), published
-    through the contract and pointed at by `alias`; returns the published folder."""
+    through the contract and pointed at by `alias`; returns the published folder.
+
+    Only a binary package states thresholds (`threshold` is ignored for other tasks, as the contract wants).
+    """
+    fields: dict[str, object] = {
+        "task": task,
+        "name": name,
+        "feature_names": feature_names,
+        "run_id": f"test-reference-{version}",
+        "created_at": created_at,
+    }
+    if task == contract.Task.BINARY:
+        fields |= {"threshold": threshold, "review_threshold": threshold * 0.75}
     with tempfile.TemporaryDirectory(prefix="test-reference-") as tmp:
         run = Path(tmp)
         reference.to_parquet(run / contract.REFERENCE_FILE, index=False)
-        contract.write_run_manifest(
-            run,
-            {
-                "name": "credit-risk",
-                "feature_names": feature_names,
-                "threshold": threshold,
-                "review_threshold": threshold * 0.75,
-                "run_id": f"test-reference-{version}",
-                "created_at": created_at,
-            },
-        )
+        contract.write_run_manifest(run, fields)
         folder = contract.publish(run, root, version)
     contract.write_pointer(root, alias, version)
     return folder

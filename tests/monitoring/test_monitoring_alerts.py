@@ -19,7 +19,7 @@ RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 # Scenario → the alert (and its extra labels) it must fire; every other alert must stay silent.
 EXPECTED: dict[str, list[tuple[str, dict[str, str]]]] = {
     "none": [],
-    "income_shift": [("SteelthreadInputDrift", {})],
+    "input_shift": [("SteelthreadInputDrift", {})],
     "new_category": [("SteelthreadDataQualityBreach", {"check": "new_category"})],
     "missing_values": [("SteelthreadDataQualityBreach", {"check": "missing_values"})],
     "label_shift": [("SteelthreadPerformanceDrop", {})],
@@ -93,7 +93,7 @@ def test_scenario_fires_its_alert_and_no_other(
 def test_scenario_check_can_fail(
     promtool_alerts: Callable[..., Any], scenario_runs: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The generated test is not vacuous: expecting silence from the income-shift output fails."""
-    result = promtool_alerts(scenario_runs["income_shift"].textfile, [], tmp_path)
+    """The generated test is not vacuous: expecting silence from the input-shift output fails."""
+    result = promtool_alerts(scenario_runs["input_shift"].textfile, [], tmp_path)
     assert result.returncode != 0
     assert "SteelthreadInputDrift" in result.stdout + result.stderr

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from steelthread_monitoring.cli import app
 from steelthread_monitoring.errors import ExitCode
-from steelthread_monitoring.synthetic import Deployment
+from steelthread_monitoring.synthetic import Deployment, plan
 
 NOW = "--now=2026-11-22T12:00:00+00:00"
 
@@ -87,7 +87,7 @@ def test_console_script_end_to_end(deployment_factory: Callable[..., Deployment]
         check=False,
     )
     assert result.returncode == ExitCode.NO_LABELS, result.stdout + result.stderr
-    assert "checked 2000 rows of model credit-risk v3" in result.stdout
+    assert f"checked 2000 rows of model {plan().model_name} v3 (binary)" in result.stdout
     assert "performance not evaluated: 0 labelled rows" in result.stderr
     assert "Traceback" not in result.stderr
     latest = tmp_path / "monitoring" / "latest"

@@ -1,4 +1,8 @@
-"""The monitoring job on synthetic deployments: what it finds, what it writes, how it fails."""
+"""The monitoring job on synthetic deployments: what it finds, what it writes, how it fails.
+
+The synthetic data is written with the active use case's names; `PLAN` says which column each scenario
+changes, so these assertions hold for any use case a fork declares.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,10 @@ from steelthread_monitoring.job import RunOptions, run_monitoring
 from steelthread_monitoring.reference import load_reference
 from steelthread_monitoring.skew import callable_source
 from steelthread_monitoring.summary import Summary
-from steelthread_monitoring.synthetic import Deployment
+from steelthread_monitoring.synthetic import Deployment, offline_features_for, plan
 from steelthread_monitoring.window import read_window
+
+PLAN = plan()
 
 
 def gauges(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -38,7 +44,7 @@ def gauges(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def gauge(path: Path, name: str, **labels: str) -> float:
-    wanted = {"model_name": "credit-risk", "model_version": "3", **labels}
+    wanted = {"model_name": PLAN.model_name, "model_version": "3", **labels}
     return gauges(path)[(name, tuple(sorted(wanted.items())))]
 
 
@@ -71,24 +77,26 @@ def test_clean_window_finds_nothing(scenario_runs: dict[str, Any]) -> None:
     assert summary.skew.compared == 1000
 
 
-def test_income_shift_drifts_income_and_its_ratio(scenario_runs: dict[str, Any]) -> None:
-    summary = scenario_runs["income_shift"].outcome.summary
-    assert summary.drift.drifted == ["income", "loan_to_income"]
-    assert summary.drift.drift_share == pytest.approx(2 / 6)
+def test_input_shift_drifts_the_shifted_column_only(scenario_runs: dict[str, Any]) -> None:
+    summary = scenario_runs["input_shift"].outcome.summary
+    assert summary.drift.drifted == [PLAN.shift_column]
+    assert summary.drift.feature_scores[PLAN.shift_column] > 1.0, "shifted by 1.5 standard deviations"
+    assert summary.drift.drift_share == pytest.approx(1 / len(PLAN.monitored))
     assert summary.drift.prediction_drifted
 
 
 def test_new_category_is_named(scenario_runs: dict[str, Any]) -> None:
     quality = scenario_runs["new_category"].outcome.summary.quality
-    assert quality.new_categories == {"purpose": ["crypto_investment"]}
-    assert 0.1 < quality.new_category_share["purpose"] < 0.2
+    assert PLAN.new_category_column is not None
+    assert quality.new_categories == {PLAN.new_category_column: [PLAN.held_out]}
+    assert 0.1 < quality.new_category_share[PLAN.new_category_column] < 0.2
 
 
 def test_missing_values_are_measured_per_column(scenario_runs: dict[str, Any]) -> None:
     quality = scenario_runs["missing_values"].outcome.summary.quality
-    assert 0.35 < quality.missing_share["debt_ratio"] < 0.45
-    assert quality.missing_share["income"] == 0.0
-    assert quality.reference_missing_share["debt_ratio"] == 0.0
+    assert 0.35 < quality.missing_share[PLAN.missing_column] < 0.45
+    assert quality.missing_share[PLAN.shift_column] == 0.0
+    assert quality.reference_missing_share[PLAN.missing_column] == 0.0
 
 
 def test_label_shift_drops_roc_auc(scenario_runs: dict[str, Any]) -> None:
@@ -100,30 +108,30 @@ def test_skew_names_the_feature(scenario_runs: dict[str, Any]) -> None:
     skew = scenario_runs["skew"].outcome.summary.skew
     assert skew is not None
     assert skew.skew_share == 1.0
-    assert skew.feature_skew_share["debt_ratio"] == 1.0
-    assert skew.feature_skew_share["income"] == 0.0
+    assert skew.feature_skew_share[PLAN.skew_column] == 1.0
+    assert skew.feature_skew_share[PLAN.shift_column] == 0.0
 
 
 def test_outputs_per_run(scenario_runs: dict[str, Any]) -> None:
-    run = scenario_runs["income_shift"]
+    run = scenario_runs["input_shift"]
     run_dir = run.outcome.run_dir
     summary = Summary.model_validate_json((run_dir / "summary.json").read_text())
     assert summary == run.outcome.summary
     assert summary.report_html == str(run_dir / "report.html")
     html = (run_dir / "report.html").read_text()
     assert "Wasserstein distance (normed)" in html
-    assert "loan_to_income" in html
+    assert PLAN.shift_column in html
     assert (run_dir / "performance.html").is_file()
 
 
 def test_textfile_holds_every_gauge(scenario_runs: dict[str, Any], window_end: datetime) -> None:
-    run = scenario_runs["income_shift"]
+    run = scenario_runs["input_shift"]
     path = run.textfile
     summary = run.outcome.summary
     assert gauge(path, "steelthread_monitor_rows_checked") == 2000
-    assert gauge(path, "steelthread_monitor_drift_share") == pytest.approx(2 / 6)
-    assert gauge(path, "steelthread_monitor_feature_drift_score", feature="income") == pytest.approx(
-        summary.drift.feature_scores["income"]
+    assert gauge(path, "steelthread_monitor_drift_share") == pytest.approx(1 / len(PLAN.monitored))
+    assert gauge(path, "steelthread_monitor_feature_drift_score", feature=PLAN.shift_column) == pytest.approx(
+        summary.drift.feature_scores[PLAN.shift_column]
     )
     assert gauge(path, "steelthread_monitor_prediction_drift_score") > 0.1
     assert gauge(path, "steelthread_monitor_performance", metric="roc_auc") == pytest.approx(
@@ -193,15 +201,17 @@ def test_unseen_columns_and_type_changes(
         features, request = record["features"], record["request"]
         assert isinstance(features, dict)
         assert isinstance(request, dict)
-        features["months_since_last_default"] = 12.0
-        request["purpose"] = 3
+        features["feature_added_without_retraining"] = 12.0
+        request[category] = 3
 
+    assert PLAN.new_category_column is not None
+    category = PLAN.new_category_column
     _rewrite_log(deployment, change)
     outcome = run_monitoring(options_for(deployment, tmp_path))
     assert outcome.exit_code is ExitCode.UNSEEN_COLUMNS
-    assert outcome.summary.unseen_columns == ["months_since_last_default"]
-    assert "months_since_last_default" in outcome.summary.messages[-1]
-    assert outcome.summary.quality.type_changes == {"purpose": {"reference": "string", "current": "numeric"}}
+    assert outcome.summary.unseen_columns == ["feature_added_without_retraining"]
+    assert "feature_added_without_retraining" in outcome.summary.messages[-1]
+    assert outcome.summary.quality.type_changes == {category: {"reference": "string", "current": "numeric"}}
     path = tmp_path / "textfile" / "steelthread_monitor.prom"
     assert gauge(path, "steelthread_monitor_type_changes") == 1
     assert gauge(path, "steelthread_monitor_unseen_columns") == 1
@@ -267,13 +277,16 @@ def test_garbage_log_is_invalid_input(
 OFFLINE_MODULE = """
 import pandas as pd
 
+COLUMNS = {columns!r}
+FEATURE = {feature!r}
+RECOMPUTED = pd.read_parquet({offline!r}).set_index("request_id")
+
 
 def recompute(requests: pd.DataFrame) -> pd.DataFrame:
-    # Stands in for the feature library's training_frame: income from the request, 10 rows off.
-    assert {"request_id", "customer_id", "logged_at", "declared_income", "purpose"} <= set(requests)
-    frame = pd.DataFrame({"request_id": requests["request_id"]})
-    frame["income"] = requests["declared_income"].to_numpy()
-    frame.loc[frame.index[:10], "income"] += 1.0
+    # Stands in for the feature library's training_frame: what it is given, and 10 rows off.
+    assert set(COLUMNS) <= set(requests), sorted(requests)
+    frame = RECOMPUTED.loc[requests["request_id"], [FEATURE]].reset_index()
+    frame.loc[frame.index[:10], FEATURE] += 1.0
     return frame
 """
 
@@ -284,8 +297,14 @@ def test_skew_through_a_callable_seam(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The function gets request_id, the use case's join key, logged_at and every request field."""
     deployment = deployment_factory()
-    (tmp_path / "offline_recompute.py").write_text(OFFLINE_MODULE)
+    offline = tmp_path / "offline.parquet"
+    offline_features_for(deployment.log_dir, "none").to_parquet(offline)
+    use_case = PLAN.use_case
+    columns = ["request_id", use_case.join_key, "logged_at", *use_case.request_names]
+    module = OFFLINE_MODULE.format(columns=columns, feature=PLAN.shift_column, offline=str(offline))
+    (tmp_path / "offline_recompute.py").write_text(module)
     monkeypatch.syspath_prepend(str(tmp_path))
     source = callable_source("offline_recompute:recompute")
     summary = run_monitoring(
@@ -294,7 +313,7 @@ def test_skew_through_a_callable_seam(
     assert summary.skew is not None
     assert summary.skew.compared == 200
     assert summary.skew.skewed_rows == 10
-    assert summary.skew.feature_skew_share == {"income": 0.05}
+    assert summary.skew.feature_skew_share == {PLAN.shift_column: 0.05}
 
 
 def test_live_files_half_written_line_and_empty_file(

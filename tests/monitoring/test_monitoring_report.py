@@ -8,6 +8,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from steelthread_monitoring.synthetic import plan
+
+PLAN = plan()
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -39,22 +42,26 @@ def visible_text(dom: str) -> str:
 
 
 def test_drift_table_renders(scenario_runs: dict[str, Any], chromium_bin: str, tmp_path: Path) -> None:
-    report = scenario_runs["income_shift"].outcome.run_dir / "report.html"
+    report = scenario_runs["input_shift"].outcome.run_dir / "report.html"
     result = chromium(chromium_bin, tmp_path, "--dump-dom", report.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     text = visible_text(result.stdout)
-    assert "Drift is detected for 33.333% of columns (2 out of 6)." in text
-    assert "Dataset Drift is detected." in text
+    columns = len(PLAN.monitored)
+    assert f"Drift is detected for {100 / columns:.3f}% of columns (1 out of {columns})." in text
+    assert "Dataset Drift is NOT detected." in text, "one drifted column is under the 25 % dataset share"
     table = text[text.index("Drift is detected for") :]
-    assert re.search(r"income num Detected Wasserstein distance \(normed\) 1\.\d+", table)
-    assert re.search(r"purpose cat Not Detected Jensen-Shannon distance 0\.\d+", table)
+    shifted = re.escape(PLAN.shift_column)
+    assert re.search(rf"{shifted} num Detected Wasserstein distance \(normed\) 1\.\d+", table)
+    # The table pages at ten rows, most drifted first: the next rows are columns that did not drift.
+    others = "|".join(re.escape(c) for c in PLAN.features if c != PLAN.shift_column)
+    assert re.search(rf"(?:{others}) num Not Detected Wasserstein distance \(normed\) 0\.0\d+", table)
     assert "Drift in column 'score'" in text
 
 
 def test_screenshot_shows_a_rendered_page(
     scenario_runs: dict[str, Any], chromium_bin: str, tmp_path: Path
 ) -> None:
-    report = scenario_runs["income_shift"].outcome.run_dir / "report.html"
+    report = scenario_runs["input_shift"].outcome.run_dir / "report.html"
     shot = tmp_path / "report.png"
     result = chromium(
         chromium_bin, tmp_path, "--window-size=1400,1800", f"--screenshot={shot}", report.as_uri()

@@ -1,4 +1,8 @@
-"""Evidently runs: drift, data quality and classification performance of a window against the reference.
+"""Evidently runs: drift, data quality and performance of a window against the reference.
+
+Performance follows the reference's task: binary models get Evidently's classification preset (precision,
+recall, F1, ROC AUC at the package's threshold); regression models its regression preset (MAE, RMSE, mean
+error, R²). A multiclass model's drift and quality are checked, its performance is not evaluated yet.
 
 Drift methods are pinned (normed Wasserstein for numbers, Jensen-Shannon for categories) instead of
 Evidently's size-dependent defaults, so every drift score is a distance where larger means more drift and
@@ -18,31 +22,49 @@ import pandas as pd
 with warnings.catch_warnings():
     # Evidently's import touches numpy.core and litestar deprecated APIs; not ours to fix.
     warnings.simplefilter("ignore", DeprecationWarning)
-    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
     from evidently.metrics import (
+        MAE,
+        RMSE,
         F1Score,
+        MeanError,
         MissingValueCount,
         OutListValueCount,
         OutRangeValueCount,
         Precision,
+        R2Score,
         Recall,
         RocAuc,
         ValueDrift,
     )
-    from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
+    from evidently.presets import (
+        ClassificationPreset,
+        DataDriftPreset,
+        DataSummaryPreset,
+        RegressionPreset,
+    )
 
+from steelthread_contracts.package import Task
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
 
 INPUT_DRIFT_SHARE = 0.25
 """Share of drifted columns Evidently calls dataset drift; the same number as the input-drift alert."""
 NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
-PERFORMANCE_METRICS = ("precision", "recall", "f1", "roc_auc")
+PERFORMANCE_METRICS: dict[Task, tuple[str, ...]] = {
+    Task.BINARY: ("precision", "recall", "f1", "roc_auc"),
+    Task.REGRESSION: ("mae", "rmse", "mean_error", "r2"),
+}
+"""What each task's performance reports (summary.json keys, the `metric` label of the gauges)."""
 _EVIDENTLY_PERFORMANCE = {
     "Precision": "precision",
     "Recall": "recall",
     "F1Score": "f1",
     "RocAuc": "roc_auc",
+    "MAE": "mae",
+    "RMSE": "rmse",
+    "MeanError": "mean_error",
+    "R2Score": "r2",
 }
 
 
@@ -71,6 +93,7 @@ class QualityResult:
 class PerformanceResult:
     labelled_rows: int
     evaluated: bool
+    task: Task = Task.BINARY
     reason: str | None = None
     current: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
@@ -80,14 +103,15 @@ class PerformanceResult:
 def _definition(reference: Reference, columns: list[str], with_target: bool) -> DataDefinition:
     numerical = [c for c in reference.numerical_columns if c in columns]
     categorical = [c for c in reference.categorical_columns if c in columns]
+    binary = with_target and reference.task is Task.BINARY
+    regression = with_target and reference.task is Task.REGRESSION
     return DataDefinition(
-        numerical_columns=[*numerical, SCORE_COLUMN],
+        numerical_columns=[*numerical, SCORE_COLUMN, *([LABEL_COLUMN] if regression else [])],
         categorical_columns=categorical,
         classification=(
-            [BinaryClassification(target=LABEL_COLUMN, prediction_probas=SCORE_COLUMN)]
-            if with_target
-            else None
+            [BinaryClassification(target=LABEL_COLUMN, prediction_probas=SCORE_COLUMN)] if binary else None
         ),
+        regression=[Regression(target=LABEL_COLUMN, prediction=SCORE_COLUMN)] if regression else None,
     )
 
 
@@ -207,53 +231,53 @@ def _weighted(shares: dict[str, float], current: pd.DataFrame) -> float:
 
 
 def analyse_performance(reference: Reference, current: pd.DataFrame, min_labels: int) -> PerformanceResult:
-    """Classification quality on the labelled rows, next to the reference's own quality."""
+    """The task's quality on the labelled rows, next to the reference's own quality."""
+    task = reference.task
     labelled = current[current[LABEL_COLUMN].notna() & current[SCORE_COLUMN].notna()]
     rows = len(labelled)
+
+    def skipped(reason: str) -> PerformanceResult:
+        return PerformanceResult(labelled_rows=rows, evaluated=False, task=task, reason=reason)
+
+    if task not in PERFORMANCE_METRICS:
+        return skipped(f"performance of a {task.value} model is not evaluated by this job yet")
     if rows < min_labels:
-        return PerformanceResult(
-            labelled_rows=rows,
-            evaluated=False,
-            reason=f"{rows} labelled rows in the window, {min_labels} needed (--min-labels)",
-        )
-    if labelled[LABEL_COLUMN].nunique() < 2:
-        return PerformanceResult(
-            labelled_rows=rows,
-            evaluated=False,
-            reason="all labels in the window are the same class; ROC AUC is undefined",
-        )
+        return skipped(f"{rows} labelled rows in the window, {min_labels} needed (--min-labels)")
+    if task is Task.BINARY and labelled[LABEL_COLUMN].nunique() < 2:
+        return skipped("all labels in the window are the same class; ROC AUC is undefined")
     ref = reference.frame
     if LABEL_COLUMN in ref.columns:
         ref = ref[ref[LABEL_COLUMN].notna() & ref[SCORE_COLUMN].notna()]
-    if LABEL_COLUMN not in ref.columns or ref[LABEL_COLUMN].nunique() < 2:
-        return PerformanceResult(
-            labelled_rows=rows,
-            evaluated=False,
-            reason="the reference has no usable 'label' column",
-        )
-    dd = _definition(reference, [], with_target=True)
-    cur = pd.DataFrame(
-        {SCORE_COLUMN: labelled[SCORE_COLUMN], LABEL_COLUMN: labelled[LABEL_COLUMN].astype(int)}
+    usable = LABEL_COLUMN in ref.columns and (
+        ref[LABEL_COLUMN].nunique() >= 2 if task is Task.BINARY else len(ref) > 0
     )
-    base = pd.DataFrame({SCORE_COLUMN: ref[SCORE_COLUMN], LABEL_COLUMN: ref[LABEL_COLUMN].astype(int)})
-    threshold = reference.threshold
-    preset = ClassificationPreset(probas_threshold=threshold)
-    snapshot = _run([preset], cur, base, dd)
-    # The reference's own quality only needs the four numbers, not the preset's plots.
-    reference_snapshot = _run(
-        [
+    if not usable:
+        return skipped(f"the reference has no usable '{LABEL_COLUMN}' column")
+    dd = _definition(reference, [], with_target=True)
+    label_type = int if task is Task.BINARY else float
+    cur = pd.DataFrame(
+        {SCORE_COLUMN: labelled[SCORE_COLUMN], LABEL_COLUMN: labelled[LABEL_COLUMN].astype(label_type)}
+    )
+    base = pd.DataFrame({SCORE_COLUMN: ref[SCORE_COLUMN], LABEL_COLUMN: ref[LABEL_COLUMN].astype(label_type)})
+    if task is Task.BINARY:
+        threshold = reference.threshold
+        preset: Any = ClassificationPreset(probas_threshold=threshold)
+        # The reference's own quality only needs the four numbers, not the preset's plots.
+        numbers: list[Any] = [
             Precision(probas_threshold=threshold),
             Recall(probas_threshold=threshold),
             F1Score(probas_threshold=threshold),
             RocAuc(probas_threshold=threshold),
-        ],
-        base,
-        None,
-        dd,
-    )
+        ]
+    else:
+        preset = RegressionPreset()
+        numbers = [MAE(), RMSE(), MeanError(), R2Score()]
+    snapshot = _run([preset], cur, base, dd)
+    reference_snapshot = _run(numbers, base, None, dd)
     return PerformanceResult(
         labelled_rows=rows,
         evaluated=True,
+        task=task,
         current=_performance(snapshot),
         reference=_performance(reference_snapshot),
         html=snapshot.get_html_str(as_iframe=False),
@@ -261,9 +285,12 @@ def analyse_performance(reference: Reference, current: pd.DataFrame, min_labels:
 
 
 def _performance(snapshot: Any) -> dict[str, float]:
+    """Metric name -> value; mean/std metrics (MAE, mean error) report their mean."""
     out: dict[str, float] = {}
     for kind, _config, value in _metric_values(snapshot):
         name = _EVIDENTLY_PERFORMANCE.get(kind)
+        if isinstance(value, dict):
+            value = value.get("mean")
         if name is not None and isinstance(value, int | float) and not math.isnan(value):
             out[name] = float(value)
     return out

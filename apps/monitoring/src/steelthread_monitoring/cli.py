@@ -139,7 +139,8 @@ def run(
     summary = outcome.summary
     drift = summary.drift
     out.print(
-        f"checked {summary.rows} rows of model {summary.model_name} v{summary.model_version}: "
+        f"checked {summary.rows} rows of model {summary.model_name} v{summary.model_version} "
+        f"({summary.task}): "
         f"drift share {drift.drift_share:.2f} ({', '.join(drift.drifted) or 'no column drifted'}), "
         f"prediction drift {drift.prediction_score if drift.prediction_score is not None else 'n/a'}, "
         f"missing {summary.quality.overall_missing_share:.3f}, "

@@ -23,11 +23,12 @@ class ExitCode(IntEnum):
     EMPTY_WINDOW = 4
     """No prediction-log rows in the window. Only rows_checked=0 and the run timestamp are exported."""
     NO_LABELS = 5
-    """Run completed, but too few labels arrived to evaluate classification performance."""
+    """Run completed, but performance was not evaluated (too few labels, one class only, or a task this job
+    does not evaluate yet)."""
     UNSEEN_COLUMNS = 6
     """Run completed on the shared columns, but the log has feature columns the reference lacks."""
     INVALID_INPUT = 7
-    """Unreadable log/feedback/reference, or a prediction-log schema_version this job does not know."""
+    """Unreadable log/feedback/reference, a label the task refuses, or an unknown log schema_version."""
     EXPORT_FAILED = 8
     """Report written, but the gauges could not be written to the textfile or pushed to the gateway."""
 

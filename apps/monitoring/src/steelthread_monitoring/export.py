@@ -81,11 +81,25 @@ def build_registry(summary: Summary) -> CollectorRegistry:
             g.labels(**base, feature=column).set(value)
     performance = summary.performance
     gauge("labelled_rows", "Rows of the window with a label.").labels(**base).set(performance.labelled_rows)
-    if performance.evaluated:
+    if performance.evaluated and performance.task == "regression":
+        # Errors in the label's own unit (mae, rmse, mean_error = mean of prediction - label) and r2: a
+        # family apart, so classification panels and rules never mix them with 0..1 scores.
+        current = gauge(
+            "regression_performance",
+            "Regression quality on labelled rows (mae, rmse, mean_error, r2).",
+            ("metric",),
+        )
+        ref = gauge(
+            "reference_regression_performance",
+            "Regression quality on the reference (mae, rmse, mean_error, r2).",
+            ("metric",),
+        )
+    elif performance.evaluated:
         current = gauge("performance", "Classification quality on labelled rows.", ("metric",))
+        ref = gauge("reference_performance", "Classification quality on the reference.", ("metric",))
+    if performance.evaluated:
         for metric, value in performance.current.items():
             current.labels(**base, metric=metric).set(value)
-        ref = gauge("reference_performance", "Classification quality on the reference.", ("metric",))
         for metric, value in performance.reference.items():
             ref.labels(**base, metric=metric).set(value)
     if summary.skew is not None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from steelthread_contracts import usecase
 from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.export import build_registry, push, write_textfile
 from steelthread_monitoring.reference import Reference, load_reference, resolve_reference_path
@@ -22,7 +23,7 @@ from steelthread_monitoring.summary import (
     SkewSummary,
     Summary,
 )
-from steelthread_monitoring.window import read_window
+from steelthread_monitoring.window import ENTITY_FIELD, read_window
 
 if TYPE_CHECKING:
     from steelthread_monitoring.analysis import PerformanceResult
@@ -82,6 +83,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         "reference_path": str(path),
         "model_name": reference.model_name,
         "model_version": reference.model_version,
+        "task": reference.task.value,
         "model_age_seconds": age,
     }
     drift_base = {
@@ -97,6 +99,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
             end,
             reference,
             with_requests=options.offline_features is not None,
+            entity_key=_entity_key() if options.offline_features is not None else ENTITY_FIELD,
         )
     except EmptyWindowError as exc:
         summary = Summary(
@@ -105,7 +108,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
             rows=0,
             drift=DriftSummary(**drift_base),
             quality=QualitySummary(),
-            performance=PerformanceSummary(min_labels=options.min_labels),
+            performance=PerformanceSummary(task=reference.task.value, min_labels=options.min_labels),
             exit_code=int(ExitCode.EMPTY_WINDOW),
             messages=[exc.message],
         )
@@ -170,6 +173,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
             overall_new_category_share=quality.overall_new_category_share,
         ),
         performance=PerformanceSummary(
+            task=performance.task.value,
             labelled_rows=performance.labelled_rows,
             min_labels=options.min_labels,
             evaluated=performance.evaluated,
@@ -205,6 +209,16 @@ def _caveats(
         )
         code = ExitCode.UNSEEN_COLUMNS
     return messages, code
+
+
+def _entity_key() -> str:
+    """The column the skew seam's requests carry the entity key in: the active use case's join key (what its
+    feature library joins on), or the log's own field name where no use case is installed (a parquet source
+    joins on request_id and needs neither)."""
+    try:
+        return usecase.active().join_key
+    except usecase.UseCaseError:
+        return ENTITY_FIELD
 
 
 def _model_age(reference: Reference, now: datetime) -> float | None:

@@ -2,6 +2,10 @@
 
 The reference comes from the model package (`reference.parquet` next to `package.json`), so drift is always
 measured against the data the serving model was trained and evaluated on, not a hand-picked file.
+
+The task (binary, regression, multiclass) decides how performance is measured and which labels are valid. The
+package's manifest states it; a bare parquet (`--reference PATH`) has no manifest, so the active use case's
+task (`STEELTHREAD_USECASE`) stands in. The job needs no use case installed when it reads a package.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from steelthread_contracts import package
+from steelthread_contracts import package, usecase
+from steelthread_contracts.package import Task
 from steelthread_monitoring.errors import InvalidInputError, MissingReferenceError
 
 SCORE_COLUMN = "score"
@@ -33,6 +38,8 @@ class Reference:
     feature_names: list[str] = field(default_factory=list)
     threshold: float | None = None
     created_at: datetime | None = None
+    task: Task = Task.BINARY
+    """From the package manifest; for a bare parquet, the active use case's."""
 
     @property
     def monitored_columns(self) -> list[str]:
@@ -86,7 +93,7 @@ def load_reference(path: Path) -> Reference:
     if len(frame) == 0:
         raise InvalidInputError(f"reference {path} has no rows")
     if manifest is None:
-        return Reference(frame=frame, path=path)
+        return Reference(frame=frame, path=path, task=_task_without_manifest(path))
     return Reference(
         frame=frame,
         path=path,
@@ -95,7 +102,19 @@ def load_reference(path: Path) -> Reference:
         feature_names=list(manifest.feature_names),
         threshold=manifest.threshold,
         created_at=manifest.created_at,
+        task=manifest.task,
     )
+
+
+def _task_without_manifest(path: Path) -> Task:
+    """A bare reference parquet does not say what the model predicts: the active use case does."""
+    try:
+        return usecase.active().task
+    except usecase.UseCaseError as exc:
+        raise InvalidInputError(
+            f"reference {path} has no {package.PACKAGE_FILE} beside it to state the task, and the use case "
+            f"cannot say either ({exc}); pass a package's reference or set {usecase.USECASE_ENV}"
+        ) from None
 
 
 def _read_manifest(path: Path) -> package.PackageManifest | None:

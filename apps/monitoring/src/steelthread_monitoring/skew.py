@@ -19,8 +19,9 @@ import pandas as pd
 from steelthread_monitoring.errors import InvalidInputError
 
 OfflineFeatureSource = Callable[[pd.DataFrame], pd.DataFrame]
-"""Takes requests (columns request_id, customer_id, logged_at and the logged request fields) and returns
-one row per request_id it could recompute, with a `request_id` column and the feature columns."""
+"""Takes requests (columns request_id, the entity key under the active use case's join-key name, logged_at
+and the logged request fields) and returns one row per request_id it could recompute, with a `request_id`
+column and the feature columns."""
 
 
 @dataclass

@@ -33,6 +33,9 @@ class QualitySummary(BaseModel):
 
 
 class PerformanceSummary(BaseModel):
+    task: str = Field(
+        default="binary", description="binary, regression or multiclass: what `current` measures."
+    )
     labelled_rows: int = 0
     min_labels: int
     evaluated: bool = False
@@ -59,6 +62,7 @@ class Summary(BaseModel):
     reference_path: str
     model_name: str | None = None
     model_version: str | None = None
+    task: str = Field(default="binary", description="From the package manifest (or the use case).")
     model_age_seconds: float | None = None
     rows: int
     log_files: list[str] = Field(default_factory=list)

@@ -3,10 +3,14 @@
 Logs reach millions of rows a day, so records are parsed column-wise by Arrow's multi-threaded JSON reader
 instead of one pydantic object per line; the contract is still enforced where it matters (schema_version,
 types of the columns monitoring uses). Only `steelthread_contracts` shapes are read, never serving internals.
+
+Labels are checked for the reference's task as they are read (binary: 0 or 1; regression: a finite number),
+and a bad one names its file and line, because the alternative is a performance number computed on garbage.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,20 +21,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION
+from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION, PredictionLogRecord
+from steelthread_contracts.package import Task
 from steelthread_monitoring.errors import EmptyWindowError, InvalidInputError
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
 
 PREDICTION_GLOB = "predictions-*.jsonl"
 FEEDBACK_GLOB = "feedback-*.jsonl"
 _BLOCK_SIZE = 16 << 20
+ENTITY_FIELD = "customer_id"
+"""The prediction-log record's entity-key field (steelthread_contracts.log, schema version 1), whatever the
+use case's join key is called; `read_window(entity_key=...)` renames it for the skew seam."""
+assert ENTITY_FIELD in PredictionLogRecord.model_fields, "the log contract renamed its entity-key field"
 
 _LOG_SCHEMA = pa.schema(
     [
         ("schema_version", pa.int64()),
         ("logged_at", pa.timestamp("us", tz="UTC")),
         ("request_id", pa.string()),
-        ("customer_id", pa.int64()),
+        (ENTITY_FIELD, pa.int64()),
         ("model_version", pa.string()),
         ("score", pa.float64()),
         ("degraded", pa.bool_()),
@@ -39,11 +48,11 @@ _LOG_SCHEMA = pa.schema(
 _FEEDBACK_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
-        ("observed_label", pa.int64()),
+        ("observed_label", pa.float64()),
         ("observed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-BASE_COLUMNS = ["request_id", "customer_id", "logged_at", "model_version", "degraded"]
+BASE_COLUMNS = ["request_id", ENTITY_FIELD, "logged_at", "model_version", "degraded"]
 
 
 @dataclass
@@ -57,7 +66,8 @@ class Window:
     absent_columns: list[str] = field(default_factory=list)
     """Reference columns no logged record carries (e.g. slice attributes serving never sees)."""
     requests: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """Row-aligned with `frame`: keys plus every logged request field, for offline recomputation."""
+    """Row-aligned with `frame`: request_id, the entity key (named `entity_key`), logged_at and every logged
+    request field, for offline recomputation."""
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -71,10 +81,12 @@ def read_window(
     end: datetime,
     reference: Reference,
     with_requests: bool = False,
+    entity_key: str = ENTITY_FIELD,
 ) -> Window:
     """Rows logged in [start, end) with the reference's columns, the reference version's score and labels.
 
-    `with_requests` also keeps every logged request field (only the skew check needs them).
+    `with_requests` also keeps every logged request field (only the skew check needs them), with the log's
+    entity key renamed to `entity_key` (the use case's join key, what a feature library joins on).
     """
     files = [p for p in sorted(log_dir.glob(PREDICTION_GLOB)) if _may_hold(p, start)]
     parts: list[pd.DataFrame] = []
@@ -95,7 +107,7 @@ def read_window(
             continue
         part, part_unseen, part_kinds = _to_frame(table, reference)
         if with_requests:
-            request_parts.append(_requests(table))
+            request_parts.append(_requests(table, entity_key))
         unseen |= part_unseen
         for name, kind in part_kinds.items():
             kinds.setdefault(name, set()).add(kind)
@@ -109,7 +121,7 @@ def read_window(
     absent = [c for c in reference.monitored_columns if c not in kinds]
     frame = frame.drop(columns=absent)
     type_changes = _coerce_types(frame, reference, kinds)
-    frame[LABEL_COLUMN] = _labels_for(frame["request_id"], feedback_dir)
+    frame[LABEL_COLUMN] = _labels_for(frame["request_id"], feedback_dir, reference.task)
     return Window(
         frame=frame,
         files=files,
@@ -207,8 +219,12 @@ def _kind(arrow_type: pa.DataType) -> str:
     return str(arrow_type)
 
 
-def _requests(table: pa.Table) -> pd.DataFrame:
-    columns = {name: table.column(name) for name in ("request_id", "customer_id", "logged_at")}
+def _requests(table: pa.Table, entity_key: str) -> pd.DataFrame:
+    columns = {
+        "request_id": table.column("request_id"),
+        entity_key: table.column(ENTITY_FIELD),
+        "logged_at": table.column("logged_at"),
+    }
     for name, array in _struct_children(table, "request").items():
         columns.setdefault(name, array)
     frame: pd.DataFrame = pa.table(columns).to_pandas()
@@ -290,13 +306,24 @@ def _coerce_types(
     return changes
 
 
-def _labels_for(request_ids: pd.Series, feedback_dir: Path | None) -> np.ndarray:
+def _labels_for(request_ids: pd.Series, feedback_dir: Path | None, task: Task) -> np.ndarray:
     """Latest observed label per request id, NaN where none has arrived yet."""
     labels = np.full(len(request_ids), np.nan)
     if feedback_dir is None or not feedback_dir.is_dir():
         return labels
-    read = [_read_jsonl(p, _FEEDBACK_SCHEMA) for p in sorted(feedback_dir.glob(FEEDBACK_GLOB))]
-    tables = [t.select(_FEEDBACK_SCHEMA.names) for t in read if t is not None and t.num_rows]
+    tables = []
+    for path in sorted(feedback_dir.glob(FEEDBACK_GLOB)):
+        try:
+            table = _read_jsonl(path, _FEEDBACK_SCHEMA)
+        except InvalidInputError:
+            _raise_bad_label(path, task)  # names the line when a label is what broke the parse
+            raise
+        if table is None or table.num_rows == 0:
+            continue
+        table = table.select(_FEEDBACK_SCHEMA.names)
+        if not _valid_labels(table.column("observed_label").to_numpy(zero_copy_only=False), task).all():
+            _raise_bad_label(path, task)
+        tables.append(table)
     if not tables:
         return labels
     feedback = (
@@ -306,8 +333,49 @@ def _labels_for(request_ids: pd.Series, feedback_dir: Path | None) -> np.ndarray
         .drop_duplicates("request_id", keep="last")
         .set_index("request_id")["observed_label"]
     )
-    bad = set(feedback.unique()) - {0, 1}
-    if bad:
-        raise InvalidInputError(f"feedback in {feedback_dir} has labels {sorted(bad)}; expected 0 or 1")
     matched: np.ndarray = request_ids.map(feedback).to_numpy(dtype=np.float64, na_value=np.nan)
     return matched
+
+
+LABEL_RULES: dict[Task, str] = {
+    Task.BINARY: "0 or 1",
+    Task.REGRESSION: "a finite number",
+    Task.MULTICLASS: "a class index (a whole number >= 0)",
+}
+
+
+def _valid_labels(values: np.ndarray, task: Task) -> np.ndarray:
+    """Which labels the task accepts; missing (null) is never a label."""
+    values = np.asarray(values, dtype=np.float64)
+    finite: np.ndarray = np.isfinite(values)
+    if task is Task.BINARY:
+        binary: np.ndarray = finite & ((values == 0.0) | (values == 1.0))
+        return binary
+    if task is Task.MULTICLASS:
+        whole: np.ndarray = finite & (values >= 0) & (np.mod(np.where(finite, values, 0.0), 1.0) == 0.0)
+        return whole
+    return finite
+
+
+def _label_ok(value: object, task: Task) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return bool(_valid_labels(np.array([float(value)]), task)[0])
+
+
+def _raise_bad_label(path: Path, task: Task) -> None:
+    """The first line whose label the task refuses, as one readable error (the slow path: errors only)."""
+    buffer = _complete_lines(path)
+    text = b"" if buffer is None else buffer.to_pybytes()
+    for number, line in enumerate(text.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line).get("observed_label")
+        except (ValueError, AttributeError):
+            continue  # not a label problem: the caller's own error stands
+        if not _label_ok(value, task):
+            raise InvalidInputError(
+                f"{path}:{number}: observed_label {json.dumps(value)} is not a {task.value} label "
+                f"(expected {LABEL_RULES[task]})"
+            )
