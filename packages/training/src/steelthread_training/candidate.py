@@ -132,6 +132,7 @@ def fit_candidate(
             passed=verdict.passed and all(c.passed for c in extra),
             checks=(*verdict.checks, *extra),
             champion=verdict.champion,
+            notes=verdict.notes,
         )
     return Candidate(
         split=split,

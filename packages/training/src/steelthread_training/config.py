@@ -6,6 +6,7 @@ Floors live in a reviewed YAML file, not in code, so raising a bar is a one-line
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -50,30 +51,12 @@ class LightGBMConfig(_Frozen):
     early_stopping_rounds: int = Field(default=40, ge=0)
 
 
-APPLICATION_ONLY: tuple[str, ...] = (
-    "requested_amount",
-    "loan_term",
-    "income",
-    "income_missing",
-    "loan_to_income",
-    "instalment",
-    "instalment_to_income",
-    "purpose_debt_consolidation",
-    "purpose_home_improvement",
-    "purpose_car",
-    "purpose_business",
-    "purpose_education",
-    "purpose_medical",
-    "purpose_other",
-)
-
-
 class BaselineConfig(_Frozen):
     C: float = Field(default=1.0, gt=0.0)
     max_iter: int = Field(default=2000, ge=10)
     features: tuple[str, ...] | None = Field(
-        default=APPLICATION_ONLY,
-        description="Columns of the baseline scorecard; null = every model feature.",
+        default=None,
+        description="Columns of the baseline model; null = every model feature.",
     )
 
     @model_validator(mode="after")
@@ -92,10 +75,20 @@ class ThresholdConfig(_Frozen):
     review_band: float = Field(default=0.5, gt=0.0, le=1.0)
 
 
+def _use_case_slices() -> tuple[str, ...]:
+    return active().slices
+
+
 class SliceConfig(_Frozen):
-    columns: tuple[str, ...] = ("purpose", "income_band", "region")
+    columns: tuple[str, ...] = Field(
+        default_factory=_use_case_slices,
+        description="Evaluation slice columns; default the use case's `slices`.",
+    )
     min_rows: int = Field(default=100, ge=1)
-    income_bands: tuple[float, ...] = (25_000.0, 50_000.0, 100_000.0)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Handed to the use case's `derived_slices` hook as its options.",
+    )
 
 
 class GateConfig(_Frozen):
@@ -118,7 +111,16 @@ class ParityConfig(_Frozen):
     max_abs: float = Field(default=0.05, gt=0.0)
 
 
+class RegistryConfig(_Frozen):
+    model_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Registered model name; default `<use case>-lgbm` (STEELTHREAD_MODEL_NAME overrides).",
+    )
+
+
 class TrainingConfig(_Frozen):
+    registry: RegistryConfig = RegistryConfig()
     validation: ValidationConfig = ValidationConfig()
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
@@ -127,6 +129,21 @@ class TrainingConfig(_Frozen):
     slices: SliceConfig = SliceConfig()
     gate: GateConfig = GateConfig()
     parity: ParityConfig = ParityConfig()
+
+
+def default_model_name(path: Path | None = None) -> str:
+    """The registered model name a training.yaml gives (`registry.model_name`), else `<use case>-lgbm`.
+
+    Read without validating the rest of the file, so the promotion and audit CLIs still start (and name the
+    model) when a floor elsewhere in it is wrong; `load_config` reports that error where it matters.
+    """
+    source = path or DEFAULT_CONFIG_PATH
+    try:
+        raw = yaml.safe_load(source.read_text()) or {}
+        name = RegistryConfig.model_validate(raw.get("registry") or {}).model_name
+    except (OSError, yaml.YAMLError, AttributeError, ValidationError):
+        name = None
+    return name or f"{active().name}-lgbm"
 
 
 def load_config(path: Path | None = None) -> TrainingConfig:

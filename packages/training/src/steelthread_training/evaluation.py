@@ -1,7 +1,8 @@
 """Stage 4: how good is a model, overall, per slice and across protected groups.
 
-A single AUC hides a model that fails one region or one purpose, and a good ranking can still approve one
-protected group far less often than the other; both are measured here and gated later. The decision
+A single AUC hides a model that fails one slice (a region, a purpose), and a good ranking can still approve
+one protected group far less often than another; both are measured here and gated later (fairness only
+when the use case declares a protected attribute). The decision
 threshold is chosen on the validation slice (by expected cost) and only reported on the test slice.
 """
 
@@ -63,6 +64,8 @@ class Evaluation:
     calibration: pd.DataFrame
     slices: tuple[SliceMetric, ...] = field(default_factory=tuple)
     fairness: Fairness | None = None
+    protected: str | None = PROTECTED
+    """The protected attribute fairness was measured across; None: not applicable (the use case has none)."""
 
     def slice_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(s) for s in self.slices])
@@ -165,10 +168,10 @@ def slice_metrics(
 
 
 def fairness(
-    frame: pd.DataFrame, p: np.ndarray, threshold: float, column: str = PROTECTED
+    frame: pd.DataFrame, p: np.ndarray, threshold: float, column: str | None = PROTECTED
 ) -> Fairness | None:
-    """Approval-rate ratio between the groups of `column` (None when the column is absent)."""
-    if column not in frame.columns:
+    """Approval-rate ratio between the groups of `column` (None when there is none or it is absent)."""
+    if column is None or column not in frame.columns:
         return None
     groups = frame[column].astype("object").fillna("missing").astype(str).to_numpy()
     rates: dict[str, float] = {}
@@ -189,14 +192,17 @@ def evaluate(
     p: np.ndarray,
     threshold: float,
     slices: SliceConfig,
+    protected: str | None = PROTECTED,
 ) -> Evaluation:
+    """Metrics, calibration, slices and (when the use case has a protected attribute) fairness."""
     return Evaluation(
         model=name,
         threshold=threshold,
         metrics=metrics(y, p, threshold),
         calibration=calibration_table(y, p),
         slices=slice_metrics(frame, y, p, threshold, slices),
-        fairness=fairness(frame, p, threshold),
+        fairness=fairness(frame, p, threshold, protected),
+        protected=protected,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 
 from steelthread_training.config import ParityConfig
+from steelthread_training.frame import USE_CASE
 from steelthread_training.models import TrainedModel
 
 INPUT_NAME: Final = "features"
@@ -54,7 +55,7 @@ def to_onnx(model: TrainedModel) -> Any:
     n = len(model.feature_names)
     onx = convert_lightgbm(
         model.model,
-        name="steelthread-credit-risk",
+        name=f"steelthread-{USE_CASE.name}",
         initial_types=[(INPUT_NAME, FloatTensorType([None, n]))],
         zipmap=False,
         target_opset=TARGET_OPSET,
@@ -65,7 +66,10 @@ def to_onnx(model: TrainedModel) -> Any:
         raise RuntimeError(f"ONNX converter produced outputs [{names}], expected {OUTPUT_NAME!r}")
     del onx.graph.output[:]
     onx.graph.output.extend(outputs)
-    onx.doc_string = "steelthread credit-risk LightGBM; probabilities[:, 1] = P(default)"
+    onx.doc_string = (
+        f"steelthread {USE_CASE.name} LightGBM ({USE_CASE.task}); "
+        f"{OUTPUT_NAME}[:, {POSITIVE_CLASS_INDEX}] = {USE_CASE.texts.score_field}"
+    )
     onnx.checker.check_model(onx)
     return onx
 
@@ -81,7 +85,7 @@ def onnx_session(model_bytes: bytes) -> Any:
 
 
 def onnx_scores(session: Any, x: np.ndarray, batch: int = 65_536) -> np.ndarray:
-    """P(default) per row from an onnxruntime session (float32 input, as serving sends it)."""
+    """The score per row from an onnxruntime session (float32 input, as serving sends it)."""
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     parts = [
         np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: x32[i : i + batch]})[0])[:, POSITIVE_CLASS_INDEX]

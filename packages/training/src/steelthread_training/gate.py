@@ -18,6 +18,7 @@ from steelthread_training.export import ParityReport
 
 Op = Literal[">=", "<=", ">", "in"]
 GATE_VERSION = 1
+NOT_APPLICABLE = "fairness: not applicable (the use case declares no protected attribute)"
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,10 @@ def run_gate(
                 check(f"slice.{s.column}={s.value}.roc_auc", s.roc_auc, ">=", config.min_slice_roc_auc)
             )
     fair = candidate.fairness
-    if fair is None:
+    notes: list[str] = []
+    if candidate.protected is None:
+        notes.append(NOT_APPLICABLE)
+    elif fair is None:
         checks.append(
             check("fairness.approval_ratio", None, ">=", config.min_fairness_ratio, "no group column")
         )
@@ -176,7 +180,9 @@ def run_gate(
                 "parity.passed", float(parity.passed), ">=", 1.0, parity.passed, "; ".join(parity.reasons)
             )
         )
-    return GateVerdict(passed=all(c.passed for c in checks), checks=tuple(checks), champion=champion)
+    return GateVerdict(
+        passed=all(c.passed for c in checks), checks=tuple(checks), champion=champion, notes=tuple(notes)
+    )
 
 
 def read_verdict(text: str, source: str) -> dict[str, Any]:

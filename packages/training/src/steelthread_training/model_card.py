@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from steelthread_training.evaluation import Evaluation
+from steelthread_training.frame import USE_CASE
 from steelthread_training.gate import GateVerdict
 
 
@@ -33,9 +34,10 @@ def model_card(
         f"# Model card: {name}",
         "",
         "## Intended use",
-        "Probability that a loan application defaults, for the steelthread credit-risk decision "
-        f"(decline at P(default) >= {candidate.threshold:.4f}, review from {review_threshold:.4f}). "
-        "Not for pricing, marketing or any decision about people outside loan applications.",
+        f"{USE_CASE.texts.score_description} Use case `{USE_CASE.name}` ({USE_CASE.task}); "
+        f"`{USE_CASE.texts.score_field}` is declined at score >= {candidate.threshold:.4f} and referred to a "
+        f"person from {review_threshold:.4f}. Label: {USE_CASE.texts.label_description} "
+        "Not for any decision outside the one this use case declares.",
         "",
         "## Training data",
         f"Feature service `{feature_service}` ({len(feature_names)} features, point-in-time joined), "
@@ -49,7 +51,7 @@ def model_card(
         f"git `{tags.get('git_sha', '?')}`, lockfile `{tags.get('lockfile_sha256', '?')[:16]}`.",
         "",
         "## Performance on the test slice (newest data)",
-        "| metric | LightGBM | baseline (application-only logistic regression) |",
+        "| metric | LightGBM | baseline (logistic regression) |",
         "|---|---|---|",
         f"| ROC AUC | {_f(m.roc_auc)} | {_f(b.roc_auc)} |",
         f"| PR AUC | {_f(m.pr_auc)} | {_f(b.pr_auc)} |",
@@ -67,7 +69,9 @@ def model_card(
         ),
         "",
     ]
-    if candidate.fairness is not None:
+    if candidate.protected is None:
+        lines += ["Fairness: not applicable (the use case declares no protected attribute).", ""]
+    elif candidate.fairness is not None:
         rates = ", ".join(f"{g}: {r:.3f}" for g, r in candidate.fairness.approval_rates.items())
         lines += [
             f"Approval rates by `{candidate.fairness.column}`: {rates}; ratio {_f(candidate.fairness.ratio)} "
@@ -86,7 +90,8 @@ def model_card(
         f"Champion: {verdict.champion.note}",
         "",
         "## Limits",
-        "Trained on synthetic data from the steelthread generator; scores are only as good as the features "
+        f"Trained on data from the {USE_CASE.name} use case's generator (synthetic unless production "
+        "tables are configured); scores are only as good as the features "
         "served online (missing values are sent as NaN, never as 0). Retrain when monitoring reports drift.",
         "",
     ]

@@ -38,7 +38,7 @@ class TrainedModel:
     params: dict[str, Any]
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(default) per row, float64."""
+        """The score per row, float64 (binary: the positive class's probability)."""
         return self.score_matrix(matrix(frame, self.feature_names))
 
     def score_matrix(self, x: np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ def run_training(
             settings,
             rows=rows,
             labels_as_of=labels_as_of,
-            income_bands=config.slices.income_bands,
+            slice_options=config.slices.options,
             on_note=on_note,
         )
     with timer.stage("validate"):

@@ -18,7 +18,7 @@ import numpy as np
 
 from steelthread_training.candidate import Candidate
 from steelthread_training.config import TrainingConfig
-from steelthread_training.frame import MODEL_FEATURES, SERVICE, SLICE_COLUMNS
+from steelthread_training.frame import LABEL, MODEL_FEATURES, SERVICE, SLICE_COLUMNS
 from steelthread_training.model_card import model_card
 from steelthread_training.models import matrix
 from steelthread_training.package import write_run_package
@@ -100,7 +100,7 @@ def log_and_register(
         gate_word = "passed" if candidate.verdict.passed else "refused"
         mlflow.set_tags({**tags, "tree_hash": candidate.tree_hash, "gate": gate_word})
 
-        y = candidate.split.test["label"].to_numpy()
+        y = candidate.split.test[LABEL].to_numpy()
         scores = {"lightgbm": candidate.test_scores, "baseline": candidate.baseline_test_scores}
         mlflow.log_text(candidate.verdict.to_json(), GATE_ARTIFACT)
         mlflow.log_text(json.dumps(validation.as_dict(), indent=2), "validation.json")
@@ -110,9 +110,10 @@ def log_and_register(
             candidate.baseline_eval.slice_frame().to_csv(index=False), "evaluation/baseline_slices.csv"
         )
         fairness = candidate.evaluation.fairness
-        mlflow.log_text(
-            json.dumps(asdict(fairness) if fairness else None, indent=2), "evaluation/fairness.json"
-        )
+        fairness_doc: Any = asdict(fairness) if fairness else None
+        if candidate.evaluation.protected is None:
+            fairness_doc = {"applicable": False, "note": "the use case declares no protected attribute"}
+        mlflow.log_text(json.dumps(fairness_doc, indent=2), "evaluation/fairness.json")
         mlflow.log_text(candidate.evaluation.calibration.to_csv(index=False), "evaluation/calibration.csv")
         mlflow.log_text(json.dumps(candidate.parity.as_dict(), indent=2), "evaluation/parity.json")
         mlflow.log_text(candidate.importance.to_csv(index=False), "evaluation/importance.csv")
