@@ -115,12 +115,12 @@ def run_command(
             raise
 
     candidate = outcome.candidate
-    m, b = candidate.evaluation.metrics, candidate.baseline_eval.metrics
-    table = Table(title="test slice (newest data)")
+    m, b = candidate.evaluation.metrics.as_dict(), candidate.baseline_eval.metrics.as_dict()
+    table = Table(title=f"test slice (newest data), {candidate.task}")
     for column in ("metric", "lightgbm", "baseline"):
         table.add_column(column)
-    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "approval_rate"):
-        table.add_row(name, _fmt(getattr(m, name)), _fmt(getattr(b, name)))
+    for name in candidate.kind.summary:
+        table.add_row(name, _fmt(m.get(name)), _fmt(b.get(name)))
     console.print(table)
     verdict = candidate.verdict
     gate = Table(title=f"gate: {'PASSED' if verdict.passed else 'REFUSED'}")

@@ -8,6 +8,7 @@ Nothing here names a domain: a fork changes its use-case folder, not this module
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from steelthread_contracts.package import Task
@@ -32,3 +33,33 @@ SCORE: Final = "score"
 MODEL_FEATURES: Final[tuple[str, ...]] = FEATURE_NAMES
 SERVICE: Final = FEATURE_SERVICE
 TASK: Final[Task] = USE_CASE.task
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """What the modelling stages need to know about a frame: the task, the model's input columns in tensor
+    order, the columns that go to reference.parquet as slices, and the protected attribute.
+
+    `SPEC` is the active use case's; a test (or a notebook) trains a frame of its own through the same
+    stages by passing another one (`fit_candidate(frame, config, seed, spec=...)`).
+    """
+
+    task: Task
+    features: tuple[str, ...]
+    slices: tuple[str, ...] = ()
+    protected: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            raise ValueError("a frame spec needs at least one feature")
+        if self.protected is not None and self.protected in self.features:
+            raise ValueError(f"the protected attribute {self.protected!r} must never be a model input")
+
+    @classmethod
+    def of(cls, use_case: UseCase) -> FrameSpec:
+        protected = use_case.protected_attribute
+        slices = tuple(dict.fromkeys((*use_case.slices, *((protected,) if protected else ()))))
+        return cls(task=use_case.task, features=use_case.feature_names, slices=slices, protected=protected)
+
+
+SPEC: Final[FrameSpec] = FrameSpec.of(USE_CASE)
