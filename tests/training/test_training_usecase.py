@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 
 from steelthread_contracts.usecase import active
 from steelthread_training import frame as frame_module
@@ -121,3 +122,29 @@ def test_the_word_list_would_catch_a_literal(words: tuple[str, ...], tmp_path: P
     module = tmp_path / "m.py"
     module.write_text('"""Docstrings may say applications."""\nTABLE = "applications"\n')
     assert [v for _, v in _strings(module) if any(w in v for w in words)] == ["applications"]
+
+
+def _config_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _config_keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(f"{prefix}{name}")
+    return keys
+
+
+def test_docs_list_every_training_yaml_key() -> None:
+    """docs/training.md's schema table names every key of TrainingConfig (one schema for every task)."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "training.md"
+    documented: set[str] = set()
+    for line in docs.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("| `"):
+            continue
+        cell = line.split("|")[1]
+        names = [n.strip().strip("`") for n in cell.split(",")]
+        prefix = names[0].rpartition(".")[0]
+        documented |= {names[0], *(n if "." in n else f"{prefix}.{n}" for n in names[1:])}
+    missing = sorted(_config_keys(TrainingConfig) - documented)
+    assert missing == [], f"docs/training.md does not document: {missing}"
