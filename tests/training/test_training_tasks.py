@@ -197,12 +197,14 @@ def test_a_worse_regressor_is_refused_by_the_baseline_and_the_champion(reg_frame
 
 
 def test_regression_floors_come_from_the_config(regression) -> None:
-    strict = GateConfig(regression=RegressionGateConfig(max_mae=0.5, min_r2=0.99, max_error_ratio=1.0))
+    strict = GateConfig(
+        regression=RegressionGateConfig(max_mae=0.5, min_r2=0.99, max_error_ratio=1.0, max_slice_mae=0.5)
+    )
     verdict = run_gate(
         regression.evaluation, regression.baseline_eval, NO_CHAMPION, strict, regression.parity
     )
     failed = {c.name for c in verdict.failed}
-    assert {"mae", "r2", "fairness.group.error_ratio"} <= failed
+    assert {"mae", "r2", "fairness.group.error_ratio", "slice.zone=rural.mae"} <= failed
     no_floors = GateConfig(regression=RegressionGateConfig(min_r2=None, max_slice_mae_ratio=None))
     names = {
         c.name

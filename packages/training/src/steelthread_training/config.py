@@ -129,7 +129,10 @@ class RegressionGateConfig(_Frozen):
         default=0.0, description="(baseline MAE - MAE) / baseline MAE must be greater than this."
     )
     max_slice_mae_ratio: float | None = Field(
-        default=2.0, gt=0.0, description="A gated slice's MAE / the overall MAE; null: reported only."
+        default=2.0, gt=0.0, description="A gated slice's MAE / the overall MAE; null: not checked."
+    )
+    max_slice_mae: float | None = Field(
+        default=None, gt=0.0, description="A gated slice's MAE in label units; null: not checked."
     )
     max_error_ratio: float = Field(
         default=1.25, ge=1.0, description="Fairness: max group MAE / min group MAE (protected attribute)."

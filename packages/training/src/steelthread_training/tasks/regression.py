@@ -236,18 +236,21 @@ class RegressionTask(TaskKind):
                 note=f"relative MAE reduction; baseline mae {b.mae:.4g}, model {m.mae:.4g}",
             )
         )
-        if floors.max_slice_mae_ratio is not None:
-            for s in candidate.slices:
-                if s.gated and isinstance(s, RegressionSlice):
-                    checks.append(
-                        check(
-                            f"slice.{s.column}={s.value}.mae_ratio",
-                            s.mae_ratio,
-                            "<=",
-                            floors.max_slice_mae_ratio,
-                            note=f"slice mae {s.mae:.4g} / overall {m.mae:.4g}",
-                        )
+        for s in candidate.slices:
+            if not (s.gated and isinstance(s, RegressionSlice)):
+                continue
+            if floors.max_slice_mae is not None:
+                checks.append(check(f"slice.{s.column}={s.value}.mae", s.mae, "<=", floors.max_slice_mae))
+            if floors.max_slice_mae_ratio is not None:
+                checks.append(
+                    check(
+                        f"slice.{s.column}={s.value}.mae_ratio",
+                        s.mae_ratio,
+                        "<=",
+                        floors.max_slice_mae_ratio,
+                        note=f"slice mae {s.mae:.4g} / overall {m.mae:.4g}",
                     )
+                )
         notes: list[str] = []
         fair = candidate.fairness
         if candidate.protected is None:
