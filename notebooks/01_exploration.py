@@ -22,13 +22,15 @@
 import os
 
 from steelthread_features.generator import generate
-from steelthread_training.dataset import income_band, label_applications
+from steelthread_training.config import load_config
+from steelthread_training.dataset import label_events
 from steelthread_training.frame import LABEL
+from steelthread_usecase_credit.slices import income_band
 from steelthread_usecase_credit.transforms import application_features
 
 ROWS = int(os.environ.get("STEELTHREAD_NOTEBOOK_ROWS", "3000"))
 data = generate(ROWS, seed=11)
-labelled = label_applications(data.applications, data.labels)
+labelled = label_events(data.applications, data.labels)
 print(
     f"{len(data.applications)} applications, {len(labelled)} with a label, default rate {labelled[LABEL].mean():.3f}"
 )
@@ -37,7 +39,8 @@ print(
 # Default rate by loan purpose and by income band (bands from the training config).
 
 # %%
-labelled["income_band"] = income_band(labelled["declared_income"], (25_000.0, 50_000.0, 100_000.0))
+bands = load_config().slices.options["income_bands"]
+labelled["income_band"] = income_band(labelled["declared_income"], bands)
 by_purpose = labelled.groupby("purpose")[LABEL].agg(["mean", "size"]).sort_values("mean")
 by_band = labelled.groupby("income_band")[LABEL].agg(["mean", "size"])
 by_purpose

@@ -26,9 +26,8 @@ from pathlib import Path
 from steelthread_features import store
 from steelthread_features.generator import generate, write
 from steelthread_features.settings import FeatureSettings
-from steelthread_features.validation import entity_frame
 from steelthread_training.config import load_config
-from steelthread_training.dataset import label_applications
+from steelthread_training.dataset import add_derived_slices, entity_frame, label_events
 from steelthread_training.evaluation import evaluate
 from steelthread_training.models import labels, train_baseline, train_lightgbm
 from steelthread_training.split import time_split
@@ -39,12 +38,13 @@ settings = FeatureSettings(data_dir=workdir / "data", feast_dir=workdir / "feast
 data = generate(ROWS, seed=5)
 write(data, settings.data_dir)
 store.apply(settings)
-labelled = label_applications(data.applications, data.labels)
+config = load_config()
+labelled = label_events(data.applications, data.labels)
 frame = store.training_frame(entity_frame(labelled), settings=settings, with_slices=True)
+frame = add_derived_slices(frame, config.slices.options)  # the use case's derived slices (income band)
 frame.shape
 
 # %%
-config = load_config()
 split = time_split(frame, config.split)
 baseline = train_baseline(split.train, config.baseline, seed=0)
 lightgbm = train_lightgbm(split.train, split.validation, config.lightgbm, seed=0)

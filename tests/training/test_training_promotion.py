@@ -241,9 +241,9 @@ def test_the_champion_is_scored_on_the_same_test_rows(flow: Flow, trained) -> No
     comparison = compare_with_champion(flow.registry, test, y)
     assert comparison.version == flow.versions["v1"]
     # v1 is this very model, so scoring its published ONNX on the same rows gives the same AUC.
-    assert comparison.roc_auc == pytest.approx(candidate.evaluation.metrics.roc_auc, abs=1e-6)
+    assert comparison.value == pytest.approx(candidate.evaluation.metrics.roc_auc, abs=1e-6)
     narrowed = compare_with_champion(flow.registry, test.drop(columns=["credit_utilisation"]), y)
-    assert narrowed.roc_auc is None
+    assert narrowed.value is None
     assert "needs features absent from this frame: credit_utilisation" in narrowed.note
     verdict = run_gate(candidate.evaluation, candidate.baseline_eval, narrowed, load_config().gate)
     assert "champion.roc_auc_delta" in {c.name for c in verdict.failed}

@@ -24,7 +24,7 @@ from steelthread_training.config import (
     ValidationConfig,
     load_config,
 )
-from steelthread_training.dataset import fingerprint, income_band, label_applications
+from steelthread_training.dataset import add_derived_slices, fingerprint, label_events
 from steelthread_training.errors import CorruptArtifactError, DataValidationError, TrainingError
 from steelthread_training.evaluation import (
     calibration_table,
@@ -41,6 +41,7 @@ from steelthread_training.models import matrix, train_baseline, train_lightgbm, 
 from steelthread_training.smoke import CASES, out_of_bounds, smoke_document, smoke_frame
 from steelthread_training.split import time_split
 from steelthread_training.validation import raise_if_invalid, validate_frame
+from steelthread_usecase_credit.slices import income_band
 
 CONFIG = load_config()
 SMALL = TrainingConfig(
@@ -93,12 +94,12 @@ def test_labels_as_of_keeps_only_labels_known_by_then() -> None:
             "label_timestamp": [t + pd.Timedelta(days=d) for d in (10, 20, 400)],
         }
     )
-    out = label_applications(applications, labels, datetime(2026, 1, 25, tzinfo=UTC))
+    out = label_events(applications, labels, datetime(2026, 1, 25, tzinfo=UTC))
     assert list(out["request_id"]) == ["a", "b"]
     assert list(out["label"]) == [1, 0]
-    assert len(label_applications(applications, labels)) == 3
+    assert len(label_events(applications, labels)) == 3
     with pytest.raises(TrainingError, match="timezone"):
-        label_applications(applications, labels, datetime(2026, 1, 25))
+        label_events(applications, labels, datetime(2026, 1, 25))
 
 
 def test_income_band_names_zero_income_apart() -> None:
@@ -106,6 +107,19 @@ def test_income_band_names_zero_income_apart() -> None:
         pd.Series([0.0, np.nan, 10_000.0, 30_000.0, 60_000.0, 250_000.0]), (25e3, 50e3, 100e3)
     )
     assert list(bands) == ["none", "none", "<25000", "25000-50000", "50000-100000", ">=100000"]
+
+
+def test_derived_slices_come_from_the_use_case_hook_with_the_config_options() -> None:
+    """The credit declaration names its hook (`derived_slices`); training passes `slices.options`."""
+    frame = pd.DataFrame({"income": [0.0, 30_000.0, 250_000.0], "x": [1.0, 2.0, 3.0]})
+    out = add_derived_slices(frame, CONFIG.slices.options)
+    assert list(out.columns) == ["income", "x", "income_band"]
+    assert list(out["income_band"]) == ["none", "25000-50000", ">=100000"]
+    assert "income_band" not in frame.columns  # the caller's frame is left alone
+    coarse = add_derived_slices(frame, {"income_bands": [100_000]})
+    assert list(coarse["income_band"]) == ["none", "<100000", ">=100000"]
+    with pytest.raises(TrainingError, match="unknown slice option"):
+        add_derived_slices(frame, {"income_band": [1]})
 
 
 def test_fingerprint_changes_with_one_value(frame: pd.DataFrame) -> None:

@@ -13,7 +13,8 @@ from rich.table import Table
 from steelthread_features.cli_common import cli_errors, console, err, parse_time, run
 from steelthread_training.config import load_config
 from steelthread_training.errors import DataValidationError, GateRefusedError
-from steelthread_training.settings import TrainingSettings
+from steelthread_training.frame import USE_CASE
+from steelthread_training.settings import DEFAULT_MODEL_NAME, TrainingSettings
 from steelthread_training.timing import StageTimer
 from steelthread_training.validation import ValidationReport
 
@@ -22,9 +23,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 DEFAULT_GENERATE_ROWS = 100_000
 
 
-@app.callback()
+@app.callback(help=f"Train, evaluate, gate and register the {DEFAULT_MODEL_NAME} model ({USE_CASE.task}).")
 def train_group() -> None:
-    """Train, evaluate, gate and register the credit-risk model."""
+    """Train, evaluate, gate and register the active use case's model."""
 
 
 def _fmt(value: float | None) -> str:
@@ -46,7 +47,7 @@ def run_command(
     rows: Annotated[
         int | None,
         typer.Option(
-            min=100, help="Train on the most recent N labelled applications (and generate N with --generate)."
+            min=100, help="Train on the most recent N labelled events (and generate N with --generate)."
         ),
     ] = None,
     data_dir: Annotated[
@@ -95,7 +96,9 @@ def run_command(
         if generate:
             with timer.stage("generate"):
                 out = generate_data(settings, rows or DEFAULT_GENERATE_ROWS, seed)
-            progress.console.print(f"generated {rows or DEFAULT_GENERATE_ROWS:,} applications in {out}")
+            progress.console.print(
+                f"generated {rows or DEFAULT_GENERATE_ROWS:,} {USE_CASE.tables.events} rows in {out}"
+            )
         try:
             outcome = run_training(
                 settings,
@@ -112,12 +115,12 @@ def run_command(
             raise
 
     candidate = outcome.candidate
-    m, b = candidate.evaluation.metrics, candidate.baseline_eval.metrics
-    table = Table(title="test slice (newest data)")
+    m, b = candidate.evaluation.metrics.as_dict(), candidate.baseline_eval.metrics.as_dict()
+    table = Table(title=f"test slice (newest data), {candidate.task}")
     for column in ("metric", "lightgbm", "baseline"):
         table.add_column(column)
-    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "approval_rate"):
-        table.add_row(name, _fmt(getattr(m, name)), _fmt(getattr(b, name)))
+    for name in candidate.kind.summary:
+        table.add_row(name, _fmt(m.get(name)), _fmt(b.get(name)))
     console.print(table)
     verdict = candidate.verdict
     gate = Table(title=f"gate: {'PASSED' if verdict.passed else 'REFUSED'}")

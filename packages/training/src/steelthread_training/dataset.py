@@ -1,26 +1,29 @@
-"""Stage 1: the labelled training frame, built through the feature service at each application's time.
+"""Stage 1: the labelled training frame, built through the feature service at each event's time.
 
-Labels arrive months after an application; only labels recorded by `labels_as_of` are used, so a run can
-be replayed exactly as it was on a given day.
+Every table and column name comes from the active use case's declaration (`tables`, `views`,
+`derived_slices`). Labels arrive after the event; only labels recorded by `labels_as_of` are used, so a run
+can be replayed exactly as it was on a given day.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from steelthread_contracts.package import Task
+from steelthread_contracts.usecase import load_hook
 from steelthread_features import generator
-from steelthread_features.validation import entity_frame
 from steelthread_training.errors import DataMissingError, TrainingError
-from steelthread_training.frame import INCOME_BAND, LABEL, MODEL_FEATURES, REQUEST_ID, TIME
+from steelthread_training.frame import LABEL, MODEL_FEATURES, REQUEST_ID, TIME, USE_CASE
 from steelthread_training.settings import TrainingSettings
+
+TABLES = USE_CASE.tables
 
 
 @dataclass(frozen=True)
@@ -37,33 +40,49 @@ def generate_hint(data_dir: Path) -> str:
     )
 
 
-def label_applications(
-    applications: pd.DataFrame, labels: pd.DataFrame, labels_as_of: datetime | None = None
+def label_events(
+    events: pd.DataFrame, labels: pd.DataFrame, labels_as_of: datetime | None = None
 ) -> pd.DataFrame:
-    """Applications with a label known by `labels_as_of` (all labels when None), oldest first."""
+    """Events (`tables.events`) with a label known by `labels_as_of` (all labels when None), oldest first.
+
+    The label column (`tables.label`) becomes `label`; a request labelled twice keeps its latest label.
+    """
     if labels_as_of is not None and labels_as_of.tzinfo is None:
         raise TrainingError("labels_as_of must be timezone-aware")
     known = labels
     if labels_as_of is not None:
-        known = labels[labels["label_timestamp"] <= pd.Timestamp(labels_as_of)]
-    known = known.drop_duplicates(REQUEST_ID, keep="last")[[REQUEST_ID, "defaulted"]]
-    joined = applications.merge(known, on=REQUEST_ID, how="inner", validate="one_to_one")
-    joined = joined.rename(columns={"defaulted": LABEL})
-    joined[LABEL] = joined[LABEL].astype("int64")
-    return joined.sort_values(["application_timestamp", REQUEST_ID], kind="stable").reset_index(drop=True)
+        known = labels[labels[TABLES.label_time] <= pd.Timestamp(labels_as_of)]
+    known = known.drop_duplicates(REQUEST_ID, keep="last")[[REQUEST_ID, TABLES.label]]
+    joined = events.merge(known, on=REQUEST_ID, how="inner", validate="one_to_one")
+    joined = joined.rename(columns={TABLES.label: LABEL})
+    if USE_CASE.task is not Task.REGRESSION:  # class labels are integers; a regression target stays as is
+        joined[LABEL] = joined[LABEL].astype("int64")
+    return joined.sort_values([TABLES.event_time, REQUEST_ID], kind="stable").reset_index(drop=True)
 
 
-def income_band(income: pd.Series, bands: Sequence[float]) -> pd.Series:
-    """Human-readable income bands; zero or missing income is its own band ('none')."""
-    edges = [float(b) for b in bands]
-    labels = [f"<{edges[0]:.0f}"]
-    labels += [f"{lo:.0f}-{hi:.0f}" for lo, hi in pairwise(edges)]
-    labels.append(f">={edges[-1]:.0f}")
-    values = income.to_numpy(dtype=np.float64)
-    idx = np.searchsorted(np.asarray(edges), values, side="right")
-    out = np.asarray(labels, dtype=object)[np.clip(idx, 0, len(labels) - 1)]
-    out[~(values > 0)] = "none"
-    return pd.Series(out, index=income.index, name=INCOME_BAND, dtype="object")
+def entity_frame(labelled: pd.DataFrame) -> pd.DataFrame:
+    """The labelled events as the feature store's entity frame: the event time becomes `event_timestamp`."""
+    if TABLES.event_time not in labelled.columns:
+        raise TrainingError(f"the {TABLES.events} table has no event time column {TABLES.event_time!r}")
+    return labelled.rename(columns={TABLES.event_time: TIME})
+
+
+def add_derived_slices(frame: pd.DataFrame, options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The use case's derived slice columns (its `derived_slices` hook with `slices.options`), if any."""
+    if USE_CASE.derived_slices is None:
+        if options:
+            raise TrainingError(
+                f"slices.options given, but use case {USE_CASE.name!r} declares no derived_slices hook"
+            )
+        return frame
+    hook = load_hook(USE_CASE.derived_slices)
+    try:
+        out = hook(frame, dict(options or {}))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TrainingError(f"derived slices ({USE_CASE.derived_slices}) failed: {exc}") from None
+    if not isinstance(out, pd.DataFrame) or len(out) != len(frame):
+        raise TrainingError(f"derived slices ({USE_CASE.derived_slices}) must return the frame, one row each")
+    return out
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -79,27 +98,26 @@ def build_training_set(
     *,
     rows: int | None = None,
     labels_as_of: datetime | None = None,
-    income_bands: Sequence[float] = (25_000.0, 50_000.0, 100_000.0),
+    slice_options: Mapping[str, Any] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> TrainingSet:
-    """Read generated applications and labels, join features point in time, add slice attributes.
+    """Read the generated events and labels, join features point in time, add slice attributes.
 
-    `rows` keeps the most recent labelled applications (so a small run still sees current data).
+    `rows` keeps the most recent labelled events (so a small run still sees current data);
+    `slice_options` is training.yaml's `slices.options`, handed to the use case's derived-slices hook.
     """
     from steelthread_features import store
 
     data_dir = settings.resolved_features_data_dir()
-    if settings.profile == "local" and not all(
-        (data_dir / t).is_dir() for t in ("applications", "labels", "customers", "credit_history")
-    ):
+    if settings.profile == "local" and not all((data_dir / t).is_dir() for t in USE_CASE.tables_to_generate):
         raise DataMissingError(generate_hint(data_dir))
-    applications = generator.read(data_dir, "applications")
-    labels = generator.read(data_dir, "labels")
-    labelled = label_applications(applications, labels, labels_as_of)
+    events = generator.read(data_dir, TABLES.events)
+    labels = generator.read(data_dir, TABLES.labels)
+    labelled = label_events(events, labels, labels_as_of)
     if rows is not None:
         labelled = labelled.tail(rows).reset_index(drop=True)
     if labelled.empty:
-        raise DataMissingError(f"no labelled applications in {data_dir} (labels as of {labels_as_of})")
+        raise DataMissingError(f"no labelled {TABLES.events} in {data_dir} (labels as of {labels_as_of})")
     entities = entity_frame(labelled)
     features = settings.feature_settings()
     try:
@@ -111,9 +129,7 @@ def build_training_set(
             on_note(f"feature registry not found in {features.feast_dir}: applying the feature repo")
         store.apply(features)
         frame = store.training_frame(entities, settings=features, with_slices=True)
-    frame[INCOME_BAND] = income_band(frame["income"], income_bands)
-    keep = [c for c in frame.columns if c not in {"application_timestamp"}]
-    frame = frame[keep]
+    frame = add_derived_slices(frame, slice_options)
     columns = [REQUEST_ID, TIME, *MODEL_FEATURES]
     return TrainingSet(
         frame=frame,

@@ -1,7 +1,9 @@
-"""Stage 4: how good is a model, overall, per slice and across protected groups.
+"""Stage 4: how good is a model, overall, per slice and across protected groups (binary; the other tasks'
+metrics live in `steelthread_training.tasks`, behind the same `Evaluation`).
 
-A single AUC hides a model that fails one region or one purpose, and a good ranking can still approve one
-protected group far less often than the other; both are measured here and gated later. The decision
+A single AUC hides a model that fails one slice (a region, a purpose), and a good ranking can still approve
+one protected group far less often than another; both are measured here and gated later (fairness only
+when the use case declares a protected attribute). The decision
 threshold is chosen on the validation slice (by expected cost) and only reported on the test slice.
 """
 
@@ -10,11 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from steelthread_contracts.package import Task
 from steelthread_training.config import SliceConfig, ThresholdConfig
+from steelthread_training.errors import TrainingError
 from steelthread_training.frame import PROTECTED
 
 
@@ -55,17 +60,67 @@ class Fairness:
     """min approval rate / max approval rate (1.0 = parity; the 80% rule asks for >= 0.8)."""
 
 
+class MetricSet(Protocol):
+    """A task's test-set metrics (binary `Metrics`, `tasks.regression.RegressionMetrics`, ...)."""
+
+    @property
+    def rows(self) -> int: ...
+
+    def as_dict(self) -> dict[str, float]: ...
+
+
+class SliceRow(Protocol):
+    """One slice's metrics (a dataclass, so `asdict` writes it to slices.csv)."""
+
+    @property
+    def column(self) -> str: ...
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def gated(self) -> bool: ...
+
+
+class GroupReport(Protocol):
+    """A fairness measurement across the protected attribute's groups."""
+
+    @property
+    def column(self) -> str: ...
+
+    @property
+    def rows(self) -> dict[str, int]: ...
+
+    @property
+    def ratio(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Evaluation:
+    """One model on one set of rows: the task's metrics, slices and fairness (binary: `Metrics`,
+    `SliceMetric`, `Fairness`, decided at `threshold`; other tasks have no threshold)."""
+
     model: str
-    threshold: float
-    metrics: Metrics
+    threshold: float | None
+    metrics: MetricSet
     calibration: pd.DataFrame
-    slices: tuple[SliceMetric, ...] = field(default_factory=tuple)
-    fairness: Fairness | None = None
+    slices: tuple[SliceRow, ...] = field(default_factory=tuple)
+    fairness: GroupReport | None = None
+    protected: str | None = PROTECTED
+    """The protected attribute fairness was measured across; None: not applicable (the use case has none)."""
+    task: Task = Task.BINARY
 
     def slice_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(s) for s in self.slices])
+        return pd.DataFrame([asdict(s) for s in self.slices])  # type: ignore[call-overload]
+
+    def binary(self) -> tuple[Metrics, float]:
+        """The binary metrics and threshold (a TrainingError for another task's evaluation)."""
+        if not isinstance(self.metrics, Metrics) or self.threshold is None:
+            raise TrainingError(f"{self.model}: a {self.task} evaluation has no binary metrics")
+        return self.metrics, self.threshold
 
 
 def _both_classes(y: np.ndarray) -> bool:
@@ -165,10 +220,10 @@ def slice_metrics(
 
 
 def fairness(
-    frame: pd.DataFrame, p: np.ndarray, threshold: float, column: str = PROTECTED
+    frame: pd.DataFrame, p: np.ndarray, threshold: float, column: str | None = PROTECTED
 ) -> Fairness | None:
-    """Approval-rate ratio between the groups of `column` (None when the column is absent)."""
-    if column not in frame.columns:
+    """Approval-rate ratio between the groups of `column` (None when there is none or it is absent)."""
+    if column is None or column not in frame.columns:
         return None
     groups = frame[column].astype("object").fillna("missing").astype(str).to_numpy()
     rates: dict[str, float] = {}
@@ -189,14 +244,17 @@ def evaluate(
     p: np.ndarray,
     threshold: float,
     slices: SliceConfig,
+    protected: str | None = PROTECTED,
 ) -> Evaluation:
+    """Metrics, calibration, slices and (when the use case has a protected attribute) fairness."""
     return Evaluation(
         model=name,
         threshold=threshold,
         metrics=metrics(y, p, threshold),
         calibration=calibration_table(y, p),
         slices=slice_metrics(frame, y, p, threshold, slices),
-        fairness=fairness(frame, p, threshold),
+        fairness=fairness(frame, p, threshold, protected),
+        protected=protected,
     )
 
 

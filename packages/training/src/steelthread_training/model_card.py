@@ -1,6 +1,7 @@
 """The model card: what the model is for, what it was trained on, how good it is and where it is weak.
 
 Written from the run's own numbers so it cannot go stale; a reviewer reads it in MLflow next to the gate.
+The task (`tasks.task_kind`) chooses the metrics, the slice columns and the fairness sentence.
 """
 
 from __future__ import annotations
@@ -8,12 +9,41 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from steelthread_contracts.package import Task
+from steelthread_training.config import GateConfig
 from steelthread_training.evaluation import Evaluation
+from steelthread_training.frame import USE_CASE
 from steelthread_training.gate import GateVerdict
+
+BASELINES = {
+    Task.BINARY: "logistic regression",
+    Task.REGRESSION: "Ridge regression",
+    Task.MULTICLASS: "multinomial logistic regression",
+}
 
 
 def _f(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _intended_use(candidate: Evaluation, review_threshold: float | None, score: str) -> str:
+    texts = USE_CASE.texts
+    what = f"{texts.score_description} Use case `{USE_CASE.name}` ({candidate.task})"
+    if candidate.threshold is not None and review_threshold is not None:
+        decision = (
+            f"`{texts.score_field}` is declined at score >= {candidate.threshold:.4f} and referred to a "
+            f"person from {review_threshold:.4f}."
+        )
+    else:
+        decision = (
+            "The package carries no decision threshold: the use case's decision policy turns the score "
+            "into a decision."
+        )
+    scored = f" Score: {score}." if score else ""
+    return (
+        f"{what}; {decision}{scored} Label: {texts.label_description} "
+        "Not for any decision outside the one this use case declares."
+    )
 
 
 def model_card(
@@ -26,16 +56,21 @@ def model_card(
     verdict: GateVerdict,
     split: dict[str, Any],
     tags: dict[str, str],
-    review_threshold: float,
+    review_threshold: float | None,
+    gate: GateConfig | None = None,
+    score: str = "",
 ) -> str:
-    m, b = candidate.metrics, baseline.metrics
+    from steelthread_training.tasks import task_kind
+
+    kind = task_kind(candidate.task)
+    gate = gate or GateConfig()
+    m, b = candidate.metrics.as_dict(), baseline.metrics.as_dict()
+    header = kind.slice_header()
     lines = [
         f"# Model card: {name}",
         "",
         "## Intended use",
-        "Probability that a loan application defaults, for the steelthread credit-risk decision "
-        f"(decline at P(default) >= {candidate.threshold:.4f}, review from {review_threshold:.4f}). "
-        "Not for pricing, marketing or any decision about people outside loan applications.",
+        _intended_use(candidate, review_threshold, score),
         "",
         "## Training data",
         f"Feature service `{feature_service}` ({len(feature_names)} features, point-in-time joined), "
@@ -49,31 +84,25 @@ def model_card(
         f"git `{tags.get('git_sha', '?')}`, lockfile `{tags.get('lockfile_sha256', '?')[:16]}`.",
         "",
         "## Performance on the test slice (newest data)",
-        "| metric | LightGBM | baseline (application-only logistic regression) |",
+        f"| metric | LightGBM | baseline ({BASELINES[candidate.task]}) |",
         "|---|---|---|",
-        f"| ROC AUC | {_f(m.roc_auc)} | {_f(b.roc_auc)} |",
-        f"| PR AUC | {_f(m.pr_auc)} | {_f(b.pr_auc)} |",
-        f"| log loss | {_f(m.log_loss)} | {_f(b.log_loss)} |",
-        f"| Brier | {_f(m.brier)} | {_f(b.brier)} |",
-        f"| approval rate | {_f(m.approval_rate)} | {_f(b.approval_rate)} |",
+        *(f"| {k} | {_f(m.get(k))} | {_f(b.get(k))} |" for k in kind.summary),
         "",
         "## Slices and fairness",
-        "| slice | rows | ROC AUC | approval rate | gated |",
-        "|---|---|---|---|---|",
+        "| slice | rows | " + " | ".join(header) + " | gated |",
+        "|---|---|" + "---|" * len(header) + "---|",
         *(
-            f"| {s.column}={s.value} | {s.rows} | {_f(s.roc_auc)} | {_f(s.approval_rate)} "
-            f"| {'yes' if s.gated else 'no'} |"
+            f"| {s.column}={s.value} | {s.rows} | "
+            + " | ".join(kind.slice_cells(s))
+            + f" | {'yes' if s.gated else 'no'} |"
             for s in candidate.slices
         ),
         "",
     ]
-    if candidate.fairness is not None:
-        rates = ", ".join(f"{g}: {r:.3f}" for g, r in candidate.fairness.approval_rates.items())
-        lines += [
-            f"Approval rates by `{candidate.fairness.column}`: {rates}; ratio {_f(candidate.fairness.ratio)} "
-            "(the 80% rule asks for at least 0.8). The protected attribute is never a model input.",
-            "",
-        ]
+    if candidate.protected is None:
+        lines += ["Fairness: not applicable (the use case declares no protected attribute).", ""]
+    else:
+        lines += [kind.fairness_line(candidate, gate), ""]
     lines += [
         f"## Gate: {'PASSED' if verdict.passed else 'REFUSED'}",
         "| check | value | rule | passed |",
@@ -83,10 +112,12 @@ def model_card(
             for c in verdict.checks
         ),
         "",
+        *(f"Note: {n}" for n in verdict.notes),
         f"Champion: {verdict.champion.note}",
         "",
         "## Limits",
-        "Trained on synthetic data from the steelthread generator; scores are only as good as the features "
+        f"Trained on data from the {USE_CASE.name} use case's generator (synthetic unless production "
+        "tables are configured); scores are only as good as the features "
         "served online (missing values are sent as NaN, never as 0). Retrain when monitoring reports drift.",
         "",
     ]

@@ -1,8 +1,11 @@
-"""Stage 3: a scikit-learn baseline and the LightGBM model, both fully seeded.
+"""Stage 3: a scikit-learn baseline and the LightGBM model, both fully seeded, for the use case's task.
 
-The baseline exists to be beaten: a LightGBM model that cannot outscore a logistic regression on the same
-test set is not worth its complexity. LightGBM runs with deterministic=True, row-wise histograms and a
-fixed thread count, which together make the same data give the same trees, bit for bit.
+The baseline exists to be beaten: a LightGBM model that cannot outscore a linear model on the same test set
+is not worth its complexity. Per task: binary, LightGBM `binary` against a logistic regression; regression,
+LightGBM `regression`, `poisson` or `tweedie` (training.yaml) against a Ridge regression; multiclass,
+LightGBM `multiclass` against a multinomial logistic regression. LightGBM runs with deterministic=True,
+row-wise histograms and a fixed thread count, which together make the same data give the same trees, bit
+for bit.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from steelthread_contracts.package import Task
 from steelthread_training.config import BaselineConfig, LightGBMConfig
-from steelthread_training.frame import LABEL, MODEL_FEATURES
+from steelthread_training.errors import TrainingError
+from steelthread_training.frame import LABEL, MODEL_FEATURES, TASK
 
 # OpenMP threads spin while waiting by default; on a busy two-core machine that made a 2-thread LightGBM fit
 # ten times slower than with passive waiting (measured 4.5 s vs 0.5 s). Set before lightgbm loads libgomp.
@@ -27,7 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted classifier with the feature order it was fitted on.
+    """A fitted model with the feature order it was fitted on and the task it predicts.
 
     `model` is a lightgbm.Booster (kind "lightgbm") or a scikit-learn pipeline (kind "baseline").
     """
@@ -36,16 +41,27 @@ class TrainedModel:
     model: Any
     feature_names: tuple[str, ...]
     params: dict[str, Any]
+    task: Task = Task.BINARY
+    classes: int | None = None
+    """Multiclass: K (labels 0..K-1); a class the baseline never saw gets probability 0."""
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(default) per row, float64."""
+        """The prediction per row, float64: binary, P(label 1) [N]; regression, the label [N];
+        multiclass, every class's probability [N, K]."""
         return self.score_matrix(matrix(frame, self.feature_names))
 
     def score_matrix(self, x: np.ndarray) -> np.ndarray:
         if self.name == "lightgbm":
             return np.asarray(self.model.predict(x), dtype=np.float64)
+        if self.task is Task.REGRESSION:
+            return np.asarray(self.model.predict(x), dtype=np.float64)
         proba = np.asarray(self.model.predict_proba(x), dtype=np.float64)
-        return np.asarray(proba[:, 1])
+        if self.task is Task.BINARY:
+            return np.asarray(proba[:, 1])
+        seen = np.asarray(self.model.classes_, dtype=np.int64)
+        full = np.zeros((len(proba), self.classes or int(seen.max()) + 1), dtype=np.float64)
+        full[:, seen] = proba
+        return full
 
 
 def matrix(frame: pd.DataFrame, features: Sequence[str] = MODEL_FEATURES) -> np.ndarray:
@@ -53,13 +69,33 @@ def matrix(frame: pd.DataFrame, features: Sequence[str] = MODEL_FEATURES) -> np.
     return np.ascontiguousarray(frame[list(features)].to_numpy(dtype=np.float64))
 
 
-def labels(frame: pd.DataFrame) -> np.ndarray:
-    return frame[LABEL].to_numpy(dtype=np.int64)
+def labels(frame: pd.DataFrame, task: Task = TASK) -> np.ndarray:
+    """The label column: integers for binary and multiclass, floats for regression."""
+    return frame[LABEL].to_numpy(dtype=np.float64 if task is Task.REGRESSION else np.int64)
 
 
-def lightgbm_params(config: LightGBMConfig, seed: int) -> dict[str, Any]:
+def objective_params(config: LightGBMConfig, task: Task, classes: int | None = None) -> dict[str, Any]:
+    """LightGBM's objective for the task: binary; regression (L2), poisson or tweedie; multiclass."""
+    if task is not Task.REGRESSION and config.objective is not None:
+        raise TrainingError(f"lightgbm.objective {config.objective!r} is for regression; the task is {task}")
+    if task is Task.BINARY:
+        return {"objective": "binary"}
+    if task is Task.MULTICLASS:
+        if classes is None or classes < 3:
+            raise TrainingError(f"a multiclass model needs at least 3 classes, got {classes}")
+        return {"objective": "multiclass", "num_class": classes}
+    objective = config.objective or "regression"
+    params: dict[str, Any] = {"objective": objective}
+    if objective == "tweedie":
+        params["tweedie_variance_power"] = config.tweedie_variance_power
+    return params
+
+
+def lightgbm_params(
+    config: LightGBMConfig, seed: int, task: Task = Task.BINARY, classes: int | None = None
+) -> dict[str, Any]:
     return {
-        "objective": "binary",
+        **objective_params(config, task, classes),
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
         "min_data_in_leaf": config.min_child_samples,
@@ -78,6 +114,8 @@ def train_lightgbm(
     config: LightGBMConfig,
     seed: int,
     features: Sequence[str] = MODEL_FEATURES,
+    task: Task = TASK,
+    classes: int | None = None,
 ) -> TrainedModel:
     """Fit with early stopping on the validation slice, then keep only the trees up to the best one.
 
@@ -86,11 +124,13 @@ def train_lightgbm(
     """
     import lightgbm as lgb
 
-    params = lightgbm_params(config, seed)
+    params = lightgbm_params(config, seed, task, classes)
     names = list(features)
-    train_set = lgb.Dataset(matrix(train, features), labels(train), feature_name=names, free_raw_data=True)
+    train_set = lgb.Dataset(
+        matrix(train, features), labels(train, task), feature_name=names, free_raw_data=True
+    )
     valid_set = lgb.Dataset(
-        matrix(validation, features), labels(validation), feature_name=names, reference=train_set
+        matrix(validation, features), labels(validation, task), feature_name=names, reference=train_set
     )
     callbacks: list[Callable[..., Any]] = []
     if config.early_stopping_rounds > 0:
@@ -110,28 +150,53 @@ def train_lightgbm(
         model=final,
         feature_names=tuple(features),
         params={**params, "n_estimators": config.n_estimators, "best_iteration": best},
+        task=task,
+        classes=classes,
     )
 
 
 def train_baseline(
-    train: pd.DataFrame, config: BaselineConfig, seed: int, features: Sequence[str] = MODEL_FEATURES
+    train: pd.DataFrame,
+    config: BaselineConfig,
+    seed: int,
+    features: Sequence[str] = MODEL_FEATURES,
+    task: Task = TASK,
+    classes: int | None = None,
 ) -> TrainedModel:
-    """Median imputation (plus missing indicators), scaling, logistic regression."""
+    """Median imputation (plus missing indicators), scaling, then a linear model: logistic regression
+    (binary; multinomial for multiclass) or Ridge (regression)."""
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    params = {"C": config.C, "max_iter": config.max_iter, "random_state": seed, "solver": "lbfgs"}
+    estimator: Any
+    params: dict[str, Any]
+    if task is Task.REGRESSION:
+        from sklearn.linear_model import Ridge
+
+        params = {"alpha": config.alpha}
+        estimator = Ridge(**params)
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        params = {"C": config.C, "max_iter": config.max_iter, "random_state": seed, "solver": "lbfgs"}
+        estimator = LogisticRegression(**params)  # lbfgs fits a multinomial model for 3+ classes
     pipeline = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
             ("scale", StandardScaler()),
-            ("model", LogisticRegression(**params)),
+            ("model", estimator),
         ]
     )
-    pipeline.fit(matrix(train, features), labels(train))
-    return TrainedModel(name="baseline", model=pipeline, feature_names=tuple(features), params=params)
+    pipeline.fit(matrix(train, features), labels(train, task))
+    return TrainedModel(
+        name="baseline",
+        model=pipeline,
+        feature_names=tuple(features),
+        params=params,
+        task=task,
+        classes=classes,
+    )
 
 
 def tree_dump(model: TrainedModel) -> dict[str, Any]:

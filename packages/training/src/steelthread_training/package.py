@@ -8,6 +8,7 @@ training's error types, so the CLIs exit with their documented codes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from steelthread_contracts.package import (
     MODEL_FILE,
     PACKAGE_FILE,
     REFERENCE_FILE,
+    OnnxSignature,
     PackageConflictError,
     PackageError,
     PackageManifest,
@@ -63,11 +65,30 @@ def _as(error: type[TrainingError]) -> Iterator[None]:
         raise error(str(exc)) from None
 
 
+def signature_of(folder: Path) -> OnnxSignature:
+    """The `onnx` block of the package.json (published) or manifest.json (a run's) beside the model; the
+    binary default for a package whose manifest cannot say (the manifest is validated elsewhere)."""
+    for name in (PACKAGE_FILE, MANIFEST_FILE):
+        try:
+            raw = json.loads((folder / name).read_bytes())
+            return OnnxSignature.model_validate(raw.get("onnx") or {})
+        except (OSError, ValueError, AttributeError):
+            continue
+    return OnnxSignature()
+
+
 def score_smoke(model_file: Path, smoke: SmokeDocument) -> Sequence[float]:
-    """The smoke cases scored by onnxruntime on `model_file`; a graph that cannot run is corrupt."""
+    """The smoke cases scored by onnxruntime on `model_file` where its manifest says the score is (output
+    and column); a graph that cannot run is corrupt."""
+    signature = signature_of(model_file.parent)
     try:
         session = onnx_session(model_file.read_bytes())
-        scores: list[float] = onnx_scores(session, np.array(smoke.matrix(), dtype=np.float64)).tolist()
+        scores: list[float] = onnx_scores(
+            session,
+            np.array(smoke.matrix(), dtype=np.float64),
+            output=signature.output,
+            column=signature.positive_class_index,
+        ).tolist()
     except Exception as exc:  # onnxruntime raises its own types for a bad graph
         raise PackageError(f"{model_file} cannot be scored: {' '.join(str(exc).split())[:200]}") from None
     return scores
@@ -80,8 +101,12 @@ def write_run_package(
     reference: pd.DataFrame,
     smoke: dict[str, Any],
     manifest: dict[str, Any],
+    onnx: dict[str, Any] | None = None,
 ) -> Path:
-    """The package as a training run logs it: the files plus manifest.json with their hashes."""
+    """The package as a training run logs it: the files plus manifest.json with their hashes.
+
+    `onnx` is the manifest's signature (input, output, positive_class_index); default a binary graph's.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MODEL_FILE).write_bytes(onnx_bytes)
     reference.to_parquet(folder / REFERENCE_FILE, index=False)
@@ -91,7 +116,8 @@ def write_run_package(
             folder,
             {
                 **manifest,
-                "onnx": {
+                "onnx": onnx
+                or {
                     "input": INPUT_NAME,
                     "output": OUTPUT_NAME,
                     "positive_class_index": POSITIVE_CLASS_INDEX,

@@ -67,11 +67,11 @@ def run_training(
             settings,
             rows=rows,
             labels_as_of=labels_as_of,
-            income_bands=config.slices.income_bands,
+            slice_options=config.slices.options,
             on_note=on_note,
         )
     with timer.stage("validate"):
-        report = validate_frame(data.frame, config.validation)
+        report = validate_frame(data.frame, config.validation, objective=config.lightgbm.objective)
         raise_if_invalid(report)
     with timer.stage("registry"):
         registry = Registry(settings)  # opening MLflow (import, migrations) before fitting fails fast
@@ -79,7 +79,7 @@ def run_training(
         data.frame,
         config,
         seed,
-        champion=lambda test, y: compare_with_champion(registry, test, y),
+        champion=lambda test, y: compare_with_champion(registry, test, y, config=config),
         timer=timer,
     )
     with timer.stage("log"), tempfile.TemporaryDirectory(prefix="steelthread-train-") as tmp:

@@ -16,10 +16,12 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from steelthread_contracts.package import Task
 from steelthread_training.audit import AuditEvent, append, champion_stack, exclusive, now, read_events
+from steelthread_training.config import TrainingConfig, load_config
 from steelthread_training.errors import GateRefusedError, PromotionError
-from steelthread_training.evaluation import roc_auc
-from steelthread_training.export import onnx_scores, onnx_session
+from steelthread_training.export import onnx_predict, onnx_session
+from steelthread_training.frame import TASK
 from steelthread_training.gate import ChampionComparison
 from steelthread_training.package import (
     ALIASES,
@@ -31,9 +33,11 @@ from steelthread_training.package import (
     write_pointer,
 )
 from steelthread_training.settings import TrainingSettings
+from steelthread_training.tasks import task_kind
 from steelthread_training.tracking import PACKAGE_ARTIFACT, Registry
 
 PREVIOUS: Final[dict[str, str]] = {"staging": "challenger", "champion": "staging"}
+METRIC_NAMES: Final[dict[str, str]] = {"roc_auc": "ROC AUC", "mae": "MAE", "macro_f1": "macro F1"}
 
 
 @dataclass(frozen=True)
@@ -162,27 +166,48 @@ def _rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Mo
     return move
 
 
-def compare_with_champion(registry: Registry, test: pd.DataFrame, y: np.ndarray) -> ChampionComparison:
-    """Score the current champion's own ONNX package on this run's test rows."""
+def compare_with_champion(
+    registry: Registry,
+    test: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    task: Task = TASK,
+    config: TrainingConfig | None = None,
+) -> ChampionComparison:
+    """Score the current champion's own ONNX package on this run's test rows, on the task's primary metric
+    (binary ROC AUC, regression MAE, multiclass macro F1)."""
+    kind = task_kind(task)
     version = registry.alias_version("champion")
     if version is None:
-        return ChampionComparison(None, None, "no champion yet: first model, nothing to compare")
+        return ChampionComparison(
+            None, None, "no champion yet: first model, nothing to compare", kind.primary
+        )
     run_id = str(registry.version(version).run_id)
     with tempfile.TemporaryDirectory(prefix="steelthread-champion-") as tmp:
         folder = registry.download(run_id, PACKAGE_ARTIFACT, Path(tmp))
-        names = list(verify_run_package(folder).feature_names)
+        manifest = verify_run_package(folder)
+        if manifest.task is not task:
+            return ChampionComparison(
+                version, None, f"champion v{version} is a {manifest.task} model, not {task}", kind.primary
+            )
+        names = list(manifest.feature_names)
         absent = [n for n in names if n not in test.columns]
         if absent:
             return ChampionComparison(
                 version,
                 None,
                 f"champion v{version} needs features absent from this frame: {', '.join(absent[:5])}",
+                kind.primary,
             )
         session = onnx_session((folder / MODEL_FILE).read_bytes())
-        scores = onnx_scores(session, test[names].to_numpy(dtype=np.float64))
-    auc = roc_auc(y, scores)
+        predicted = onnx_predict(session, test[names].to_numpy(dtype=np.float64), task)
+    value = kind.primary_value(y, predicted, config or load_config())
     return ChampionComparison(
-        version, auc, f"champion v{version} scored {auc:.4f} ROC AUC on the same test rows"
+        version,
+        value,
+        f"champion v{version} scored {value:.4f} {METRIC_NAMES.get(kind.primary, kind.primary)} "
+        "on the same test rows",
+        kind.primary,
     )
 
 

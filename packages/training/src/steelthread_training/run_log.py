@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from steelthread_contracts.package import Task
 from steelthread_training.candidate import Candidate
 from steelthread_training.config import TrainingConfig
-from steelthread_training.frame import MODEL_FEATURES, SERVICE, SLICE_COLUMNS
+from steelthread_training.export import INPUT_NAME
+from steelthread_training.frame import SERVICE
 from steelthread_training.model_card import model_card
-from steelthread_training.models import matrix
+from steelthread_training.models import labels, matrix
 from steelthread_training.package import write_run_package
-from steelthread_training.plots import calibration_plot, importance_plot, pr_plot, roc_plot
-from steelthread_training.smoke import smoke_document
+from steelthread_training.smoke import SmokeSet, smoke_document
 from steelthread_training.tracking import GATE_ARTIFACT, PACKAGE_ARTIFACT, Registry, quiet
 from steelthread_training.validation import ValidationReport
 
@@ -38,35 +39,68 @@ class Registered:
 
 
 def _metrics(candidate: Candidate) -> dict[str, float]:
+    kind = candidate.kind
     out: dict[str, float] = {}
     for prefix, evaluation in (("test", candidate.evaluation), ("baseline.test", candidate.baseline_eval)):
         for key, value in evaluation.metrics.as_dict().items():
             out[f"{prefix}.{key}"] = value
-    out["threshold"] = candidate.evaluation.threshold
-    out["review_threshold"] = candidate.review_threshold
+    if candidate.evaluation.threshold is not None and candidate.review_threshold is not None:
+        out["threshold"] = candidate.evaluation.threshold
+        out["review_threshold"] = candidate.review_threshold
     if candidate.evaluation.fairness is not None:
-        out["fairness.approval_ratio"] = candidate.evaluation.fairness.ratio
+        out[kind.fairness_metric()] = candidate.evaluation.fairness.ratio
     out["parity.max_abs_diff"] = candidate.parity.max_abs_diff
     out["parity.quantile_abs_diff"] = candidate.parity.quantile_abs_diff
     out["parity.rows_over_tolerance"] = float(candidate.parity.rows_over_tolerance)
-    out["info.logreg_all_features.roc_auc"] = candidate.full_logreg_roc_auc
+    info = "logreg_all_features" if candidate.task is Task.BINARY else "baseline_all_features"
+    out[f"info.{info}.{kind.primary}"] = candidate.full_baseline_metric
     out["gate.passed"] = float(candidate.verdict.passed)
     out["best_iteration"] = float(candidate.lightgbm.params["best_iteration"])
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
 def package_metrics(candidate: Candidate) -> dict[str, float]:
-    m = candidate.evaluation.metrics
+    """package.json's `metrics`: the task's test-set metrics, parity and the test set's size."""
     return {
-        "roc_auc": m.roc_auc,
-        "pr_auc": m.pr_auc,
-        "log_loss": m.log_loss,
-        "brier": m.brier,
-        "approval_rate": m.approval_rate,
-        "baseline_roc_auc": candidate.baseline_eval.metrics.roc_auc,
+        **candidate.kind.package_metrics(candidate.evaluation, candidate.baseline_eval),
         "parity_max_abs_diff": candidate.parity.max_abs_diff,
-        "test_rows": float(m.rows),
+        "test_rows": float(candidate.evaluation.metrics.rows),
     }
+
+
+def onnx_signature(candidate: Candidate) -> dict[str, Any]:
+    """The manifest's `onnx` block: the graph's input, its output and where the score is in it."""
+    return {
+        "input": INPUT_NAME,
+        "output": candidate.onnx_output,
+        "positive_class_index": candidate.score_column,
+    }
+
+
+def manifest_fields(
+    candidate: Candidate, *, name: str, run_id: str, seed: int, tags: dict[str, str]
+) -> dict[str, Any]:
+    """The run manifest (package.json before the registry gives it a version), without `onnx` and hashes."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "task": candidate.task.value,
+        "feature_names": list(candidate.spec.features),
+        "threshold": candidate.evaluation.threshold,
+        "review_threshold": candidate.review_threshold,
+        "feature_service": SERVICE,
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).isoformat(),
+        "metrics": package_metrics(candidate),
+        "slice_columns": [c for c in candidate.spec.slices if c in candidate.split.test.columns],
+        "score": candidate.score_description,
+        "seed": seed,
+        "tree_hash": candidate.tree_hash,
+        "data_fingerprint": tags.get("data_fingerprint", ""),
+        "git_sha": tags.get("git_sha", ""),
+    }
+    if candidate.classes is not None:
+        fields["classes"] = list(range(candidate.classes))
+    return fields
 
 
 def log_and_register(
@@ -93,14 +127,17 @@ def log_and_register(
         params: dict[str, Any] = {f"lightgbm.{k}": v for k, v in candidate.lightgbm.params.items()}
         params |= {f"baseline.{k}": v for k, v in candidate.baseline.params.items()}
         params |= {f"split.{k}.rows": v["rows"] for k, v in split_info.items()}
-        params |= {"seed": seed, "feature_service": SERVICE, "features": len(MODEL_FEATURES)}
-        params |= {f"threshold.{k}": v for k, v in config.threshold.model_dump().items()}
+        params |= {"seed": seed, "feature_service": SERVICE, "features": len(candidate.spec.features)}
+        if candidate.task is Task.BINARY:
+            params |= {f"threshold.{k}": v for k, v in config.threshold.model_dump().items()}
         mlflow.log_params(params)
         mlflow.log_metrics(_metrics(candidate))
         gate_word = "passed" if candidate.verdict.passed else "refused"
-        mlflow.set_tags({**tags, "tree_hash": candidate.tree_hash, "gate": gate_word})
+        mlflow.set_tags(
+            {**tags, "tree_hash": candidate.tree_hash, "gate": gate_word, "task": candidate.task.value}
+        )
 
-        y = candidate.split.test["label"].to_numpy()
+        y = labels(candidate.split.test, candidate.task)
         scores = {"lightgbm": candidate.test_scores, "baseline": candidate.baseline_test_scores}
         mlflow.log_text(candidate.verdict.to_json(), GATE_ARTIFACT)
         mlflow.log_text(json.dumps(validation.as_dict(), indent=2), "validation.json")
@@ -110,70 +147,61 @@ def log_and_register(
             candidate.baseline_eval.slice_frame().to_csv(index=False), "evaluation/baseline_slices.csv"
         )
         fairness = candidate.evaluation.fairness
-        mlflow.log_text(
-            json.dumps(asdict(fairness) if fairness else None, indent=2), "evaluation/fairness.json"
-        )
-        mlflow.log_text(candidate.evaluation.calibration.to_csv(index=False), "evaluation/calibration.csv")
+        fairness_doc: Any = asdict(fairness) if fairness else None  # type: ignore[call-overload]
+        if candidate.evaluation.protected is None:
+            fairness_doc = {"applicable": False, "note": "the use case declares no protected attribute"}
+        mlflow.log_text(json.dumps(fairness_doc, indent=2), "evaluation/fairness.json")
+        if candidate.task is Task.MULTICLASS:
+            mlflow.log_text(candidate.evaluation.calibration.to_csv(), "evaluation/confusion.csv")
+        else:
+            mlflow.log_text(
+                candidate.evaluation.calibration.to_csv(index=False), "evaluation/calibration.csv"
+            )
         mlflow.log_text(json.dumps(candidate.parity.as_dict(), indent=2), "evaluation/parity.json")
         mlflow.log_text(candidate.importance.to_csv(index=False), "evaluation/importance.csv")
         plots = workdir / "plots"
         plots.mkdir(parents=True, exist_ok=True)
-        (plots / "roc.png").write_bytes(roc_plot(y, scores))
-        (plots / "pr.png").write_bytes(pr_plot(y, scores))
-        (plots / "calibration.png").write_bytes(
-            calibration_plot(
-                {
-                    "lightgbm": candidate.evaluation.calibration,
-                    "baseline": candidate.baseline_eval.calibration,
-                }
-            )
+        figures = candidate.kind.plots(
+            y,
+            scores,
+            {"lightgbm": candidate.evaluation, "baseline": candidate.baseline_eval},
+            candidate.importance,
         )
-        (plots / "importance.png").write_bytes(importance_plot(candidate.importance))
+        for file_name, png in figures.items():
+            (plots / file_name).write_bytes(png)
         mlflow.log_artifacts(str(plots), "plots")
         card = model_card(
             name=registry.model_name,
             feature_service=SERVICE,
-            feature_names=list(MODEL_FEATURES),
+            feature_names=list(candidate.spec.features),
             candidate=candidate.evaluation,
             baseline=candidate.baseline_eval,
             verdict=candidate.verdict,
             split=split_info,
             tags=tags,
             review_threshold=candidate.review_threshold,
+            gate=config.gate,
+            score=candidate.score_description,
         )
         mlflow.log_text(card, "model_card.md")
         mlflow.log_text(candidate.lightgbm.model.model_to_string(), "native/lightgbm.txt")
 
-        manifest = {
-            "name": registry.model_name,
-            "feature_names": list(MODEL_FEATURES),
-            "threshold": candidate.evaluation.threshold,
-            "review_threshold": candidate.review_threshold,
-            "feature_service": SERVICE,
-            "run_id": run_id,
-            "created_at": datetime.now(UTC).isoformat(),
-            "metrics": package_metrics(candidate),
-            "slice_columns": [c for c in SLICE_COLUMNS if c in candidate.split.test.columns],
-            "seed": seed,
-            "tree_hash": candidate.tree_hash,
-            "data_fingerprint": tags.get("data_fingerprint", ""),
-            "git_sha": tags.get("git_sha", ""),
-        }
+        manifest = manifest_fields(candidate, name=registry.model_name, run_id=run_id, seed=seed, tags=tags)
         package_dir = write_run_package(
             workdir / PACKAGE_ARTIFACT,
             onnx_bytes=candidate.onnx_bytes,
             reference=candidate.reference(),
-            smoke=smoke_document(candidate.smoke_scores),
+            smoke=smoke_document(candidate.smoke_scores, candidate.smoke or SmokeSet.of_use_case()),
             manifest=manifest,
+            onnx=onnx_signature(candidate),
         )
         mlflow.log_artifacts(str(package_dir), PACKAGE_ARTIFACT)
 
-        test_x = matrix(candidate.split.test)
-        complete = test_x[~np.isnan(test_x).any(axis=1)][:5]
-        example = (complete if len(complete) else np.nan_to_num(test_x[:5])).astype(np.float32)
-        example_out = np.stack(
-            [1.0 - candidate.test_scores[: len(example)], candidate.test_scores[: len(example)]], 1
-        )
+        test_x = matrix(candidate.split.test, candidate.spec.features)
+        complete = ~np.isnan(test_x).any(axis=1)
+        rows = np.flatnonzero(complete)[:5] if complete.any() else np.arange(min(5, len(test_x)))
+        example = np.nan_to_num(test_x[rows]).astype(np.float32)
+        example_out = candidate.kind.onnx_example(candidate.test_predictions[rows])
         signature = infer_signature(example, example_out.astype(np.float32))
         info = mlflow.onnx.log_model(
             onnx.load_from_string(candidate.onnx_bytes),

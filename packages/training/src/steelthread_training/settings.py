@@ -16,8 +16,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from steelthread_features.settings import FeatureSettings
+from steelthread_training.config import default_model_name
 
-DEFAULT_MODEL_NAME = "credit-risk"
+DEFAULT_MODEL_NAME = default_model_name()
+"""`registry.model_name` of the active use case's training.yaml, else `<use case>-lgbm`."""
 
 
 class TrainingSettings(BaseSettings):
@@ -42,7 +44,7 @@ class TrainingSettings(BaseSettings):
     mlflow_artifacts_uri: str | None = Field(
         default=None, description="Artifact root of new experiments; default <data_dir>/mlflow/artifacts."
     )
-    experiment_name: str = "credit-risk"
+    experiment_name: str = DEFAULT_MODEL_NAME
     model_name: str = Field(default=DEFAULT_MODEL_NAME, pattern=r"^[A-Za-z0-9_.-]+$")
     training_config: Path | None = Field(
         default=None, description="YAML with validation limits, model parameters and gate floors."

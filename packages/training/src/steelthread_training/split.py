@@ -1,6 +1,6 @@
 """Stage 2: split by time, never at random.
 
-A random split leaks the future into training (customers reappear, drift is averaged away) and makes the
+A random split leaks the future into training (entities reappear, drift is averaged away) and makes the
 test score look better than production will be. Rows sharing a timestamp always land on the same side.
 """
 

@@ -120,7 +120,7 @@ class Registry:
                 self.client.get_registered_model(self.model_name)
             except MlflowException:
                 self.client.create_registered_model(
-                    self.model_name, description="steelthread credit-risk model (ONNX)."
+                    self.model_name, description=f"steelthread {self.model_name} model (ONNX)."
                 )
             created = self.client.create_model_version(
                 self.model_name, source=source, run_id=run_id, tags=tags, model_id=model_id

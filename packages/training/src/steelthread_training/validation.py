@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from steelthread_contracts.package import Task
 from steelthread_training.config import ValidationConfig
 from steelthread_training.errors import DataValidationError
-from steelthread_training.frame import LABEL, MODEL_FEATURES, REQUEST_ID, TIME
+from steelthread_training.frame import LABEL, MODEL_FEATURES, REQUEST_ID, TASK, TIME
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,49 @@ def _schema_checks(frame: pd.DataFrame, features: Sequence[str]) -> list[Check]:
         if name in frame.columns:
             ok = pd.api.types.is_float_dtype(frame[name].dtype)
             checks.append(Check(f"schema.{name}", str(frame[name].dtype), "float", ok))
-    if LABEL in frame.columns:
-        values = set(pd.unique(frame[LABEL].dropna()))
-        ok = values <= {0, 1} and not frame[LABEL].isna().any()
-        checks.append(Check("schema.label", ",".join(map(str, sorted(values))), "0/1, no missing", ok))
     if TIME in frame.columns:
         ok = isinstance(frame[TIME].dtype, pd.DatetimeTZDtype) and not frame[TIME].isna().any()
         checks.append(Check("schema.event_timestamp", str(frame[TIME].dtype), "UTC timestamps", ok))
     return checks
 
 
+def binary_label_checks(label: pd.Series, config: ValidationConfig) -> list[Check]:
+    """A binary label: 0/1 without missing values, a plausible positive rate, enough positives."""
+    values = set(pd.unique(label.dropna()))
+    ok = values <= {0, 1} and not label.isna().any()
+    checks = [Check("schema.label", ",".join(map(str, sorted(values))), "0/1, no missing", ok)]
+    if len(label) and pd.api.types.is_numeric_dtype(label.dtype):
+        labels = label.to_numpy(dtype=np.float64)
+        rate = float(np.nanmean(labels))
+        lo, hi = config.label_rate
+        checks.append(Check("label.rate", round(rate, 6), f"in [{lo}, {hi}]", lo <= rate <= hi))
+        positives = int(np.nansum(labels))
+        checks.append(
+            Check(
+                "label.positives",
+                float(positives),
+                f">= {config.min_positives}",
+                positives >= config.min_positives,
+            )
+        )
+    return checks
+
+
 def validate_frame(
-    frame: pd.DataFrame, config: ValidationConfig, features: Sequence[str] = MODEL_FEATURES
+    frame: pd.DataFrame,
+    config: ValidationConfig,
+    features: Sequence[str] = MODEL_FEATURES,
+    *,
+    task: Task = TASK,
+    objective: str | None = None,
 ) -> ValidationReport:
-    """Every check, passed or not; `raise_if_invalid` turns a failure into a stop."""
+    """Every check, passed or not; `raise_if_invalid` turns a failure into a stop.
+
+    The label's checks are the task's (`tasks.TaskKind.label_checks`); `objective` is lightgbm.objective
+    (poisson and tweedie need a non-negative label).
+    """
+    from steelthread_training.tasks import task_kind
+
     checks = _schema_checks(frame, features)
     n = len(frame)
     checks.append(Check("rows", float(n), f">= {config.min_rows}", n >= config.min_rows))
@@ -91,20 +121,8 @@ def validate_frame(
             checks.append(
                 Check(f"range.{name}", float(outside), f"0 rows outside [{lo}, {hi}]", outside == 0)
             )
-    if LABEL in frame.columns and n and pd.api.types.is_numeric_dtype(frame[LABEL].dtype):
-        labels = frame[LABEL].to_numpy(dtype=np.float64)
-        rate = float(np.nanmean(labels))
-        lo, hi = config.label_rate
-        checks.append(Check("label.rate", round(rate, 6), f"in [{lo}, {hi}]", lo <= rate <= hi))
-        positives = int(np.nansum(labels))
-        checks.append(
-            Check(
-                "label.positives",
-                float(positives),
-                f">= {config.min_positives}",
-                positives >= config.min_positives,
-            )
-        )
+    if LABEL in frame.columns:
+        checks.extend(task_kind(task).label_checks(frame[LABEL], config, objective=objective))
     return ValidationReport(rows=n, checks=tuple(checks))
 
 

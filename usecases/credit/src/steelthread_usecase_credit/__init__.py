@@ -208,6 +208,7 @@ USE_CASE = UseCase(
         "label_shift": "defaults stop following the risk the model learned (labels.defaulted)",
     },
     slices=("purpose", INCOME_BAND, "region"),
+    derived_slices="steelthread_usecase_credit.slices:add_derived_slices",
     protected_attribute="protected_group",
     smoke_cases=SMOKE_CASES,
     smoke_ordering=("low_risk", "typical", "high_risk"),
