@@ -3,7 +3,8 @@
 generate data -> Feast apply + materialise -> train, gate, register -> promote (staging, champion) ->
 serve in skeleton mode -> replay requests while the flag moves skeleton -> shadow -> canary -> live ->
 post labels as they arrive -> inject a drift scenario -> run the monitoring job -> evaluate the alert rules
--> summary. Nothing needs a server: DuckDB, SQLite, MLflow on SQLite and local folders under var/demo.
+-> batch-score every event -> summary. Nothing needs a server: DuckDB, SQLite, MLflow on SQLite and local
+folders under var/demo.
 
 The use case is the active one (STEELTHREAD_USECASE, `make demo USECASE=...`): requests, labels and the
 drift scenario come from its declaration, so the demo names no field of any use case.
@@ -14,6 +15,7 @@ STEELTHREAD_DEMO_DIR (default var/demo). Every run starts from an empty folder, 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -61,6 +63,7 @@ class Demo:
     labels_posted: int = 0
     monitor: Any = None
     fired: list[str] = field(default_factory=list)
+    batch: dict[str, Any] = field(default_factory=dict)
     stack: ExitStack = field(default_factory=ExitStack)
 
     @property
@@ -294,6 +297,40 @@ def alerts(d: Demo) -> str:
     return ", ".join(d.fired) or "none fired"
 
 
+def batch(d: Demo) -> str:
+    """Score every generated event with the champion through the batch app's local engine (its CLI, as a
+    scheduled job runs it): features joined point in time, the same package and decision rule."""
+    if not d.gate_passed:
+        return "skipped: no champion to score with"
+    events, out = d.root / "data" / USE_CASE.tables.events, d.root / "batch"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "steelthread_batch",
+            "score",
+            "--input",
+            str(events),
+            "--output",
+            str(out),
+            "--json",
+        ],
+        env=os.environ | d.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"batch scoring failed: {(result.stderr or result.stdout).strip()[-300:]}")
+    run = json.loads(result.stdout)
+    d.batch = run
+    return (
+        f"{run['rows_in']} {USE_CASE.tables.events}: {run['scored']} scored, "
+        f"{run['quarantined']} quarantined by version {run['model_version']} "
+        f"({run['engine']} engine, {run['seconds']:.1f} s)"
+    )
+
+
 STEPS: list[tuple[str, Callable[[Demo], str]]] = [
     ("generate data", generate_data),
     ("apply the Feast repo and materialise", feature_store),
@@ -305,6 +342,7 @@ STEPS: list[tuple[str, Callable[[Demo], str]]] = [
     ("inject a drift scenario", inject_drift),
     ("run the monitoring job", monitor),
     ("evaluate the alert rules", alerts),
+    ("batch-score every event (local engine)", batch),
 ]
 
 
