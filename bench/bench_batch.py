@@ -30,7 +30,8 @@ FILE_ROWS = 262_144
 
 
 def build_package(root: Path, trees: int) -> Path:
-    """A 200-tree LightGBM model over credit_risk_v1's features, exported to ONNX, as a package."""
+    """A 200-tree LightGBM model over the feature service's features, exported to ONNX and published
+    through the package contract."""
     import lightgbm as lgb
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -45,18 +46,41 @@ def build_package(root: Path, trees: int) -> Path:
     onnx_model = onnxmltools.convert_lightgbm(
         model, initial_types=[("input", FloatTensorType([None, len(names)]))], zipmap=False, target_opset=15
     )
-    folder = root / "models" / "versions" / "1"
-    folder.mkdir(parents=True)
-    (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
-    meta = {"name": "bench", "version": "1", "feature_names": names, "threshold": 0.5}
-    (folder / "package.json").write_text(json.dumps(meta))
-    (root / "models" / "champion.json").write_text(json.dumps({"version": "1", "path": "versions/1"}))
+    import onnxruntime as ort
+
+    from steelthread_contracts import package as contract
+
+    run = root / "run"
+    run.mkdir(parents=True)
+    (run / contract.MODEL_FILE).write_bytes(onnx_model.SerializeToString())
+    session = ort.InferenceSession(str(run / contract.MODEL_FILE), providers=["CPUExecutionProvider"])
+    smoke_x = x[:5]
+    smoke_scores = session.run(["probabilities"], {"input": smoke_x})[0][:, 1]
+    cases = [
+        contract.SmokeCase(features=[float(v) for v in row], expected_score=float(score))
+        for row, score in zip(smoke_x, smoke_scores, strict=True)
+    ]
+    contract.write_smoke(run, contract.SmokeDocument(feature_names=names, tolerance=1e-5, cases=cases))
+    contract.write_run_manifest(
+        run,
+        {
+            "name": "bench",
+            "feature_names": names,
+            "threshold": 0.5,
+            "review_threshold": 0.375,
+            "onnx": {"input": "input", "output": "probabilities", "positive_class_index": 1},
+        },
+    )
+    contract.publish(run, root / "models", "1")
+    contract.write_pointer(root / "models", "champion", "1")
     return root / "models"
 
 
 def write_input(folder: Path, rows: int, names: list[str]) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from steelthread_features.definitions import JOIN_KEY
 
     folder.mkdir(parents=True)
     rng = np.random.default_rng(1)
@@ -67,7 +91,7 @@ def write_input(folder: Path, rows: int, names: list[str]) -> list[Path]:
         n = min(FILE_ROWS, rows - start)
         columns = {
             "request_id": pa.array([f"r{i}" for i in range(start, start + n)]),
-            "customer_id": pa.array(np.arange(start, start + n, dtype=np.int64) + 1),
+            JOIN_KEY: pa.array(np.arange(start, start + n, dtype=np.int64) + 1),
             "event_timestamp": pa.repeat(ts, n),
         }
         for name in names:

@@ -2,14 +2,12 @@
 
 The score is the model's prediction (onnxruntime on the same rows is the reference), the decision is the
 use case's decision policy (its cuts through the same columnar rule, or its fail-closed fallback when it
-states none), `threshold` is null when there are no cuts. A multiclass package is refused in one line.
+states none), `threshold` is null when there are no cuts. A multiclass package answers the probability of the class its manifest names.
 """
 
 from __future__ import annotations
 
-import json
 import pickle
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -140,16 +138,17 @@ def test_the_policys_cuts_decide_a_regression_score_as_serving_would(
     assert refused.column("decision").null_count == refused.num_rows
 
 
-def test_a_multiclass_package_is_refused_in_one_line(tmp_path: Path, regression_dir: Path) -> None:
-    shutil.copytree(regression_dir, tmp_path / "models")
-    manifest_path = tmp_path / "models" / "versions" / "1" / "package.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["task"] = "multiclass"
-    manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(
-        BatchInputError, match=r"^batch scores binary and regression packages; .* is multiclass$"
-    ):
-        resolve_package(tmp_path / "models")
+def test_a_multiclass_package_scores_its_declared_class(tmp_path: Path) -> None:
+    """A multiclass package answers the probability of the class its manifest names
+    (`onnx.positive_class_index`); with no cuts in the policy every scored row gets the fallback."""
+    folder = make_package(tmp_path / "models", "1", task="multiclass", trees=10)
+    package = load_package(folder)
+    assert (package.task, package.positive_class_index, package.threshold) == (Task.MULTICLASS, 2, None)
+    table = scoring_table(package, 300, seed=4)
+    result = pa.Table.from_batches(list(score_batches(iter(table.to_batches()), package, RUN)))
+    want = onnx_scores(folder / "model.onnx", _matrix(table, package.feature_names), "multiclass")
+    np.testing.assert_allclose(result.column("score").to_numpy(), want, rtol=0, atol=1e-6)
+    assert set(result.column("decision").to_pylist()) == {active().policy.fallback.value}
 
 
 def test_a_regression_graph_with_several_outputs_per_row_is_refused(package: ModelPackage) -> None:

@@ -32,7 +32,8 @@ def train_tiny(
     missing: float = 0.0,
     task: str = "binary",
 ) -> lgb.LGBMClassifier | lgb.LGBMRegressor:
-    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit)."""
+    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit), or
+    with `task="multiclass"` a three-class classifier (the logit's terciles)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
     logits = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
@@ -50,19 +51,26 @@ def train_tiny(
     }
     if contract.Task(task) is contract.Task.REGRESSION:
         return lgb.LGBMRegressor(**params).fit(x, logits)
+    if contract.Task(task) is contract.Task.MULTICLASS:
+        classes = np.digitize(logits, np.quantile(logits, [1 / 3, 2 / 3]))
+        return lgb.LGBMClassifier(**params).fit(x, classes)
     return lgb.LGBMClassifier(**params).fit(x, (logits > 0).astype(int))
 
 
+SCORED_CLASS = {"binary": 1, "multiclass": 2}
+"""The class whose probability a classifier package answers as its score."""
+
+
 def onnx_scores(path: Path, matrix: np.ndarray, task: str = "binary") -> np.ndarray:
-    """Scores straight from onnxruntime: the positive class's probability (binary), or the prediction of
-    the graph's one output (regression)."""
+    """Scores straight from onnxruntime: the scored class's probability (binary, multiclass), or the
+    prediction of the graph's one output (regression)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {INPUT_NAME: matrix.astype(np.float32)}
     if contract.Task(task) is contract.Task.REGRESSION:
         (prediction,) = session.run(None, feed)
         return np.asarray(prediction).reshape(-1)
     (probabilities,) = session.run(["probabilities"], feed)
-    return np.asarray(probabilities)[:, 1]
+    return np.asarray(probabilities)[:, SCORED_CLASS[task]]
 
 
 def make_package(
@@ -86,8 +94,6 @@ def make_package(
     positive class.
     """
     names = feature_names or list(FEATURE_NAMES)
-    if contract.Task(task) is contract.Task.MULTICLASS:
-        raise ValueError("make_package builds binary and regression packages")
     regression = contract.Task(task) is contract.Task.REGRESSION
     model = train_tiny(names, seed, rows=rows, trees=trees, missing=missing, task=task)
     onx = onnxmltools.convert_lightgbm(
@@ -128,6 +134,14 @@ def make_package(
                 "threshold": None,
                 "review_threshold": None,
                 "onnx": {"input": INPUT_NAME, "output": output, "positive_class_index": None},
+            }
+        elif contract.Task(task) is contract.Task.MULTICLASS:
+            scored = SCORED_CLASS[task]
+            fields |= {
+                "task": task,
+                "threshold": None,
+                "review_threshold": None,
+                "onnx": {"input": INPUT_NAME, "output": "probabilities", "positive_class_index": scored},
             }
         contract.write_run_manifest(run, fields)
         return contract.publish(run, root, version)

@@ -112,7 +112,7 @@ def test_live_answers_the_regressors_value_decided_by_the_use_cases_cuts(
     for answer, body in zip(answers, bodies, strict=True):
         record = logged[answer["request_id"]]
         assert record["score"] == answer["predicted_value"]
-        assert record["customer_id"] == body["customer_id"]  # the log's name for the entity key
+        assert record["entity_key"] == body["customer_id"]  # the log names the entity key neutrally
 
 
 def test_api_document_and_feedback_follow_the_task(server: Server) -> None:

@@ -18,7 +18,7 @@ from steelthread_contracts.decision import DecisionPolicy, Thresholds
 from steelthread_contracts.package import MODEL_FILE, SCORING_FILES, PackageError, Task, sha256_file
 from steelthread_contracts.usecase import active
 
-SCORED_TASKS = (Task.BINARY, Task.REGRESSION)
+SCORED_TASKS = (Task.BINARY, Task.REGRESSION, Task.MULTICLASS)
 
 __all__ = ["ModelPackage", "load_package", "resolve_package", "sha256_of"]
 
@@ -79,7 +79,7 @@ def load_package(directory: Path, policy: DecisionPolicy | None = None) -> Model
         thresholds = policy.thresholds_for(manifest)
     except PackageError as exc:
         raise BatchInputError(str(exc)) from None
-    binary = manifest.task is Task.BINARY
+    classified = manifest.task is not Task.REGRESSION
     return ModelPackage(
         name=manifest.name,
         version=manifest.version,
@@ -91,7 +91,7 @@ def load_package(directory: Path, policy: DecisionPolicy | None = None) -> Model
         feature_service=manifest.feature_service,
         input_name=manifest.onnx.input,
         output_name=manifest.onnx.output,
-        positive_class_index=manifest.onnx.positive_class_index if binary else None,
+        positive_class_index=manifest.onnx.positive_class_index if classified else None,
         task=manifest.task,
         fallback=policy.fallback,
     )

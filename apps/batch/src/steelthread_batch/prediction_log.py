@@ -27,6 +27,7 @@ from steelthread_batch.columns import (
     TIMESTAMP,
 )
 from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION, ServingMode
+from steelthread_contracts.log import ENTITY_FIELD as LOG_ENTITY_FIELD
 
 SOURCE = "batch"
 MODE = ServingMode.LIVE.value
@@ -51,7 +52,7 @@ def prediction_log_schema(scored: pa.Schema, feature_names: Sequence[str]) -> pa
             pa.field("schema_version", pa.int64()),
             pa.field("logged_at", TIMESTAMP),
             pa.field(REQUEST_ID, pa.string()),
-            pa.field(ENTITY_KEY, pa.int64()),
+            pa.field(LOG_ENTITY_FIELD, pa.int64()),
             pa.field("source", pa.string()),
             pa.field(MODEL_NAME, pa.string()),
             pa.field(MODEL_VERSION, pa.string()),

@@ -85,7 +85,7 @@ def predict(package: ModelPackage, matrix: np.ndarray, run: RunInfo) -> np.ndarr
     session = sessions.session_for(package, run.threads)
     (out,) = session.run([package.output_name], {package.input_name: matrix})
     array = np.asarray(out, dtype=np.float32)
-    if package.task is Task.BINARY:
+    if package.task is not Task.REGRESSION:  # a classifier: the probability of the class it scores
         if array.ndim == 2 and array.shape[1] != 1 and package.positive_class_index is not None:
             return array[:, package.positive_class_index]
     elif array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):

@@ -21,7 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION, PredictionLogRecord
+from steelthread_contracts import PredictionLogRecord
+from steelthread_contracts.log import ENTITY_FIELD as LOG_ENTITY_FIELD
+from steelthread_contracts.log import LEGACY_ENTITY_FIELD, READABLE_SCHEMA_VERSIONS
 from steelthread_contracts.package import Task
 from steelthread_monitoring.errors import EmptyWindowError, InvalidInputError
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
@@ -29,10 +31,12 @@ from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Referen
 PREDICTION_GLOB = "predictions-*.jsonl"
 FEEDBACK_GLOB = "feedback-*.jsonl"
 _BLOCK_SIZE = 16 << 20
-ENTITY_FIELD = "customer_id"
-"""The prediction-log record's entity-key field (steelthread_contracts.log, schema version 1), whatever the
-use case's join key is called; `read_window(entity_key=...)` renames it for the skew seam."""
+ENTITY_FIELD = LOG_ENTITY_FIELD
+"""The prediction-log record's entity-key field (steelthread_contracts.log), whatever the use case's join
+key is called; `read_window(entity_key=...)` renames it for the skew seam. Schema-1 files name it
+LEGACY_ENTITY_FIELD[1]: both are read and coalesced."""
 assert ENTITY_FIELD in PredictionLogRecord.model_fields, "the log contract renamed its entity-key field"
+_LEGACY_FIELDS = tuple(sorted(set(LEGACY_ENTITY_FIELD.values())))
 
 _LOG_SCHEMA = pa.schema(
     [
@@ -40,6 +44,7 @@ _LOG_SCHEMA = pa.schema(
         ("logged_at", pa.timestamp("us", tz="UTC")),
         ("request_id", pa.string()),
         (ENTITY_FIELD, pa.int64()),
+        *((name, pa.int64()) for name in _LEGACY_FIELDS),
         ("model_version", pa.string()),
         ("score", pa.float64()),
         ("degraded", pa.bool_()),
@@ -98,6 +103,7 @@ def read_window(
         if table is None:
             continue
         _check_schema_version(table, path)
+        table = _upgrade_entity_key(table)
         at = table.column("logged_at")
         table = table.filter(
             pc.and_(pc.greater_equal(at, pa.scalar(start, at.type)), pc.less(at, pa.scalar(end, at.type)))
@@ -187,12 +193,21 @@ def _read_jsonl(path: Path, schema: pa.Schema) -> pa.Table | None:
 
 def _check_schema_version(table: pa.Table, path: Path) -> None:
     versions = set(pc.unique(table.column("schema_version")).to_pylist())
-    unknown = versions - {PREDICTION_LOG_SCHEMA_VERSION}
+    unknown = versions - READABLE_SCHEMA_VERSIONS
     if unknown:
         raise InvalidInputError(
             f"{path} holds prediction-log schema_version {sorted(map(str, unknown))}; "
-            f"this job reads version {PREDICTION_LOG_SCHEMA_VERSION}"
+            f"this job reads versions {', '.join(map(str, sorted(READABLE_SCHEMA_VERSIONS)))}"
         )
+
+
+def _upgrade_entity_key(table: pa.Table) -> pa.Table:
+    """Schema-1 lines name the entity key as that schema did: one `entity_key` column for every line."""
+    key = table.column(ENTITY_FIELD)
+    for name in _LEGACY_FIELDS:
+        key = pc.coalesce(key, table.column(name))
+        table = table.drop_columns([name])
+    return table.set_column(table.schema.get_field_index(ENTITY_FIELD), ENTITY_FIELD, key)
 
 
 def _struct_children(table: pa.Table, name: str) -> dict[str, pa.ChunkedArray]:

@@ -118,6 +118,11 @@ def _signature(session: ort.InferenceSession, manifest: PackageManifest) -> tupl
             raise PackageError(f"a regression model answers one value per row; {onnx.output} is {shape}")
         return inputs[0].name, onnx.output, None
     column = onnx.positive_class_index if len(shape) == 2 and shape[1] != 1 else None
+    if manifest.task is Task.MULTICLASS and column is None:
+        raise PackageError(
+            f"a multiclass package names the class it scores (onnx.positive_class_index); {onnx.output} is "
+            f"{shape}"
+        )
     return inputs[0].name, onnx.output, column
 
 
@@ -128,8 +133,6 @@ def load_package(
 ) -> OnnxModel:
     """Load, check and warm a package; raise `PackageError` with the reason when it must not serve."""
     manifest = contract.read_manifest(directory)
-    if manifest.task is Task.MULTICLASS:
-        raise PackageError("multiclass packages are not served yet (binary and regression are)")
     if manifest.task is not USE_CASE.task:
         raise PackageError(
             f"package.json says task {manifest.task}, but use case {USE_CASE.name!r} is {USE_CASE.task}"

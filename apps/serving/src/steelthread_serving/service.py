@@ -131,7 +131,7 @@ class PredictionService:
                     "schema_version": PREDICTION_LOG_SCHEMA_VERSION,
                     "logged_at": datetime.now(UTC),
                     "request_id": request_id,
-                    "customer_id": key,  # the log's name for the entity key (log schema 1)
+                    "entity_key": key,
                     "source": "online",
                     "model_name": answering.name,
                     "model_version": answering.version,

@@ -1,15 +1,27 @@
 """Prediction-log contract: one record per answered prediction, append-only, schema-versioned.
 
 Monitoring and batch read and write only this shape, never serving internals.
+
+Schema 2 names the entity key `entity_key`, whatever the use case calls it (the request keeps the use
+case's own names); schema 1 (written before use cases were a seam) named it after the credit example. A
+reader accepts both: `PredictionLogRecord` maps a schema-1 record on validation, and LEGACY_ENTITY_FIELD
+is the one place the old name lives.
 """
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing import Any, Final
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from steelthread_contracts.api import Decision, ServingMode
 
-PREDICTION_LOG_SCHEMA_VERSION = 1
+PREDICTION_LOG_SCHEMA_VERSION: Final = 2
+READABLE_SCHEMA_VERSIONS: Final = frozenset({1, 2})
+ENTITY_FIELD: Final = "entity_key"
+"""The record's entity-key field (schema 2)."""
+LEGACY_ENTITY_FIELD: Final = {1: "customer_id"}
+"""What older schemas called the entity key (schema 1, the credit example's join key)."""
 
 
 class ScoreRecord(BaseModel):
@@ -30,7 +42,7 @@ class PredictionLogRecord(BaseModel):
     schema_version: int = PREDICTION_LOG_SCHEMA_VERSION
     logged_at: AwareDatetime
     request_id: str
-    customer_id: int
+    entity_key: int = Field(description="The entity's join-key value (the use case names the key).")
     source: str = Field(default="online", description="online or batch")
     model_name: str
     model_version: str
@@ -45,3 +57,13 @@ class PredictionLogRecord(BaseModel):
     degraded_reason: str | None = None
     scores: list[ScoreRecord] = Field(default_factory=list, description="Every score computed.")
     latency_ms: float = Field(ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """A schema-1 record reads as schema 2: its entity key moves to `entity_key`."""
+        if isinstance(data, dict) and data.get("schema_version") in LEGACY_ENTITY_FIELD:
+            old = LEGACY_ENTITY_FIELD[data["schema_version"]]
+            if old in data and ENTITY_FIELD not in data:
+                data = {k: v for k, v in data.items() if k != old} | {ENTITY_FIELD: data[old]}
+        return data
