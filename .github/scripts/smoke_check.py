@@ -17,25 +17,21 @@ import typer
 from pydantic import ValidationError
 
 from steelthread_contracts import ModelInfo, PredictionRequest, PredictionResponse
+from steelthread_contracts.usecase import active
 
-_SMOKE_CASES = (
-    (1, 12_000.0, 36, "debt_consolidation", 54_000.0),
-    (2, 3_500.0, 12, "car", 0.0),
-    (3, 40_000.0, 60, "business", 120_000.0),
-)
+USE_CASE = active()
 SMOKE_REQUESTS: tuple[PredictionRequest, ...] = tuple(
     PredictionRequest.model_validate(
         {
             "request_id": f"smoke-{i}",
-            "customer_id": cid,
-            "loan_amount": amount,
-            "term_months": term,
-            "purpose": purpose,
-            "declared_income": income,
+            USE_CASE.entity.join_key: USE_CASE.entity.example + i,
+            **{name: case.inputs[name] for name in USE_CASE.request_names},
         }
     )
-    for i, (cid, amount, term, purpose, income) in enumerate(_SMOKE_CASES)
+    for i, case in enumerate(USE_CASE.smoke_cases[:3])
 )
+"""Requests built from the use case's own smoke cases (their request fields), so a fork changes nothing
+here."""
 
 
 def model_problems(info: ModelInfo, expect_version: str, expect_mode: str) -> list[str]:

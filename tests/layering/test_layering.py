@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from helpers.workspace import ROOT, members, read_toml
+from helpers.workspace import ROOT, Member, members, read_toml
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 SERVING_NEVER_IMPORTS = {
@@ -67,7 +67,7 @@ def test_every_layering_contract_is_kept() -> None:
 
 def test_the_contracts_cover_every_member_and_the_rules_of_the_issue() -> None:
     config = read_toml(ROOT / "pyproject.toml")["tool"]["importlinter"]
-    assert set(config["root_packages"]) == {module for m in members() for module in m.modules}
+    assert set(config["root_packages"]) == {module for m in _plumbing() for module in m.modules}
     assert config["include_external_packages"] is True, "without it feast, pandas... are not in the graph"
     contracts = _contracts()
     # Forbidden contracts must follow indirect imports (their default); one that allows them checks little.
@@ -122,20 +122,32 @@ def test_ci_installs_and_imports_every_member_alone() -> None:
     job = ci["jobs"]["members"]
     rows = job["strategy"]["matrix"]["include"]
     assert {(r["member"], r["module"]) for r in rows} == {
-        (m.distribution, module) for m in members() for module in m.modules
+        (m.distribution, module) for m in _plumbing() for module in m.modules
     }
     tests = {r["member"]: r["tests"] for r in rows}
     assert tests == {
         m.distribution: (m.folder / "tests").relative_to(ROOT).as_posix()
         if (m.folder / "tests").is_dir()
         else ""
-        for m in members()
+        for m in _plumbing()
     }, "a member's own tests/ folder runs in its own environment"
     scripts = "\n".join(step.get("run", "") for step in job["steps"])
     assert 'uv sync --locked --package "$MEMBER"' in scripts
     assert ".github/scripts/import_member.py" in scripts
     assert "--all-packages" not in scripts
     assert job["env"]["UV_PROJECT_ENVIRONMENT"] != ".venv", "a fresh environment, not the workspace's"
+    # Use cases are found from their folders, so a fork's new one is installed alone with no edit here.
+    usecases = ci["jobs"]["usecases"]
+    loop = "\n".join(step.get("run", "") for step in usecases["steps"])
+    assert "for folder in usecases/*/" in loop
+    assert 'uv sync --locked --package "$name"' in loop
+    assert ".github/scripts/import_member.py" in loop
+    assert usecases["env"]["UV_PROJECT_ENVIRONMENT"] != ".venv"
+
+
+def _plumbing() -> list[Member]:
+    """Every member but the use cases (those are found from usecases/*, see test_usecase_imports.py)."""
+    return [m for m in members() if m.folder.parent != ROOT / "usecases"]
 
 
 def _import_member() -> ModuleType:
