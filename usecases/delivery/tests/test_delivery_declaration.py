@@ -107,7 +107,8 @@ def test_fairness_is_off_and_slices_are_known_columns() -> None:
 
 def test_training_config_has_a_range_for_every_feature_and_regression_sections() -> None:
     config = yaml.safe_load(USE_CASE.training_config.read_text())
-    assert config["task_params"]["objective"] == "regression"
+    assert config["lightgbm"]["objective"] == "regression"
+    assert config["gate"]["regression"]["max_mae"] > 0
     assert set(config["validation"]["ranges"]) == set(USE_CASE.feature_names)
     for name, (low, high) in config["validation"]["ranges"].items():
         assert low < high, name
