@@ -2,12 +2,16 @@
 # steelthread-batch: batch scoring, embedded or on Apache Spark. PySpark needs a Java runtime (17); the Spark
 # operator starts driver and executor pods from this image through spark-entrypoint.sh.
 #   docker build -f infra/docker/batch.Dockerfile -t steelthread-batch .
+ARG USECASE=credit
+# The use case the image serves (a folder under usecases/): installed beside the app, selected by
+# STEELTHREAD_USECASE at run time.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
 FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
+ARG USECASE
 COPY --from=uv /uv /uvx /bin/
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -18,10 +22,12 @@ COPY pyproject.toml uv.lock ./
 COPY packages/ packages/
 COPY apps/ apps/
 COPY examples/ examples/
+COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-batch --no-dev --no-editable
+    uv sync --locked --package steelthread-batch --package "steelthread-usecase-${USECASE}" --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
+ARG USECASE
 RUN apt-get update \
     && apt-get install -y --no-install-recommends default-jre-headless tini procps \
     && rm -rf /var/lib/apt/lists/* \
@@ -34,6 +40,7 @@ COPY --from=build /app/.venv /app/.venv
 COPY infra/docker/spark/spark-entrypoint.sh /opt/entrypoint.sh
 COPY infra/docker/spark/steelthread_batch_main.py /app/spark/steelthread_batch_main.py
 ENV PATH=/app/.venv/bin:$PATH \
+    STEELTHREAD_USECASE=${USECASE} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     JAVA_HOME=/usr/lib/jvm/default-java \

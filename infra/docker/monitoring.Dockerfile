@@ -1,12 +1,16 @@
 # syntax=docker/dockerfile:1.7
 # steelthread-monitoring: the Evidently monitoring job (reference vs a window of the prediction log).
 #   docker build -f infra/docker/monitoring.Dockerfile -t steelthread-monitoring .
+ARG USECASE=credit
+# The use case the image serves (a folder under usecases/): installed beside the app, selected by
+# STEELTHREAD_USECASE at run time.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
 FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
+ARG USECASE
 COPY --from=uv /uv /uvx /bin/
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -17,10 +21,12 @@ COPY pyproject.toml uv.lock ./
 COPY packages/ packages/
 COPY apps/ apps/
 COPY examples/ examples/
+COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-monitoring --no-dev --no-editable
+    uv sync --locked --package steelthread-monitoring --package "steelthread-usecase-${USECASE}" --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
+ARG USECASE
 RUN groupadd --system --gid 10001 steelthread \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin steelthread \
     && mkdir -p /var/lib/steelthread \
@@ -28,6 +34,7 @@ RUN groupadd --system --gid 10001 steelthread \
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH \
+    STEELTHREAD_USECASE=${USECASE} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     STEELTHREAD_DATA_DIR=/var/lib/steelthread

@@ -2,6 +2,9 @@
 # steelthread-serving-gpu: onnxruntime-gpu on a CUDA 12 + cuDNN 9 runtime. onnxruntime-gpu also ships the CPU
 # execution provider, so the same image answers on a node without a GPU (CPU fallback) instead of failing.
 #   docker build -f infra/docker/serving-gpu.Dockerfile -t steelthread-serving-gpu .
+ARG USECASE=credit
+# The use case the image serves (a folder under usecases/): installed beside the app, selected by
+# STEELTHREAD_USECASE at run time.
 ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
@@ -13,6 +16,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 FROM base AS build
+ARG USECASE
 COPY --from=uv /uv /uvx /bin/
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -24,10 +28,12 @@ COPY pyproject.toml uv.lock ./
 COPY packages/ packages/
 COPY apps/ apps/
 COPY examples/ examples/
+COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-serving --extra gpu --no-dev --no-editable
+    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra gpu --no-dev --no-editable
 
 FROM base AS runtime
+ARG USECASE
 RUN groupadd --system --gid 10001 steelthread \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin steelthread \
     && mkdir -p /var/lib/steelthread \
@@ -36,6 +42,7 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY apps/serving/flags.json /app/config/flags.json
 ENV PATH=/app/.venv/bin:$PATH \
+    STEELTHREAD_USECASE=${USECASE} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     NVIDIA_VISIBLE_DEVICES=all \

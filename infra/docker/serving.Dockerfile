@@ -2,12 +2,16 @@
 # steelthread-serving (CPU). Build from the repository root:
 #   docker build -f infra/docker/serving.Dockerfile -t steelthread-serving .
 # Only the serving member's locked dependencies are installed (uv.lock, --locked), with onnxruntime for the CPU.
+ARG USECASE=credit
+# The use case the image serves (a folder under usecases/): installed beside the app, selected by
+# STEELTHREAD_USECASE at run time.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
 FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
+ARG USECASE
 COPY --from=uv /uv /uvx /bin/
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -18,10 +22,12 @@ COPY pyproject.toml uv.lock ./
 COPY packages/ packages/
 COPY apps/ apps/
 COPY examples/ examples/
+COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-serving --extra cpu --no-dev --no-editable
+    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra cpu --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
+ARG USECASE
 RUN groupadd --system --gid 10001 steelthread \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin steelthread \
     && mkdir -p /var/lib/steelthread \
@@ -30,6 +36,7 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY apps/serving/flags.json /app/config/flags.json
 ENV PATH=/app/.venv/bin:$PATH \
+    STEELTHREAD_USECASE=${USECASE} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     STEELTHREAD_DATA_DIR=/var/lib/steelthread \

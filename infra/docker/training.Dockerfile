@@ -1,12 +1,16 @@
 # syntax=docker/dockerfile:1.7
 # steelthread-training: the training pipeline (Feast, LightGBM, ONNX export, MLflow client), one-shot jobs.
 #   docker build -f infra/docker/training.Dockerfile -t steelthread-training .
+ARG USECASE=credit
+# The use case the image serves (a folder under usecases/): installed beside the app, selected by
+# STEELTHREAD_USECASE at run time.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
 FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
+ARG USECASE
 COPY --from=uv /uv /uvx /bin/
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -17,10 +21,12 @@ COPY pyproject.toml uv.lock ./
 COPY packages/ packages/
 COPY apps/ apps/
 COPY examples/ examples/
+COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-training --no-dev --no-editable
+    uv sync --locked --package steelthread-training --package "steelthread-usecase-${USECASE}" --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
+ARG USECASE
 # LightGBM needs the OpenMP runtime.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 \
@@ -32,6 +38,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH \
+    STEELTHREAD_USECASE=${USECASE} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MPLCONFIGDIR=/tmp/matplotlib \

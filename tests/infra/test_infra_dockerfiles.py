@@ -107,6 +107,22 @@ def test_installs_only_its_members_locked_dependencies(image: str) -> None:
 
 
 @pytest.mark.parametrize("image", sorted(IMAGES))
+def test_installs_the_use_case_it_runs(image: str) -> None:
+    """The plumbing finds its use case by entry point: an image without one cannot start. The use case is
+    a build argument (default the credit example), installed beside the member and named at run time."""
+    steps = instructions(dockerfile(image))
+    assert "USECASE=credit" in [a for k, a in steps if k == "ARG"]
+    (sync,) = [a for k, a in steps if k == "RUN" and "uv sync" in a]
+    words = shlex.split(sync.split("uv sync", 1)[1])
+    packages = [words[i + 1] for i, w in enumerate(words) if w == "--package"]
+    assert packages[1:] == ["steelthread-usecase-${USECASE}"]
+    assert (REPO / "usecases" / "credit" / "pyproject.toml").is_file()
+    assert "usecases/ usecases/" in [a for k, a in steps if k == "COPY"]
+    env = " ".join(a for k, a in final_stage(steps) if k == "ENV")
+    assert "STEELTHREAD_USECASE=${USECASE}" in env
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
 def test_uv_comes_from_a_pinned_image_and_python_is_not_downloaded(image: str) -> None:
     steps = instructions(dockerfile(image))
     args = {a.split("=")[0].split()[0]: a for k, a in steps if k == "ARG"}
