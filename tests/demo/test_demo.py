@@ -1,6 +1,7 @@
-"""`make demo` at a reduced size, once per shipped use case: the whole loop (generate, Feast, train, gate,
-promote, serve in every mode, feedback, monitor, alert rules, batch on the local engine) must keep working
-for the binary credit example and the regression delivery example, so neither can break unnoticed."""
+"""`make demo` at a reduced size, once per use case: the whole loop (generate, Feast, train, gate, promote,
+serve in every mode, feedback, monitor, alert rules, batch on the local engine) must keep working for the
+binary credit example, the regression delivery example and the multiclass fixture, so none can break
+unnoticed."""
 
 from __future__ import annotations
 
@@ -16,19 +17,22 @@ from steelthread_contracts.usecase import registered
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(n for n in registered() if n in {"credit", "delivery"})
+MULTICLASS = "fixtures.usecases.multiclass_fixture:USE_CASE"
+"""The multiclass fixture use case (tests/fixtures/usecases): train, export, serve, batch, monitor."""
 
 
 def test_both_examples_are_installed() -> None:
     assert SHIPPED == ["credit", "delivery"], sorted(registered())
 
 
-@pytest.mark.parametrize("usecase", SHIPPED)
+@pytest.mark.parametrize("usecase", [*SHIPPED, MULTICLASS], ids=[*SHIPPED, "multiclass-fixture"])
 def test_demo_runs_the_whole_loop(tmp_path: Path, usecase: str) -> None:
     root = tmp_path / "demo"
     root.mkdir()
     (root / "stale-from-a-previous-run.txt").write_text("x")  # a second run starts clean
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")} | {
         "STEELTHREAD_USECASE": usecase,
+        "PYTHONPATH": str(ROOT / "tests"),  # where the fixture use case's import path starts
         "STEELTHREAD_DEMO_DIR": str(root),
         "STEELTHREAD_DEMO_ROWS": "6000",
         "STEELTHREAD_DEMO_REPLAY": "40",

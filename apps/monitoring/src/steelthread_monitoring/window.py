@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from steelthread_contracts import PredictionLogRecord
+from steelthread_contracts import PredictionLogRecord, usecase
 from steelthread_contracts.log import ENTITY_FIELD as LOG_ENTITY_FIELD
 from steelthread_contracts.log import LEGACY_ENTITY_FIELD, READABLE_SCHEMA_VERSIONS
 from steelthread_contracts.package import Task
@@ -57,6 +57,14 @@ _FEEDBACK_SCHEMA = pa.schema(
         ("observed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+_FEEDBACK_NAMES_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("observed_label", pa.string()),
+        ("observed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+"""Multiclass feedback, whose label may be a class name (or an index, read as text)."""
 BASE_COLUMNS = ["request_id", ENTITY_FIELD, "logged_at", "model_version", "degraded"]
 
 
@@ -321,21 +329,51 @@ def _coerce_types(
     return changes
 
 
+def _class_names() -> tuple[str, ...]:
+    """The active use case's class names (a multiclass label may arrive as one), or none."""
+    try:
+        return usecase.active().classes
+    except usecase.UseCaseError:
+        return ()
+
+
+def _class_indices(table: pa.Table, classes: tuple[str, ...]) -> pa.Table:
+    """Labels given as class names (what /v1/feedback accepts) as their index in the model's output order;
+    anything else becomes NaN and is refused by the label check with its line."""
+    index = {name: float(i) for i, name in enumerate(classes)}
+    raw = table.column("observed_label").to_pylist()
+    values = [index.get(v, _number(v)) if v is not None else None for v in raw]
+    return table.set_column(
+        table.schema.get_field_index("observed_label"), "observed_label", pa.array(values, pa.float64())
+    )
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
+
+
 def _labels_for(request_ids: pd.Series, feedback_dir: Path | None, task: Task) -> np.ndarray:
     """Latest observed label per request id, NaN where none has arrived yet."""
     labels = np.full(len(request_ids), np.nan)
     if feedback_dir is None or not feedback_dir.is_dir():
         return labels
+    classes = _class_names() if task is Task.MULTICLASS else ()
+    schema = _FEEDBACK_NAMES_SCHEMA if classes else _FEEDBACK_SCHEMA
     tables = []
     for path in sorted(feedback_dir.glob(FEEDBACK_GLOB)):
         try:
-            table = _read_jsonl(path, _FEEDBACK_SCHEMA)
+            table = _read_jsonl(path, schema)
         except InvalidInputError:
             _raise_bad_label(path, task)  # names the line when a label is what broke the parse
             raise
         if table is None or table.num_rows == 0:
             continue
         table = table.select(_FEEDBACK_SCHEMA.names)
+        if classes:
+            table = _class_indices(table, classes)
         if not _valid_labels(table.column("observed_label").to_numpy(zero_copy_only=False), task).all():
             _raise_bad_label(path, task)
         tables.append(table)
@@ -355,7 +393,7 @@ def _labels_for(request_ids: pd.Series, feedback_dir: Path | None, task: Task) -
 LABEL_RULES: dict[Task, str] = {
     Task.BINARY: "0 or 1",
     Task.REGRESSION: "a finite number",
-    Task.MULTICLASS: "a class index (a whole number >= 0)",
+    Task.MULTICLASS: "one of the use case's class names, or a class index (a whole number >= 0)",
 }
 
 
@@ -373,6 +411,8 @@ def _valid_labels(values: np.ndarray, task: Task) -> np.ndarray:
 
 
 def _label_ok(value: object, task: Task) -> bool:
+    if task is Task.MULTICLASS and isinstance(value, str):
+        return value in _class_names()
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return bool(_valid_labels(np.array([float(value)]), task)[0])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from steelthread_contracts.package import Task
 from steelthread_contracts.usecase import load_hook
@@ -55,9 +56,23 @@ def label_events(
     known = known.drop_duplicates(REQUEST_ID, keep="last")[[REQUEST_ID, TABLES.label]]
     joined = events.merge(known, on=REQUEST_ID, how="inner", validate="one_to_one")
     joined = joined.rename(columns={TABLES.label: LABEL})
+    if USE_CASE.task is Task.MULTICLASS and USE_CASE.classes and not is_numeric_dtype(joined[LABEL]):
+        joined[LABEL] = _class_indices(joined[LABEL])
     if USE_CASE.task is not Task.REGRESSION:  # class labels are integers; a regression target stays as is
         joined[LABEL] = joined[LABEL].astype("int64")
     return joined.sort_values([TABLES.event_time, REQUEST_ID], kind="stable").reset_index(drop=True)
+
+
+def _class_indices(labels: pd.Series) -> pd.Series:
+    """Class names (the use case's `classes`) as their index in the model's output order."""
+    index = {name: i for i, name in enumerate(USE_CASE.classes)}
+    unknown = sorted(set(labels.astype(str)) - set(index))
+    if unknown:
+        raise TrainingError(
+            f"labels {unknown[:5]} in {TABLES.labels}.{TABLES.label} are not classes of use case "
+            f"{USE_CASE.name!r} ({', '.join(USE_CASE.classes)})"
+        )
+    return labels.astype(str).map(index)
 
 
 def entity_frame(labelled: pd.DataFrame) -> pd.DataFrame:
