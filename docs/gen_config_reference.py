@@ -51,7 +51,18 @@ Every app and CLI reads one pydantic-settings object. Each field is set by an en
 the prefix `STEELTHREAD_` (field `data_dir` → `STEELTHREAD_DATA_DIR`); unset fields take the default
 shown. The `local` profile needs no server; `production` expects PostgreSQL, Redis, object storage and an
 MLflow server, with DSNs and keys from the environment (never from the repository).
+
+## The use case (every app and CLI)
+
+| variable | default | description |
+|---|---|---|
+| `STEELTHREAD_USECASE` | `{default}` | {usecase_text} |
 """
+USECASE_TEXT = (
+    "Which use case every part runs: a name registered under the entry-point group "
+    "`steelthread.usecases` (the shipped ones: {shipped}), or an import path `module:ATTRIBUTE` (fixture "
+    "use cases in tests). Read once per process, by `steelthread_contracts.usecase.active()`."
+)
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,11 @@ def load(target: str) -> type[BaseModel] | str:
 
 
 def render(settings: list[tuple[str, str]]) -> str:
-    parts = [HEADER]
+    from steelthread_contracts import usecase
+
+    shipped = ", ".join(f"`{name}`" for name in sorted(usecase.registered()))
+    text = USECASE_TEXT.format(shipped=shipped)
+    parts = [HEADER.format(default=usecase.DEFAULT_USECASE, usecase_text=text)]
     missing: list[str] = []
     defaults: dict[str, dict[str, str]] = defaultdict(dict)
     for title, target in settings:
