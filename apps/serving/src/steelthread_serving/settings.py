@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from steelthread_contracts.package import ALIASES
+from steelthread_contracts.usecase import active
 
 DEFAULT_FLAGS_PATH = Path(__file__).resolve().parents[2] / "flags.json"
 PLACEHOLDER_KEYS = frozenset(
@@ -73,7 +74,9 @@ class ServingSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     skeleton_score: float = Field(
-        default=0.1, ge=0.0, le=1.0, description="Constant probability the skeleton answers."
+        default=0.1,
+        allow_inf_nan=False,
+        description="Constant score the skeleton answers; inside the use case's score range.",
     )
 
     @field_validator("api_keys", mode="before")
@@ -89,6 +92,14 @@ class ServingSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("skeleton_score")
+    @classmethod
+    def _inside_the_score_range(cls, score: float) -> float:
+        low, high = active().score_range
+        if not low <= score <= high:
+            raise ValueError(f"must be inside the use case's score range [{low:g}, {high:g}]")
+        return score
 
     @field_validator("champion_alias")
     @classmethod
