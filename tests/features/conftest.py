@@ -1,6 +1,6 @@
 """Shared fixtures: one generated data set plus hand-made hard cases, applied once per session.
 
-`import feast` and `apply` cost ~20 s, so every local-profile test shares this store. The session runs the
+`import feast` and `apply` are slow, so every local-profile test shares this store. The session runs the
 credit example (the default use case): the generated world and its point-in-time hard cases are credit
 data (credit-domain fixtures, from steelthread_usecase_credit), while plumbing tests take every name
 (join key, views, request fields, tables) from the active use case, through `steelthread_features`

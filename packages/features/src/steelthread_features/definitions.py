@@ -1,7 +1,7 @@
 """Names of the active use case's feature set, for the Feast repo, the generator and every consumer.
 
 Derived from the use case's declaration (`steelthread_contracts.usecase.active()`), never written here:
-a fork changes its use-case folder, not this module. Kept free of `feast` imports (which cost ~8 s) so
+a fork changes its use-case folder, not this module. Kept free of `feast` imports (slow to import) so
 that serving and training can learn the feature order and column names cheaply; `tests/features` checks
 that the Feast objects agree with them.
 """

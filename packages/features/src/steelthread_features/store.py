@@ -241,11 +241,12 @@ def online_vector(
     features and to the request-time features computed from them.
 
     Engines, all returning the same vectors (the skew tests run each against the training frame):
-    `direct` (default) reads the online store without Feast (`steelthread_features.online`: ~1 ms less
-    per call and no `import feast`); `feast` asks `get_online_features` for the batch views and computes
-    the request-time features here, with the use case's row transform (`on_demand.row`: the row form of
-    what the on-demand view runs for training, bit-identical); `feast_odfv` asks Feast for the whole
-    service, on-demand view included (~10 ms of Arrow/pandas conversion per call).
+    `direct` (default) reads the online store without Feast (`steelthread_features.online`: cheaper per
+    call, as `bench/bench_features.py` measures, and no `import feast`); `feast` asks
+    `get_online_features` for the batch views and computes the request-time features here, with the use
+    case's row transform (`on_demand.row`: the row form of what the on-demand view runs for training,
+    bit-identical); `feast_odfv` asks Feast for the whole
+    service, on-demand view included (an Arrow/pandas conversion on every call).
     """
     if engine == "direct":
         return online_vectors(requests, settings=settings, as_of=as_of)

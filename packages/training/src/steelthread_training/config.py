@@ -196,9 +196,9 @@ class ParityConfig(_Frozen):
 
 
 RELATIVE_DEFAULTS: dict[str, float] = {"quantile_tolerance": 1e-4, "row_tolerance": 1e-3}
-"""A regressor's float32 sum over hundreds of trees drifts by a few 1e-6 of the value (measured: p99.99
-relative |diff| 1e-6 to 5e-6 at 300 trees, ~7e-6 on counts of several hundred), so the probability defaults
-(1e-5, 1e-4) would sit right at the noise; these keep a 10x margin and still catch a wrong graph."""
+"""A regressor's float32 sum over hundreds of trees drifts by a small relative amount (ARCHITECTURE.md,
+"Measured pitfalls"; `tests/training/test_training_tasks.py` exercises it), which the probability defaults
+would sit on; these leave a margin above that noise and still catch a wrong graph."""
 
 
 class MulticlassConfig(_Frozen):

@@ -9,8 +9,9 @@ reports the maximum (see training.yaml for the numbers and the measurement behin
 Per task (`steelthread_contracts.package.Task`): a classifier's graph keeps one output, `probabilities`
 [N, K] (binary: K = 2, the score is column 1); a regressor's graph has one output, `variable` [N, 1], the
 predicted label itself. Probabilities are compared in absolute terms; a regression's predictions, whose
-scale is the label's (counts of several hundred differ by ~1e-3 in float32 while the relative difference
-stays ~7e-6), relative to max(|native|, `parity.relative_floor`).
+scale is the label's (float32 moves large predictions by more than a probability's tolerance while the
+relative difference stays small: ARCHITECTURE.md, "Measured pitfalls"), relative to max(|native|,
+`parity.relative_floor`).
 """
 
 from __future__ import annotations

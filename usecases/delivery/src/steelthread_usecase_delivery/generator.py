@@ -172,10 +172,9 @@ def true_minutes(
 ) -> np.ndarray:
     """Expected delivery minutes before noise: the generator's truth, in one place.
 
-    Preparation saturates with the basket (at most +60 %); a kitchen queues only at rush hour and only
-    past 0.8 orders a day per staff member per 12 (capped at 20 minutes); courier waits almost double at
-    rush hour; the ride depends on vehicle and rush hour together; a bike slows past 4 km; a large basket
-    takes two more minutes to hand over.
+    Preparation grows with the basket and saturates; a kitchen queues only at rush hour and only past a
+    load per staff member (capped); courier waits grow at rush hour; the ride depends on vehicle and rush
+    hour together; a bike slows on long trips; a large basket takes longer to hand over.
     """
     prep_time = prep * (1.0 + 0.6 * (1.0 - np.exp(-(items - 1.0) / 3.0)))
     load = orders_per_day / (staff * 12.0)
