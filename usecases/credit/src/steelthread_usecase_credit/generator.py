@@ -10,8 +10,6 @@ which re-exports `generate`, `write`, `read`, `TABLES`, `DEFAULT_END` and `DEFAU
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -21,8 +19,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from steelthread_contracts import tables
+from steelthread_contracts.tables import micros, utc_series
 from steelthread_usecase_credit.domain import (
     CREATED_TIMESTAMP,
     EVENT_TIMESTAMP,
@@ -131,14 +130,6 @@ class GeneratedData:
         return frame
 
 
-def _us(dt: datetime) -> int:
-    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
-
-
-def _ts(micros: np.ndarray) -> pd.Series:
-    return pd.Series(micros.astype("datetime64[us]")).dt.tz_localize("UTC")
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
@@ -163,7 +154,7 @@ def generate(
     scen = Scenario(scenario) if scenario is not None else None
     rng = np.random.default_rng(seed)
     start = end - timedelta(days=days)
-    start_us, end_us = _us(start), _us(end)
+    start_us, end_us = micros(start), micros(end)
     day_us = 86_400 * 1_000_000
 
     # Customers: a latent risk drives their history; slice attributes do not enter the label.
@@ -186,8 +177,8 @@ def generate(
     customers = pd.DataFrame(
         {
             JOIN_KEY: np.arange(1, n_cust + 1, dtype=np.int64),
-            EVENT_TIMESTAMP: _ts(signup),
-            CREATED_TIMESTAMP: _ts(signup + 3_600_000_000),
+            EVENT_TIMESTAMP: utc_series(signup),
+            CREATED_TIMESTAMP: utc_series(signup + 3_600_000_000),
             "age": age.astype(np.float64),
             "years_employed": years_employed,
             "months_at_address": months_at_address,
@@ -223,8 +214,8 @@ def generate(
     credit_history = pd.DataFrame(
         {
             JOIN_KEY: (h_cust + 1).astype(np.int64),
-            EVENT_TIMESTAMP: _ts(h_time),
-            CREATED_TIMESTAMP: _ts(h_created),
+            EVENT_TIMESTAMP: utc_series(h_time),
+            CREATED_TIMESTAMP: utc_series(h_created),
             "total_balance": balance,
             "credit_utilisation": utilisation,
             "delinquencies_12m": delinquencies,
@@ -249,7 +240,7 @@ def generate(
         {
             "request_id": [f"app-{i:09d}" for i in range(rows)],
             JOIN_KEY: (a_cust + 1).astype(np.int64),
-            "application_timestamp": _ts(a_time),
+            "application_timestamp": utc_series(a_time),
             "loan_amount": loan_amount,
             "term_months": term,
             "purpose": purpose,
@@ -279,7 +270,7 @@ def generate(
         {
             "request_id": applications["request_id"],
             "defaulted": defaulted,
-            "label_timestamp": _ts(a_time + delay),
+            "label_timestamp": utc_series(a_time + delay),
         }
     )
 
@@ -333,43 +324,20 @@ def _apply_scenario(
         labels["defaulted"] = y
 
 
-def to_arrow(data: GeneratedData, name: str) -> pa.Table:
-    """One table in its fixed schema (microsecond UTC timestamps, Spark-readable)."""
-    return pa.Table.from_pandas(data.table(name), schema=SCHEMAS[name], preserve_index=False)
-
-
 def write(data: GeneratedData, out: Path) -> dict[str, Path]:
-    """Write `<out>/<table>/<table>.parquet` plus `<out>/manifest.json` (hashes for reproducibility).
-
-    The Feast sources read `<out>/customers/*.parquet` and `<out>/credit_history/*.parquet`.
-    """
-    paths: dict[str, Path] = {}
-    hashes: dict[str, str] = {}
-    for name in TABLES:
-        folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.parquet"
-        table = to_arrow(data, name).replace_schema_metadata(None)
-        pq.write_table(table, path, compression="zstd", row_group_size=256_000)
-        paths[name] = path
-        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    manifest = {
-        "seed": data.seed,
-        "scenario": data.scenario.value if data.scenario else None,
-        "rows": {name: len(data.table(name)) for name in TABLES},
-        "start": data.start.isoformat(),
-        "end": data.end.isoformat(),
-        "drift_start": data.drift_start.isoformat(),
-        "sha256": hashes,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    paths["manifest"] = out / "manifest.json"
-    return paths
+    """Write `<out>/<table>/<table>.parquet` plus `<out>/manifest.json` (steelthread_contracts.tables)."""
+    return tables.write_tables(
+        {name: data.table(name) for name in TABLES},
+        SCHEMAS,
+        out,
+        seed=data.seed,
+        scenario=data.scenario.value if data.scenario else None,
+        start=data.start,
+        end=data.end,
+        drift_start=data.drift_start,
+    )
 
 
 def read(data_dir: Path, name: str) -> pd.DataFrame:
     """Read one generated table back as pandas (timestamps stay datetime64[us, UTC])."""
-    if name not in TABLES:
-        raise ValueError(f"unknown table {name!r}; expected one of {', '.join(TABLES)}")
-    frame: pd.DataFrame = pq.read_table(data_dir / name).to_pandas()
-    return frame
+    return tables.read_table(data_dir, name, TABLES)

@@ -14,8 +14,6 @@ bike does not, and a bike slows past a few kilometres. A linear model on every f
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,8 +23,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from steelthread_contracts import tables
+from steelthread_contracts.tables import micros, utc_series
 from steelthread_usecase_delivery.domain import (
     CITIES,
     CITY_ZONES,
@@ -146,14 +145,6 @@ class GeneratedData:
         return frame
 
 
-def _us(dt: datetime) -> int:
-    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
-
-
-def _ts(micros: np.ndarray) -> pd.Series:
-    return pd.Series(micros.astype("datetime64[us]")).dt.tz_localize("UTC")
-
-
 def _round(x: np.ndarray, step: float) -> np.ndarray:
     return np.asarray(np.round(x / step) * step)
 
@@ -203,7 +194,7 @@ def generate(
     scen = Scenario(scenario) if scenario is not None else None
     rng = np.random.default_rng(seed)
     start = end - timedelta(days=days)
-    start_us, end_us = _us(start), _us(end)
+    start_us, end_us = micros(start), micros(end)
     day_us = 86_400 * 1_000_000
     hour_us = 3_600 * 1_000_000
 
@@ -222,8 +213,8 @@ def generate(
     restaurants = pd.DataFrame(
         {
             JOIN_KEY: np.arange(1, n_rest + 1, dtype=np.int64),
-            EVENT_TIMESTAMP: _ts(opened),
-            CREATED_TIMESTAMP: _ts(opened + hour_us),
+            EVENT_TIMESTAMP: utc_series(opened),
+            CREATED_TIMESTAMP: utc_series(opened + hour_us),
             "prep_minutes_p50": prep_p50,
             "prep_minutes_p90": prep_p90,
             "kitchen_staff": staff,
@@ -258,8 +249,8 @@ def generate(
     restaurant_stats = pd.DataFrame(
         {
             JOIN_KEY: (s_rest + 1).astype(np.int64),
-            EVENT_TIMESTAMP: _ts(s_time),
-            CREATED_TIMESTAMP: _ts(s_time + rng.integers(0, 2 * hour_us, n_stats)),
+            EVENT_TIMESTAMP: utc_series(s_time),
+            CREATED_TIMESTAMP: utc_series(s_time + rng.integers(0, 2 * hour_us, n_stats)),
             "orders_per_day_7d": orders_per_day,
             "courier_wait_minutes_7d": courier_wait,
             "late_share_7d": late_share,
@@ -287,7 +278,7 @@ def generate(
         {
             "request_id": [f"ord-{i:09d}" for i in range(rows)],
             JOIN_KEY: (o_rest + 1).astype(np.int64),
-            "order_timestamp": _ts(o_time),
+            "order_timestamp": utc_series(o_time),
             "basket_value": basket,
             "item_count": items,
             "distance_km": distance,
@@ -318,7 +309,7 @@ def generate(
         {
             "request_id": orders["request_id"],
             "delivered_minutes": delivered,
-            "delivered_timestamp": _ts(o_time + np.round(delivered * 60e6).astype(np.int64)),
+            "delivered_timestamp": utc_series(o_time + np.round(delivered * 60e6).astype(np.int64)),
         }
     )
 
@@ -375,43 +366,23 @@ def _apply_scenario(
         minutes = deliveries["delivered_minutes"].to_numpy(copy=True)
         minutes[after] = np.minimum(minutes[after] + 8.0, MAX_MINUTES)
         deliveries["delivered_minutes"] = minutes
-        deliveries["delivered_timestamp"] = _ts(o_time + np.round(minutes * 60e6).astype(np.int64))
-
-
-def to_arrow(data: GeneratedData, name: str) -> pa.Table:
-    """One table in its fixed schema (microsecond UTC timestamps, Spark-readable)."""
-    return pa.Table.from_pandas(data.table(name), schema=SCHEMAS[name], preserve_index=False)
+        deliveries["delivered_timestamp"] = utc_series(o_time + np.round(minutes * 60e6).astype(np.int64))
 
 
 def write(data: GeneratedData, out: Path) -> dict[str, Path]:
-    """Write `<out>/<table>/<table>.parquet` plus `<out>/manifest.json` (hashes for reproducibility)."""
-    paths: dict[str, Path] = {}
-    hashes: dict[str, str] = {}
-    for name in TABLES:
-        folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.parquet"
-        table = to_arrow(data, name).replace_schema_metadata(None)
-        pq.write_table(table, path, compression="zstd", row_group_size=256_000)
-        paths[name] = path
-        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    manifest = {
-        "seed": data.seed,
-        "scenario": data.scenario.value if data.scenario else None,
-        "rows": {name: len(data.table(name)) for name in TABLES},
-        "start": data.start.isoformat(),
-        "end": data.end.isoformat(),
-        "drift_start": data.drift_start.isoformat(),
-        "sha256": hashes,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    paths["manifest"] = out / "manifest.json"
-    return paths
+    """Write `<out>/<table>/<table>.parquet` plus `<out>/manifest.json` (steelthread_contracts.tables)."""
+    return tables.write_tables(
+        {name: data.table(name) for name in TABLES},
+        SCHEMAS,
+        out,
+        seed=data.seed,
+        scenario=data.scenario.value if data.scenario else None,
+        start=data.start,
+        end=data.end,
+        drift_start=data.drift_start,
+    )
 
 
 def read(data_dir: Path, name: str) -> pd.DataFrame:
     """Read one generated table back as pandas (timestamps stay datetime64[us, UTC])."""
-    if name not in TABLES:
-        raise ValueError(f"unknown table {name!r}; expected one of {', '.join(TABLES)}")
-    frame: pd.DataFrame = pq.read_table(data_dir / name).to_pandas()
-    return frame
+    return tables.read_table(data_dir, name, TABLES)
