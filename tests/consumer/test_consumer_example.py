@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
-from helpers.serving import API_KEY, free_port
+from helpers.serving import API_KEY, serve_process
 from steelthread_consumer_example.__main__ import example_requests, main
 from steelthread_consumer_example.client import ApiClient, ApiError
 from steelthread_contracts import FeedbackRecord, LoanPurpose, PredictionRequest
@@ -28,34 +24,13 @@ from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("consumer")
     shutil.copy(DEFAULT_FLAGS_PATH, tmp / "flags.json")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")} | {
         "STEELTHREAD_API_KEYS": API_KEY,
         "STEELTHREAD_DATA_DIR": str(tmp / "var"),
         "STEELTHREAD_FLAGS_PATH": str(tmp / "flags.json"),
     }
-    with (tmp / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError((tmp / "server.log").read_text())
-        time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve_process(env, tmp / "server.log") as url:
+        yield url
 
 
 def test_example_requests_get_typed_answers(server: str) -> None:

@@ -9,9 +9,6 @@ A process of its own, because a process serves one use case: its models are deri
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +19,7 @@ import pytest
 from fixtures.usecases.regression_fixture import CUTS, PATH
 
 from helpers.packages import make_package, onnx_scores, publish
-from helpers.serving import API_KEY, free_port, read_log, write_flags
+from helpers.serving import API_KEY, read_log, serve_process, write_flags
 from helpers.world import FeatureWorld
 from steelthread_contracts.decision import decide
 from steelthread_features.definitions import FEATURE_NAMES
@@ -46,7 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, world: FeatureWorld) -> Ite
     write_flags(flags, "live")
     package = make_package(tmp / "models", "1", task="regression", name="value-lgbm")
     publish(tmp / "models", "champion", "1")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")} | {
         "STEELTHREAD_USECASE": PATH,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
@@ -58,28 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, world: FeatureWorld) -> Ite
         "STEELTHREAD_FLAGS_PATH": str(flags),
         "STEELTHREAD_FEATURE_TIMEOUT_MS": "2000",
     }
-    with (tmp / "server.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError((tmp / "server.log").read_text())
-        time.sleep(0.05)
-    yield Server(url=url, package=package, log_dir=tmp / "log")
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve_process(env, tmp / "server.log", ready_within=60) as url:
+        yield Server(url=url, package=package, log_dir=tmp / "log")
 
 
 def _client(server: Server) -> httpx.Client:
