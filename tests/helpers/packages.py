@@ -18,10 +18,13 @@ import onnxruntime as ort
 import pandas as pd
 from onnxmltools.convert.common.data_types import FloatTensorType
 
+from helpers.usecase import USE_CASE
 from steelthread_contracts import package as contract
 from steelthread_features.definitions import FEATURE_NAMES
 
 INPUT_NAME = "features"
+MODEL_NAME = f"{USE_CASE.name}-test-lgbm"
+"""The name test packages carry unless a test names its own."""
 
 
 def train_tiny(
@@ -30,7 +33,7 @@ def train_tiny(
     rows: int = 400,
     trees: int = 15,
     missing: float = 0.0,
-    task: str = "binary",
+    task: str = USE_CASE.task.value,
 ) -> lgb.LGBMClassifier | lgb.LGBMRegressor:
     """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit), or
     with `task="multiclass"` a three-class classifier (the logit's terciles)."""
@@ -61,7 +64,7 @@ SCORED_CLASS = {"binary": 1, "multiclass": 2}
 """The class whose probability a classifier package answers as its score."""
 
 
-def onnx_scores(path: Path, matrix: np.ndarray, task: str = "binary") -> np.ndarray:
+def onnx_scores(path: Path, matrix: np.ndarray, task: str = USE_CASE.task.value) -> np.ndarray:
     """Scores straight from onnxruntime: the scored class's probability (binary, multiclass), or the
     prediction of the graph's one output (regression)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -84,8 +87,8 @@ def make_package(
     trees: int = 15,
     rows: int = 400,
     missing: float = 0.0,
-    name: str = "credit-risk-lgbm",
-    task: str = "binary",
+    name: str = MODEL_NAME,
+    task: str = USE_CASE.task.value,
 ) -> Path:
     """Publish `root/versions/<version>/` (model.onnx, smoke.json, package.json); return the folder.
 
@@ -122,7 +125,7 @@ def make_package(
             "feature_names": names,
             "threshold": threshold,
             "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
-            "feature_service": "credit_risk_v1",
+            "feature_service": USE_CASE.feature_service,
             "run_id": f"test-run-{version}-{seed}",
             "created_at": "2026-11-22T00:00:00Z",
             "onnx": {"input": INPUT_NAME, "output": "probabilities", "positive_class_index": 1},
@@ -175,7 +178,7 @@ def publish_reference(
     threshold: float = 0.5,
     created_at: str = "2026-11-22T00:00:00Z",
     alias: str = "champion",
-    task: str = "binary",
+    task: str = USE_CASE.task.value,
     name: str = "credit-risk",
 ) -> Path:
     """A reference-only package (what monitoring reads: package.json and reference.parquet), published

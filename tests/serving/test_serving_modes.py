@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 
-from helpers.packages import make_package, onnx_scores, publish
+from helpers.packages import MODEL_NAME, make_package, onnx_scores, publish
 from helpers.serving import API_KEY, APPLICATION, Live, read_log, running, write_flags
 from helpers.world import FeatureWorld
 from steelthread_batch.package import load_package as load_batch_package
@@ -100,7 +100,7 @@ def test_shadow_answers_the_skeleton_and_logs_the_model_score(
         info = c.get("/v1/model").json()
     assert all(a["model_name"] == "skeleton" and not a["degraded"] for a in answers)
     assert info["challenger"]["version"] == "2"
-    assert "challenger credit-risk-lgbm:2 shadows" in info["reason"]
+    assert f"challenger {MODEL_NAME}:2 shadows" in info["reason"]
     records = read_log(model_settings.resolved_prediction_log_dir)
     assert len(records) == 10
     for record in records:
@@ -124,7 +124,7 @@ def test_canary_fraction_is_sticky_per_customer(model_settings: ServingSettings,
             r.customer_id: c.post("/v1/predictions", json=body(r)).json()["model_name"] for r in requests
         }
     assert first == again
-    share = sum(name == "credit-risk-lgbm" for name in first.values()) / len(first)
+    share = sum(name == MODEL_NAME for name in first.values()) / len(first)
     # Binomial(80, 0.5): sd 0.056; 4 sd either side.
     assert 0.27 < share < 0.73
 

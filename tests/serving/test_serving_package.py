@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.packages import make_package, onnx_scores, publish, rehash, unpublish
+from helpers.packages import MODEL_NAME, make_package, onnx_scores, publish, rehash, unpublish
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import PackageError, load_package
@@ -125,7 +125,7 @@ def test_registry_swaps_refuses_and_keeps_the_old_model(tmp_path: Path) -> None:
     publish(tmp_path, "challenger", "4")
     registry.refresh()
     assert (registry.slots.champion.version, registry.slots.challenger.version) == ("3", "4")
-    labels = {"role": "champion", "name": "credit-risk-lgbm", "version": "3"}
+    labels = {"role": "champion", "name": MODEL_NAME, "version": "3"}
     assert metrics.registry.get_sample_value("steelthread_model_info", labels) == 1
     unpublish(tmp_path, "challenger")
     registry.refresh()
