@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from helpers.usecase import example_request
 from steelthread_contracts import ServingMode
 from steelthread_serving.app import create_app
 from steelthread_serving.flags import set_flags
@@ -23,13 +24,8 @@ from steelthread_serving.settings import ServingSettings
 
 API_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "second-key-0123456789abcdef"
-APPLICATION = {
-    "customer_id": 42,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "purpose": "debt_consolidation",
-    "declared_income": 54000.0,
-}
+APPLICATION = example_request(42)
+"""A valid request of the active use case (entity 42, each field's declared example)."""
 
 
 def free_port() -> int:
