@@ -34,9 +34,11 @@ def train_tiny(
     trees: int = 15,
     missing: float = 0.0,
     task: str = USE_CASE.task.value,
+    value_range: tuple[float, float] | None = None,
 ) -> lgb.LGBMClassifier | lgb.LGBMRegressor:
-    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit), or
-    with `task="multiclass"` a three-class classifier (the logit's terciles)."""
+    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit, or
+    with `value_range` the logit squashed into that range), or with `task="multiclass"` a three-class
+    classifier (the logit's terciles)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
     logits = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
@@ -53,6 +55,9 @@ def train_tiny(
         "n_jobs": 1,
     }
     if contract.Task(task) is contract.Task.REGRESSION:
+        if value_range is not None:
+            low, high = value_range
+            return lgb.LGBMRegressor(**params).fit(x, low + (high - low) / (1 + np.exp(-logits)))
         return lgb.LGBMRegressor(**params).fit(x, logits)
     if contract.Task(task) is contract.Task.MULTICLASS:
         classes = np.digitize(logits, np.quantile(logits, [1 / 3, 2 / 3]))
@@ -98,7 +103,11 @@ def make_package(
     """
     names = feature_names or list(FEATURE_NAMES)
     regression = contract.Task(task) is contract.Task.REGRESSION
-    model = train_tiny(names, seed, rows=rows, trees=trees, missing=missing, task=task)
+    # A package of the session's own task answers inside its use case's score range, as a trained one does.
+    value_range = USE_CASE.score_range if contract.Task(task) is USE_CASE.task else None
+    model = train_tiny(
+        names, seed, rows=rows, trees=trees, missing=missing, task=task, value_range=value_range
+    )
     onx = onnxmltools.convert_lightgbm(
         model,
         initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))],

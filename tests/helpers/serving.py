@@ -18,6 +18,7 @@ import uvicorn
 
 from helpers.usecase import example_request
 from steelthread_contracts import ServingMode
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_serving.app import create_app
 from steelthread_serving.flags import set_flags
 from steelthread_serving.settings import ServingSettings
@@ -89,8 +90,10 @@ def running(settings: ServingSettings, *, hot_path: bool = True) -> Iterator[Liv
 @contextmanager
 def serve_process(env: Mapping[str, str], log: Path, ready_within: float = 30.0) -> Iterator[str]:
     """A real `steelthread-serve` process with `env`, its output in `log`, until it answers /readyz: its
-    URL. A process of its own where the test needs one (another use case, a signal); stopped on exit."""
+    URL. A process of its own where the test needs one (another use case, a signal); stopped on exit.
+    The process serves the session's use case unless `env` names another."""
     port = free_port()
+    env = {USECASE_ENV: active_name()} | dict(env)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],

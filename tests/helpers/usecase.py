@@ -58,3 +58,7 @@ def out_of_range(field: RequestField) -> float:
     if field.ge is not None:
         return field.ge - 1
     raise AssertionError(f"request field {field.name!r} is unbounded")
+
+
+UNKNOWN_ENTITY: Final = f"unknown_{USE_CASE.entity.name}"
+"""The degraded reason when the feature store knows no features of the key (`unknown_customer` for credit)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ class FeatureWorld:
     def requests(self, n: int) -> list[PredictionRequest]:
         """Valid requests for `n` distinct entities the store knows, as their events were made."""
         events = self.events().drop_duplicates(JOIN_KEY).head(n)
+        assert len(events) == n, f"the world has {len(events)} entities, not {n}: build it with more"
         return [
             PredictionRequest.model_validate(
                 {JOIN_KEY: int(row[JOIN_KEY])} | {name: _plain(row[name]) for name in REQUEST_NAMES}
@@ -48,9 +50,15 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def build_world(root: Path, rows: int = 300, seed: int = 1) -> FeatureWorld:
+def build_world(root: Path, rows: int = 300, seed: int = 1, entities: int = 100) -> FeatureWorld:
+    """Generate, write, apply and materialise a world with at least `rows` requests and `entities`
+    distinct entities (a use case with many requests per entity gets more rows, so that tests can ask
+    for that many different keys)."""
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     data = generate(rows, seed=seed, end=end)
+    found = data.table(USE_CASE.tables.events)[JOIN_KEY].nunique()
+    if found < entities:
+        data = generate(math.ceil(rows * entities * 1.1 / found), seed=seed, end=end)
     write(data, root / "data")
     settings = FeatureSettings(data_dir=root / "data", feast_dir=root / "feast")
     store.apply(settings)

@@ -134,12 +134,13 @@ def _invalid_changes() -> list[tuple[dict[str, object], str]]:
             changes.append(({f.name: lower}, f.name))  # the excluded bound itself
         if f.kind == "integer":
             changes.append(({f.name: 1.5}, f.name))
-    return changes + [
+    changes += [
         ({JOIN_KEY: 0}, JOIN_KEY),
         ({JOIN_KEY: "abc"}, JOIN_KEY),
         ({"request_id": "has spaces"}, "request_id"),
         ({"surprise": 1}, "surprise"),
     ]
+    return changes
 
 
 @pytest.mark.parametrize(("change", "field"), _invalid_changes())

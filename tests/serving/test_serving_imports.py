@@ -14,6 +14,7 @@ from pathlib import Path
 from helpers.packages import make_package, publish
 from helpers.serving import API_KEY, write_flags
 from helpers.world import FeatureWorld
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
 FORBIDDEN = ("feast", "pandas", "mlflow", "evidently", "sklearn", "lightgbm", "steelthread_training")
@@ -45,6 +46,7 @@ def test_a_live_prediction_imports_no_feast_pandas_mlflow_or_evidently(
     write_flags(flags, "live")
     env = {
         "PATH": "/usr/bin:/bin",
+        USECASE_ENV: active_name(),
         "STEELTHREAD_API_KEYS": API_KEY,
         "STEELTHREAD_DATA_DIR": str(world.root),
         "STEELTHREAD_MODELS_DIR": str(models),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from steelthread_serving.app import create_app
 from helpers.usecase import USE_CASE
+from steelthread_serving.app import create_app
 from steelthread_serving.openapi import document_path, render
 from steelthread_serving.settings import ServingSettings
 

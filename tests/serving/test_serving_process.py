@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from helpers.serving import API_KEY, APPLICATION, free_port, read_log
+from helpers.usecase import USE_CASE
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
 SERVE = [sys.executable, "-m", "steelthread_serving.cli"]
@@ -25,6 +27,7 @@ def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     shutil.copy(DEFAULT_FLAGS_PATH, flags)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
     env |= {
+        USECASE_ENV: active_name(),
         "STEELTHREAD_API_KEYS": API_KEY,
         "STEELTHREAD_DATA_DIR": str(tmp_path / "var"),
         "STEELTHREAD_FLAGS_PATH": str(flags),
@@ -94,7 +97,8 @@ def test_sigterm_during_traffic_loses_no_log_record(tmp_path: Path) -> None:
     [
         ({"STEELTHREAD_API_KEYS": "changeme"}, "STEELTHREAD_API_KEYS"),
         ({"STEELTHREAD_API_KEYS": ""}, "STEELTHREAD_API_KEYS"),
-        ({"STEELTHREAD_SKELETON_SCORE": "1.5"}, "STEELTHREAD_SKELETON_SCORE"),
+        # a constant outside the use case's score range
+        ({"STEELTHREAD_SKELETON_SCORE": str(USE_CASE.score_range[1] + 0.5)}, "STEELTHREAD_SKELETON_SCORE"),
         ({"STEELTHREAD_FLAGS_PATH": "/nonexistent/flags.json"}, "STEELTHREAD_FLAGS_PATH"),
         ({"STEELTHREAD_PROFILE": "staging"}, "STEELTHREAD_PROFILE"),
     ],
