@@ -1,7 +1,7 @@
 """`steelthread-serve`: start the API with uvicorn after checking the settings.
 
-Settings are validated before uvicorn starts so a bad environment ends with one readable line and exit code 2,
-not a traceback from inside the server.
+Settings and the flag file are checked before uvicorn starts so a bad environment or flag file ends with one
+readable line and exit code 2, not a traceback from inside the server (which exits 3).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from steelthread_serving.flags import FlagsError, ServingFlags
+from steelthread_serving.logs import configure_logging
 from steelthread_serving.settings import ServingSettings
 
 cli = typer.Typer(add_completion=False, help="Serve the steelthread prediction API.")
@@ -36,17 +38,21 @@ def serve(
     except ValidationError as exc:
         typer.echo(settings_error(exc), err=True)
         raise typer.Exit(2) from None
-    if not settings.flags_path.is_file():
-        typer.echo(f"error: STEELTHREAD_FLAGS_PATH: file not found: {settings.flags_path}", err=True)
-        raise typer.Exit(2)
+    configure_logging()
+    try:
+        flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
+    except FlagsError as exc:
+        typer.echo(f"error: STEELTHREAD_FLAGS_PATH: {exc}", err=True)
+        raise typer.Exit(2) from None
 
     from steelthread_serving.app import create_app
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, flags=flags),
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,  # uvicorn's lines go through configure_logging's JSON handler too
         timeout_graceful_shutdown=20,
         access_log=False,
     )
