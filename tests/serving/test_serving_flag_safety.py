@@ -239,3 +239,20 @@ def test_the_server_process_logs_a_broken_flag_file_once_as_json(tmp_path: Path)
     [changed] = [line for line in lines if line.get("event") == "flags_changed"]
     assert (changed["mode"], changed["flags_problem"]) == ("shadow", None)
     assert changed["provider_log_repeats_dropped"] >= 10  # the polls whose traceback was dropped, counted
+
+
+def test_check_flags_reads_a_file_as_the_server_would(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(shipped_with("canary"))
+    bad = tmp_path / "bad.json"
+    bad.write_text(shipped_with("canary"))
+    edited(lambda f: f["serving-mode"].update(state="DISABLED"))(bad)
+    serve = [sys.executable, "-m", "steelthread_serving.cli", "--check-flags"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}  # needs no settings
+    ok = subprocess.run([*serve, str(good)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (ok.returncode, ok.stdout.strip(), ok.stderr) == (0, f"{good}: mode canary, canary-fraction 0", "")
+    refused = subprocess.run(
+        [*serve, str(bad)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [f"error: flag file {bad}: serving-mode is DISABLED"]

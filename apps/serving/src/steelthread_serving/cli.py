@@ -6,6 +6,7 @@ readable line and exit code 2, not a traceback from inside the server (which exi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,13 +27,37 @@ def settings_error(exc: ValidationError) -> str:
     return f"error: {env}: {first['msg']}"
 
 
+def checked_flags(path: Path) -> str:
+    """The flags a usable file sets, in words; one line and exit 2 for a file the server would refuse."""
+    try:
+        flags = ServingFlags(path, poll_ms=60_000)
+    except FlagsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        return flags.current().describe()
+    finally:
+        flags.close()
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    check_flags: Annotated[
+        Path | None,
+        typer.Option(
+            help="Only check this flag file the way the server reads it, print the flags it sets and exit "
+            "(0: usable, 2: not). Needs no other setting.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the server (the flag file decides the serving mode)."""
+    if check_flags is not None:
+        typer.echo(f"{check_flags}: {checked_flags(check_flags)}")
+        return
     try:
         settings = ServingSettings()
     except ValidationError as exc:
