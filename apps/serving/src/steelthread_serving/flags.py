@@ -118,7 +118,8 @@ class ServingFlags:
             raise FlagsError(f"flag file {path}: " + "; ".join(p.message for p in problems))
         self._state = FlagState(mode=mode, canary_fraction=fraction)
         self._listeners: list[FlagListener] = []
-        self._file_error: str | None = None
+        self._file_error: tuple[str, FlagProblem] | None = None
+        """The provider's last error message and what it means, while the file cannot be read."""
         self._provider_repeats = 0
         # An OpenFeature evaluation costs ~0.2 ms (hooks, JSON logic), more than the whole skeleton answer;
         # the file is only re-read every poll interval anyway, so a short cache changes nothing visible.
@@ -159,7 +160,7 @@ class ServingFlags:
         with self._lock:
             problems, mode, fraction = self._read()
             if self._file_error is not None:
-                problems.insert(0, self._file_problem(self._file_error))
+                problems.insert(0, self._file_error[1])
             previous = self._state
             if problems or mode is None or fraction is None:
                 state = FlagState(previous.mode, previous.canary_fraction, tuple(problems))
@@ -233,14 +234,18 @@ class ServingFlags:
         for listener in self._listeners:
             listener(state, previous)
 
-    def _file_problem(self, error: str) -> FlagProblem:
-        if not self._path.exists():
-            return FlagProblem(FlagProblemKind.FILE_MISSING, f"flag file {self._path} not found")
-        return FlagProblem(FlagProblemKind.FILE_INVALID, f"flag file {self._path}: {error}")
-
     def _on_error(self, details: EventDetails) -> None:
-        """The provider could not read the file (it keeps what it had); fired on every poll until fixed."""
-        self._file_error = details.message or "could not be read"
+        """The provider could not read the file (it keeps what it had); fired on every poll until fixed.
+
+        The error is classified once per message, when it first appears: looking again on every poll could
+        see a file that is being fixed and report a second, different problem for the same error."""
+        message = details.message or "could not be read"
+        if self._file_error is None or self._file_error[0] != message:
+            if self._path.exists():
+                problem = FlagProblem(FlagProblemKind.FILE_INVALID, f"flag file {self._path}: {message}")
+            else:
+                problem = FlagProblem(FlagProblemKind.FILE_MISSING, f"flag file {self._path} not found")
+            self._file_error = (message, problem)
         self.refresh()
 
     def _on_loaded(self, _: EventDetails) -> None:
