@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from steelthread_contracts import ServingMode
 from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_serving.app import create_app
 from steelthread_serving.flags import set_flags
-from steelthread_serving.settings import ServingSettings
+from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 API_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "second-key-0123456789abcdef"
@@ -85,6 +87,21 @@ def running(settings: ServingSettings, *, hot_path: bool = True) -> Iterator[Liv
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `steelthread-serve` process with its state and a copy of the shipped flag file
+    (`tmp_path/flags.json`) under tmp_path; `extra` overrides."""
+    flags = tmp_path / "flags.json"
+    shutil.copy(DEFAULT_FLAGS_PATH, flags)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+    env |= {
+        USECASE_ENV: active_name(),
+        "STEELTHREAD_API_KEYS": API_KEY,
+        "STEELTHREAD_DATA_DIR": str(tmp_path / "var"),
+        "STEELTHREAD_FLAGS_PATH": str(flags),
+    }
+    return env | extra
 
 
 @contextmanager

@@ -73,6 +73,7 @@ def test_every_alert_has_an_existing_runbook() -> None:
         "SteelthreadHigh5xxRate",
         "SteelthreadLatencySLO",
         "SteelthreadServingDown",
+        "SteelthreadFlagsInvalid",
     } <= names
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,25 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers.serving import API_KEY, APPLICATION, free_port, read_log
+from helpers.serving import API_KEY, APPLICATION, free_port, read_log, serve_env
 from helpers.usecase import USE_CASE
-from steelthread_contracts.usecase import USECASE_ENV, active_name
-from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
 SERVE = [sys.executable, "-m", "steelthread_serving.cli"]
-
-
-def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    flags = tmp_path / "flags.json"
-    shutil.copy(DEFAULT_FLAGS_PATH, flags)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
-    env |= {
-        USECASE_ENV: active_name(),
-        "STEELTHREAD_API_KEYS": API_KEY,
-        "STEELTHREAD_DATA_DIR": str(tmp_path / "var"),
-        "STEELTHREAD_FLAGS_PATH": str(flags),
-    }
-    return env | extra
 
 
 def start(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:

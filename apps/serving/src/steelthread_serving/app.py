@@ -26,8 +26,11 @@ from steelthread_serving.usecase import TEXTS
 API_VERSION = "1.0.0"
 
 
-def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
-    flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
+def build_state(
+    settings: ServingSettings, metrics: ServingMetrics, flags: ServingFlags | None = None
+) -> AppState:
+    flags = flags or ServingFlags(settings.flags_path, settings.flags_poll_ms)
+    flags.subscribe(metrics.record_flags)
     fallback = SkeletonModel(score=settings.skeleton_score)
     metrics.model_info.labels(role="fallback", name=fallback.name, version=fallback.version).set(1)
     metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
@@ -49,7 +52,6 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
         registry=registry,
         features=features,
     )
-    service.flag_state()
     state = AppState(
         settings=settings,
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
@@ -78,14 +80,18 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def create_app(settings: ServingSettings | None = None, *, hot_path: bool = True) -> FastAPI:
-    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two)."""
+def create_app(
+    settings: ServingSettings | None = None, *, hot_path: bool = True, flags: ServingFlags | None = None
+) -> FastAPI:
+    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two). `flags` already
+    opened (the CLI opens them before the server starts, so a bad flag file is one line and exit 2) are
+    closed with the app; without, the app opens its own."""
     settings = settings or ServingSettings()
     metrics = ServingMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings, metrics)
+        state = build_state(settings, metrics, flags)
         app.state.steelthread = state
         state.start_background()
         try:

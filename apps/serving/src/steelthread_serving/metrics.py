@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from steelthread_contracts import ServingMode
+from steelthread_serving.flags import FlagProblemKind, FlagState
 
 MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
@@ -58,6 +59,17 @@ class ServingMetrics:
             "steelthread_serving_mode",
             "1 for the current serving mode, 0 for the others.",
             ["mode"],
+            registry=r,
+        )
+        self.flags_valid = Gauge(
+            "steelthread_flags_valid",
+            "1 while the flag file is in effect as written; 0 while a problem keeps the last good flags.",
+            registry=r,
+        )
+        self.flag_problems = Counter(
+            "steelthread_flag_problems",
+            "Flag-file problems detected, counted once when each appears (not per poll), by reason.",
+            ["reason"],
             registry=r,
         )
         self.degraded = Counter(
@@ -108,3 +120,15 @@ class ServingMetrics:
     def set_mode(self, mode: ServingMode) -> None:
         for candidate in ServingMode:
             self.serving_mode.labels(mode=candidate.value).set(1 if candidate is mode else 0)
+
+    def record_flags(self, state: FlagState, previous: FlagState | None) -> None:
+        """A `ServingFlags` listener: the mode in effect, whether the file is, and each new problem once."""
+        if previous is None:  # every reason's series exists from the start, so `increase()` sees the first
+            for kind in FlagProblemKind:
+                self.flag_problems.labels(reason=kind.value)
+        self.set_mode(state.mode)
+        self.flags_valid.set(0 if state.problems else 1)
+        seen = set(previous.problems) if previous else set()
+        for problem in state.problems:
+            if problem not in seen:
+                self.flag_problems.labels(reason=problem.kind.value).inc()

@@ -46,7 +46,6 @@ class PredictionService:
     registry: ModelRegistry | None = None
     features: OnlineFeatures | None = None
     policy: DecisionPolicy = USE_CASE.policy
-    _last_mode: ServingMode | None = field(default=None, init=False)
     _batcher: ScoringBatcher | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -61,11 +60,7 @@ class PredictionService:
             self._batcher = ScoringBatcher(self.features, self.metrics)
 
     def flag_state(self) -> FlagState:
-        state = self.flags.current()
-        if state.mode is not self._last_mode:
-            self.metrics.set_mode(state.mode)
-            self._last_mode = state.mode
-        return state
+        return self.flags.current()
 
     async def predict(self, request: PredictionRequest) -> bytes:
         """The answer as JSON in `PredictionResponse`'s shape, built as a plain dict and serialised once
@@ -180,7 +175,7 @@ class PredictionService:
         if challenger is not None and state.mode is not ServingMode.SKELETON:
             reason += f"; challenger {challenger.name}:{challenger.version} shadows"
         if state.problem:
-            reason += f" ({state.problem})"
+            reason += f" (last good flags kept: {state.problem})"
         return ModelInfo(
             mode=state.mode,
             canary_fraction=state.canary_fraction,
@@ -189,6 +184,7 @@ class PredictionService:
             fallback=fallback,
             last_refused=self.registry.last_refused if self.registry else None,
             reason=reason,
+            flags_problem=state.problem,
         )
 
     def close(self) -> None:

@@ -36,7 +36,11 @@ class ServingSettings(BaseSettings):
         description="Comma-separated API keys accepted in the X-API-Key header (at least 16 chars).",
     )
     flags_path: Path = Field(
-        default=DEFAULT_FLAGS_PATH, description="flagd flag file (serving-mode, canary-fraction)."
+        default=DEFAULT_FLAGS_PATH,
+        description=(
+            "flagd flag file (serving-mode, canary-fraction); must be usable at start-up (else exit 2), "
+            "later problems keep the last good flags."
+        ),
     )
     flags_poll_ms: int = Field(
         default=500, ge=50, le=60_000, description="How often the flag file is re-read."

@@ -141,6 +141,14 @@ class ModelInfo(_Strict):
     fallback: ModelDescription
     last_refused: RefusedPackage | None = None
     reason: str = Field(description="Why this model answers in this mode, in words.")
+    flags_problem: str | None = Field(
+        default=None,
+        description=(
+            "Why the flag file is not in effect as written (unreadable, missing, a flag missing, disabled or "
+            "invalid); `mode` and `canary_fraction` are then the last good flags, kept until it is fixed. "
+            "Null while the file is in effect."
+        ),
+    )
 
 
 class ModelDescription(_Strict):
