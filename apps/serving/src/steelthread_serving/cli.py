@@ -6,6 +6,7 @@ not a traceback from inside the server.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated
 
 import typer
@@ -36,6 +37,13 @@ def serve(
     except ValidationError as exc:
         typer.echo(settings_error(exc), err=True)
         raise typer.Exit(2) from None
+    if settings.prediction_log_dsn is not None and importlib.util.find_spec("psycopg") is None:
+        typer.echo(
+            "error: STEELTHREAD_PREDICTION_LOG_DSN: the PostgreSQL sink needs psycopg "
+            "(install steelthread-serving[postgres])",
+            err=True,
+        )
+        raise typer.Exit(2)
     if not settings.flags_path.is_file():
         typer.echo(f"error: STEELTHREAD_FLAGS_PATH: file not found: {settings.flags_path}", err=True)
         raise typer.Exit(2)
