@@ -309,7 +309,7 @@ def test_a_full_queue_spills_a_refused_record_is_kept_and_a_replay_never_duplica
     assert not list((tmp_path / "spill").glob("predictions-*.jsonl"))
 
 
-def test_a_bad_dsn_or_a_missing_driver_ends_start_up_with_one_line(tmp_path: Path) -> None:
+def test_a_dsn_that_is_no_postgresql_url_ends_start_up_with_one_line(tmp_path: Path) -> None:
     env = serve_env(tmp_path, "mysql://somewhere/db")
     result = subprocess.run(
         [sys.executable, "-m", "steelthread_serving.cli", "--port", str(free_port())],
