@@ -70,6 +70,7 @@ def test_every_alert_has_an_existing_runbook() -> None:
         "SteelthreadModelStale",
         "SteelthreadInvalidScores",
         "SteelthreadDegradedAnswers",
+        "SteelthreadPredictionLogNotStored",
         "SteelthreadHigh5xxRate",
         "SteelthreadLatencySLO",
         "SteelthreadServingDown",

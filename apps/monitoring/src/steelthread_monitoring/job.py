@@ -23,7 +23,7 @@ from steelthread_monitoring.summary import (
     SkewSummary,
     Summary,
 )
-from steelthread_monitoring.window import ENTITY_FIELD, read_window
+from steelthread_monitoring.window import ENTITY_FIELD, Window, read_window
 
 if TYPE_CHECKING:
     from steelthread_monitoring.analysis import PerformanceResult
@@ -48,6 +48,8 @@ class RunOptions:
     skew_sample: int = 1000
     skew_rtol: float = 1e-6
     skew_atol: float = 1e-6
+    log_dsn: str | None = None
+    """Read the window from PostgreSQL (serving's PostgreSQL sink) instead of log_dir/feedback_dir."""
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         "threshold": options.drift_threshold,
     }
     try:
-        window = read_window(
-            options.log_dir,
-            options.feedback_dir,
-            start,
-            end,
-            reference,
-            with_requests=options.offline_features is not None,
-            entity_key=_entity_key() if options.offline_features is not None else ENTITY_FIELD,
-        )
+        window = _read(options, start, end, reference)
     except EmptyWindowError as exc:
         summary = Summary(
             **base,
@@ -150,7 +144,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         **base,
         finished_at=datetime.now(UTC),
         rows=len(window.frame),
-        log_files=[str(p) for p in window.files],
+        log_files=[_log_source(options)] if options.log_dsn else [str(p) for p in window.files],
         unseen_columns=window.unseen_columns,
         absent_columns=window.absent_columns,
         drift=DriftSummary(
@@ -209,6 +203,36 @@ def _caveats(
         )
         code = ExitCode.UNSEEN_COLUMNS
     return messages, code
+
+
+def _read(options: RunOptions, start: datetime, end: datetime, reference: Reference) -> Window:
+    """The window from the folders, or from PostgreSQL through the same reader (steelthread_monitoring.pglog;
+    psycopg is imported only then)."""
+    skew = options.offline_features is not None
+    entity_key = _entity_key() if skew else ENTITY_FIELD
+    if options.log_dsn is None:
+        return read_window(
+            options.log_dir,
+            options.feedback_dir,
+            start,
+            end,
+            reference,
+            with_requests=skew,
+            entity_key=entity_key,
+        )
+    from steelthread_monitoring.pglog import exported_window
+
+    with exported_window(options.log_dsn, start, end, options.out_dir) as (log_dir, feedback_dir):
+        return read_window(
+            log_dir, feedback_dir, start, end, reference, with_requests=skew, entity_key=entity_key
+        )
+
+
+def _log_source(options: RunOptions) -> str:
+    from steelthread_monitoring.pglog import describe
+
+    assert options.log_dsn is not None
+    return f"postgresql://{describe(options.log_dsn)}"
 
 
 def _entity_key() -> str:

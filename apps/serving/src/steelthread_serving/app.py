@@ -19,7 +19,7 @@ from steelthread_serving.models import SkeletonModel
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
-from steelthread_serving.sinks import JsonlSink
+from steelthread_serving.sinks import JsonlSink, RecordSink
 from steelthread_serving.state import AppState
 from steelthread_serving.usecase import TEXTS
 
@@ -34,8 +34,7 @@ def build_state(
     fallback = SkeletonModel(score=settings.skeleton_score)
     metrics.model_info.labels(role="fallback", name=fallback.name, version=fallback.version).set(1)
     metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
-    log = JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes)
-    feedback = JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes)
+    log, feedback = open_sinks(settings, metrics)
     features = online_features(settings) if settings.online_features else None
     registry = ModelRegistry(
         settings.resolved_models_dir,
@@ -64,6 +63,20 @@ def build_state(
     )
     registry.on_swap = state.warm_features_if_needed
     return state
+
+
+def open_sinks(settings: ServingSettings, metrics: ServingMetrics) -> tuple[RecordSink, RecordSink]:
+    """The prediction log and the feedback sinks: PostgreSQL when a DSN is set (psycopg is imported only
+    then), JSON-lines files otherwise."""
+    if settings.prediction_log_dsn is None:
+        return (
+            JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes),
+            JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes),
+        )
+    from steelthread_serving.pgsink import FEEDBACK, PREDICTIONS, PostgresOptions, PostgresSink
+
+    options = PostgresOptions.from_settings(settings)
+    return PostgresSink(PREDICTIONS, options, metrics), PostgresSink(FEEDBACK, options, metrics)
 
 
 def online_features(settings: ServingSettings) -> OnlineFeatures:

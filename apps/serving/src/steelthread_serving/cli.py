@@ -6,6 +6,7 @@ readable line and exit code 2, not a traceback from inside the server (which exi
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +64,13 @@ def serve(
     except ValidationError as exc:
         typer.echo(settings_error(exc), err=True)
         raise typer.Exit(2) from None
+    if settings.prediction_log_dsn is not None and importlib.util.find_spec("psycopg") is None:
+        typer.echo(
+            "error: STEELTHREAD_PREDICTION_LOG_DSN: the PostgreSQL sink needs psycopg "
+            "(install steelthread-serving[postgres])",
+            err=True,
+        )
+        raise typer.Exit(2)
     configure_logging()
     try:
         flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)

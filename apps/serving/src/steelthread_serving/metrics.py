@@ -107,6 +107,26 @@ class ServingMetrics:
             ["label"],
             registry=r,
         )
+        self.sink_records = Counter(
+            "steelthread_sink_records",
+            "Prediction-log and feedback records of the PostgreSQL sink, by outcome: written to the "
+            "database, spilled to the local file (database unreachable or queue full), replayed from "
+            "that file, rejected by the database (kept in a rejected-* file), dropped (expected to stay 0).",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.sink_queue = Gauge(
+            "steelthread_sink_queue_depth",
+            "Records waiting for the PostgreSQL sink's writer.",
+            ["sink"],
+            registry=r,
+        )
+        self.sink_connected = Gauge(
+            "steelthread_sink_connected",
+            "1 while the PostgreSQL sink's connection is up, 0 while records spill.",
+            ["sink"],
+            registry=r,
+        )
 
     def child(self, metric: MetricT, *label_values: str) -> MetricT:
         """`metric.labels(*label_values)`, looked up once: `labels()` costs microseconds on every request and
