@@ -26,6 +26,7 @@ def test_prediction_answers_with_the_skeleton(live: Live) -> None:
     assert getattr(body, SCORE_FIELD) == live.settings.skeleton_score
     # the skeleton cannot act on its constant: the use case's decision policy fails closed
     assert body.decision == USE_CASE.policy.fallback
+    assert body.decided_by == "fallback"
     assert (body.model_name, body.model_version, body.mode) == ("skeleton", "0", "skeleton")
     assert body.degraded is False
     assert body.features is None

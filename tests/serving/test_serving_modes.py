@@ -57,6 +57,9 @@ def test_live_offline_and_batch_scores_are_identical(
             c.post("/v1/predictions", json=body(r) | {"explain": True}).json() for r in world.requests(20)
         ]
     assert all(a["model_version"] == "1" and a["mode"] == "live" and not a["degraded"] for a in answers)
+    # a binary package decides with its own thresholds; other tasks with the use case's cuts
+    expected_source = "package" if USE_CASE.task == "binary" else "use_case"
+    assert {a["decided_by"] for a in answers} == {expected_source}
     matrix = np.array(
         [[np.nan if a["features"][n] is None else a["features"][n] for n in FEATURE_NAMES] for a in answers],
         dtype=np.float32,
@@ -141,11 +144,13 @@ def test_unknown_customer_is_answered_degraded_not_500(
         metrics = c.get("/metrics").text
     assert answer.status_code == 200
     data = answer.json()
-    assert (data["model_name"], data["degraded"], data["degraded_reason"]) == (
+    assert (data["model_name"], data["degraded"], data["degraded_reason"], data["decided_by"]) == (
         "skeleton",
         True,
         UNKNOWN_ENTITY,
+        "fallback",
     )
+    assert data["decision"] == USE_CASE.policy.fallback
     assert f'steelthread_degraded_predictions_total{{reason="{UNKNOWN_ENTITY}"}} 1.0' in metrics
 
 

@@ -65,6 +65,17 @@ class Decision(StrEnum):
     DECLINE = "decline"
 
 
+class DecisionSource(StrEnum):
+    """Which rule of the decision policy produced an answer's decision."""
+
+    PACKAGE = "package"
+    """The answering model package's own thresholds (a binary package states them)."""
+    USE_CASE = "use_case"
+    """The use case's cuts, for a task whose packages state no thresholds (regression, multiclass)."""
+    FALLBACK = "fallback"
+    """No model could answer (skeleton, kill switch, degraded): the use case's fail-closed decision."""
+
+
 class ServingMode(StrEnum):
     SKELETON = "skeleton"
     SHADOW = "shadow"
@@ -99,6 +110,7 @@ class PredictionResponseBase(_Strict):
     if TYPE_CHECKING:
         request_id: str
         decision: Decision
+        decided_by: DecisionSource
         model_name: str
         model_version: str
         mode: ServingMode
