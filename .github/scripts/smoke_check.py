@@ -41,6 +41,8 @@ def model_problems(info: ModelInfo, expect_version: str, expect_mode: str) -> li
         problems.append(f"mode is {info.mode.value!r}, expected {expect_mode!r}")
     if expect_version and info.champion.version != expect_version:
         problems.append(f"champion version is {info.champion.version!r}, expected {expect_version!r}")
+    if info.flags_problem:  # serving kept its last good flags: the file this step wrote is not in effect
+        problems.append(f"flag file not in effect: {info.flags_problem}")
     return problems
 
 

@@ -70,9 +70,11 @@ def test_every_alert_has_an_existing_runbook() -> None:
         "SteelthreadModelStale",
         "SteelthreadInvalidScores",
         "SteelthreadDegradedAnswers",
+        "SteelthreadPredictionLogNotStored",
         "SteelthreadHigh5xxRate",
         "SteelthreadLatencySLO",
         "SteelthreadServingDown",
+        "SteelthreadFlagsInvalid",
     } <= names
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]

@@ -206,7 +206,7 @@ def test_summary_cli_writes_the_tables(tmp_path: Path) -> None:
 # --- smoke_check ---------------------------------------------------------------------------------------
 
 
-def _info(version: str, mode: str) -> ModelInfo:
+def _info(version: str, mode: str, flags_problem: str | None = None) -> ModelInfo:
     now = datetime.now(UTC).isoformat()
     return ModelInfo.model_validate(
         {
@@ -215,6 +215,7 @@ def _info(version: str, mode: str) -> ModelInfo:
             "reason": "test",
             "champion": {"name": "credit-risk", "version": version, "loaded_at": now},
             "fallback": {"name": "skeleton", "version": "0", "loaded_at": now},
+            "flags_problem": flags_problem,
         }
     )
 
@@ -246,6 +247,9 @@ def test_smoke_compares_model_info_with_the_step() -> None:
     assert smoke.model_problems(_info("7", "canary"), "", "") == []
     problems = smoke.model_problems(_info("6", "shadow"), "7", "canary")
     assert problems == ["mode is 'shadow', expected 'canary'", "champion version is '6', expected '7'"]
+    # The mode can match by chance while the file the step wrote is broken and the last good flags serve.
+    broken = smoke.model_problems(_info("7", "canary", "serving-mode is DISABLED"), "7", "canary")
+    assert broken == ["flag file not in effect: serving-mode is DISABLED"]
 
 
 def test_smoke_fails_when_live_answers_are_all_degraded_or_in_the_wrong_mode() -> None:

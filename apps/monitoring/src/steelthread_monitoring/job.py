@@ -24,7 +24,7 @@ from steelthread_monitoring.summary import (
     SkewSummary,
     Summary,
 )
-from steelthread_monitoring.window import ENTITY_FIELD, PREDICTION_GLOB, read_window
+from steelthread_monitoring.window import ENTITY_FIELD, PREDICTION_GLOB, Window, read_window
 
 if TYPE_CHECKING:
     from steelthread_monitoring.analysis import PerformanceResult
@@ -49,6 +49,8 @@ class RunOptions:
     skew_sample: int = 1000
     skew_rtol: float = 1e-6
     skew_atol: float = 1e-6
+    log_dsn: str | None = None
+    """Read the window from PostgreSQL (serving's PostgreSQL sink) instead of log_dir/feedback_dir."""
 
 
 @dataclass(frozen=True)
@@ -92,26 +94,18 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         "method_categorical": CAT_METHOD,
         "threshold": options.drift_threshold,
     }
-    window = read_window(
-        options.log_dir,
-        options.feedback_dir,
-        start,
-        end,
-        reference,
-        with_requests=options.offline_features is not None,
-        entity_key=_entity_key() if options.offline_features is not None else ENTITY_FIELD,
-    )
+    window = _read(options, start, end, reference)
     records = _record_messages(window.log_records, window.feedback_records)
     if window.empty:
-        message = (
-            f"no prediction-log rows in {options.log_dir}/{PREDICTION_GLOB} between "
-            f"{start.isoformat()} and {end.isoformat()}"
+        source = (
+            f"{options.log_dir}/{PREDICTION_GLOB}" if options.log_dsn is None else _log_source(options)
         )
+        message = f"no prediction-log rows in {source} between {start.isoformat()} and {end.isoformat()}"
         summary = Summary(
             **base,
             finished_at=datetime.now(UTC),
             rows=0,
-            log_files=[str(p) for p in window.files],
+            log_files=[_log_source(options)] if options.log_dsn else [str(p) for p in window.files],
             drift=DriftSummary(**drift_base),
             quality=QualitySummary(),
             performance=PerformanceSummary(task=reference.task.value, min_labels=options.min_labels),
@@ -157,7 +151,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         **base,
         finished_at=datetime.now(UTC),
         rows=len(window.frame),
-        log_files=[str(p) for p in window.files],
+        log_files=[_log_source(options)] if options.log_dsn else [str(p) for p in window.files],
         unseen_columns=window.unseen_columns,
         absent_columns=window.absent_columns,
         drift=DriftSummary(
@@ -229,6 +223,36 @@ def _record_messages(log: RecordsSummary, feedback: RecordsSummary) -> list[str]
             first = records.malformed_examples[0]
             lines.append(f"{records.malformed} malformed {name} records skipped ({reasons}); first: {first}")
     return lines
+
+
+def _read(options: RunOptions, start: datetime, end: datetime, reference: Reference) -> Window:
+    """The window from the folders, or from PostgreSQL through the same reader (steelthread_monitoring.pglog;
+    psycopg is imported only then)."""
+    skew = options.offline_features is not None
+    entity_key = _entity_key() if skew else ENTITY_FIELD
+    if options.log_dsn is None:
+        return read_window(
+            options.log_dir,
+            options.feedback_dir,
+            start,
+            end,
+            reference,
+            with_requests=skew,
+            entity_key=entity_key,
+        )
+    from steelthread_monitoring.pglog import exported_window
+
+    with exported_window(options.log_dsn, start, end, options.out_dir) as (log_dir, feedback_dir):
+        return read_window(
+            log_dir, feedback_dir, start, end, reference, with_requests=skew, entity_key=entity_key
+        )
+
+
+def _log_source(options: RunOptions) -> str:
+    from steelthread_monitoring.pglog import describe
+
+    assert options.log_dsn is not None
+    return f"postgresql://{describe(options.log_dsn)}"
 
 
 def _entity_key() -> str:
