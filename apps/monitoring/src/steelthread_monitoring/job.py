@@ -97,9 +97,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
     window = _read(options, start, end, reference)
     records = _record_messages(window.log_records, window.feedback_records)
     if window.empty:
-        source = (
-            f"{options.log_dir}/{PREDICTION_GLOB}" if options.log_dsn is None else _log_source(options)
-        )
+        source = f"{options.log_dir}/{PREDICTION_GLOB}" if options.log_dsn is None else _log_source(options)
         message = f"no prediction-log rows in {source} between {start.isoformat()} and {end.isoformat()}"
         summary = Summary(
             **base,
