@@ -46,7 +46,7 @@ def test_empty_window_exit_code(deployment_factory: Callable[..., Deployment], t
 
 def test_invalid_input_exit_code(deployment_factory: Callable[..., Deployment], tmp_path: Path) -> None:
     deployment = deployment_factory()
-    (deployment.log_dir / "predictions-zz.jsonl").write_text('{"schema_version": "x"}\n')
+    (deployment.log_dir / "predictions-zz.jsonl").write_text('{"schema_version": 99}\n')
     code, output = invoke(tmp_path, NOW)
     assert code == ExitCode.INVALID_INPUT
     assert int(ExitCode.INVALID_INPUT) == 7

@@ -263,17 +263,6 @@ def test_unknown_schema_version_is_invalid_input(
         run_monitoring(options_for(deployment, tmp_path))
 
 
-def test_garbage_log_is_invalid_input(
-    deployment_factory: Callable[..., Deployment],
-    options_for: Callable[..., RunOptions],
-    tmp_path: Path,
-) -> None:
-    deployment = deployment_factory()
-    (deployment.log_dir / "predictions-broken.jsonl").write_text("{not json\n")
-    with pytest.raises(InvalidInputError, match=r"predictions-broken\.jsonl"):
-        run_monitoring(options_for(deployment, tmp_path))
-
-
 OFFLINE_MODULE = """
 import pandas as pd
 

@@ -21,7 +21,7 @@ from psycopg import conninfo
 from psycopg.rows import TupleRow
 
 from steelthread_contracts import logstore
-from steelthread_monitoring.errors import EmptyWindowError, InvalidInputError
+from steelthread_monitoring.errors import InvalidInputError
 from steelthread_monitoring.window import FEEDBACK_GLOB, PREDICTION_GLOB
 
 CONNECT_TIMEOUT_S = 10
@@ -52,16 +52,12 @@ def export_window(
 @contextmanager
 def exported_window(dsn: str, start: datetime, end: datetime, scratch: Path) -> Iterator[tuple[Path, Path]]:
     """(log folder, feedback folder) holding the window's records and their labels as JSON lines, in a
-    scratch folder removed on exit. Raises EmptyWindowError when the table has no record in [start, end)."""
+    scratch folder removed on exit. An empty window is the reader's to judge, as for files (the job then
+    writes its summary and exits 4)."""
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".pglog-", dir=scratch) as tmp:
         log_dir, feedback_dir = Path(tmp) / "log", Path(tmp) / "feedback"
-        rows, _ = export_window(dsn, start, end, log_dir, feedback_dir)
-        if rows == 0:
-            raise EmptyWindowError(
-                f"no prediction-log rows in PostgreSQL table {logstore.PREDICTION_TABLE} "
-                f"({describe(dsn)}) between {start.isoformat()} and {end.isoformat()}"
-            )
+        export_window(dsn, start, end, log_dir, feedback_dir)
         yield log_dir, feedback_dir
 
 
