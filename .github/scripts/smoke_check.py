@@ -133,9 +133,10 @@ def main(
     except (SmokeError, httpx.HTTPError, ValidationError) as exc:
         typer.echo(f"smoke_check: FAILED: {str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
+    score = USE_CASE.texts.score_field  # the answer's score under the use case's name
     for a in answers:
         typer.echo(
-            f"smoke_check: {a.request_id} -> {a.decision.value} p={a.probability_of_default:.4f} "
+            f"smoke_check: {a.request_id} -> {a.decision.value} {score}={getattr(a, score):.4f} "
             f"model={a.model_name}:{a.model_version} mode={a.mode.value} degraded={a.degraded}"
         )
 

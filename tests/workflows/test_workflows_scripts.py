@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 
+from helpers.usecase import SCORE_FIELD, USE_CASE
 from steelthread_contracts import ModelInfo, PredictionResponse
 
 SCRIPTS = Path(__file__).resolve().parents[2] / ".github" / "scripts"
+MODEL_NAME = f"{USE_CASE.name}-model"
+"""The model name the serving app's answers carry in these tests (any name: the scripts only echo it)."""
 
 
 def _load(name: str) -> ModuleType:
@@ -213,7 +216,7 @@ def _info(version: str, mode: str, flags_problem: str | None = None) -> ModelInf
             "mode": mode,
             "canary_fraction": 0.1,
             "reason": "test",
-            "champion": {"name": "credit-risk", "version": version, "loaded_at": now},
+            "champion": {"name": MODEL_NAME, "version": version, "loaded_at": now},
             "fallback": {"name": "skeleton", "version": "0", "loaded_at": now},
             "flags_problem": flags_problem,
         }
@@ -224,10 +227,10 @@ def _answer(mode: str, degraded: bool) -> PredictionResponse:
     return PredictionResponse.model_validate(
         {
             "request_id": "smoke-0",
-            "probability_of_default": 0.1,
+            SCORE_FIELD: USE_CASE.score_range[0],
             "decision": "approve",
             "decided_by": "fallback" if degraded else "package",
-            "model_name": "credit-risk",
+            "model_name": MODEL_NAME,
             "model_version": "7",
             "mode": mode,
             "degraded": degraded,
