@@ -226,6 +226,7 @@ def _answer(mode: str, degraded: bool) -> PredictionResponse:
             "request_id": "smoke-0",
             "probability_of_default": 0.1,
             "decision": "approve",
+            "decided_by": "fallback" if degraded else "package",
             "model_name": "credit-risk",
             "model_version": "7",
             "mode": mode,
