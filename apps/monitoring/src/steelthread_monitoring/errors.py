@@ -35,6 +35,12 @@ class ExitCode(IntEnum):
     """Report written, but the gauges could not be written to the textfile or pushed to the gateway."""
 
 
+GAUGES_COMPLETE: frozenset[ExitCode] = frozenset({ExitCode.OK, ExitCode.NO_LABELS})
+"""Exit codes after which the exported gauges describe the whole window, so the alert rules can judge them
+(with NO_LABELS only the performance gauges are absent, and the performance alert stays silent). After any
+other code the run itself needs a person."""
+
+
 class MonitorError(Exception):
     """A condition that ends the run with a one-line message and a specific exit code."""
 
