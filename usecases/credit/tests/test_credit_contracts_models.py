@@ -62,7 +62,8 @@ def test_zero_income_is_allowed() -> None:
 
 
 def test_the_purpose_is_the_loan_purpose_enum_a_client_imports() -> None:
-    """`from steelthread_contracts import LoanPurpose` in a credit process (the consumer example)."""
+    """The enum a credit client names: `from steelthread_contracts import LoanPurpose` in a credit process,
+    `credit_api().enums["LoanPurpose"]` in the consumer example."""
     purpose = MODELS.enums["LoanPurpose"]
     assert "car" in {p.value for p in purpose}
     assert MODELS.request.model_validate(VALID).model_dump()["purpose"] is purpose("car")
