@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from batch.conftest import cli_env, run_cli, scoring_table, start_cli, write_input
+from batch.conftest import INVALID_EVERY, cli_env, run_cli, scoring_table, start_cli, write_input
 
+from helpers.usecase import JOIN_KEY
 from steelthread_contracts import PredictionLogRecord
 
 
@@ -48,7 +49,7 @@ def test_score_writes_scores_quarantine_and_prediction_log(tmp_path, models_dir,
     scored, refused = _ids(out / "scores"), _ids(out / "quarantine")
     assert sorted(scored + refused) == sorted(table.column("request_id").to_pylist())
     quarantine = pq.read_table(out / "quarantine")
-    assert set(quarantine.column("quarantine_reason").to_pylist()) == {"invalid_value:loan_amount"}
+    assert set(quarantine.column("quarantine_reason").to_pylist()) == {f"invalid_value:{INVALID_EVERY.name}"}
 
     log = _log_rows(tmp_path / "prediction-log")
     assert log.num_rows == 4_900
@@ -187,8 +188,8 @@ def _one_error_line(result) -> str:
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("missing_column", "input is missing column 'customer_id'"),
-        ("wrong_type", "input column 'loan_amount' must be number, got string"),
+        ("missing_column", f"input is missing column {JOIN_KEY!r}"),
+        ("wrong_type", f"input column {INVALID_EVERY.name!r} must be number, got string"),
         ("unknown_alias", "unknown alias 'nope'"),
         ("unreadable", "cannot read input"),
     ],
@@ -198,10 +199,10 @@ def test_bad_input_is_one_line_and_leaves_nothing_complete(
 ) -> None:
     table = scoring_table(package, 100, seed=9)
     if case == "missing_column":
-        table = table.drop_columns(["customer_id"])
+        table = table.drop_columns([JOIN_KEY])
     if case == "wrong_type":
-        index = table.schema.get_field_index("loan_amount")
-        table = table.set_column(index, "loan_amount", pa.array([str(v) for v in range(100)]))
+        index = table.schema.get_field_index(INVALID_EVERY.name)
+        table = table.set_column(index, INVALID_EVERY.name, pa.array([str(v) for v in range(100)]))
     source = write_input(table, tmp_path / "in")
     if case == "unreadable":
         source = tmp_path / "no-such-folder"
@@ -224,9 +225,10 @@ def test_an_output_holding_another_run_is_refused(tmp_path, models_dir, package)
     assert "holds another run" in line
 
 
-def test_cuda_without_pytorch_is_one_clear_line(tmp_path, models_dir, package) -> None:
-    source = write_input(scoring_table(package, 10, seed=12), tmp_path / "in")
+def test_cuda_without_pytorch_is_one_clear_line(tmp_path, binary_dir, binary_package) -> None:
+    """`--device cuda` scores binary packages (a regression one is refused first: test_batch_tasks)."""
+    source = write_input(scoring_table(binary_package, 10, seed=12), tmp_path / "in")
     args = ["score", "--input", str(source), "--output", str(tmp_path / "out"), "--device", "cuda"]
-    line = _one_error_line(run_cli(args, cli_env(tmp_path, models_dir)))
+    line = _one_error_line(run_cli(args, cli_env(tmp_path, binary_dir)))
     assert "--device cuda needs PyTorch" in line
     assert not (tmp_path / "out").exists()

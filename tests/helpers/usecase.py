@@ -62,3 +62,39 @@ def out_of_range(field: RequestField) -> float:
 
 UNKNOWN_ENTITY: Final = f"unknown_{USE_CASE.entity.name}"
 """The degraded reason when the feature store knows no features of the key (`unknown_customer` for credit)."""
+
+
+def refused_choice(field: RequestField) -> Scalar:
+    """A value of the choice field's own type that is not one of its choices."""
+    if field.kind != "choice":
+        raise AssertionError(f"request field {field.name!r} is not a choice")
+    if all(isinstance(c, str) for c in field.choices):
+        return "not-a-choice"
+    return max(int(c) for c in field.choices) + 1
+
+
+def refused_value(field: RequestField) -> Scalar:
+    """A value of the field's storage type that its rule refuses (outside the choices or the bounds)."""
+    if field.kind == "choice":
+        return refused_choice(field)
+    value = out_of_range(field)
+    return int(value) if field.storage == "int64" else value
+
+
+def sample_values(field: RequestField, n: int, rng: Any) -> list[Scalar]:
+    """`n` values the field's rule accepts, spread over its declared range (for tests that need many
+    requests, e.g. batch inputs); `rng` is a `numpy.random.Generator`."""
+    if field.kind == "choice":
+        return [field.choices[i] for i in rng.integers(0, len(field.choices), n)]
+    centre = float(example_value(field))
+    low = next((b for b in (field.ge, field.gt) if b is not None), centre - abs(centre) - 10.0)
+    high = next((b for b in (field.le, field.lt) if b is not None), centre + abs(centre) + 10.0)
+    if field.kind == "integer":
+        whole = rng.integers(int(low) + 1 if field.ge is None else int(low), int(high) + 1, n)
+        values: list[Scalar] = [int(v) if field.storage == "int64" else float(v) for v in whole]
+    else:
+        values = [float(v) for v in rng.uniform(low, high, n)]
+    refused = [v for v in values if not field.accepts(v)]
+    if refused:  # an open bound hit exactly (uniform's low end): move those inside
+        values = [v if field.accepts(v) else centre for v in values]
+    return values
