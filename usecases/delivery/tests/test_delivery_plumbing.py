@@ -152,11 +152,6 @@ def test_online_vectors_serve_a_known_restaurant_and_mark_an_unknown_one_missing
 
 
 def test_training_frame_is_point_in_time_correct_with_the_declared_columns(run: Run, frame_of) -> None:
-    if "entity_df is missing column(s): loan_amount" in run.child.stderr:
-        # Known plumbing bug, fixed on the `features` branch: steelthread_features.validation checks the
-        # entity frame for the credit example's request columns instead of the active use case's. Only this
-        # exact error is tolerated; once the fix is merged this test runs in full.
-        pytest.xfail("steelthread_features.validation requires the credit request columns")
     assert (run.out / "frame.parquet").is_file(), run.child.stderr[-2_000:]
     frame = pd.read_parquet(run.out / "frame.parquet")
     entity_columns = [
