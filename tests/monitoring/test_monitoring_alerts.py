@@ -21,10 +21,10 @@ RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 
 PERFORMANCE_ALERTS: dict[Task, list[tuple[str, dict[str, str]]]] = {
     Task.BINARY: [("SteelthreadPerformanceDrop", {})],
-    Task.REGRESSION: [],
+    Task.REGRESSION: [("SteelthreadErrorRise", {})],
 }
-"""What a label shift fires for the active use case's task: the shipped rules alert on ROC AUC only, so a
-regression model's growing error is in its gauges (test_monitoring_job) and fires nothing."""
+"""What a label shift fires for the active use case's task: a classifier's ROC AUC drop, a regression
+model's rise in mean absolute error."""
 
 # Scenario → the alert (and its extra labels) it must fire; every other alert must stay silent.
 EXPECTED: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -76,6 +76,7 @@ def test_every_alert_has_an_existing_runbook() -> None:
         "SteelthreadPredictionDrift",
         "SteelthreadDataQualityBreach",
         "SteelthreadPerformanceDrop",
+        "SteelthreadErrorRise",
         "SteelthreadTrainingServingSkew",
         "SteelthreadModelStale",
         "SteelthreadInvalidScores",
