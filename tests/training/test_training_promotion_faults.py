@@ -223,6 +223,26 @@ def test_the_promotion_makes_exactly_the_listed_registry_calls(case: Case) -> No
     assert_consistent(case, "1", challenger="3")
 
 
+def test_not_found_is_an_answer_and_a_stopped_database_is_an_error(case: Case) -> None:
+    """A dead database must never read as "no version holds the alias" or "alias already removed"."""
+    registry = Registry(case.settings)
+    assert registry.alias_version("challenger") is None
+    registry.delete_alias("challenger")  # nobody holds it: nothing to do
+    with pytest.raises(RegistryError, match="has no version 99"):
+        registry.set_alias("champion", "99")
+    case.server.stop()
+    try:
+        for name, call in (
+            ("reading alias challenger", lambda: registry.alias_version("challenger")),
+            ("removing alias challenger", lambda: registry.delete_alias("challenger")),
+            ("reading version 2", lambda: registry.version("2")),
+        ):
+            with pytest.raises(RegistryError, match=f"failed {name}: "):
+                call()
+    finally:
+        restart(case)
+
+
 @pytest.mark.parametrize("k", range(len(PROMOTE_CALLS) + 1), ids=lambda k: f"stop-before-call-{k}")
 def test_postgres_stopped_at_each_step_of_a_promotion_is_consistent_or_repaired(case: Case, k: int) -> None:
     registry = Registry(case.settings)

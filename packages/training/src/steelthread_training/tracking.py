@@ -224,8 +224,13 @@ class Registry:
         return list(self.version(version).aliases)
 
     def set_alias(self, alias: str, version: str) -> None:
-        with self.call(f"moving alias {alias} to version {version}"):
-            self.client.set_registered_model_alias(self.model_name, alias, version)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with self.call(f"moving alias {alias} to version {version}"):
+                self.client.set_registered_model_alias(self.model_name, alias, version)
+        except MlflowException:  # not found
+            raise RegistryError(f"model {self.model_name!r} has no version {version}") from None
 
     def delete_alias(self, alias: str) -> None:
         """Remove `alias` (an alias or model that does not exist is already removed)."""
