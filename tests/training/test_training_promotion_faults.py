@@ -364,7 +364,7 @@ def _promote_process(case: Case, **env: str) -> tuple[subprocess.CompletedProces
         env={**os.environ, **case.env, **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     return result, time.monotonic() - started
@@ -380,7 +380,7 @@ def test_a_frozen_database_ends_the_promote_process_with_one_line(case: Case) ->
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("error: MLflow backend store postgresql+psycopg://")
     assert "timeout" in result.stderr
-    assert elapsed < 60, elapsed  # the start-up (imports) dominates; the database wait is bounded
+    assert elapsed < 150, elapsed  # start-up (imports) dominates, and varies with load; a hang would not end
     assert_consistent(case, "1")
 
 
@@ -396,7 +396,7 @@ def test_the_command_deadline_ends_a_promote_stuck_past_every_call_timeout(case:
     assert result.returncode == 5, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("error: steelthread-promote promote did not finish within 2s")
-    assert elapsed < 60, elapsed
+    assert elapsed < 150, elapsed
     assert_consistent(case, "1")
 
 
