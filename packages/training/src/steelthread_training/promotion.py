@@ -131,13 +131,7 @@ def _finish(registry: Registry, settings: TrainingSettings, intent: Intent) -> M
             publish(registry, settings, change.version)  # removed since the intent was written
         write_pointer(models_dir, change.alias, change.version)
     close_intent(audit_dir, intent.model)
-    return Move(
-        intent.version,
-        intent.from_alias,
-        intent.to_alias,
-        intent.replaced_version,
-        version_dir(models_dir, intent.version),
-    )
+    return _as_move(intent, settings)
 
 
 def _carry_out(registry: Registry, settings: TrainingSettings, intent: Intent) -> Move:
