@@ -82,11 +82,11 @@ monitor: setup ## Run the monitoring job over the last WINDOW of the prediction 
 config-docs: setup ## Regenerate docs/configuration.md from the settings objects
 	$(RUN) python docs/gen_config_reference.py
 
-openapi: setup ## Regenerate docs/api/openapi.json from the app
-	$(RUN) python -m steelthread_serving.openapi
+openapi: setup ## Regenerate docs/api/openapi.json from the app (USECASE=delivery: docs/api/openapi.delivery.json)
+	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python -m steelthread_serving.openapi
 
 openapi-check: setup ## Fail when docs/api/openapi.json differs from the app's schema
-	$(RUN) python -m steelthread_serving.openapi --check
+	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python -m steelthread_serving.openapi --check
 
 images: ## Build every container image (needs a Docker engine)
 	@for f in infra/docker/*.Dockerfile; do n=$$(basename $$f .Dockerfile); \

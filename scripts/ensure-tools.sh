@@ -2,16 +2,24 @@
 # Install the system tools the test suite needs when they are missing: promtool and prometheus (alert rule
 # tests and the scrape test), chromium (report screenshot test) and a Java runtime (pyspark).
 # Uses Debian's packages; needs root or sudo. Fails loudly: the tests must never skip for a missing tool.
+# With arguments, only the named tools are ensured (the monitor workflow: `ensure-tools.sh promtool`).
 set -euo pipefail
 
+declare -A package=(
+  [promtool]=prometheus [chromium]=chromium [java]=default-jre-headless [wrk]=wrk
+  [redis-server]=redis-server [jq]=jq [curl]=curl
+)
+tools=("$@")
+if [ ${#tools[@]} -eq 0 ]; then tools=(promtool chromium java wrk redis-server jq curl); fi
+
 missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v jq >/dev/null 2>&1 || missing+=(jq)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
+for tool in "${tools[@]}"; do
+  if [ -z "${package[$tool]:-}" ]; then
+    echo "error: unknown tool $tool (known: ${!package[*]})" >&2
+    exit 2
+  fi
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

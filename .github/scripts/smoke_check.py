@@ -41,6 +41,8 @@ def model_problems(info: ModelInfo, expect_version: str, expect_mode: str) -> li
         problems.append(f"mode is {info.mode.value!r}, expected {expect_mode!r}")
     if expect_version and info.champion.version != expect_version:
         problems.append(f"champion version is {info.champion.version!r}, expected {expect_version!r}")
+    if info.flags_problem:  # serving kept its last good flags: the file this step wrote is not in effect
+        problems.append(f"flag file not in effect: {info.flags_problem}")
     return problems
 
 
@@ -131,9 +133,10 @@ def main(
     except (SmokeError, httpx.HTTPError, ValidationError) as exc:
         typer.echo(f"smoke_check: FAILED: {str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
+    score = USE_CASE.texts.score_field  # the answer's score under the use case's name
     for a in answers:
         typer.echo(
-            f"smoke_check: {a.request_id} -> {a.decision.value} p={a.probability_of_default:.4f} "
+            f"smoke_check: {a.request_id} -> {a.decision.value} {score}={getattr(a, score):.4f} "
             f"model={a.model_name}:{a.model_version} mode={a.mode.value} degraded={a.degraded}"
         )
 

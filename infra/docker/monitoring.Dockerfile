@@ -23,7 +23,7 @@ COPY apps/ apps/
 COPY examples/ examples/
 COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-monitoring --package "steelthread-usecase-${USECASE}" --no-dev --no-editable
+    uv sync --locked --package steelthread-monitoring --package "steelthread-usecase-${USECASE}" --extra postgres --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG USECASE

@@ -30,7 +30,7 @@ COPY apps/ apps/
 COPY examples/ examples/
 COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra gpu --no-dev --no-editable
+    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra gpu --extra postgres --no-dev --no-editable
 
 FROM base AS runtime
 ARG USECASE

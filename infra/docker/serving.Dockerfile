@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # steelthread-serving (CPU). Build from the repository root:
 #   docker build -f infra/docker/serving.Dockerfile -t steelthread-serving .
-# Only the serving member's locked dependencies are installed (uv.lock, --locked), with onnxruntime for the CPU.
+# Only the serving member's locked dependencies are installed (uv.lock, --locked), with onnxruntime for the CPU
+# and psycopg for the PostgreSQL prediction log (the `postgres` extra: STEELTHREAD_PREDICTION_LOG_DSN).
 ARG USECASE=credit
 # The use case the image serves (a folder under usecases/): installed beside the app, selected by
 # STEELTHREAD_USECASE at run time.
@@ -24,7 +25,7 @@ COPY apps/ apps/
 COPY examples/ examples/
 COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra cpu --no-dev --no-editable
+    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra cpu --extra postgres --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG USECASE

@@ -1,6 +1,9 @@
 """Shared fixtures of the batch tests: a real model package, scoring inputs, a feature world, Spark.
 
-Expensive things (publishing a model, `feast apply`, a SparkSession) are built once per session.
+Everything follows the active use case (`STEELTHREAD_USECASE`): the packages have its task and features,
+the inputs its request fields and entity key, the feature world its generator and tables, with the
+point-in-time traps of helpers.pit_cases. Expensive things (publishing a model, `feast apply`, a
+SparkSession) are built once per session.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -21,7 +24,14 @@ import pyarrow.parquet as pq
 import pytest
 from batch.model_fixtures import publish
 
-from steelthread_batch.package import ModelPackage, resolve_package
+from helpers.packages import onnx_scores
+from helpers.pit_cases import CASES, hard_cases
+from helpers.usecase import JOIN_KEY, USE_CASE, number_field, refused_value, sample_values
+from steelthread_batch.columns import EVENT_TIMESTAMP, REQUEST_FIELDS, REQUEST_ID
+from steelthread_batch.package import ModelPackage, load_package, resolve_package
+from steelthread_contracts.decision import Thresholds
+from steelthread_contracts.package import Task
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -29,6 +39,7 @@ T0 = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Packages of the active use case's task: the champion and a challenger."""
     root = tmp_path_factory.mktemp("models")
     publish(root, "1", aliases=("champion",), threshold=0.5, seed=0)
     publish(root, "2", aliases=("challenger",), threshold=0.3, seed=1, trees=20)
@@ -37,37 +48,62 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def package(models_dir: Path) -> ModelPackage:
-    return resolve_package(models_dir)
+    """The champion as batch loads it, deciding with every decision in reach.
+
+    A binary package decides with its own thresholds. A package of another task states none and decides
+    with the use case's policy, whose cuts are in the use case's units (minutes, for the delivery example),
+    which a model trained on noise never reaches: the policy's cuts are moved to the 40th and 80th
+    percentiles of this model's predictions, so approve, review and decline all occur.
+    """
+    found = resolve_package(models_dir)
+    if found.task is Task.BINARY:
+        return found
+    table = scoring_table(found, 2_000, seed=99)
+    matrix = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in found.feature_names])
+    predictions = onnx_scores(found.model_path, matrix.astype(np.float32), task=found.task.value)
+    review, decline = np.quantile(predictions[np.isfinite(predictions)], [0.4, 0.8]).tolist()
+    policy = replace(USE_CASE.policy, cuts=Thresholds(review=review, decline=decline))
+    return load_package(Path(found.directory), policy=policy)
+
+
+@pytest.fixture(scope="session")
+def binary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A binary package whatever the active task: what the tensorised forest (`--device cuda`) scores."""
+    root = tmp_path_factory.mktemp("binary-models")
+    publish(root, "1", aliases=("champion",), threshold=0.5, seed=0, task=Task.BINARY.value)
+    return root
+
+
+@pytest.fixture(scope="session")
+def binary_package(binary_dir: Path) -> ModelPackage:
+    return resolve_package(binary_dir)
+
+
+INVALID_EVERY: Final = number_field()
+"""The request field `bad_every` breaks (a value outside its declared bounds)."""
 
 
 def scoring_table(package: ModelPackage, n: int, seed: int = 0, bad_every: int = 0) -> pa.Table:
-    """Applications that already carry the package's features; every `bad_every`-th row is invalid."""
+    """Requests of the active use case that already carry the package's features (values inside each
+    request field's declared rule); every `bad_every`-th row has `INVALID_EVERY` out of its bounds."""
     rng = np.random.default_rng(seed)
     columns: dict[str, Any] = {
-        "request_id": [f"req-{seed}-{i}" for i in range(n)],
-        "customer_id": np.arange(1, n + 1, dtype=np.int64),
-        "event_timestamp": pa.array(
+        REQUEST_ID: pa.array([f"req-{seed}-{i}" for i in range(n)], pa.string()),
+        JOIN_KEY: pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        EVENT_TIMESTAMP: pa.array(
             [T0 + timedelta(minutes=i % 10_000) for i in range(n)], type=pa.timestamp("us", tz="UTC")
         ),
-        "loan_amount": rng.uniform(1_000, 50_000, n),
-        "term_months": rng.choice([12, 24, 36, 48, 60], n).astype(np.int64),
-        "purpose": rng.choice(["car", "business", "other"], n).astype(object),
-        "declared_income": rng.uniform(10_000, 150_000, n),
     }
+    for field in USE_CASE.request_fields:
+        values = sample_values(field, n, rng)
+        if bad_every and field is INVALID_EVERY:
+            values[::bad_every] = [refused_value(field)] * len(values[::bad_every])
+        columns[field.name] = pa.array(values, REQUEST_FIELDS[field.name])
     for name in package.feature_names:
-        values = rng.normal(size=n)
-        values[rng.random(n) < 0.05] = np.nan
-        columns[name] = values
-    frame = pd.DataFrame({k: v for k, v in columns.items() if k != "event_timestamp"})
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.add_column(2, "event_timestamp", columns["event_timestamp"])
-    if bad_every:
-        amounts = table.column("loan_amount").to_numpy().copy()
-        amounts[::bad_every] = -1.0
-        table = table.set_column(
-            table.schema.get_field_index("loan_amount"), "loan_amount", pa.array(amounts)
-        )
-    return table.replace_schema_metadata(None)
+        features = rng.normal(size=n)
+        features[rng.random(n) < 0.05] = np.nan
+        columns[name] = pa.array(features, pa.float64())
+    return pa.table(columns)
 
 
 def write_input(table: pa.Table, folder: Path, row_group_size: int = 2_000, files: int = 1) -> Path:
@@ -81,7 +117,11 @@ def write_input(table: pa.Table, folder: Path, row_group_size: int = 2_000, file
 
 
 def cli_env(tmp_path: Path, models_dir: Path, **extra: str) -> dict[str, str]:
+    """The CLI's environment: this process's use case (a fixture's import path needs tests/ on the path),
+    and the data, models and log folders of the test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+    env[USECASE_ENV] = active_name()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")]))
     env.update(
         STEELTHREAD_DATA_DIR=str(tmp_path / "var"),
         STEELTHREAD_MODELS_DIR=str(models_dir),
@@ -115,110 +155,58 @@ def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 # --- A feature world: generated data plus point-in-time traps, applied for DuckDB and for Spark --------
 
-HARD_BASE = 20_000_000
-E = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-DAY = timedelta(days=1)
-
 
 @dataclass(frozen=True)
 class FeatureWorld:
     root: Path
     local: Any
     spark: Any
-    applications: pd.DataFrame
+    events: pd.DataFrame
+    """The generator's decision requests (its events table, event time under the table's own name)."""
     hard_entities: pd.DataFrame
-    expected_balance: dict[str, float | None]
+    """Requests at the point-in-time traps (helpers.pit_cases), one row per case at its time E first."""
+    expected: dict[str, float | None]
+    """`HISTORY_FEATURE` each hard case's row at E must get (None: missing)."""
+
+    def hard_id(self, case: str) -> str:
+        """The request id of a hard case's row at E."""
+        return str(self.hard_entities[REQUEST_ID].iloc[CASES.index(case)])
+
+    def entities_with_traps(self, n: int) -> pd.DataFrame:
+        """The hard cases then `n` generated requests, as training-set entities (`event_timestamp`)."""
+        frame = pd.concat([self.hard_entities, self.events.head(n)], ignore_index=True)
+        return frame.rename(columns={USE_CASE.tables.event_time: EVENT_TIMESTAMP})
 
 
-def _history(customer: int, at: datetime, created: datetime, value: float) -> dict[str, object]:
-    row: dict[str, object] = {"customer_id": customer, "event_timestamp": at, "created_timestamp": created}
-    for k, name in enumerate(
-        (
-            "total_balance",
-            "credit_utilisation",
-            "delinquencies_12m",
-            "months_since_delinquency",
-            "past_loans",
-            "inquiries_6m",
-        )
-    ):
-        row[name] = value + k
-    return row
-
-
-def hard_cases() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, float | None]]:
-    """Point-in-time traps: future rows, TTL edges, ties on event time, exact-time matches."""
-    names = ["future_only", "expired", "tie", "leak", "exact", "ttl_edge", "unknown"]
-    c = {name: HARD_BASE + i for i, name in enumerate(names)}
-    history = [
-        _history(c["future_only"], E + DAY, E + DAY, 1.0),
-        _history(c["expired"], E - 91 * DAY, E - 91 * DAY, 2.0),
-        _history(c["tie"], E - 5 * DAY, E - 5 * DAY + timedelta(hours=2), 32.0),
-        _history(c["tie"], E - 5 * DAY, E - 5 * DAY + timedelta(hours=1), 31.0),
-        _history(c["leak"], E - 10 * DAY, E - 10 * DAY, 60.0),
-        _history(c["leak"], E + timedelta(microseconds=1), E, 999.0),
-        _history(c["exact"], E - DAY, E - DAY, 70.0),
-        _history(c["exact"], E, E, 71.0),
-        _history(c["ttl_edge"], E - 90 * DAY, E - 90 * DAY, 80.0),
-    ]
-    profiles = [
-        {
-            "customer_id": cid,
-            "event_timestamp": E - 400 * DAY,
-            "created_timestamp": E - 400 * DAY,
-            "age": 40.0,
-            "years_employed": 3.0,
-            "months_at_address": 20.0,
-            "home_ownership": "own",
-            "region": "north",
-            "protected_group": "group_a",
-        }
-        for name, cid in c.items()
-        if name != "unknown"
-    ]
-    entities = pd.DataFrame(
-        {
-            "request_id": [f"hard-{n}" for n in names],
-            "customer_id": [c[n] for n in names],
-            "event_timestamp": pd.Series([E] * len(names)).astype("datetime64[us, UTC]"),
-            "loan_amount": 5_000.0,
-            "term_months": 36,
-            "purpose": "car",
-            "declared_income": 40_000.0,
-        }
-    )
-    expected: dict[str, float | None] = {
-        "future_only": None,
-        "expired": None,
-        "tie": 32.0,
-        "leak": 60.0,
-        "exact": 71.0,
-        "ttl_edge": 80.0,
-        "unknown": None,
-    }
-    return pd.DataFrame(profiles), pd.DataFrame(history), entities, expected
+def hard_requests(entities: pd.DataFrame) -> pd.DataFrame:
+    """The hard cases as scoring input: a request id per row, the events table's name for the time."""
+    frame = entities.drop(columns=["case"]).rename(columns={EVENT_TIMESTAMP: USE_CASE.tables.event_time})
+    frame.insert(0, REQUEST_ID, [f"hard-{i}-{case}" for i, case in enumerate(entities["case"])])
+    return frame
 
 
 @pytest.fixture(scope="session")
 def feature_world(tmp_path_factory: pytest.TempPathFactory) -> FeatureWorld:
     from steelthread_features import store
+    from steelthread_features.generator import generate, write
     from steelthread_features.settings import FeatureSettings
-    from steelthread_usecase_credit.generator import SCHEMAS, generate, write
 
     root = tmp_path_factory.mktemp("feature-world")
     data = generate(300, seed=5)
-    write(data, root / "data")
-    profiles, history, entities, expected = hard_cases()
-    for frame, table in ((profiles, "customers"), (history, "credit_history")):
-        arrow = pa.Table.from_pandas(frame, schema=SCHEMAS[table], preserve_index=False)
-        pq.write_table(arrow.replace_schema_metadata(None), root / "data" / table / "hard.parquet")
+    paths = write(data, root / "data")
+    tables, entities, expected, _ = hard_cases(data)
+    for table, frame in tables.items():
+        schema = pq.read_schema(paths[table]).remove_metadata()
+        arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        pq.write_table(arrow, root / "data" / table / "hard.parquet")
     local = FeatureSettings(profile="local", data_dir=root / "data", feast_dir=root / "feast")
     spark = FeatureSettings(
         profile="local", data_dir=root / "data", feast_dir=root / "feast-spark", offline_store_kind="spark"
     )
     store.apply(local)
     store.apply(spark)
-    return FeatureWorld(root, local, spark, data.applications, entities, expected)
+    events = data.table(USE_CASE.tables.events)
+    return FeatureWorld(root, local, spark, events, hard_requests(entities), expected)
 
 
 @pytest.fixture(scope="session")

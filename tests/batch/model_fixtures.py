@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.packages import make_package
+from helpers.packages import MODEL_NAME, make_package
 from helpers.packages import publish as point
+from helpers.usecase import USE_CASE
 from steelthread_features import feature_names
 
 
@@ -22,8 +23,12 @@ def publish(
     aliases: tuple[str, ...] = ("champion",),
     seed: int = 0,
     trees: int = 40,
+    task: str = USE_CASE.task.value,
 ) -> Path:
-    """Write `<models_dir>/versions/<version>/` and point the aliases at it; returns the folder."""
+    """Write `<models_dir>/versions/<version>/` and point the aliases at it; returns the folder.
+
+    The package has the active use case's task unless `task` says otherwise; `threshold` is a binary
+    package's own (a package of another task states none)."""
     folder = make_package(
         models_dir,
         version,
@@ -33,7 +38,8 @@ def publish(
         trees=trees,
         rows=4_000,
         missing=0.05,
-        name="credit-risk",
+        name=MODEL_NAME,
+        task=task,
     )
     for alias in aliases:
         point(models_dir, alias, version)

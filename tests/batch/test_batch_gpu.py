@@ -1,7 +1,8 @@
 """The tensorised forest (the `--device cuda` scorer) against onnxruntime, on the CPU with NumPy.
 
 PyTorch is not in the workspace lock, so CI runs the same traversal code with NumPy arrays; the CUDA run
-differs only in the array library (see docs/batch.md for the GPU environment and its parity check).
+differs only in the array library (see docs/batch.md for the GPU environment and its parity check). The
+forest scores binary packages, so these are binary whatever the active use case's task.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from steelthread_batch.gpu import check_available
 from steelthread_batch.package import resolve_package
 
 
-def test_tensorised_forest_matches_onnxruntime(package) -> None:
+def test_tensorised_forest_matches_onnxruntime(binary_package) -> None:
+    package = binary_package
     rng = np.random.default_rng(31)
     matrix = rng.normal(size=(20_000, len(package.feature_names))).astype(np.float32)
     matrix[rng.random(matrix.shape) < 0.1] = np.nan
@@ -32,7 +34,7 @@ def test_tensorised_forest_matches_onnxruntime(package) -> None:
 
 
 def test_thresholds_are_compared_in_float32_like_onnxruntime(tmp_path) -> None:
-    folder = publish(tmp_path, "7", names=["a", "b", "c", "d"], seed=3, trees=15)
+    folder = publish(tmp_path, "7", names=["a", "b", "c", "d"], seed=3, trees=15, task="binary")
     package = resolve_package(tmp_path, version="7")
     forest = load_forest(str(folder / "model.onnx"))
     # Inputs exactly on split thresholds are where float64 comparisons would disagree.

@@ -12,8 +12,10 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from batch.conftest import hard_cases, scoring_table, write_input
+from batch.conftest import scoring_table, write_input
 
+from helpers.pit_cases import HISTORY_FEATURE
+from helpers.usecase import choice_field, refused_choice
 from steelthread_batch.local_engine import LocalJob, run_local
 from steelthread_batch.spark_engine import SparkJob, run_spark
 from steelthread_batch.training_set import TrainingSetJob, build_training_set
@@ -58,14 +60,7 @@ def test_spark_scores_equal_local_scores(tmp_path, spark, package) -> None:
 def test_spark_training_set_equals_training_frame_and_passes_the_traps(
     tmp_path, spark, feature_world
 ) -> None:
-    _, _, hard, expected = hard_cases()
-    entities = pd.concat(
-        [
-            hard,
-            feature_world.applications.head(120).rename(columns={"application_timestamp": "event_timestamp"}),
-        ],
-        ignore_index=True,
-    )
+    entities = feature_world.entities_with_traps(120)
     (tmp_path / "entities").mkdir()
     entities.to_parquet(tmp_path / "entities" / "e.parquet", index=False)
     result = build_training_set(
@@ -80,15 +75,16 @@ def test_spark_training_set_equals_training_frame_and_passes_the_traps(
     want = store.training_frame(entities, settings=feature_world.local)
     assert result.columns == list(want.columns)
     pd.testing.assert_frame_equal(got, want)
-    balance = dict(zip(got["request_id"], got["total_balance"], strict=False))
-    for case, value in expected.items():
-        actual = balance[f"hard-{case}"]
+    history = dict(zip(got["request_id"], got[HISTORY_FEATURE], strict=True))
+    for case, value in feature_world.expected.items():
+        actual = history[feature_world.hard_id(case)]
         assert np.isnan(actual) if value is None else actual == value, case
 
 
 def test_spark_scoring_with_the_feast_spark_join(tmp_path, spark, feature_world, package) -> None:
-    applications = feature_world.applications.head(80).reset_index(drop=True)
-    applications.loc[5, "purpose"] = "yacht"
+    choice = choice_field()
+    applications = feature_world.events.head(80).reset_index(drop=True)
+    applications.loc[5, choice.name] = refused_choice(choice)
     (tmp_path / "in").mkdir()
     applications.to_parquet(tmp_path / "in" / "apps.parquet", index=False)
     common = {"package": package, "role": "champion", "prediction_log_dir": None}
@@ -111,4 +107,4 @@ def test_spark_scoring_with_the_feast_spark_join(tmp_path, spark, feature_world,
     assert got["request_id"].tolist() == want["request_id"].tolist()
     assert np.abs(got["score"] - want["score"]).max() <= 1e-6
     reasons = _read(tmp_path / "spark" / "quarantine").set_index("request_id")["quarantine_reason"]
-    assert reasons[applications.loc[5, "request_id"]] == "invalid_value:purpose"
+    assert reasons[applications.loc[5, "request_id"]] == f"invalid_value:{choice.name}"

@@ -2,7 +2,10 @@
 
 The score is the model's prediction (onnxruntime on the same rows is the reference), the decision is the
 use case's decision policy (its cuts through the same columnar rule, or its fail-closed fallback when it
-states none), `threshold` is null when there are no cuts. A multiclass package answers the probability of the class its manifest names.
+states none), `threshold` is null when there are no cuts. A multiclass package answers the probability of
+the class its manifest names. These packages have their task whatever the active use case's is; a policy
+without cuts (`NO_CUTS`) is passed explicitly where the fallback is under test, since the active use case's
+policy may state cuts (the delivery example's does).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from steelthread_contracts.usecase import active
 from steelthread_features import feature_names
 
 RUN = RunInfo(run_id="run-tasks", started_at=datetime(2026, 11, 1, tzinfo=UTC))
+NO_CUTS = DecisionPolicy(fallback=active().policy.fallback, name="no-cuts")
+"""The active policy's fail-closed fallback, without cuts: every scored row of a thresholdless package gets
+the fallback."""
 
 
 @pytest.fixture(scope="module")
@@ -55,19 +61,25 @@ def regression_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def regression(regression_dir: Path) -> ModelPackage:
-    return resolve_package(regression_dir)
+    return load_package(regression_dir / "versions" / "1", policy=NO_CUTS)
 
 
 def _matrix(table: pa.Table, names: tuple[str, ...]) -> np.ndarray:
     return np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names]).astype(np.float32)
 
 
-def test_a_regression_package_loads_with_its_task_and_no_thresholds(regression: ModelPackage) -> None:
+def test_a_regression_package_loads_with_its_task_and_no_thresholds(
+    regression_dir: Path, regression: ModelPackage
+) -> None:
     assert regression.task is Task.REGRESSION
     assert regression.positive_class_index is None
-    assert active().policy.cuts is None  # the credit example states no cuts for other tasks
     assert (regression.threshold, regression.thresholds) == (None, None)
-    assert regression.fallback is active().policy.fallback
+    assert regression.fallback is NO_CUTS.fallback
+    # Resolved as the CLI does, the active use case's policy decides: its cuts, or none (the credit example
+    # states none for other tasks).
+    resolved = resolve_package(regression_dir)
+    assert resolved.thresholds == active().policy.cuts
+    assert resolved.fallback is active().policy.fallback
     # The description travels to Spark executors by pickle, task and fallback included.
     assert pickle.loads(pickle.dumps(regression)) == regression
     smoke_check(regression)  # the graph re-scores its smoke cases (predictions, not probabilities)
@@ -101,7 +113,7 @@ def test_the_local_engine_scores_a_regression_package_like_onnxruntime(
     assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))
     assert got.min() < 0.0 or got.max() > 1.0, "a prediction, not a probability"
     # No cuts: every scored row gets the policy's fallback; the threshold column is null.
-    assert set(scores.column("decision").to_pylist()) == {active().policy.fallback.value}
+    assert set(scores.column("decision").to_pylist()) == {NO_CUTS.fallback.value}
     assert scores.column("threshold").null_count == scores.num_rows
     quarantine = pq.read_table(tmp_path / "out" / "quarantine")
     assert quarantine.num_rows == refused
@@ -110,7 +122,7 @@ def test_the_local_engine_scores_a_regression_package_like_onnxruntime(
     for row in log.select(sorted(PredictionLogRecord.model_fields)).slice(0, 20).to_pylist():
         record = PredictionLogRecord.model_validate(row)
         assert record.score == record.scores[0].score
-        assert record.decision.value == active().policy.fallback.value
+        assert record.decision.value == NO_CUTS.fallback.value
 
 
 def test_the_policys_cuts_decide_a_regression_score_as_serving_would(
@@ -142,16 +154,17 @@ def test_a_multiclass_package_scores_its_declared_class(tmp_path: Path) -> None:
     """A multiclass package answers the probability of the class its manifest names
     (`onnx.positive_class_index`); with no cuts in the policy every scored row gets the fallback."""
     folder = make_package(tmp_path / "models", "1", task="multiclass", trees=10)
-    package = load_package(folder)
+    package = load_package(folder, policy=NO_CUTS)
     assert (package.task, package.positive_class_index, package.threshold) == (Task.MULTICLASS, 2, None)
     table = scoring_table(package, 300, seed=4)
     result = pa.Table.from_batches(list(score_batches(iter(table.to_batches()), package, RUN)))
     want = onnx_scores(folder / "model.onnx", _matrix(table, package.feature_names), "multiclass")
     np.testing.assert_allclose(result.column("score").to_numpy(), want, rtol=0, atol=1e-6)
-    assert set(result.column("decision").to_pylist()) == {active().policy.fallback.value}
+    assert set(result.column("decision").to_pylist()) == {NO_CUTS.fallback.value}
 
 
-def test_a_regression_graph_with_several_outputs_per_row_is_refused(package: ModelPackage) -> None:
+def test_a_regression_graph_with_several_outputs_per_row_is_refused(binary_package: ModelPackage) -> None:
+    package = binary_package
     from dataclasses import replace
 
     from steelthread_batch.scoring import predict

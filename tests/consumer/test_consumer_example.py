@@ -2,6 +2,10 @@
 
 A cross-member test (the consumer and the server), so it lives here and not in examples/consumer/tests:
 the consumer installs alone (`uv sync --package steelthread-consumer-example`) without the server.
+
+The consumer is a client of the credit example's API (`API_USE_CASE`), so the server process runs that use
+case whatever this process runs (`STEELTHREAD_USECASE`), and the test speaks the client's models, never the
+active use case's.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import pytest
 
 from helpers.serving import API_KEY, serve_process
 from steelthread_consumer_example.__main__ import example_requests, main
-from steelthread_consumer_example.client import ApiClient, ApiError
-from steelthread_contracts import FeedbackRecord, LoanPurpose, PredictionRequest
+from steelthread_consumer_example.client import API_USE_CASE, ApiClient, ApiError, credit_api
+from steelthread_contracts.usecase import USECASE_ENV
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
+
+MODELS = credit_api()
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("consumer")
     shutil.copy(DEFAULT_FLAGS_PATH, tmp / "flags.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")} | {
+        USECASE_ENV: API_USE_CASE,
         "STEELTHREAD_API_KEYS": API_KEY,
         "STEELTHREAD_DATA_DIR": str(tmp / "var"),
         "STEELTHREAD_FLAGS_PATH": str(tmp / "flags.json"),
@@ -42,14 +49,16 @@ def test_example_requests_get_typed_answers(server: str) -> None:
         info = client.model()
     assert [a.request_id for a in answers] == [r.request_id for r in requests]
     assert all(a.model_name == "skeleton" and a.mode == "skeleton" for a in answers)
-    assert [a.probability_of_default for a in batch.items] == [a.probability_of_default for a in answers]
+    score = MODELS.score_field
+    assert [getattr(a, score) for a in batch.items] == [getattr(a, score) for a in answers]
+    assert all(isinstance(a, MODELS.response) for a in answers)
     assert info.fallback.name == "skeleton"
 
 
 def test_feedback_round_trip(server: str) -> None:
     with ApiClient(server, API_KEY) as client:
         ack = client.send_feedback(
-            FeedbackRecord(request_id="example-1", observed_label=0, observed_at=datetime.now(UTC))
+            MODELS.feedback(request_id="example-1", observed_label=0, observed_at=datetime.now(UTC))
         )
     assert ack.accepted
 
@@ -58,8 +67,9 @@ def test_errors_become_typed_exceptions(server: str) -> None:
     with ApiClient(server, "not-a-valid-key-000000") as client, pytest.raises(ApiError) as err:
         client.model()
     assert (err.value.status, err.value.code, err.value.field) == (401, "unauthorized", "X-API-Key")
-    request = PredictionRequest.model_construct(
-        customer_id=1, loan_amount=-1.0, term_months=12, purpose=LoanPurpose.CAR, declared_income=1.0
+    purpose = MODELS.enums["LoanPurpose"]
+    request = MODELS.request.model_construct(
+        customer_id=1, loan_amount=-1.0, term_months=12, purpose=purpose("car"), declared_income=1.0
     )
     with ApiClient(server, API_KEY) as client, pytest.raises(ApiError) as bad:
         client.predict(request)

@@ -1,48 +1,47 @@
 """Shared fixtures: one generated data set plus hand-made hard cases, applied once per session.
 
-`import feast` and `apply` are slow, so every local-profile test shares this store. The session runs the
-credit example (the default use case): the generated world and its point-in-time hard cases are credit
-data (credit-domain fixtures, from steelthread_usecase_credit), while plumbing tests take every name
-(join key, views, request fields, tables) from the active use case, through `steelthread_features`
-and `make_requests`. test_features_usecase_fixture.py runs the same plumbing on a multiclass fixture.
+`import feast` and `apply` are slow, so every local-profile test shares this store. Everything follows the
+active use case (`STEELTHREAD_USECASE`, default credit): the world is its generator's tables, and the
+point-in-time hard cases are rows of its own tables (a generated row as the template, with the key, the
+times and the feature values replaced), so the same traps run on credit, delivery or a fixture use case.
+test_features_usecase_fixture.py runs the plumbing end to end on the multiclass fixture in subprocesses.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from helpers.pit_cases import HISTORY, NO_PROFILE, PROFILES, hard_cases, history_values, template_columns
 from steelthread_contracts.usecase import RequestField
 from steelthread_features import store
 from steelthread_features.definitions import JOIN_KEY, USE_CASE
+from steelthread_features.generator import generate, write
 from steelthread_features.settings import FeatureSettings
-from steelthread_usecase_credit.domain import HISTORY_FEATURES
-from steelthread_usecase_credit.generator import SCHEMAS, GeneratedData, generate, write
 
 PROMETHEUS_ENV_AT_START = {
     name: os.environ.get(name) for name in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
 }
 """Captured before any test loads Feast (which would otherwise set these)."""
 
-HARD_BASE = 10_000_000
-E = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-"""Entity time of the hard cases."""
-
 
 @dataclass(frozen=True)
 class World:
-    data: GeneratedData
+    data: Any
+    """The active use case's generated tables (`data.table(name)`)."""
     settings: FeatureSettings
     hard_entities: pd.DataFrame
     expected: dict[str, float | None]
-    """total_balance each hard entity row must get (None = must be missing)."""
+    """HISTORY_FEATURE each hard case's row at E must get (None = must be missing)."""
+    profiles: dict[str, Any]
+    """The profile views' columns as the hard cases' profile rows hold them."""
 
     def stored(self, table: str) -> pd.DataFrame:
         """A table of the offline store as Feast reads it (generated plus hard-case files)."""
@@ -51,6 +50,15 @@ class World:
     def entity_ids(self) -> list[int]:
         """Every entity key of the first feature view's table, sorted."""
         return sorted(int(k) for k in self.stored(USE_CASE.views[0].table)[JOIN_KEY].unique())
+
+    def stored_at_e(self, case: str) -> dict[str, Any]:
+        """Every stored column of every view as the case's entity row at E must see it (None = missing)."""
+        value = self.expected[case]
+        history: dict[str, Any] = dict.fromkeys(HISTORY.columns)
+        if value is not None:
+            history |= template_columns(self.data, HISTORY) | history_values(value)
+        profile = {} if case in NO_PROFILE else self.profiles
+        return history | {c: profile.get(c) for view in PROFILES for c in view.columns}
 
 
 def request_value(field: RequestField, i: int) -> float | int | str:
@@ -84,100 +92,6 @@ def make_requests():
     return requests
 
 
-def _history_row(customer: int, at: datetime, created: datetime, value: float) -> dict[str, object]:
-    row: dict[str, object] = {
-        "customer_id": customer,
-        "event_timestamp": at,
-        "created_timestamp": created,
-    }
-    for k, name in enumerate(HISTORY_FEATURES):
-        row[name] = value + k / 10
-    return row
-
-
-def _profile_row(customer: int, at: datetime, home: str = "rent") -> dict[str, object]:
-    return {
-        "customer_id": customer,
-        "event_timestamp": at,
-        "created_timestamp": at,
-        "age": 30.0 + customer % 7,
-        "years_employed": 2.5,
-        "months_at_address": 12.0,
-        "home_ownership": home,
-        "region": "north",
-        "protected_group": "group_b",
-    }
-
-
-def hard_cases() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, float | None]]:
-    """Profiles, history rows and entity rows covering every point-in-time trap."""
-    c = {
-        name: HARD_BASE + i
-        for i, name in enumerate(
-            [
-                "after_only",
-                "expired",
-                "tie",
-                "no_history",
-                "nothing",
-                "leak",
-                "exact",
-                "ttl_edge",
-                "profile_after",
-                "just_expired",
-            ],
-            start=1,
-        )
-    }
-    day = timedelta(days=1)
-    history = [
-        _history_row(c["after_only"], E + day, E + day, 1.0),
-        _history_row(c["expired"], E - 91 * day, E - 91 * day, 2.0),
-        # Same event time: the later created_timestamp wins, whatever the file order.
-        _history_row(c["tie"], E - 5 * day, E - 5 * day + timedelta(hours=2), 32.0),
-        _history_row(c["tie"], E - 5 * day, E - 5 * day + timedelta(hours=1), 31.0),
-        _history_row(c["leak"], E - 10 * day, E - 10 * day, 60.0),
-        _history_row(c["leak"], E + timedelta(microseconds=1), E, 999.0),
-        _history_row(c["exact"], E - day, E - day, 70.0),
-        _history_row(c["exact"], E, E, 71.0),
-        _history_row(c["ttl_edge"], E - 90 * day, E - 90 * day, 80.0),
-        _history_row(c["just_expired"], E - 90 * day - timedelta(microseconds=1), E, 90.0),
-        _history_row(c["profile_after"], E - day, E - day, 95.0),
-    ]
-    profiles = [
-        _profile_row(cid, E - 400 * day, home=("own" if i % 2 else "mortgage"))
-        for i, (name, cid) in enumerate(c.items())
-        if name not in {"nothing", "profile_after"}
-    ]
-    profiles.append(_profile_row(c["profile_after"], E + day))
-    names = [*c.keys(), "tie", "leak"]
-    times = [E] * len(c) + [E, E + 2 * day]
-    entities = pd.DataFrame(
-        {
-            "case": names,
-            "customer_id": [c[n] for n in names],
-            "event_timestamp": pd.Series(times).astype("datetime64[us, UTC]"),
-            "loan_amount": 5_000.0,
-            "term_months": 36,
-            "purpose": "car",
-            "declared_income": [0.0 if n == "nothing" else 40_000.0 for n in names],
-        }
-    )
-    expected: dict[str, float | None] = {
-        "after_only": None,
-        "expired": None,
-        "tie": 32.0,
-        "no_history": None,
-        "nothing": None,
-        "leak": 60.0,
-        "exact": 71.0,
-        "ttl_edge": 80.0,
-        "profile_after": 95.0,
-        "just_expired": None,
-    }
-    return pd.DataFrame(profiles), pd.DataFrame(history), entities, expected
-
-
 def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
 
@@ -191,10 +105,10 @@ def _read(folder: Path) -> pd.DataFrame:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("features")
     data = generate(1_500, seed=11)
-    write(data, root / "data")
-    profiles, history, entities, expected = hard_cases()
-    _write(profiles, SCHEMAS["customers"], root / "data" / "customers" / "hard.parquet")
-    _write(history, SCHEMAS["credit_history"], root / "data" / "credit_history" / "hard.parquet")
+    paths = write(data, root / "data")
+    tables, entities, expected, profiles = hard_cases(data)
+    for table, frame in tables.items():
+        _write(frame, pq.read_schema(paths[table]).remove_metadata(), root / "data" / table / "hard.parquet")
     settings = FeatureSettings(
         profile="local", data_dir=root / "data", feast_dir=root / "feast", project="steelthread"
     )
@@ -204,6 +118,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         settings=settings,
         hard_entities=entities,
         expected=expected,
+        profiles=profiles,
     )
 
 

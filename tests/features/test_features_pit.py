@@ -1,7 +1,9 @@
 """Point-in-time correctness of training_frame against an independent pandas merge_asof reference.
 
 The reference is written over the active use case's declaration (views, TTLs, the transform's frame
-form); the hard cases (conftest.hard_cases) are credit data, so their expected values name credit columns.
+form); the hard cases (conftest.hard_cases) are rows of the active use case's own tables, and the request-time
+features they must get come from its transform's row form (the online path) applied to the stored values
+each case should see.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.pit_cases import CASES, HISTORY, HISTORY_FEATURE, NO_PROFILE, PROFILES
 from steelthread_contracts.usecase import load_hook
 from steelthread_features import store
 from steelthread_features.definitions import (
@@ -19,11 +22,15 @@ from steelthread_features.definitions import (
     EVENT_TIMESTAMP,
     FEATURE_NAMES,
     JOIN_KEY,
+    REQUEST_FIELDS,
     SLICE_COLUMNS,
     USE_CASE,
 )
 
+REQUEST_NAMES = REQUEST_FIELDS
+
 TRANSFORM = load_hook(USE_CASE.on_demand.frame)
+ROW = load_hook(USE_CASE.on_demand.row)
 
 
 def asof_reference(
@@ -99,54 +106,73 @@ def test_training_frame_matches_merge_asof_reference(world) -> None:
         assert generated[list(view.served)].notna().to_numpy().mean() > 0.9, view.name
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "after_only",
-        "expired",
-        "tie",
-        "no_history",
-        "nothing",
-        "leak",
-        "exact",
-        "ttl_edge",
-        "profile_after",
-        "just_expired",
-    ],
-)
+def _same(got: object, want: object) -> bool:
+    """Equal, or both missing (NaN in the frame, None or NaN expected)."""
+    if want is None or (isinstance(want, float) and np.isnan(want)):
+        return bool(pd.isna(got))
+    return bool(got == want)
+
+
+def expected_features(world, row: pd.Series, case: str) -> dict[str, object]:
+    """Every model feature the case's row must hold: the stored values it should see, and the transform's
+    row form over its request and those stored inputs."""
+    stored = world.stored_at_e(case)
+    request = {name: row[name].item() if hasattr(row[name], "item") else row[name] for name in REQUEST_NAMES}
+    inputs = {name: stored[name] for name in USE_CASE.on_demand.stored_inputs}
+    on_demand = dict(zip(USE_CASE.on_demand.features, ROW(**request, **inputs), strict=True))
+    served = {name: stored[name] for view in USE_CASE.views for name in view.served}
+    return served | on_demand
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_hard_case_values(world, hard_frame, case: str) -> None:
-    got = hard_frame
-    row = got[got["case"] == case].iloc[0]
+    row = hard_frame[hard_frame["case"] == case].iloc[0]
     expected = world.expected[case]
     if expected is None:
-        assert np.isnan(row["total_balance"]), f"{case}: expected missing, got {row['total_balance']}"
-        assert np.isnan(row["debt_to_income"])
+        assert np.isnan(row[HISTORY_FEATURE]), f"{case}: expected missing, got {row[HISTORY_FEATURE]}"
     else:
-        assert row["total_balance"] == expected
-        assert row["debt_to_income"] == (expected + 5_000.0) / 40_000.0
+        assert row[HISTORY_FEATURE] == expected
+    for name, want in expected_features(world, row, case).items():
+        assert _same(row[name], want), f"{case}: {name} is {row[name]!r}, expected {want!r}"
+
+
+def test_features_that_need_the_history_are_missing_exactly_when_it_is(world, hard_frame) -> None:
+    """A request-time feature computed from an expired or absent history value is missing, not a number
+    made of a missing input (what the freshness map declares)."""
+    needs_history = [f for f, view in USE_CASE.freshness.items() if view == HISTORY.name]
+    assert needs_history
+    for case in CASES:
+        row = hard_frame[hard_frame["case"] == case].iloc[0]
+        for name in needs_history:
+            assert pd.isna(row[name]) is (world.expected[case] is None), (case, name)
 
 
 def test_duplicate_and_later_entity_rows_keep_order(world, hard_frame) -> None:
     got = hard_frame
     assert got["case"].tolist() == world.hard_entities["case"].tolist()
     tie_rows = got[got["case"] == "tie"]
-    assert tie_rows["total_balance"].tolist() == [32.0, 32.0]
+    assert tie_rows[HISTORY_FEATURE].tolist() == [32.0, 32.0]
     leak_rows = got[got["case"] == "leak"]
     # At E the leaking row is invisible; two days later it is the latest value.
-    assert leak_rows["total_balance"].tolist() == [60.0, 999.0]
+    assert leak_rows[HISTORY_FEATURE].tolist() == [60.0, 999.0]
 
 
-def test_missing_profile_keeps_request_features_and_nan_one_hots(world, hard_frame) -> None:
-    got = hard_frame
-    nothing = got[got["case"] == "nothing"].iloc[0]
-    assert np.isnan(nothing["age"])
-    assert np.isnan(nothing["home_ownership_rent"])
-    assert nothing["requested_amount"] == 5_000.0
-    assert nothing["income_missing"] == 1.0
-    assert nothing["purpose_car"] == 1.0
-    profile_after = got[got["case"] == "profile_after"].iloc[0]
-    assert np.isnan(profile_after["age"])
-    assert np.isnan(profile_after["home_ownership_mortgage"])
+def test_missing_profile_keeps_request_features_and_nan_profile_features(world, hard_frame) -> None:
+    """No profile row at or before E (none at all, or only a later one): every profile feature and every
+    request-time feature that needs the profile is missing; the request-only ones are still computed."""
+    needs_profile = [f for f, view in USE_CASE.freshness.items() if view in {p.name for p in PROFILES}]
+    needs_stored = set(USE_CASE.freshness)
+    request_only = [f for f in USE_CASE.on_demand.features if f not in needs_stored]
+    assert needs_profile
+    assert request_only
+    for case in sorted(NO_PROFILE):
+        row = hard_frame[hard_frame["case"] == case].iloc[0]
+        for name in needs_profile:
+            assert np.isnan(row[name]), (case, name)
+        for name in request_only:
+            assert np.isfinite(row[name]), (case, name)
+    present = hard_frame[hard_frame["case"] == "exact"].iloc[0]
+    assert all(np.isfinite(present[name]) for name in needs_profile)
 
 
 def test_application_features_are_float_and_in_service_order(world, hard_frame) -> None:

@@ -23,7 +23,10 @@ def materialized(world):
 
 
 def requests_at(world, make_requests, n: int) -> pd.DataFrame:
-    entities = pd.Series(world.entity_ids()).sample(n=n, random_state=5).tolist()
+    """Requests for `n` of the store's entities (all of them where the use case's world has fewer: the
+    delivery example has tens of orders per restaurant, so fewer entities for the same events)."""
+    ids = world.entity_ids()
+    entities = pd.Series(ids).sample(n=min(n, len(ids)), random_state=5).tolist()
     return pd.DataFrame(make_requests(entities))
 
 

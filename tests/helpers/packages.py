@@ -18,10 +18,13 @@ import onnxruntime as ort
 import pandas as pd
 from onnxmltools.convert.common.data_types import FloatTensorType
 
+from helpers.usecase import USE_CASE
 from steelthread_contracts import package as contract
 from steelthread_features.definitions import FEATURE_NAMES
 
 INPUT_NAME = "features"
+MODEL_NAME = f"{USE_CASE.name}-test-lgbm"
+"""The name test packages carry unless a test names its own."""
 
 
 def train_tiny(
@@ -30,10 +33,12 @@ def train_tiny(
     rows: int = 400,
     trees: int = 15,
     missing: float = 0.0,
-    task: str = "binary",
+    task: str = USE_CASE.task.value,
+    value_range: tuple[float, float] | None = None,
 ) -> lgb.LGBMClassifier | lgb.LGBMRegressor:
-    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit), or
-    with `task="multiclass"` a three-class classifier (the logit's terciles)."""
+    """A binary classifier, or with `task="regression"` a regressor of the same signal (the logit, or
+    with `value_range` the logit squashed into that range), or with `task="multiclass"` a three-class
+    classifier (the logit's terciles)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, len(feature_names))).astype(np.float32)
     logits = x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.5, size=rows)
@@ -50,6 +55,9 @@ def train_tiny(
         "n_jobs": 1,
     }
     if contract.Task(task) is contract.Task.REGRESSION:
+        if value_range is not None:
+            low, high = value_range
+            return lgb.LGBMRegressor(**params).fit(x, low + (high - low) / (1 + np.exp(-logits)))
         return lgb.LGBMRegressor(**params).fit(x, logits)
     if contract.Task(task) is contract.Task.MULTICLASS:
         classes = np.digitize(logits, np.quantile(logits, [1 / 3, 2 / 3]))
@@ -61,7 +69,7 @@ SCORED_CLASS = {"binary": 1, "multiclass": 2}
 """The class whose probability a classifier package answers as its score."""
 
 
-def onnx_scores(path: Path, matrix: np.ndarray, task: str = "binary") -> np.ndarray:
+def onnx_scores(path: Path, matrix: np.ndarray, task: str = USE_CASE.task.value) -> np.ndarray:
     """Scores straight from onnxruntime: the scored class's probability (binary, multiclass), or the
     prediction of the graph's one output (regression)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -84,8 +92,8 @@ def make_package(
     trees: int = 15,
     rows: int = 400,
     missing: float = 0.0,
-    name: str = "credit-risk-lgbm",
-    task: str = "binary",
+    name: str = MODEL_NAME,
+    task: str = USE_CASE.task.value,
 ) -> Path:
     """Publish `root/versions/<version>/` (model.onnx, smoke.json, package.json); return the folder.
 
@@ -95,7 +103,11 @@ def make_package(
     """
     names = feature_names or list(FEATURE_NAMES)
     regression = contract.Task(task) is contract.Task.REGRESSION
-    model = train_tiny(names, seed, rows=rows, trees=trees, missing=missing, task=task)
+    # A package of the session's own task answers inside its use case's score range, as a trained one does.
+    value_range = USE_CASE.score_range if contract.Task(task) is USE_CASE.task else None
+    model = train_tiny(
+        names, seed, rows=rows, trees=trees, missing=missing, task=task, value_range=value_range
+    )
     onx = onnxmltools.convert_lightgbm(
         model,
         initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))],
@@ -122,7 +134,7 @@ def make_package(
             "feature_names": names,
             "threshold": threshold,
             "review_threshold": threshold * 0.75 if review_threshold is None else review_threshold,
-            "feature_service": "credit_risk_v1",
+            "feature_service": USE_CASE.feature_service,
             "run_id": f"test-run-{version}-{seed}",
             "created_at": "2026-11-22T00:00:00Z",
             "onnx": {"input": INPUT_NAME, "output": "probabilities", "positive_class_index": 1},
@@ -175,7 +187,7 @@ def publish_reference(
     threshold: float = 0.5,
     created_at: str = "2026-11-22T00:00:00Z",
     alias: str = "champion",
-    task: str = "binary",
+    task: str = USE_CASE.task.value,
     name: str = "credit-risk",
 ) -> Path:
     """A reference-only package (what monitoring reads: package.json and reference.parquet), published

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server for tests that stop, kill or freeze the database on purpose.
+"""PostgreSQL for tests: a throwaway database on the shared server, and a throwaway server to stop and start.
 
-The shared server on 5432 must never be stopped by a test, so fault-injection tests start their own
-cluster (initdb + pg_ctl from the PostgreSQL 15 binaries) in a temporary folder on a free port, with trust
-authentication and no Unix socket. As root the binaries run as the `postgres` user (initdb refuses root).
-A missing binary is a failure that says so, never a skip.
+The shared server (127.0.0.1:5432, or STEELTHREAD_TEST_POSTGRES_ADMIN_DSN) must answer: a test that needs it
+fails when it does not, never skips. A test that takes the database away (an outage, a restart) gets a
+server of its own (`ThrowawayPostgres`: initdb + pg_ctl in a temporary folder on a free port, trust
+authentication; as root the binaries run as the `postgres` user, since initdb refuses root), which it may
+stop, restart or freeze. A missing binary is a failure that says so, never a skip.
 """
 
 from __future__ import annotations
@@ -14,12 +15,41 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from helpers.serving import free_port
+
+ADMIN_DSN = os.environ.get(
+    "STEELTHREAD_TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def with_database(dsn: str, database: str) -> str:
+    return dsn.rsplit("/", 1)[0] + f"/{database}"
+
+
+@contextmanager
+def throwaway_database(prefix: str, admin_dsn: str = ADMIN_DSN) -> Iterator[str]:
+    """A new database on the shared server, dropped afterwards: its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required for this test and is not reachable at {admin_dsn}: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield with_database(admin_dsn, name)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 BIN = Path(os.environ.get("STEELTHREAD_TEST_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -39,6 +69,10 @@ class ThrowawayPostgres:
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def admin_dsn(self) -> str:
+        return self.dsn()
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         result = subprocess.run(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,20 +18,17 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from helpers.usecase import example_request
 from steelthread_contracts import ServingMode
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_serving.app import create_app
 from steelthread_serving.flags import set_flags
-from steelthread_serving.settings import ServingSettings
+from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 API_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "second-key-0123456789abcdef"
-APPLICATION = {
-    "customer_id": 42,
-    "loan_amount": 12000.0,
-    "term_months": 36,
-    "purpose": "debt_consolidation",
-    "declared_income": 54000.0,
-}
+APPLICATION = example_request(42)
+"""A valid request of the active use case (entity 42, each field's declared example)."""
 
 
 def free_port() -> int:
@@ -90,11 +89,28 @@ def running(settings: ServingSettings, *, hot_path: bool = True) -> Iterator[Liv
         thread.join(timeout=15)
 
 
+def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `steelthread-serve` process with its state and a copy of the shipped flag file
+    (`tmp_path/flags.json`) under tmp_path; `extra` overrides."""
+    flags = tmp_path / "flags.json"
+    shutil.copy(DEFAULT_FLAGS_PATH, flags)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+    env |= {
+        USECASE_ENV: active_name(),
+        "STEELTHREAD_API_KEYS": API_KEY,
+        "STEELTHREAD_DATA_DIR": str(tmp_path / "var"),
+        "STEELTHREAD_FLAGS_PATH": str(flags),
+    }
+    return env | extra
+
+
 @contextmanager
 def serve_process(env: Mapping[str, str], log: Path, ready_within: float = 30.0) -> Iterator[str]:
     """A real `steelthread-serve` process with `env`, its output in `log`, until it answers /readyz: its
-    URL. A process of its own where the test needs one (another use case, a signal); stopped on exit."""
+    URL. A process of its own where the test needs one (another use case, a signal); stopped on exit.
+    The process serves the session's use case unless `env` names another."""
     port = free_port()
+    env = {USECASE_ENV: active_name()} | dict(env)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "steelthread_serving.cli", "--port", str(port), "--log-level", "warning"],

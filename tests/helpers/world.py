@@ -2,42 +2,63 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from helpers.usecase import JOIN_KEY, REQUEST_NAMES, USE_CASE
 from steelthread_contracts import PredictionRequest
 from steelthread_features import store
+from steelthread_features.generator import generate, write
 from steelthread_features.settings import FeatureSettings
-from steelthread_usecase_credit.generator import GeneratedData, generate, write
 
 
 @dataclass(frozen=True)
 class FeatureWorld:
     root: Path
     """A serving `data_dir`: parquet under root/data, the Feast repo under root/feast."""
-    data: GeneratedData
+    data: Any
+    """The active use case's generated tables (`data.table(name)`)."""
     settings: FeatureSettings
 
+    def events(self) -> pd.DataFrame:
+        """The decision requests the generator wrote (one row per request, the entity key included)."""
+        frame: pd.DataFrame = self.data.table(USE_CASE.tables.events)
+        return frame
+
     def requests(self, n: int) -> list[PredictionRequest]:
-        apps: pd.DataFrame = self.data.applications.drop_duplicates("customer_id").head(n)
+        """Valid requests for `n` distinct entities the store knows, as their events were made."""
+        events = self.events().drop_duplicates(JOIN_KEY).head(n)
+        assert len(events) == n, f"the world has {len(events)} entities, not {n}: build it with more"
         return [
-            PredictionRequest(
-                customer_id=int(r.customer_id),
-                loan_amount=float(r.loan_amount),
-                term_months=int(r.term_months),
-                purpose=r.purpose,
-                declared_income=float(r.declared_income),
+            PredictionRequest.model_validate(
+                {JOIN_KEY: int(row[JOIN_KEY])} | {name: _plain(row[name]) for name in REQUEST_NAMES}
             )
-            for r in apps.itertuples()
+            for row in events.to_dict("records")
         ]
 
+    def keys(self, n: int) -> list[int]:
+        return [int(k) for k in self.events()[JOIN_KEY].drop_duplicates().head(n)]
 
-def build_world(root: Path, rows: int = 300, seed: int = 1) -> FeatureWorld:
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value the API's strict models accept (an integer stays an int)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def build_world(root: Path, rows: int = 300, seed: int = 1, entities: int = 100) -> FeatureWorld:
+    """Generate, write, apply and materialise a world with at least `rows` requests and `entities`
+    distinct entities (a use case with many requests per entity gets more rows, so that tests can ask
+    for that many different keys)."""
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     data = generate(rows, seed=seed, end=end)
+    found = data.table(USE_CASE.tables.events)[JOIN_KEY].nunique()
+    if found < entities:
+        data = generate(math.ceil(rows * entities * 1.1 / found), seed=seed, end=end)
     write(data, root / "data")
     settings = FeatureSettings(data_dir=root / "data", feast_dir=root / "feast")
     store.apply(settings)

@@ -33,6 +33,7 @@ SHARED_SETTINGS = {
     "STEELTHREAD_FEEDBACK_DIR",
     "STEELTHREAD_REDIS_URL",
     "STEELTHREAD_POSTGRES_DSN",
+    "STEELTHREAD_PREDICTION_LOG_DSN",
     "STEELTHREAD_MLFLOW_TRACKING_URI",
     "STEELTHREAD_OFFLINE_STORE_URI",
 }
@@ -168,8 +169,15 @@ def test_serving_requires_api_keys_from_the_environment(compose: dict[str, Any])
 
 def test_serving_and_monitoring_share_the_prediction_log(compose: dict[str, Any]) -> None:
     serving, monitoring = env_of(services(compose)["serving"]), env_of(services(compose)["monitoring"])
-    for key in ("STEELTHREAD_PREDICTION_LOG_DIR", "STEELTHREAD_FEEDBACK_DIR", "STEELTHREAD_MODELS_DIR"):
-        assert serving[key] == monitoring[key], f"{key} differs: monitoring would read another folder"
+    for key in (
+        "STEELTHREAD_PREDICTION_LOG_DSN",
+        "STEELTHREAD_PREDICTION_LOG_DIR",
+        "STEELTHREAD_FEEDBACK_DIR",
+        "STEELTHREAD_MODELS_DIR",
+    ):
+        assert serving[key] == monitoring[key], f"{key} differs: monitoring would read another store"
+    assert serving["STEELTHREAD_PREDICTION_LOG_DSN"].split("@")[1].startswith("postgres:5432/")
+    assert services(compose)["monitoring"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     volumes = {
         str(v).split(":")[0]
         for v in services(compose)["monitoring"]["volumes"] + services(compose)["serving"]["volumes"]

@@ -17,13 +17,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "infra" / "docker"
-# image -> (workspace member, extra, console script the image runs by default)
+# image -> (workspace member, extras, console script the image runs by default); `postgres` is the
+# PostgreSQL prediction log (serving writes it, monitoring reads it)
 IMAGES = {
-    "serving": ("steelthread-serving", "cpu", "steelthread-serve"),
-    "serving-gpu": ("steelthread-serving", "gpu", "steelthread-serve"),
-    "training": ("steelthread-training", None, "steelthread-train"),
-    "monitoring": ("steelthread-monitoring", None, "steelthread-monitor"),
-    "batch": ("steelthread-batch", None, "steelthread-batch"),
+    "serving": ("steelthread-serving", ("cpu", "postgres"), "steelthread-serve"),
+    "serving-gpu": ("steelthread-serving", ("gpu", "postgres"), "steelthread-serve"),
+    "training": ("steelthread-training", (), "steelthread-train"),
+    "monitoring": ("steelthread-monitoring", ("postgres",), "steelthread-monitor"),
+    "batch": ("steelthread-batch", (), "steelthread-batch"),
 }
 CLIS = {
     "steelthread-data",
@@ -89,7 +90,7 @@ def test_every_image_has_a_dockerfile_and_nothing_else_is_there() -> None:
 
 @pytest.mark.parametrize("image", sorted(IMAGES))
 def test_installs_only_its_members_locked_dependencies(image: str) -> None:
-    member, extra, _ = IMAGES[image]
+    member, wanted, _ = IMAGES[image]
     syncs = [args for kind, args in instructions(dockerfile(image)) if kind == "RUN" and "uv sync" in args]
     assert len(syncs) == 1, f"{image}: exactly one uv sync"
     words = shlex.split(syncs[0].split("uv sync", 1)[1])
@@ -99,7 +100,7 @@ def test_installs_only_its_members_locked_dependencies(image: str) -> None:
     assert "--all-packages" not in words
     assert "--all-extras" not in words
     extras = [words[i + 1] for i, w in enumerate(words) if w == "--extra"]
-    assert extras == ([extra] if extra else [])
+    assert extras == list(wanted)
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert any(member in str(v) for v in declared["tool"]["uv"]["sources"]), (
         f"{member} is no workspace member"

@@ -43,6 +43,8 @@ SETTINGS = {
     "STEELTHREAD_FEEDBACK_DIR",
     "STEELTHREAD_REDIS_URL",
     "STEELTHREAD_POSTGRES_DSN",
+    "STEELTHREAD_PREDICTION_LOG_DSN",
+    "STEELTHREAD_PREDICTION_LOG_SPILL_DIR",
     "STEELTHREAD_MLFLOW_TRACKING_URI",
     "STEELTHREAD_OFFLINE_STORE_URI",
 }
@@ -313,6 +315,27 @@ def test_jobs_run_the_fixed_clis(load_yaml_docs: Load) -> None:
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     (train,) = pod_spec(by_kind(load_yaml_docs, "Job")["steelthread-training"])["containers"]
     assert train["args"][0] == "steelthread-train"
+
+
+def test_serving_and_monitoring_share_the_postgresql_prediction_log(load_yaml_docs: Load) -> None:
+    """Every serving replica writes, and the monitoring job reads, one store named by one Secret key. The key
+    is required (not `optional`), so a Secret without it stops the pod instead of logging to its own disk."""
+    names = ["steelthread-serving", "steelthread-serving-gpu", "steelthread-monitoring"]
+    docs = by_kind(load_yaml_docs, "Deployment") | by_kind(load_yaml_docs, "CronJob")
+    for name in names:
+        (container,) = pod_spec(docs[name])["containers"]
+        env = {e["name"]: e for e in container.get("env", [])}
+        ref = env["STEELTHREAD_PREDICTION_LOG_DSN"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "steelthread-secrets", "key": "STEELTHREAD_PREDICTION_LOG_DSN"}, name
+    for name in names[:2]:
+        spec = pod_spec(docs[name])
+        (container,) = spec["containers"]
+        spill = next(
+            e["value"] for e in container["env"] if e["name"] == "STEELTHREAD_PREDICTION_LOG_SPILL_DIR"
+        )
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert mounts[spill] == "spill", f"{name}: the spill folder is a volume of its own"
+        assert "emptyDir" in {v["name"]: v for v in spec["volumes"]}["spill"], name
 
 
 def test_service_accounts_exist_and_carry_irsa_roles(load_yaml_docs: Load) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_monitoring.cli import app
 from steelthread_monitoring.errors import ExitCode
 from steelthread_monitoring.synthetic import Deployment, plan
@@ -46,7 +47,7 @@ def test_empty_window_exit_code(deployment_factory: Callable[..., Deployment], t
 
 def test_invalid_input_exit_code(deployment_factory: Callable[..., Deployment], tmp_path: Path) -> None:
     deployment = deployment_factory()
-    (deployment.log_dir / "predictions-zz.jsonl").write_text('{"schema_version": "x"}\n')
+    (deployment.log_dir / "predictions-zz.jsonl").write_text('{"schema_version": 99}\n')
     code, output = invoke(tmp_path, NOW)
     assert code == ExitCode.INVALID_INPUT
     assert int(ExitCode.INVALID_INPUT) == 7
@@ -76,6 +77,7 @@ def test_console_script_end_to_end(deployment_factory: Callable[..., Deployment]
     script = shutil.which("steelthread-monitor", path=str(Path(sys.executable).parent))
     assert script is not None, "steelthread-monitor is not installed in the venv"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+    env[USECASE_ENV] = active_name()  # the deployment is the active use case's
     env["STEELTHREAD_DATA_DIR"] = str(tmp_path)
     env["STEELTHREAD_MONITOR_TEXTFILE"] = str(tmp_path / "textfile" / "monitor.prom")
     result = subprocess.run(
@@ -87,7 +89,8 @@ def test_console_script_end_to_end(deployment_factory: Callable[..., Deployment]
         check=False,
     )
     assert result.returncode == ExitCode.NO_LABELS, result.stdout + result.stderr
-    assert f"checked 2000 rows of model {plan().model_name} v3 (binary)" in result.stdout
+    synthetic = plan()
+    assert f"checked 2000 rows of model {synthetic.model_name} v3 ({synthetic.task.value})" in result.stdout
     assert "performance not evaluated: 0 labelled rows" in result.stderr
     assert "Traceback" not in result.stderr
     latest = tmp_path / "monitoring" / "latest"

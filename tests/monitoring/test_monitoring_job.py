@@ -1,7 +1,9 @@
 """The monitoring job on synthetic deployments: what it finds, what it writes, how it fails.
 
 The synthetic data is written with the active use case's names; `PLAN` says which column each scenario
-changes, so these assertions hold for any use case a fork declares.
+changes, so these assertions hold for any use case a fork declares. Performance is asserted for the active
+use case's task (`QUALITY`: its headline metric, its gauge and which way is better); what only one task
+has (a label that is the same class everywhere) uses a fixture use case of that task (task_usecases.py).
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from monitoring.task_usecases import BINARY
 from prometheus_client.parser import text_string_to_metric_families
 
 from steelthread_contracts import FeedbackRecord, PredictionLogRecord
-from steelthread_monitoring.analysis import analyse_performance
+from steelthread_contracts.package import Task
+from steelthread_monitoring.analysis import PERFORMANCE_METRICS, analyse_performance
 from steelthread_monitoring.errors import (
     EmptyWindowError,
     ExitCode,
@@ -29,10 +34,33 @@ from steelthread_monitoring.job import RunOptions, run_monitoring
 from steelthread_monitoring.reference import load_reference
 from steelthread_monitoring.skew import callable_source
 from steelthread_monitoring.summary import Summary
-from steelthread_monitoring.synthetic import Deployment, offline_features_for, plan
+from steelthread_monitoring.synthetic import Deployment, offline_features_for, plan, write_deployment
 from steelthread_monitoring.window import read_window
 
 PLAN = plan()
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How a task's performance is read: its headline metric, the gauge that exports it, which way is
+    better."""
+
+    metric: str
+    gauge: str
+    higher_is_better: bool
+
+    def loss(self, reference: float, current: float) -> float:
+        """How much worse `current` is than `reference` (negative: better), relative for an error."""
+        if self.higher_is_better:
+            return reference - current
+        return current / reference - 1.0
+
+
+QUALITIES = {
+    Task.BINARY: Quality("roc_auc", "steelthread_monitor_performance", higher_is_better=True),
+    Task.REGRESSION: Quality("mae", "steelthread_monitor_regression_performance", higher_is_better=False),
+}
+QUALITY = QUALITIES[PLAN.task]
 
 
 def gauges(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -70,8 +98,9 @@ def test_clean_window_finds_nothing(scenario_runs: dict[str, Any]) -> None:
     assert summary.quality.overall_missing_share == 0.0
     assert summary.quality.new_categories == {}
     assert summary.performance.evaluated
-    assert set(summary.performance.current) == {"precision", "recall", "f1", "roc_auc"}
-    assert abs(summary.performance.current["roc_auc"] - summary.performance.reference["roc_auc"]) < 0.05
+    assert set(summary.performance.current) == set(PERFORMANCE_METRICS[PLAN.task])
+    current, reference = summary.performance.current, summary.performance.reference
+    assert abs(QUALITY.loss(reference[QUALITY.metric], current[QUALITY.metric])) < 0.05
     assert summary.skew is not None
     assert summary.skew.skew_share == 0.0
     assert summary.skew.compared == 1000
@@ -99,9 +128,11 @@ def test_missing_values_are_measured_per_column(scenario_runs: dict[str, Any]) -
     assert quality.reference_missing_share[PLAN.missing_column] == 0.0
 
 
-def test_label_shift_drops_roc_auc(scenario_runs: dict[str, Any]) -> None:
+def test_label_shift_worsens_the_tasks_quality(scenario_runs: dict[str, Any]) -> None:
+    """ROC AUC drops for a binary model; the error grows by half for a regression model."""
     performance = scenario_runs["label_shift"].outcome.summary.performance
-    assert performance.reference["roc_auc"] - performance.current["roc_auc"] > 0.1
+    worse = QUALITY.loss(performance.reference[QUALITY.metric], performance.current[QUALITY.metric])
+    assert worse > (0.1 if QUALITY.higher_is_better else 0.5)
 
 
 def test_skew_names_the_feature(scenario_runs: dict[str, Any]) -> None:
@@ -134,8 +165,8 @@ def test_textfile_holds_every_gauge(scenario_runs: dict[str, Any], window_end: d
         summary.drift.feature_scores[PLAN.shift_column]
     )
     assert gauge(path, "steelthread_monitor_prediction_drift_score") > 0.1
-    assert gauge(path, "steelthread_monitor_performance", metric="roc_auc") == pytest.approx(
-        summary.performance.current["roc_auc"]
+    assert gauge(path, QUALITY.gauge, metric=QUALITY.metric) == pytest.approx(
+        summary.performance.current[QUALITY.metric]
     )
     assert gauge(path, "steelthread_monitor_model_age_seconds") == pytest.approx(
         (window_end - pd.Timestamp("2026-11-01T00:00:00Z")).total_seconds()
@@ -167,19 +198,27 @@ def test_window_bounds_and_no_labels(
     assert "steelthread_monitor_labelled_rows" in text
 
 
-def test_too_few_labels_or_one_class_skip_performance(
-    deployment_factory: Callable[..., Deployment],
-) -> None:
+def test_too_few_labels_skip_performance(deployment_factory: Callable[..., Deployment]) -> None:
     deployment = deployment_factory()
     reference = load_reference(deployment.reference_path)
+    assert reference.task is PLAN.task
     frame = reference.frame.copy()
     few = analyse_performance(reference, frame.head(150), min_labels=200)
     assert (few.evaluated, few.labelled_rows) == (False, 150)
     assert few.reason == "150 labelled rows in the window, 200 needed (--min-labels)"
+    assert analyse_performance(reference, frame.head(400), min_labels=200).evaluated
+
+
+def test_one_class_skips_binary_performance(tmp_path: Path, window_end: datetime) -> None:
+    deployment = write_deployment(tmp_path, 2000, window_end, "none", use_case=BINARY)
+    reference = load_reference(deployment.reference_path)
+    assert reference.task is Task.BINARY
+    frame = reference.frame.copy()
     one_class = frame[frame["label"] == 0]
     result = analyse_performance(reference, one_class, min_labels=200)
     assert not result.evaluated
     assert "same class" in (result.reason or "")
+    assert analyse_performance(reference, frame, min_labels=200).evaluated
 
 
 def _rewrite_log(deployment: Deployment, change: Callable[[dict[str, object]], None]) -> None:
@@ -260,17 +299,6 @@ def test_unknown_schema_version_is_invalid_input(
 
     _rewrite_log(deployment, bump)
     with pytest.raises(InvalidInputError, match="schema_version"):
-        run_monitoring(options_for(deployment, tmp_path))
-
-
-def test_garbage_log_is_invalid_input(
-    deployment_factory: Callable[..., Deployment],
-    options_for: Callable[..., RunOptions],
-    tmp_path: Path,
-) -> None:
-    deployment = deployment_factory()
-    (deployment.log_dir / "predictions-broken.jsonl").write_text("{not json\n")
-    with pytest.raises(InvalidInputError, match=r"predictions-broken\.jsonl"):
         run_monitoring(options_for(deployment, tmp_path))
 
 

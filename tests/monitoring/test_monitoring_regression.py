@@ -2,8 +2,9 @@
 error, R²) and its own gauges, whatever use case the process runs; labels are checked for the task as the
 window is read, and a bad one names its file and line.
 
-The regression data is the synthetic writer's, declared by a fixture use case (regression_usecase.py); the
-package is published through the test package helper with task=regression, as training would.
+The data is the synthetic writer's, declared by fixture use cases of each task (task_usecases.py), so these
+tests do not depend on the process's use case; the package is published through the test package helper
+with its task, as training would.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from monitoring.regression_usecase import IMPORT_PATH, USE_CASE
+from monitoring.task_usecases import BINARY, IMPORT_PATHS, REGRESSION, other_than
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers.packages import publish_reference
 from steelthread_contracts import usecase
-from steelthread_contracts.package import Task
 from steelthread_monitoring import synthetic
 from steelthread_monitoring.errors import ExitCode, InvalidInputError
 from steelthread_monitoring.job import RunOptions, RunOutcome, run_monitoring
@@ -29,7 +29,7 @@ from steelthread_monitoring.reference import load_reference
 from steelthread_monitoring.synthetic import Deployment
 from steelthread_monitoring.window import ENTITY_FIELD, read_window
 
-PLAN = synthetic.plan(USE_CASE)
+PLAN = synthetic.plan(REGRESSION)
 REGRESSION_METRICS = {"mae", "rmse", "mean_error", "r2"}
 
 
@@ -41,19 +41,27 @@ def samples(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def regression_deployment(root: Path, end: datetime, scenario: synthetic.Scenario = "none") -> Deployment:
+def deployment_of(
+    use_case: usecase.UseCase, root: Path, end: datetime, scenario: synthetic.Scenario = "none"
+) -> Deployment:
+    """A reference published through the test package helper with the use case's task, and a window."""
+    plan = synthetic.plan(use_case)
     models = root / "models"
     folder = publish_reference(
         models,
         synthetic.MODEL_VERSION,
-        synthetic.reference_frame(use_case=USE_CASE),
-        feature_names=list(PLAN.features),
-        task="regression",
-        name=PLAN.model_name,
+        synthetic.reference_frame(use_case=use_case),
+        feature_names=list(plan.features),
+        task=use_case.task.value,
+        name=plan.model_name,
     )
     log_dir, feedback_dir = root / "prediction-log", root / "feedback"
-    synthetic.write_window(log_dir, feedback_dir, 2000, end, scenario, use_case=USE_CASE)
+    synthetic.write_window(log_dir, feedback_dir, 2000, end, scenario, use_case=use_case)
     return Deployment(models, log_dir, feedback_dir, folder / "reference.parquet")
+
+
+def regression_deployment(root: Path, end: datetime, scenario: synthetic.Scenario = "none") -> Deployment:
+    return deployment_of(REGRESSION, root, end, scenario)
 
 
 def run(deployment: Deployment, root: Path, end: datetime, **overrides: Any) -> RunOutcome:
@@ -72,8 +80,7 @@ def run(deployment: Deployment, root: Path, end: datetime, **overrides: Any) -> 
 def test_a_regression_package_is_monitored_end_to_end(
     tmp_path: Path, window_end: datetime, promtool_alerts: Callable[..., Any]
 ) -> None:
-    """The process runs the binary credit use case; the package says regression, and the package wins."""
-    assert usecase.active().task is Task.BINARY
+    """The package says regression, whatever the process runs (the credit example is binary)."""
     deployment = regression_deployment(tmp_path, window_end)
     outcome = run(deployment, tmp_path, window_end)
     summary = outcome.summary
@@ -169,13 +176,9 @@ def test_a_regression_label_that_is_not_a_finite_number_names_its_line(
 
 @pytest.mark.parametrize(("labels", "line", "shown"), [([0, 1, 2], 3, "2"), ([1, 0.5], 2, "0.5")])
 def test_a_binary_label_other_than_0_or_1_names_its_line(
-    deployment_factory: Callable[..., Deployment],
-    window_end: datetime,
-    labels: list[object],
-    line: int,
-    shown: str,
+    tmp_path: Path, window_end: datetime, labels: list[object], line: int, shown: str
 ) -> None:
-    deployment = deployment_factory()
+    deployment = deployment_of(BINARY, tmp_path, window_end)
     bad = deployment.feedback_dir / "feedback-zz.jsonl"
     _feedback_lines(bad, labels)
     with pytest.raises(InvalidInputError) as caught:
@@ -195,28 +198,35 @@ def test_a_binary_label_other_than_0_or_1_names_its_line(
 def test_a_bare_reference_takes_task_and_join_key_from_the_active_use_case(
     tmp_path: Path, window_end: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No package.json: the use case says what the model predicts, and the skew seam gets its join key."""
-    deployment = regression_deployment(tmp_path, window_end)
+    """No package.json: the use case says what the model predicts, and the skew seam gets its join key.
+
+    The deployment is a fixture of another task than the process's use case, so switching the variable to
+    it changes the task the bare reference is read with (and the join key the seam gets)."""
+    active = usecase.active()
+    other = other_than(active.task)
+    deployment = deployment_of(other, tmp_path, window_end)
     bare = tmp_path / "bare.parquet"
     pd.read_parquet(deployment.reference_path).to_parquet(bare)
-    assert load_reference(bare).task is Task.BINARY, "the default (credit) use case is binary"
+    assert load_reference(bare).task is active.task is not other.task
 
     monkeypatch.setenv(usecase.USECASE_ENV, "no-such-case")
     with pytest.raises(InvalidInputError, match=r"bare\.parquet has no package\.json .* STEELTHREAD_USECASE"):
         load_reference(bare)
 
-    monkeypatch.setenv(usecase.USECASE_ENV, IMPORT_PATH)
-    assert load_reference(bare).task is Task.REGRESSION
+    monkeypatch.setenv(usecase.USECASE_ENV, IMPORT_PATHS[other.task])
+    assert load_reference(bare).task is other.task
     seen: list[str] = []
+    shift_column = synthetic.plan(other).shift_column
 
     def offline(requests: pd.DataFrame) -> pd.DataFrame:
         seen.extend(requests.columns)
-        return pd.DataFrame({"request_id": requests["request_id"], PLAN.shift_column: 0.0})
+        return pd.DataFrame({"request_id": requests["request_id"], shift_column: 0.0})
 
     summary = run(
         deployment, tmp_path, window_end, reference_path=bare, offline_features=offline, skew_sample=50
     ).summary
-    assert summary.task == "regression"
+    assert summary.task == other.task.value
     assert summary.performance.evaluated
-    assert seen == ["request_id", USE_CASE.join_key, "logged_at", *USE_CASE.request_names]
+    assert seen == ["request_id", other.join_key, "logged_at", *other.request_names]
+    assert active.join_key not in seen
     assert ENTITY_FIELD not in seen

@@ -1,4 +1,9 @@
-"""Notebooks run top to bottom on small generated data, stay paired with their .py, and carry no outputs."""
+"""Notebooks run top to bottom on small generated data, stay paired with their .py, and carry no outputs.
+
+The notebooks explore the credit example (its tables, its income bands, its binary metrics), so their kernel
+runs with `STEELTHREAD_USECASE=credit` whatever use case this session runs: the plumbing they call reads the
+active use case from the kernel's environment.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from steelthread_contracts.usecase import USECASE_ENV
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SCRIPTS = sorted(NOTEBOOKS.glob("*.py"))
+NOTEBOOK_USE_CASE = "credit"
+"""The use case the notebooks explore."""
 
 # Jupyter's own stack (zmq, tornado, traitlets) warns about its event loop and paths; not our code.
 pytestmark = [
@@ -39,9 +48,10 @@ def test_paired_notebook_is_in_sync_and_stripped(script: Path) -> None:
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(script: Path, tmp_path: Path) -> None:
+def test_notebook_runs_top_to_bottom(script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notebook = jupytext.read(script)
     os.environ.setdefault("STEELTHREAD_NOTEBOOK_ROWS", "3000")
+    monkeypatch.setenv(USECASE_ENV, NOTEBOOK_USE_CASE)  # the kernel inherits this process's environment
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )

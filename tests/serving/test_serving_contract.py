@@ -7,6 +7,7 @@ import json
 import pytest
 
 from helpers.serving import API_KEY, APPLICATION, OTHER_KEY, Live, read_log
+from helpers.usecase import JOIN_KEY, SCORE_FIELD, USE_CASE, choice_field, number_field, out_of_range
 from steelthread_contracts import (
     MAX_BATCH_SIZE,
     BatchPredictionResponse,
@@ -22,8 +23,10 @@ def test_prediction_answers_with_the_skeleton(live: Live) -> None:
     assert r.status_code == 200
     body = PredictionResponse.model_validate(r.json())
     assert body.request_id == "abc-1"
-    assert body.probability_of_default == live.settings.skeleton_score
-    assert body.decision == "review"  # the skeleton cannot approve: the decision policy fails closed
+    assert getattr(body, SCORE_FIELD) == live.settings.skeleton_score
+    # the skeleton cannot act on its constant: the use case's decision policy fails closed
+    assert body.decision == USE_CASE.policy.fallback
+    assert body.decided_by == "fallback"
     assert (body.model_name, body.model_version, body.mode) == ("skeleton", "0", "skeleton")
     assert body.degraded is False
     assert body.features is None
@@ -39,7 +42,7 @@ def test_request_id_is_generated_when_absent_and_explain_returns_features(live: 
 
 
 def test_batch_answers_every_item_in_order(live: Live) -> None:
-    items = [APPLICATION | {"request_id": f"b-{i}", "customer_id": i + 1} for i in range(5)]
+    items = [APPLICATION | {"request_id": f"b-{i}", JOIN_KEY: i + 1} for i in range(5)]
     with live.client() as c:
         r = c.post("/v1/predictions/batch", json={"items": items})
     assert r.status_code == 200
@@ -85,7 +88,8 @@ def test_health_readiness_and_metrics_need_no_key(live: Live) -> None:
             authed.post("/v1/predictions", json=APPLICATION)
         text = c.get("/metrics").text
     assert 'steelthread_http_requests_total{method="POST",route="/v1/predictions",status="401"} 1.0' in text
-    assert 'steelthread_predictions_total{decision="review",mode="skeleton"} 1.0' in text
+    fallback = USE_CASE.policy.fallback.value
+    assert f'steelthread_predictions_total{{decision="{fallback}",mode="skeleton"}} 1.0' in text
     assert 'steelthread_serving_mode{mode="skeleton"} 1.0' in text
     assert 'steelthread_model_info{name="skeleton",role="fallback",version="0"} 1.0' in text
     assert "steelthread_prediction_latency_seconds_bucket" in text
@@ -115,20 +119,32 @@ def test_any_configured_key_is_accepted(live: Live) -> None:
         assert c.post("/v1/predictions", json=APPLICATION).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"loan_amount": -5}, "loan_amount"),
-        ({"loan_amount": 0}, "loan_amount"),
-        ({"term_months": 7}, "term_months"),
-        ({"purpose": "yacht"}, "purpose"),
-        ({"declared_income": -1}, "declared_income"),
-        ({"customer_id": 0}, "customer_id"),
-        ({"customer_id": "abc"}, "customer_id"),
+def _invalid_changes() -> list[tuple[dict[str, object], str]]:
+    """One invalid value per declared rule of the active use case: each bounded number below and above
+    its bounds, a value outside each closed set, a wrong type, a bad entity key, an unknown field."""
+    changes: list[tuple[dict[str, object], str]] = []
+    for f in USE_CASE.request_fields:
+        if f.kind == "choice":
+            changes.append(({f.name: "not-a-declared-value"}, f.name))
+            continue
+        changes.append(({f.name: "abc"}, f.name))
+        if any(b is not None for b in (f.ge, f.gt, f.le, f.lt)):
+            changes.append(({f.name: out_of_range(f)}, f.name))
+        lower = f.gt if f.gt is not None else None
+        if lower is not None:
+            changes.append(({f.name: lower}, f.name))  # the excluded bound itself
+        if f.kind == "integer":
+            changes.append(({f.name: 1.5}, f.name))
+    changes += [
+        ({JOIN_KEY: 0}, JOIN_KEY),
+        ({JOIN_KEY: "abc"}, JOIN_KEY),
         ({"request_id": "has spaces"}, "request_id"),
         ({"surprise": 1}, "surprise"),
-    ],
-)
+    ]
+    return changes
+
+
+@pytest.mark.parametrize(("change", "field"), _invalid_changes())
 def test_invalid_fields_get_422_naming_the_field(live: Live, change: dict[str, object], field: str) -> None:
     with live.client() as c:
         r = c.post("/v1/predictions", json=APPLICATION | change)
@@ -140,16 +156,17 @@ def test_invalid_fields_get_422_naming_the_field(live: Live, change: dict[str, o
 
 
 def test_missing_field_and_non_finite_numbers_are_rejected(live: Live) -> None:
-    incomplete = {k: v for k, v in APPLICATION.items() if k != "purpose"}
+    required, number = choice_field().name, number_field().name
+    incomplete = {k: v for k, v in APPLICATION.items() if k != required}
     with live.client() as c:
         r = c.post("/v1/predictions", json=incomplete)
         nan = c.post(
             "/v1/predictions",
-            content=json.dumps(APPLICATION | {"loan_amount": float("nan")}),
+            content=json.dumps(APPLICATION | {number: float("nan")}),
             headers={"content-type": "application/json"},
         )
-    assert (r.status_code, r.json()["field"]) == (422, "purpose")
-    assert (nan.status_code, nan.json()["field"]) == (422, "loan_amount")
+    assert (r.status_code, r.json()["field"]) == (422, required)
+    assert (nan.status_code, nan.json()["field"]) == (422, number)
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"", b"[]", b'"text"', b"\xff\xfe"])
@@ -160,7 +177,11 @@ def test_malformed_bodies_get_422(live: Live, content: bytes) -> None:
     assert ErrorBody.model_validate(r.json()).code == "validation_error"
 
 
-def test_feedback_needs_a_timezone_and_a_binary_label(live: Live) -> None:
+INVALID_LABEL: dict[str, object] = {"binary": 2, "regression": "high", "multiclass": "not-a-class"}
+"""A label the active task refuses: binary takes 0/1, regression a finite number, multiclass a class."""
+
+
+def test_feedback_needs_a_timezone_and_a_label_of_the_task(live: Live) -> None:
     with live.client() as c:
         naive = c.post(
             "/v1/feedback",
@@ -168,7 +189,11 @@ def test_feedback_needs_a_timezone_and_a_binary_label(live: Live) -> None:
         )
         label = c.post(
             "/v1/feedback",
-            json={"request_id": "x", "observed_label": 2, "observed_at": "2026-11-01T10:00:00Z"},
+            json={
+                "request_id": "x",
+                "observed_label": INVALID_LABEL[USE_CASE.task.value],
+                "observed_at": "2026-11-01T10:00:00Z",
+            },
         )
     assert (naive.status_code, naive.json()["field"]) == (422, "observed_at")
     assert (label.status_code, label.json()["field"]) == (422, "observed_label")
@@ -202,7 +227,7 @@ def test_unknown_route_and_wrong_method_use_the_error_body(live: Live) -> None:
 
 def test_errors_never_leak_a_traceback(live: Live) -> None:
     with live.client() as c:
-        for body in (b"{", b"null", b'{"customer_id": 1e400}'):
+        for body in (b"{", b"null", f'{{"{JOIN_KEY}": 1e400}}'.encode()):
             r = c.post("/v1/predictions", content=body, headers={"content-type": "application/json"})
             assert r.status_code < 500
             assert "Traceback" not in r.text

@@ -18,31 +18,34 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from helpers.packages import make_package, publish
 from helpers.serving import API_KEY, APPLICATION, read_log, running, write_flags
+from helpers.usecase import JOIN_KEY, number_field, out_of_range
 from helpers.world import FeatureWorld
 from steelthread_contracts import PredictionLogRecord, PredictionResponse
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
 
 JSON = {"content-type": "application/json"}
+NUMBER = number_field()
+"""A bounded number field of the active use case."""
 CASES: list[tuple[str, dict[str, str], bytes]] = [
     ("valid", JSON, json.dumps(APPLICATION | {"request_id": "same-1"}).encode()),
     ("explain", JSON, json.dumps(APPLICATION | {"request_id": "same-2", "explain": True}).encode()),
     ("charset", {"content-type": "application/json; charset=utf-8"}, json.dumps(APPLICATION).encode()),
     ("no content type", {}, json.dumps(APPLICATION).encode()),
     ("text/plain", {"content-type": "text/plain"}, json.dumps(APPLICATION).encode()),
-    ("bad field", JSON, json.dumps(APPLICATION | {"loan_amount": -1}).encode()),
+    ("bad field", JSON, json.dumps(APPLICATION | {NUMBER.name: out_of_range(NUMBER)}).encode()),
     ("extra field", JSON, json.dumps(APPLICATION | {"surprise": 1}).encode()),
-    ("string amount", JSON, json.dumps(APPLICATION | {"loan_amount": "5"}).encode()),
-    ("NaN", JSON, json.dumps(APPLICATION | {"loan_amount": float("nan")}).encode()),
+    ("string amount", JSON, json.dumps(APPLICATION | {NUMBER.name: "5"}).encode()),
+    ("NaN", JSON, json.dumps(APPLICATION | {NUMBER.name: float("nan")}).encode()),
     ("not json", JSON, b"{not json"),
     ("empty", JSON, b""),
     ("list", JSON, b"[]"),
     ("bad utf-8", JSON, b"\xff\xfe"),
     # Bodies where the hot path's parser (orjson) and FastAPI's (json) could differ: the last duplicate
     # key wins in both; a lone surrogate and a 70-bit integer are refused by orjson, so FastAPI decides.
-    ("duplicate key", JSON, json.dumps(APPLICATION)[:-1].encode() + b', "loan_amount": 777.0}'),
+    ("duplicate key", JSON, json.dumps(APPLICATION)[:-1].encode() + f', "{NUMBER.name}": 4.0}}'.encode()),
     ("lone surrogate", JSON, json.dumps(APPLICATION | {"request_id": "x\ud800"}).encode()),
-    ("70-bit integer", JSON, json.dumps(APPLICATION | {"customer_id": 2**70}).encode()),
+    ("70-bit integer", JSON, json.dumps(APPLICATION | {JOIN_KEY: 2**70}).encode()),
     # No declared length (the hot path leaves it to the body-limit layer), and one past the limit.
     ("chunked", JSON, json.dumps(APPLICATION | {"request_id": "same-4"}).encode()),
     ("chunked too large", JSON, b" " * (1024 * 1024 + 1)),

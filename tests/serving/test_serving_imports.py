@@ -1,7 +1,8 @@
 """Serving imports only what serving needs, with a champion loaded and online features in use.
 
 Each heavy import is measured in seconds here (Feast 6-8 s, MLflow and Evidently more); the serving image
-ships without MLflow or Evidently, and a cold start under 3 s needs neither Feast nor pandas.
+ships without MLflow or Evidently, and a cold start under 3 s needs neither Feast nor pandas. psycopg is
+imported only when STEELTHREAD_PREDICTION_LOG_DSN is set (the PostgreSQL sink).
 """
 
 from __future__ import annotations
@@ -14,9 +15,19 @@ from pathlib import Path
 from helpers.packages import make_package, publish
 from helpers.serving import API_KEY, write_flags
 from helpers.world import FeatureWorld
+from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
-FORBIDDEN = ("feast", "pandas", "mlflow", "evidently", "sklearn", "lightgbm", "steelthread_training")
+FORBIDDEN = (
+    "feast",
+    "pandas",
+    "mlflow",
+    "evidently",
+    "sklearn",
+    "lightgbm",
+    "steelthread_training",
+    "psycopg",
+)
 
 SCRIPT = """
 import json, sys
@@ -45,6 +56,7 @@ def test_a_live_prediction_imports_no_feast_pandas_mlflow_or_evidently(
     write_flags(flags, "live")
     env = {
         "PATH": "/usr/bin:/bin",
+        USECASE_ENV: active_name(),
         "STEELTHREAD_API_KEYS": API_KEY,
         "STEELTHREAD_DATA_DIR": str(world.root),
         "STEELTHREAD_MODELS_DIR": str(models),

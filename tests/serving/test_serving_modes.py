@@ -12,8 +12,9 @@ import httpx
 import numpy as np
 import pyarrow as pa
 
-from helpers.packages import make_package, onnx_scores, publish
+from helpers.packages import MODEL_NAME, make_package, onnx_scores, publish
 from helpers.serving import API_KEY, APPLICATION, Live, read_log, running, write_flags
+from helpers.usecase import JOIN_KEY, REQUEST_NAMES, SCORE_FIELD, UNKNOWN_ENTITY, USE_CASE
 from helpers.world import FeatureWorld
 from steelthread_batch.package import load_package as load_batch_package
 from steelthread_batch.scoring import RunInfo, score_batch
@@ -56,25 +57,25 @@ def test_live_offline_and_batch_scores_are_identical(
             c.post("/v1/predictions", json=body(r) | {"explain": True}).json() for r in world.requests(20)
         ]
     assert all(a["model_version"] == "1" and a["mode"] == "live" and not a["degraded"] for a in answers)
+    # a binary package decides with its own thresholds; other tasks with the use case's cuts
+    expected_source = "package" if USE_CASE.task == "binary" else "use_case"
+    assert {a["decided_by"] for a in answers} == {expected_source}
     matrix = np.array(
         [[np.nan if a["features"][n] is None else a["features"][n] for n in FEATURE_NAMES] for a in answers],
         dtype=np.float32,
     )
     offline = onnx_scores(folder / "model.onnx", matrix)
-    assert [a["probability_of_default"] for a in answers] == [float(s) for s in offline]
+    assert [a[SCORE_FIELD] for a in answers] == [float(s) for s in offline]
     assert set(answers[0]["features"]) == set(FEATURE_NAMES)
 
     # Third path: the batch app's one scoring function on the same features gives the same scores.
     requests = world.requests(20)
     columns: dict[str, object] = {
         "request_id": [a["request_id"] for a in answers],
-        "customer_id": [r.customer_id for r in requests],
+        JOIN_KEY: [getattr(r, JOIN_KEY) for r in requests],
         "event_timestamp": pa.array([datetime.now(UTC)] * len(answers), pa.timestamp("us", tz="UTC")),
-        "loan_amount": [r.loan_amount for r in requests],
-        "term_months": [r.term_months for r in requests],
-        "purpose": [r.purpose.value for r in requests],
-        "declared_income": [r.declared_income for r in requests],
     }
+    columns |= {name: [r.model_dump(mode="json")[name] for r in requests] for name in REQUEST_NAMES}
     columns |= {
         n: pa.array(matrix[:, j].astype(np.float64), mask=np.isnan(matrix[:, j]))
         for j, n in enumerate(FEATURE_NAMES)
@@ -84,7 +85,7 @@ def test_live_offline_and_batch_scores_are_identical(
         batch, load_batch_package(folder), RunInfo(run_id="parity", started_at=datetime.now(UTC))
     )
     assert scored.column("quarantine_reason").null_count == len(answers)
-    assert scored.column("score").to_pylist() == [a["probability_of_default"] for a in answers]
+    assert scored.column("score").to_pylist() == [a[SCORE_FIELD] for a in answers]
     assert scored.column("decision").to_pylist() == [a["decision"] for a in answers]
 
 
@@ -100,13 +101,13 @@ def test_shadow_answers_the_skeleton_and_logs_the_model_score(
         info = c.get("/v1/model").json()
     assert all(a["model_name"] == "skeleton" and not a["degraded"] for a in answers)
     assert info["challenger"]["version"] == "2"
-    assert "challenger credit-risk-lgbm:2 shadows" in info["reason"]
+    assert f"challenger {MODEL_NAME}:2 shadows" in info["reason"]
     records = read_log(model_settings.resolved_prediction_log_dir)
     assert len(records) == 10
     for record in records:
         roles = {s["role"]: s for s in record["scores"]}
         assert set(roles) == {"champion", "challenger", "fallback"}
-        assert 0.0 <= roles["champion"]["score"] <= 1.0
+        assert USE_CASE.score_range[0] <= roles["champion"]["score"] <= USE_CASE.score_range[1]
         assert record["score"] == roles["fallback"]["score"]
         assert record["features"]  # the features the model saw are logged for monitoring
 
@@ -118,13 +119,15 @@ def test_canary_fraction_is_sticky_per_customer(model_settings: ServingSettings,
     with running(model_settings) as live, live.client() as c:
         wait_until(lambda: champion_version(live) == "1")
         first = {
-            r.customer_id: c.post("/v1/predictions", json=body(r)).json()["model_name"] for r in requests
+            getattr(r, JOIN_KEY): c.post("/v1/predictions", json=body(r)).json()["model_name"]
+            for r in requests
         }
         again = {
-            r.customer_id: c.post("/v1/predictions", json=body(r)).json()["model_name"] for r in requests
+            getattr(r, JOIN_KEY): c.post("/v1/predictions", json=body(r)).json()["model_name"]
+            for r in requests
         }
     assert first == again
-    share = sum(name == "credit-risk-lgbm" for name in first.values()) / len(first)
+    share = sum(name == MODEL_NAME for name in first.values()) / len(first)
     # Binomial(80, 0.5): sd 0.056; 4 sd either side.
     assert 0.27 < share < 0.73
 
@@ -134,19 +137,21 @@ def test_unknown_customer_is_answered_degraded_not_500(
 ) -> None:
     deploy(model_settings, "1")
     write_flags(model_settings.flags_path, "live")
-    request = body(world.requests(1)[0]) | {"customer_id": 987_654_321}
+    request = body(world.requests(1)[0]) | {JOIN_KEY: 987_654_321}
     with running(model_settings) as live, live.client() as c:
         wait_until(lambda: champion_version(live) == "1")
         answer = c.post("/v1/predictions", json=request)
         metrics = c.get("/metrics").text
     assert answer.status_code == 200
     data = answer.json()
-    assert (data["model_name"], data["degraded"], data["degraded_reason"]) == (
+    assert (data["model_name"], data["degraded"], data["degraded_reason"], data["decided_by"]) == (
         "skeleton",
         True,
-        "unknown_customer",
+        UNKNOWN_ENTITY,
+        "fallback",
     )
-    assert 'steelthread_degraded_predictions_total{reason="unknown_customer"} 1.0' in metrics
+    assert data["decision"] == USE_CASE.policy.fallback
+    assert f'steelthread_degraded_predictions_total{{reason="{UNKNOWN_ENTITY}"}} 1.0' in metrics
 
 
 def test_swap_under_load_fails_no_request_and_refuses_a_corrupt_package(
@@ -205,7 +210,7 @@ def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
     deploy(model_settings, "2", alias="challenger", seed=5)
     write_flags(model_settings.flags_path, "live")
     requests = [body(r) | {"explain": True, "request_id": f"c-{i}"} for i, r in enumerate(world.requests(40))]
-    requests.append(APPLICATION | {"customer_id": 987_654_321, "request_id": "c-unknown"})
+    requests.append(APPLICATION | {JOIN_KEY: 987_654_321, "request_id": "c-unknown"})
 
     async def concurrently(url: str) -> list[dict[str, object]]:
         async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}, timeout=30) as client:
@@ -221,7 +226,7 @@ def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
         metrics = c.get("/metrics").text
     assert together == sequential  # each request got its own vector and score, in any batch
     assert batched == sequential  # the batch endpoint: one read and one run per model, in item order
-    assert together[-1]["degraded_reason"] == "unknown_customer"
+    assert together[-1]["degraded_reason"] == UNKNOWN_ENTITY
     assert sum(not a["degraded"] for a in together) == len(requests) - 1
 
     logged: dict[str, list[list[object]]] = {}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from helpers.usecase import USE_CASE
 from steelthread_serving.app import create_app
-from steelthread_serving.openapi import render
+from steelthread_serving.openapi import document_path, render
 from steelthread_serving.settings import ServingSettings
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / document_path(USE_CASE.name)
 
 
 def test_checked_in_openapi_matches_the_app(settings: ServingSettings) -> None:

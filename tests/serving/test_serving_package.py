@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.packages import make_package, onnx_scores, publish, rehash, unpublish
+from helpers.packages import MODEL_NAME, make_package, onnx_scores, publish, rehash, unpublish
+from helpers.usecase import USE_CASE
+from steelthread_contracts.package import Task
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import PackageError, load_package
@@ -30,11 +32,31 @@ def test_missing_values_reach_the_model_as_nan(tmp_path: Path) -> None:
     model = load_package(make_package(tmp_path, "1"), CPU)
     row = dict.fromkeys(FEATURE_NAMES, 0.0) | {FEATURE_NAMES[0]: None}
     assert np.isnan(model.matrix([row])[0, 0])
-    assert 0.0 <= model.predict(model.matrix([row]))[0] <= 1.0
+    low, high = USE_CASE.score_range
+    assert low <= model.predict(model.matrix([row]))[0] <= high
 
 
 def _rewrite(path: Path, old: str, new: str) -> None:
     path.write_text(path.read_text().replace(old, new))
+
+
+def _retask(path: Path, task: Task) -> None:
+    """Say the package is of another task, with what that task's manifest needs (so only the task is
+    wrong): a binary package states thresholds, the others do not."""
+    document = json.loads(path.read_text())
+    thresholds = (0.5, 0.4) if task is Task.BINARY else (None, None)
+    document |= {"task": task.value, "threshold": thresholds[0], "review_threshold": thresholds[1]}
+    path.write_text(json.dumps(document))
+
+
+def _shift_smoke(folder: Path) -> None:
+    """Move every expected smoke score far from what the model answers, and re-hash the package."""
+    path = folder / "smoke.json"
+    document = json.loads(path.read_text())
+    for case in document["cases"]:
+        case["expected_score"] += 9.0
+    path.write_text(json.dumps(document))
+    rehash(folder)
 
 
 @pytest.mark.parametrize(
@@ -55,17 +77,17 @@ def _rewrite(path: Path, old: str, new: str) -> None:
             "format_version 9",
         ),
         (lambda f: _rewrite(f / "package.json", '"version": "1"', '"version": 1'), "invalid: version"),
-        (
-            lambda f: _rewrite(f / "package.json", '"task": "binary"', '"task": "regression"'),
-            r"package.json says task regression, but use case '\w+' is binary",
-        ),
-        (
-            lambda f: _rewrite(f / "package.json", '"task": "binary"', '"task": "multiclass"'),
-            r"package.json says task multiclass, but use case '\w+' is binary",
+        *(
+            (
+                lambda f, other=other: _retask(f / "package.json", other),
+                rf"package.json says task {other}, but use case '\w+' is {USE_CASE.task}",
+            )
+            for other in Task
+            if other is not USE_CASE.task
         ),
         (lambda f: (f / "smoke.json").unlink(), "smoke.json is missing"),
         (
-            lambda f: (_rewrite(f / "smoke.json", '"expected_score": 0', '"expected_score": 9'), rehash(f)),
+            _shift_smoke,
             "smoke check failed",
         ),
     ],
@@ -125,7 +147,7 @@ def test_registry_swaps_refuses_and_keeps_the_old_model(tmp_path: Path) -> None:
     publish(tmp_path, "challenger", "4")
     registry.refresh()
     assert (registry.slots.champion.version, registry.slots.challenger.version) == ("3", "4")
-    labels = {"role": "champion", "name": "credit-risk-lgbm", "version": "3"}
+    labels = {"role": "champion", "name": MODEL_NAME, "version": "3"}
     assert metrics.registry.get_sample_value("steelthread_model_info", labels) == 1
     unpublish(tmp_path, "challenger")
     registry.refresh()

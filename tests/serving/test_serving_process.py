@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,22 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers.serving import API_KEY, APPLICATION, free_port, read_log
-from steelthread_serving.settings import DEFAULT_FLAGS_PATH
+from helpers.serving import API_KEY, APPLICATION, free_port, read_log, serve_env
+from helpers.usecase import USE_CASE
 
 SERVE = [sys.executable, "-m", "steelthread_serving.cli"]
-
-
-def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    flags = tmp_path / "flags.json"
-    shutil.copy(DEFAULT_FLAGS_PATH, flags)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
-    env |= {
-        "STEELTHREAD_API_KEYS": API_KEY,
-        "STEELTHREAD_DATA_DIR": str(tmp_path / "var"),
-        "STEELTHREAD_FLAGS_PATH": str(flags),
-    }
-    return env | extra
 
 
 def start(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
@@ -94,7 +80,8 @@ def test_sigterm_during_traffic_loses_no_log_record(tmp_path: Path) -> None:
     [
         ({"STEELTHREAD_API_KEYS": "changeme"}, "STEELTHREAD_API_KEYS"),
         ({"STEELTHREAD_API_KEYS": ""}, "STEELTHREAD_API_KEYS"),
-        ({"STEELTHREAD_SKELETON_SCORE": "1.5"}, "STEELTHREAD_SKELETON_SCORE"),
+        # a constant outside the use case's score range
+        ({"STEELTHREAD_SKELETON_SCORE": str(USE_CASE.score_range[1] + 0.5)}, "STEELTHREAD_SKELETON_SCORE"),
         ({"STEELTHREAD_FLAGS_PATH": "/nonexistent/flags.json"}, "STEELTHREAD_FLAGS_PATH"),
         ({"STEELTHREAD_PROFILE": "staging"}, "STEELTHREAD_PROFILE"),
     ],

@@ -20,6 +20,7 @@ import redis
 
 from helpers.packages import make_package, publish
 from helpers.serving import API_KEY, Live, free_port, running, write_flags
+from helpers.usecase import SCORE_FIELD
 from helpers.world import FeatureWorld
 from steelthread_contracts import PredictionRequest
 from steelthread_features import store
@@ -196,7 +197,7 @@ def test_redis_outage_degrades_then_recovers(production, world: FeatureWorld) ->
         with live.client() as c:
             metrics = c.get("/metrics").text
     assert not any(a["degraded"] for a in recovered)
-    assert [a["probability_of_default"] for a in recovered] == [a["probability_of_default"] for a in healthy]
+    assert [a[SCORE_FIELD] for a in recovered] == [a[SCORE_FIELD] for a in healthy]
     degraded_lines = [
         line for line in metrics.splitlines() if line.startswith("steelthread_degraded_predictions_total")
     ]
@@ -225,7 +226,7 @@ def test_hung_redis_times_out_to_degraded_answers_then_recovers(production, worl
     # Each answer waited for the 1 s feature timeout, not for Redis (which never answered).
     assert elapsed < 3 * settings.feature_timeout_ms / 1000 + 3
     # A timed-out connection must not hand a late reply to the next request: scores match again.
-    assert [a["probability_of_default"] for a in recovered] == [a["probability_of_default"] for a in healthy]
+    assert [a[SCORE_FIELD] for a in recovered] == [a[SCORE_FIELD] for a in healthy]
     assert not any(a["degraded"] for a in recovered)
 
 

@@ -1,5 +1,5 @@
 """A regression use case served end to end: a real `steelthread-serve` process runs a fixture use case
-(tests/fixtures/usecases/regression_fixture.py: the credit world's features, task regression) in live mode
+(tests/fixtures/usecases/regression_fixture.py: the session use case's world and features, task regression) in live mode
 with a LightGBM regressor package, and answers the model's value under the use case's score name, decided
 by the use case's cuts; its API document and feedback follow the task.
 
@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from fixtures.usecases.regression_fixture import CUTS, PATH
+from fixtures.usecases.regression_fixture import BASE_ENV, CUTS, PATH
 
 from helpers.packages import make_package, onnx_scores, publish
 from helpers.serving import API_KEY, read_log, serve_process, write_flags
+from helpers.usecase import JOIN_KEY, SCORE_FIELD
 from helpers.world import FeatureWorld
 from steelthread_contracts.decision import decide
+from steelthread_contracts.usecase import active_name
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
@@ -45,6 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, world: FeatureWorld) -> Ite
     publish(tmp / "models", "champion", "1")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")} | {
         "STEELTHREAD_USECASE": PATH,
+        BASE_ENV: active_name(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
         "STEELTHREAD_API_KEYS": API_KEY,
         "STEELTHREAD_DATA_DIR": str(world.root),
@@ -71,7 +74,7 @@ def test_live_answers_the_regressors_value_decided_by_the_use_cases_cuts(
         info = c.get("/v1/model").json()
     assert info["champion"]["version"] == "1"
     assert all(a["model_version"] == "1" and a["mode"] == "live" and not a["degraded"] for a in answers)
-    assert all("probability_of_default" not in a for a in answers)
+    assert all(SCORE_FIELD not in a for a in answers)
     matrix = np.array(
         [[np.nan if a["features"][n] is None else a["features"][n] for n in FEATURE_NAMES] for a in answers],
         dtype=np.float32,
@@ -88,7 +91,7 @@ def test_live_answers_the_regressors_value_decided_by_the_use_cases_cuts(
     for answer, body in zip(answers, bodies, strict=True):
         record = logged[answer["request_id"]]
         assert record["score"] == answer["predicted_value"]
-        assert record["entity_key"] == body["customer_id"]  # the log names the entity key neutrally
+        assert record["entity_key"] == body[JOIN_KEY]  # the log names the entity key neutrally
 
 
 def test_api_document_and_feedback_follow_the_task(server: Server) -> None:
@@ -108,7 +111,7 @@ def test_api_document_and_feedback_follow_the_task(server: Server) -> None:
         1000.0,
         "The predicted value.",
     )
-    assert "probability_of_default" not in schemas["PredictionResponse"]["properties"]
+    assert SCORE_FIELD not in schemas["PredictionResponse"]["properties"]
     assert schemas["FeedbackRecord"]["properties"]["observed_label"]["type"] == "number"
     assert accepted.status_code == 202
     assert (refused.status_code, refused.json()["field"]) == (422, "observed_label")

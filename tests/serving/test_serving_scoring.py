@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.packages import make_package
+from helpers.usecase import USE_CASE
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.features import FeatureVector
 from steelthread_serving.metrics import ServingMetrics
@@ -41,7 +42,8 @@ def test_a_row_scores_the_same_alone_and_in_a_batch(tmp_path: Path) -> None:
     together = score_rows(model, "champion", vectors, ServingMetrics())
     alone = [score_rows(model, "champion", [v], ServingMetrics())[0] for v in vectors]
     assert together == alone  # bit for bit: rows of a tree ensemble are independent
-    assert all(e["error"] is None and 0.0 <= e["score"] <= 1.0 for e in together)  # type: ignore[operator]
+    low, high = USE_CASE.score_range
+    assert all(e["error"] is None and low <= e["score"] <= high for e in together)  # type: ignore[operator]
     assert together[0] == {
         "model_name": model.name,
         "model_version": "1",
@@ -54,12 +56,14 @@ def test_a_row_scores_the_same_alone_and_in_a_batch(tmp_path: Path) -> None:
 def test_an_invalid_score_fails_only_its_own_row(tmp_path: Path, monkeypatch) -> None:
     model: OnnxModel = load_package(make_package(tmp_path, "1"), CPU)
     metrics = ServingMetrics()
-    monkeypatch.setattr(model, "predict", lambda matrix: np.array([0.25, np.nan, 1.5]))
+    low, high = USE_CASE.score_range
+    inside, above = low + (high - low) / 4, high + 0.5  # a score within the range, one above it
+    monkeypatch.setattr(model, "predict", lambda matrix: np.array([inside, np.nan, above]))
     entries = score_rows(model, "challenger", _vectors(3), metrics)
-    assert [e["score"] for e in entries] == [0.25, None, None]
+    assert [e["score"] for e in entries] == [inside, None, None]
     assert entries[0]["error"] is None
     assert entries[1]["error"] == "invalid_score: nan"
-    assert entries[2]["error"] == "invalid_score: 1.5"
+    assert entries[2]["error"] == f"invalid_score: {above!r}"
     assert {e["role"] for e in entries} == {"challenger"}
     assert _invalid(metrics, "1") == 2
 

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from steelthread_contracts.package import Task
 from steelthread_training.candidate import Candidate
 from steelthread_training.dataset import TrainingSet
-from steelthread_training.frame import MODEL_FEATURES
+from steelthread_training.frame import LABEL, REQUEST_ID, SPEC, TIME, FrameSpec
 from steelthread_training.pipeline import TrainingOutcome
 from steelthread_training.settings import TrainingSettings
 from steelthread_training.tracking import Registry
@@ -26,28 +27,29 @@ ROWS = 4_000
 SEED = 3
 
 
-def random_frame(n: int = 2_000, seed: int = 0) -> pd.DataFrame:
-    """A training frame with the real columns and a label that depends on three of them."""
+def random_frame(n: int = 2_000, seed: int = 0, spec: FrameSpec = SPEC) -> pd.DataFrame:
+    """A training frame of `spec` (default: the active use case's): uniform features, a label of the spec's
+    task that depends on its first three features, 5 % missing values in a fourth, the event time, a request
+    id and a few values per slice column (the protected attribute included)."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({name: rng.uniform(0.0, 1.0, n) for name in MODEL_FEATURES})
-    frame["age"] = rng.uniform(18, 80, n)
-    frame["loan_term"] = rng.choice([12.0, 24.0, 36.0, 48.0, 60.0], n)
-    frame["credit_utilisation"] = rng.uniform(0, 1, n)
-    frame["income"] = rng.uniform(0, 150_000, n)
-    frame["loan_to_income"] = rng.uniform(0, 1.5, n)
-    frame.loc[rng.random(n) < 0.05, "months_at_address"] = np.nan
-    logit = (
-        -3.0 + 3.0 * frame["credit_utilisation"] + 1.5 * frame["loan_to_income"] - 0.02 * (frame["age"] - 40)
-    )
-    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
-    frame["event_timestamp"] = pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC").astype(
-        "datetime64[us, UTC]"
-    )
-    frame["request_id"] = [f"r{i:06d}" for i in range(n)]
-    frame["purpose"] = rng.choice(["car", "business", "other"], n)
-    frame["income_band"] = rng.choice(["<25000", ">=100000"], n)
-    frame["region"] = rng.choice(["north", "south"], n)
-    frame["protected_group"] = rng.choice(["group_a", "group_b"], n)
+    features = spec.features
+    frame = pd.DataFrame({name: rng.uniform(0.0, 1.0, n) for name in features})
+    strong, medium, weak = (frame[name].to_numpy() for name in features[:3])
+    if len(features) > 3:
+        frame.loc[rng.random(n) < 0.05, features[3]] = np.nan
+    signal = 3.0 * strong + 1.5 * medium - 1.0 * weak
+    if spec.task is Task.BINARY:
+        label = (rng.random(n) < 1 / (1 + np.exp(-(signal - 2.5)))).astype("int64")
+    elif spec.task is Task.REGRESSION:
+        label = 20.0 + 10.0 * signal + rng.normal(scale=2.0, size=n)
+    else:
+        noisy = signal + rng.normal(scale=0.5, size=n)
+        label = np.digitize(noisy, np.quantile(noisy, [1 / 3, 2 / 3])).astype("int64")
+    frame[LABEL] = label
+    frame[TIME] = pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC").astype("datetime64[us, UTC]")
+    frame[REQUEST_ID] = [f"r{i:06d}" for i in range(n)]
+    for k, column in enumerate(spec.slices):
+        frame[column] = rng.choice([f"{column}_{v}" for v in range(2 + k % 2)], n)
     return frame
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.training_task import INSANE_LABEL, PRIMARY, STRICT_GATE
 from steelthread_training import cli_promote, cli_train
 
 pytestmark = [
@@ -55,13 +56,13 @@ def test_train_run_registers_and_publishes_a_challenger(cli_root: Path) -> None:
 
 def test_a_refused_gate_exits_3_and_sets_no_alias(world, cli_root: Path, tmp_path: Path) -> None:
     config = tmp_path / "strict.yaml"
-    config.write_text("gate:\n  min_roc_auc: 0.99\n")
+    config.write_text(STRICT_GATE)
     result = CliRunner().invoke(
         cli_train.app, ["run", "--rows", "1000", "--config", str(config)], env=_env(world, cli_root)
     )
     assert result.exit_code == 3, result.output
     assert "gate: REFUSED" in result.output
-    assert "version 2 was registered but refused by its gate (roc_auc" in result.output
+    assert f"version 2 was registered but refused by its gate ({PRIMARY}" in result.output
     assert json.loads((cli_root / "models" / "challenger.json").read_text())["version"] == "1"
     assert not (cli_root / "models" / "versions" / "2").exists()
 
@@ -74,12 +75,13 @@ def test_rollback_without_a_champion_is_one_line(world, cli_root: Path) -> None:
 
 def test_an_insane_frame_stops_before_training(world, tmp_path: Path) -> None:
     config = tmp_path / "odd.yaml"
-    config.write_text("validation:\n  label_rate: [0.5, 0.9]\n")
+    yaml, check = INSANE_LABEL
+    config.write_text(yaml)
     result = CliRunner().invoke(
         cli_train.app, ["run", "--rows", "500", "--config", str(config)], env=_env(world, tmp_path)
     )
     assert result.exit_code == 2, result.output
-    assert "training frame failed validation: label.rate=" in result.output
+    assert f"training frame failed validation: {check}=" in result.output
     assert not (tmp_path / "mlflow").exists()
 
 

@@ -1,4 +1,8 @@
-"""The published model package, the audit replay, the model card and plots, without MLflow."""
+"""The published model package, the audit replay, the model card and plots, without MLflow.
+
+The candidate is the active use case's (its task, features, slices and smoke cases) fitted on a random frame
+of its columns, so the package is the one training would publish for that use case.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.training_task import KIND, PLOTS
+from steelthread_contracts.package import Task
 from steelthread_training.audit import AuditEvent, append, champion_at, champion_stack, read_events
 from steelthread_training.candidate import fit_candidate
 from steelthread_training.config import (
@@ -21,8 +27,10 @@ from steelthread_training.config import (
     load_config,
 )
 from steelthread_training.errors import AuditError, CorruptArtifactError, PromotionError
-from steelthread_training.frame import MODEL_FEATURES
+from steelthread_training.export import output_name
+from steelthread_training.frame import LABEL, MODEL_FEATURES, PROTECTED, SCORE, SERVICE, SLICE_COLUMNS, TASK
 from steelthread_training.model_card import model_card
+from steelthread_training.models import labels
 from steelthread_training.package import (
     MANIFEST_FILE,
     publish_version,
@@ -31,7 +39,8 @@ from steelthread_training.package import (
     write_pointer,
     write_run_package,
 )
-from steelthread_training.plots import calibration_plot, importance_plot, pr_plot, roc_plot
+from steelthread_training.run_log import manifest_fields, onnx_signature
+from steelthread_training.settings import DEFAULT_MODEL_NAME
 from steelthread_training.smoke import smoke_document
 
 SMALL = TrainingConfig(
@@ -54,14 +63,9 @@ def run_package(candidate, tmp_path: Path) -> Path:
         tmp_path / "run" / "package",
         onnx_bytes=candidate.onnx_bytes,
         reference=candidate.reference(),
-        smoke=smoke_document(candidate.smoke_scores),
-        manifest={
-            "name": "credit-risk",
-            "run_id": "r1",
-            "feature_names": list(MODEL_FEATURES),
-            "threshold": 0.3,
-            "review_threshold": 0.2,
-        },
+        smoke=smoke_document(candidate.smoke_scores, candidate.smoke),
+        manifest=manifest_fields(candidate, name=DEFAULT_MODEL_NAME, run_id="r1", seed=1, tags={}),
+        onnx=onnx_signature(candidate),
     )
 
 
@@ -76,7 +80,9 @@ def test_publish_writes_the_package_and_an_atomic_pointer(run_package: Path, tmp
     ]
     meta = json.loads((folder / "package.json").read_text())
     assert meta["version"] == "7"
-    assert meta["onnx"]["output"] == "probabilities"
+    assert meta["task"] == TASK.value
+    assert meta["feature_names"] == list(MODEL_FEATURES)
+    assert meta["onnx"]["output"] == output_name(TASK)
     assert oct(folder.stat().st_mode & 0o777) == "0o755"
     pointer = write_pointer(models, "champion", "7")
     assert json.loads(pointer.read_text()) == {"version": "7", "path": "versions/7"}
@@ -114,7 +120,7 @@ def test_a_tampered_package_is_refused(run_package: Path, tmp_path: Path, tamper
 
 def test_smoke_scores_that_do_not_reproduce_are_refused(run_package: Path) -> None:
     smoke = json.loads((run_package / "smoke.json").read_text())
-    smoke["cases"][0]["expected_score"] += 0.01
+    smoke["cases"][0]["expected_score"] += 100 * smoke["tolerance"]
     (run_package / "smoke.json").write_text(json.dumps(smoke))
     manifest = json.loads((run_package / MANIFEST_FILE).read_text())
     import hashlib
@@ -182,8 +188,8 @@ def test_the_audit_log_is_append_only_json_lines(tmp_path: Path) -> None:
 
 def test_model_card_and_plots(candidate) -> None:
     card = model_card(
-        name="credit-risk",
-        feature_service="credit_risk_v1",
+        name=DEFAULT_MODEL_NAME,
+        feature_service=SERVICE,
         feature_names=["a", "b"],
         candidate=candidate.evaluation,
         baseline=candidate.baseline_eval,
@@ -192,34 +198,37 @@ def test_model_card_and_plots(candidate) -> None:
         tags={"seed": "1", "data_fingerprint": "abc"},
         review_threshold=candidate.review_threshold,
     )
-    assert card.startswith("# Model card: credit-risk")
+    assert card.startswith(f"# Model card: {DEFAULT_MODEL_NAME}")
     assert f"## Gate: {'PASSED' if candidate.verdict.passed else 'REFUSED'}" in card
-    assert "| smoke.ordering |" in card
-    assert "protected_group" in card
-    y = candidate.split.test["label"].to_numpy()
-    scores = {"lightgbm": candidate.test_scores}
-    for png in (
-        roc_plot(y, scores),
-        pr_plot(y, scores),
-        calibration_plot({"lightgbm": candidate.evaluation.calibration}),
-        importance_plot(candidate.importance),
-    ):
+    assert f"| {KIND.primary} |" in card
+    for check in candidate.verdict.checks:
+        assert f"| {check.name} |" in card
+    assert ("| smoke.ordering |" in card) is bool(candidate.smoke.ordering)
+    if PROTECTED is None:
+        assert "Fairness: not applicable" in card
+    else:
+        assert PROTECTED in card
+    y = labels(candidate.split.test, TASK)
+    figures = KIND.plots(
+        y,
+        {"lightgbm": candidate.test_scores},
+        {"lightgbm": candidate.evaluation},
+        candidate.importance,
+    )
+    assert sorted(figures) == sorted(f"{name}.png" for name in PLOTS)
+    for png in figures.values():
         assert png.startswith(b"\x89PNG")
 
 
 def test_reference_has_features_score_label_and_slices(candidate) -> None:
     reference = candidate.reference()
-    assert reference.columns[-6:].tolist() == [
-        "score",
-        "label",
-        "purpose",
-        "income_band",
-        "region",
-        "protected_group",
-    ]
+    assert reference.columns.tolist() == [*MODEL_FEATURES, SCORE, LABEL, *SLICE_COLUMNS]
     assert len(reference) == len(candidate.split.test)
-    assert pd.api.types.is_integer_dtype(reference["label"])
-    np.testing.assert_array_equal(reference["score"].to_numpy(), candidate.test_scores)
+    if TASK is Task.REGRESSION:
+        assert pd.api.types.is_float_dtype(reference[LABEL])
+    else:
+        assert pd.api.types.is_integer_dtype(reference[LABEL])
+    np.testing.assert_array_equal(reference[SCORE].to_numpy(), candidate.test_scores)
 
 
 def test_importing_the_package_does_not_import_mlflow_lightgbm_or_feast() -> None:

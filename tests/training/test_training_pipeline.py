@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.training_task import CHAMPION_CHECK, EVALUATION_TABLE, KIND, PLOTS, PRIMARY
+from steelthread_contracts.package import Task
 from steelthread_training.candidate import fit_candidate
 from steelthread_training.config import load_config
-from steelthread_training.export import INPUT_NAME, OUTPUT_NAME, onnx_scores, onnx_session
-from steelthread_training.frame import LABEL, MODEL_FEATURES, SCORE, SLICE_COLUMNS
+from steelthread_training.export import INPUT_NAME, onnx_scores, onnx_session, output_name
+from steelthread_training.frame import (
+    LABEL,
+    MODEL_FEATURES,
+    REQUEST_ID,
+    SCORE,
+    SLICE_COLUMNS,
+    TASK,
+    TIME,
+    USE_CASE,
+)
 from steelthread_training.package import verify_package
 from steelthread_training.smoke import CASES
 from steelthread_training.tracking import Registry
+from steelthread_training.validation import validate_frame
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,19 +41,22 @@ pytestmark = [
 
 def test_training_frame_is_point_in_time_and_complete(world) -> None:
     frame = world.training_set.frame
-    assert list(frame.columns[:2]) == ["request_id", "customer_id"]
+    assert list(frame.columns[:2]) == [REQUEST_ID, USE_CASE.join_key]
     for name in (*MODEL_FEATURES, LABEL, *SLICE_COLUMNS):
         assert name in frame.columns
-    assert frame["request_id"].is_unique
-    assert set(frame[LABEL].unique()) <= {0, 1}
-    assert frame["event_timestamp"].is_monotonic_increasing
-    assert len(frame) == 4_000  # every generated application has a label eventually
+    assert frame[REQUEST_ID].is_unique
+    report = validate_frame(frame, load_config().validation)
+    assert report.passed, report.failed  # the label checks of the use case's task among them
+    if TASK is Task.BINARY:
+        assert set(frame[LABEL].unique()) <= {0, 1}
+    assert frame[TIME].is_monotonic_increasing
+    assert len(frame) == 4_000  # every generated event has a label eventually
 
 
 def test_the_first_model_passes_its_gate_with_no_champion(trained) -> None:
     verdict = trained.outcome.candidate.verdict
     assert verdict.passed, [c for c in verdict.checks if not c.passed]
-    champion = next(c for c in verdict.checks if c.name == "champion.roc_auc_delta")
+    champion = next(c for c in verdict.checks if c.name == CHAMPION_CHECK)
     assert champion.value is None
     assert "no champion" in champion.note
     assert trained.outcome.challenger is not None
@@ -51,8 +67,9 @@ def test_ml_smoke_cases_score_inside_their_bounds(trained) -> None:
     for case, score in zip(CASES, scores, strict=True):
         low, high = case.bounds
         assert low <= score <= high, f"{case.name}: {score:.4f} not in [{low}, {high}]"
-    low_risk, typical, high_risk = scores[:3]
-    assert low_risk < typical < high_risk
+    by_name = {case.name: float(score) for case, score in zip(CASES, scores, strict=True)}
+    ordered = [by_name[name] for name in USE_CASE.smoke_ordering]
+    assert all(a < b for a, b in pairwise(ordered)), dict(zip(USE_CASE.smoke_ordering, ordered, strict=True))
 
 
 def test_training_twice_gives_the_identical_model_and_metrics(trained) -> None:
@@ -71,18 +88,17 @@ def test_run_is_logged_with_everything_a_reviewer_needs(trained) -> None:
     run = registry.client.get_run(reg.run_id)
     for tag in ("git_sha", "lockfile_sha256", "data_fingerprint", "feature_service", "seed", "tree_hash"):
         assert run.data.tags.get(tag), tag
-    assert run.data.tags["feature_service"] == "credit_risk_v1"
+    assert run.data.tags["feature_service"] == USE_CASE.feature_service
     assert run.data.tags["data_fingerprint"] == trained.outcome.fingerprint
-    assert run.data.metrics["test.roc_auc"] == pytest.approx(
-        trained.outcome.candidate.evaluation.metrics.roc_auc
-    )
+    evaluation = trained.outcome.candidate.evaluation
+    assert run.data.metrics[f"test.{PRIMARY}"] == pytest.approx(KIND.metric(evaluation, PRIMARY))
     assert "lightgbm.deterministic" in run.data.params
     artifacts = {a.path for a in registry.client.list_artifacts(reg.run_id)}
     assert {"gate.json", "model_card.md", "plots", "evaluation", "package"} <= artifacts
     plots = {a.path for a in registry.client.list_artifacts(reg.run_id, "plots")}
-    assert plots == {f"plots/{n}.png" for n in ("roc", "pr", "calibration", "importance")}
-    evaluation = {a.path for a in registry.client.list_artifacts(reg.run_id, "evaluation")}
-    assert {"evaluation/slices.csv", "evaluation/fairness.json", "evaluation/calibration.csv"} <= evaluation
+    assert plots == {f"plots/{n}.png" for n in PLOTS}
+    tables = {a.path for a in registry.client.list_artifacts(reg.run_id, "evaluation")}
+    assert {"evaluation/slices.csv", "evaluation/fairness.json", EVALUATION_TABLE} <= tables
     assert registry.gate_verdict(reg.version)["passed"] is True
 
 
@@ -129,20 +145,31 @@ def test_challenger_package_is_published_for_serving(trained) -> None:
         assert field in meta, field
     assert meta["version"] == version
     assert meta["feature_names"] == list(MODEL_FEATURES)
+    candidate = trained.outcome.candidate
+    assert meta["task"] == TASK.value
     assert meta["onnx"] == {
         "input": INPUT_NAME,
-        "output": OUTPUT_NAME,
+        "output": output_name(TASK),
         "dtype": "float32",
-        "positive_class_index": 1,
+        "positive_class_index": candidate.score_column,
         "missing_value": "NaN",
     }
-    assert 0 < meta["threshold"] < 1
+    if TASK is Task.BINARY:
+        assert candidate.score_column == 1
+        assert 0 < meta["threshold"] < 1
+    else:
+        assert meta["threshold"] is None  # the use case's decision policy holds the cuts
     reference = pd.read_parquet(folder / "reference.parquet")
     assert list(reference.columns) == [*MODEL_FEATURES, SCORE, LABEL, *SLICE_COLUMNS]
-    assert len(reference) == len(trained.outcome.candidate.split.test)
+    assert len(reference) == len(candidate.split.test)
     session = onnx_session((folder / "model.onnx").read_bytes())
-    rescored = onnx_scores(session, reference[list(MODEL_FEATURES)].to_numpy(dtype=np.float64))
-    np.testing.assert_allclose(rescored, reference[SCORE].to_numpy(), atol=1e-7)
+    rescored = onnx_scores(
+        session,
+        reference[list(MODEL_FEATURES)].to_numpy(dtype=np.float64),
+        output=output_name(TASK),
+        column=candidate.score_column,
+    )
+    np.testing.assert_allclose(rescored, reference[SCORE].to_numpy(), rtol=1e-7, atol=1e-7)
 
 
 def test_rows_and_labels_as_of_narrow_the_training_set(world) -> None:
@@ -152,13 +179,15 @@ def test_rows_and_labels_as_of_narrow_the_training_set(world) -> None:
 
     full = world.training_set.frame
     as_of = datetime(2026, 6, 1, tzinfo=UTC)
-    labels = pd.read_parquet(world.settings.resolved_features_data_dir() / "labels")
-    known = set(labels.loc[labels["label_timestamp"] <= pd.Timestamp(as_of), "request_id"])
+    tables = USE_CASE.tables
+    labels = pd.read_parquet(world.settings.resolved_features_data_dir() / tables.labels)
+    known = set(labels.loc[labels[tables.label_time] <= pd.Timestamp(as_of), REQUEST_ID])
     narrowed = build_training_set(world.settings, rows=300, labels_as_of=as_of).frame
     assert len(narrowed) == 300
-    assert set(narrowed["request_id"]) <= known
-    newest_known = full[full["request_id"].isin(known)].tail(300)
-    assert list(narrowed["request_id"]) == list(newest_known["request_id"])
+    assert set(narrowed[REQUEST_ID]) <= known
+    assert len(known) < len(full)  # the cut removes labels: the check above can fail
+    newest_known = full[full[REQUEST_ID].isin(known)].tail(300)
+    assert list(narrowed[REQUEST_ID]) == list(newest_known[REQUEST_ID])
     pd.testing.assert_frame_equal(
         narrowed[list(MODEL_FEATURES)].reset_index(drop=True),
         newest_known[list(MODEL_FEATURES)].reset_index(drop=True),

@@ -17,6 +17,7 @@ from steelthread_training.config import load_config
 from steelthread_training.errors import RegistryError
 from steelthread_training.promotion import promote, register_challenger
 from steelthread_training.run_log import log_and_register
+from steelthread_training.settings import DEFAULT_MODEL_NAME
 from steelthread_training.tracking import Registry, normalise_uri
 from steelthread_training.validation import validate_frame
 
@@ -78,7 +79,7 @@ def test_registry_round_trip_on_postgresql(trained, settings_for, postgres_uri: 
 
     with psycopg.connect(postgres_uri) as connection:
         rows = connection.execute("select name, version from model_versions").fetchall()
-    assert rows == [("credit-risk", 1)]
+    assert rows == [(DEFAULT_MODEL_NAME, 1)]
 
 
 def test_an_unreachable_backend_store_is_one_clear_error(settings_for, tmp_path: Path) -> None:

@@ -13,14 +13,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.training_task import CHAMPION_CHECK, KIND, PRIMARY
 from steelthread_training import cli_audit, cli_promote
 from steelthread_training.audit import champion_at, read_events
 from steelthread_training.candidate import fit_candidate
 from steelthread_training.config import LightGBMConfig, load_config
 from steelthread_training.errors import CorruptArtifactError, GateRefusedError, PromotionError
+from steelthread_training.frame import MODEL_FEATURES
 from steelthread_training.gate import run_gate
 from steelthread_training.package import read_pointer, write_pointer
 from steelthread_training.promotion import compare_with_champion, promote, register_challenger, rollback
+from steelthread_training.settings import DEFAULT_MODEL_NAME
 from steelthread_training.tracking import Registry
 
 pytestmark = [
@@ -128,11 +131,11 @@ def test_audit_cli(flow: Flow) -> None:
     env = {"STEELTHREAD_DATA_DIR": str(flow.settings.data_dir)}
     result = runner.invoke(cli_audit.app, ["--at", flow.times["v2_champion"].isoformat()], env=env)
     assert result.exit_code == 0, result.output
-    assert f"version {flow.versions['v2']} of credit-risk was champion" in result.output
+    assert f"version {flow.versions['v2']} of {DEFAULT_MODEL_NAME} was champion" in result.output
     assert "v2 ships" in result.output
     early = runner.invoke(cli_audit.app, ["--at", "2020-01-01T00:00:00Z"], env=env)
     assert early.exit_code == 8
-    assert "no version of credit-risk was champion" in early.output
+    assert f"no version of {DEFAULT_MODEL_NAME} was champion" in early.output
     bad = runner.invoke(cli_audit.app, ["--at", "yesterday"], env=env)
     assert bad.exit_code == 2
     assert "not an ISO 8601 time" in bad.output
@@ -159,7 +162,7 @@ def test_a_version_whose_gate_failed_is_never_promoted(flow: Flow) -> None:
         register_challenger(flow.registry, flow.settings, v3, "force")
     flow.registry.set_alias("challenger", v3)  # someone set the alias by hand in the MLflow UI
     try:
-        with pytest.raises(GateRefusedError, match=r"did not pass its gate \(failed: roc_auc"):
+        with pytest.raises(GateRefusedError, match=rf"did not pass its gate \(failed: {PRIMARY}"):
             promote(flow.registry, flow.settings, v3, "staging", "sneak it in")
     finally:
         flow.registry.delete_alias("challenger")
@@ -209,7 +212,7 @@ def test_promote_cli_errors_are_one_line(flow: Flow) -> None:
         cli_promote.app, ["promote", "--version", "99", "--to", "staging", "--reason", "x"], env=env
     )
     assert missing.exit_code == 5
-    assert missing.output.strip() == "error: model 'credit-risk' has no version 99"
+    assert missing.output.strip() == f"error: model '{DEFAULT_MODEL_NAME}' has no version 99"
     order = runner.invoke(
         cli_promote.app,
         ["promote", "--version", flow.versions["v2"], "--to", "champion", "--reason", "x"],
@@ -229,10 +232,12 @@ def test_the_champion_is_scored_on_the_same_test_rows(flow: Flow, trained) -> No
     y = test["label"].to_numpy()
     comparison = compare_with_champion(flow.registry, test, y)
     assert comparison.version == flow.versions["v1"]
-    # v1 is this very model, so scoring its published ONNX on the same rows gives the same AUC.
-    assert comparison.value == pytest.approx(candidate.evaluation.metrics.roc_auc, abs=1e-6)
-    narrowed = compare_with_champion(flow.registry, test.drop(columns=["credit_utilisation"]), y)
+    # v1 is this very model, so scoring its published ONNX on the same rows gives the same primary metric.
+    assert comparison.metric == PRIMARY
+    assert comparison.value == pytest.approx(KIND.metric(candidate.evaluation, PRIMARY), rel=1e-6, abs=1e-6)
+    dropped = MODEL_FEATURES[1]
+    narrowed = compare_with_champion(flow.registry, test.drop(columns=[dropped]), y)
     assert narrowed.value is None
-    assert "needs features absent from this frame: credit_utilisation" in narrowed.note
+    assert f"needs features absent from this frame: {dropped}" in narrowed.note
     verdict = run_gate(candidate.evaluation, candidate.baseline_eval, narrowed, load_config().gate)
-    assert "champion.roc_auc_delta" in {c.name for c in verdict.failed}
+    assert CHAMPION_CHECK in {c.name for c in verdict.failed}

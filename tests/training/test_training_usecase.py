@@ -13,7 +13,13 @@ from pydantic import BaseModel
 from steelthread_contracts.usecase import active
 from steelthread_training import frame as frame_module
 from steelthread_training.candidate import NO_CHAMPION
-from steelthread_training.config import SliceConfig, TrainingConfig, default_model_name, load_config
+from steelthread_training.config import (
+    GateConfig,
+    SliceConfig,
+    TrainingConfig,
+    default_model_name,
+    load_config,
+)
 from steelthread_training.evaluation import evaluate
 from steelthread_training.gate import NOT_APPLICABLE, run_gate
 from steelthread_training.settings import DEFAULT_MODEL_NAME, TrainingSettings
@@ -64,31 +70,41 @@ def test_no_training_module_names_a_credit_table_column_or_model() -> None:
 
 
 def test_frame_names_come_from_the_declaration() -> None:
+    """Every name of the training frame is the active use case's (the credit example's own values:
+    usecases/credit/tests/test_credit_training.py)."""
     use_case = active()
-    assert frame_module.PROTECTED == use_case.protected_attribute == "protected_group"
-    assert (*use_case.slices, "protected_group") == frame_module.SLICE_COLUMNS
-    assert frame_module.SLICE_COLUMNS == ("purpose", "income_band", "region", "protected_group")
+    protected = use_case.protected_attribute
+    assert protected == frame_module.PROTECTED
+    slices = [*use_case.slices, *([protected] if protected and protected not in use_case.slices else [])]
+    assert list(frame_module.SLICE_COLUMNS) == slices
+    assert (
+        frame_module.FrameSpec(
+            task=use_case.task, features=use_case.feature_names, slices=tuple(slices), protected=protected
+        )
+        == frame_module.SPEC
+    )
     assert use_case.tables.event_timestamp == frame_module.TIME
     assert use_case.tables.request_id == frame_module.REQUEST_ID
     assert use_case.feature_names == frame_module.MODEL_FEATURES
     assert frame_module.TASK is use_case.task
 
 
-def test_generic_defaults_and_credit_values_in_the_credit_yaml() -> None:
+def test_generic_defaults_and_the_use_cases_yaml() -> None:
+    """TrainingConfig's defaults name no use case; the active use case's training.yaml is what load_config
+    reads by default (the credit and delivery values: each example's own tests)."""
     generic = TrainingConfig()
     assert generic.baseline.features is None  # every feature
     assert generic.slices.columns == active().slices
     assert generic.slices.options == {}
-    credit = load_config()
-    assert credit.slices.options == {"income_bands": [25_000, 50_000, 100_000]}
-    assert credit.baseline.features is not None
-    assert "credit_utilisation" not in credit.baseline.features
+    assert load_config() == load_config(active().training_config)
+    assert set(load_config().slices.columns) <= set(active().slices)
 
 
-def test_the_registered_name_stays_credit_risk_and_defaults_to_the_use_case_name(tmp_path: Path) -> None:
-    assert DEFAULT_MODEL_NAME == "credit-risk"
+def test_the_registered_name_comes_from_the_yaml_and_defaults_to_the_use_case_name(tmp_path: Path) -> None:
+    declared = load_config().registry.model_name
+    assert (declared or f"{active().name}-lgbm") == DEFAULT_MODEL_NAME
     settings = TrainingSettings()
-    assert (settings.model_name, settings.experiment_name) == ("credit-risk", "credit-risk")
+    assert (settings.model_name, settings.experiment_name) == (DEFAULT_MODEL_NAME, DEFAULT_MODEL_NAME)
     plain = tmp_path / "training.yaml"
     plain.write_text("split:\n  train: 0.5\n")
     assert default_model_name(plain) == f"{active().name}-lgbm"
@@ -100,6 +116,7 @@ def test_fairness_is_not_applicable_without_a_protected_attribute() -> None:
     rng = np.random.default_rng(0)
     n = 400
     frame = pd.DataFrame({"grp": rng.choice(["a", "b"], n), "protected_group": rng.choice(["x", "y"], n)})
+    gate = GateConfig()  # the binary floors, whatever the active use case's task
     y = rng.integers(0, 2, n)
     p = np.clip(y * 0.6 + rng.uniform(0, 0.4, n), 0, 1)
     slices = SliceConfig(columns=("grp",), min_rows=50)
@@ -107,13 +124,13 @@ def test_fairness_is_not_applicable_without_a_protected_attribute() -> None:
     base = evaluate("b", frame, y, rng.uniform(size=n), 0.5, slices, protected=None)
     assert none.fairness is None
     assert none.protected is None
-    verdict = run_gate(none, base, NO_CHAMPION, load_config().gate)
+    verdict = run_gate(none, base, NO_CHAMPION, gate)
     assert not [c for c in verdict.checks if c.name.startswith("fairness")]
     assert NOT_APPLICABLE in verdict.notes
     assert verdict.passed, verdict.failed
     # Declared but absent from the frame: fail closed, as before.
-    absent = evaluate("m", frame.drop(columns=["protected_group"]), y, p, 0.5, slices)
-    refused = run_gate(absent, base, NO_CHAMPION, load_config().gate)
+    absent = evaluate("m", frame.drop(columns=["protected_group"]), y, p, 0.5, slices, "protected_group")
+    refused = run_gate(absent, base, NO_CHAMPION, gate)
     assert "fairness.approval_ratio" in {c.name for c in refused.failed}
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers.usecase import SCORE_FIELD, example_request
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / ".github" / "scripts"
 KEY = "workflow-smoke-key-0123456789"
@@ -121,6 +123,7 @@ def test_smoke_passes_in_each_mode_the_flag_file_sets(served: Served) -> None:
         )
         assert result.returncode == 0, f"{mode}: {result.stderr}"
         assert result.stdout.count(f"mode={mode}") == 3
+        assert result.stdout.count(f" {SCORE_FIELD}=") == 3  # each answer's score, by the use case's name
 
 
 def test_smoke_fails_when_the_expected_version_never_shows(served: Served) -> None:
@@ -186,13 +189,7 @@ def prometheus(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def _predict(served: Served, count: int) -> None:
-    body = {
-        "customer_id": 7,
-        "loan_amount": 5000.0,
-        "term_months": 24,
-        "purpose": "car",
-        "declared_income": 40000.0,
-    }
+    body = example_request(entity=7)
     with httpx.Client(base_url=served.url, headers={"X-API-Key": KEY}, timeout=5.0) as client:
         for _ in range(count):
             assert client.post("/v1/predictions", json=body).status_code == 200

@@ -4,6 +4,7 @@ every relative link resolves, every file the fork guide names exists, and the AD
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from steelthread_contracts.usecase import DEFAULT_USECASE, USECASE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -31,12 +34,16 @@ def _generator() -> ModuleType:
 
 
 def test_configuration_page_matches_the_settings_objects() -> None:
+    """The page documents a fresh clone, whose use case is the default one: the defaults it shows (the
+    registered model name among them) are that use case's, whatever use case this session runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
     result = subprocess.run(
         [sys.executable, str(DOCS / "gen_config_reference.py"), "--check"],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
+        env=env | {USECASE_ENV: DEFAULT_USECASE},
     )
     assert result.returncode == 0, result.stderr + (
         "\nregenerate with: uv run --no-sync python docs/gen_config_reference.py"

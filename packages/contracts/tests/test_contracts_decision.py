@@ -7,7 +7,8 @@ import math
 import pytest
 
 from steelthread_contracts import Decision
-from steelthread_contracts.decision import DEFAULT_POLICY, DecisionPolicy, Thresholds, decide
+from steelthread_contracts.api import DecisionSource
+from steelthread_contracts.decision import DEFAULT_POLICY, DecisionPolicy, Thresholds, decide, decided_by
 from steelthread_contracts.package import PackageError, RunManifest
 
 
@@ -53,3 +54,16 @@ def test_a_policy_decides_for_packages_without_thresholds() -> None:
     assert DEFAULT_POLICY.thresholds_for(regression) is None
     binary = RunManifest.model_validate(fields | {"threshold": 0.4, "review_threshold": 0.1})
     assert policy.thresholds_for(binary) == Thresholds(review=0.1, decline=0.4)
+
+
+def test_the_answer_can_name_the_rule_that_decided() -> None:
+    package = Thresholds(review=0.3, decline=0.6)
+    cuts = Thresholds(review=30.0, decline=60.0)
+    policy = DecisionPolicy(name="promise", cuts=cuts)
+    assert decided_by(0.5, package, policy) is DecisionSource.PACKAGE
+    assert decided_by(45.0, cuts, policy) is DecisionSource.USE_CASE
+    # the same cuts given by a package are still the package's: identity, not equality, tells them apart
+    assert decided_by(45.0, Thresholds(review=30.0, decline=60.0), policy) is DecisionSource.PACKAGE
+    for score, thresholds in ((None, package), (float("nan"), package), (0.5, None)):
+        assert decided_by(score, thresholds, policy) is DecisionSource.FALLBACK
+        assert decide(score, thresholds, policy) is policy.fallback

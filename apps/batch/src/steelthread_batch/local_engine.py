@@ -23,7 +23,7 @@ from steelthread_batch.inputs import (
     part_batches,
     plan_parts,
 )
-from steelthread_batch.output import SUCCESS_FILE, PartCounts, commit_part
+from steelthread_batch.output import PartCounts, commit_part
 from steelthread_batch.package import ModelPackage
 from steelthread_batch.run import RunSummary, package_identity, start_or_resume
 from steelthread_batch.scoring import RunInfo, scorer
@@ -115,7 +115,8 @@ def run_local(job: LocalJob, progress: Progress | None = None) -> RunSummary:
             f"row accounting failed: in={summary.rows_in} (planned {total}) "
             f"scored={summary.scored} quarantined={summary.quarantined}"
         )
-    layout.root.child(SUCCESS_FILE).write_json_atomic(summary.as_json())
+    layout.success.write_json_atomic(summary.as_json(), layout.staging)
+    layout.discard_temporaries()
     return summary
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from steelthread_batch.errors import BatchInputError
-from steelthread_batch.output import Layout
+from steelthread_batch.output import STAGING_DIR, Layout
 from steelthread_batch.package import ModelPackage
 from steelthread_batch.storage import Location, locate
 
@@ -35,10 +35,17 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def log_run_location(log_dir: str | None, run_id: str, started_at: datetime) -> Location | None:
+def run_layout(output: Location, log_dir: str | None, run_id: str, started_at: datetime) -> Layout:
+    """The run's folders; the prediction log's staging folder lies outside `<log_dir>/batch`, which
+    readers scan recursively (see steelthread_batch.output)."""
     if log_dir is None:
-        return None
-    return locate(log_dir).child("batch", f"date={started_at:%Y-%m-%d}", f"run={run_id}")
+        return Layout(output, None, None)
+    log = locate(log_dir)
+    return Layout(
+        output,
+        log.child("batch", f"date={started_at:%Y-%m-%d}", f"run={run_id}"),
+        log.child(STAGING_DIR, "batch", run_id),
+    )
 
 
 def start_or_resume(
@@ -46,10 +53,11 @@ def start_or_resume(
 ) -> tuple[str, datetime, Layout, bool]:
     """A new run, or the unfinished run already in `output` if it was started with the same identity.
 
-    Returns (run_id, started_at, layout, resumed). A finished run or a different job in the same output
-    is refused: scores of two runs must never mix in one folder.
+    Returns (run_id, started_at, layout, resumed). A different job in the same output is refused: scores
+    of two runs must never mix in one folder. A resumed run first discards what the killed attempt was
+    still writing, so nothing half-written is ever visible to a reader of the output.
     """
-    layout = Layout(output, None)
+    layout = Layout(output, None, None)
     if layout.run_file.exists():
         previous = layout.run_file.read_json()
         if previous.get("identity") != identity:
@@ -59,17 +67,19 @@ def start_or_resume(
             )
         run_id = str(previous["run_id"])
         started_at = datetime.fromisoformat(previous["started_at"])
-        return run_id, started_at, Layout(output, log_run_location(log_dir, run_id, started_at)), True
+        layout = run_layout(output, log_dir, run_id, started_at)
+        layout.discard_temporaries()
+        return run_id, started_at, layout, True
     if output.exists():
         entries = output.fs.get_file_info(_selector(output))
         if entries:
             raise BatchInputError(f"output {output.uri} exists and is not empty; choose a new output folder")
     started_at = datetime.now(UTC).replace(microsecond=0)
     run_id = new_run_id(started_at)
-    layout = Layout(output, log_run_location(log_dir, run_id, started_at))
+    layout = run_layout(output, log_dir, run_id, started_at)
     output.mkdir()
     layout.run_file.write_json_atomic(
-        {"run_id": run_id, "started_at": started_at.isoformat(), "identity": identity}
+        {"run_id": run_id, "started_at": started_at.isoformat(), "identity": identity}, layout.staging
     )
     return run_id, started_at, layout, False
 

@@ -29,7 +29,6 @@ from steelthread_batch.columns import (
 )
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.inputs import check_schema, input_fingerprint, open_input
-from steelthread_batch.output import SUCCESS_FILE
 from steelthread_batch.package import ModelPackage
 from steelthread_batch.prediction_log import log_batches, prediction_log_schema
 from steelthread_batch.run import RunSummary, package_identity, start_or_resume
@@ -161,5 +160,6 @@ def run_spark(job: SparkJob) -> RunSummary:
             f"row accounting failed: in={summary.rows_in} scored={summary.scored} "
             f"quarantined={summary.quarantined}"
         )
-    layout.root.child(SUCCESS_FILE).write_json_atomic(summary.as_json())
+    layout.success.write_json_atomic(summary.as_json(), layout.staging)
+    layout.discard_temporaries()
     return summary

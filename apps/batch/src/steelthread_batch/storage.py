@@ -10,9 +10,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from steelthread_batch.errors import BatchInputError
+
+PARTIAL_SUFFIX = ".partial"
+"""Ends every temporary file's name; no reader's `*.parquet` pattern matches it."""
 
 
 @dataclass(frozen=True)
@@ -31,29 +33,47 @@ class Location:
     def exists(self) -> bool:
         return bool(self.fs.get_file_info(self.path).type != pafs.FileType.NotFound)
 
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rpartition("/")[2]
+
     def read_json(self) -> Any:
         with self.fs.open_input_stream(self.path) as stream:
             return json.loads(stream.read().decode())
 
-    def write_json_atomic(self, data: Any) -> None:
-        """Write to a hidden temporary name next to the target, then move it into place."""
-        tmp = self.sibling_tmp()
-        with self.fs.open_output_stream(tmp.path) as stream:
-            stream.write((json.dumps(data, indent=2, default=str) + "\n").encode())
-        self.fs.move(tmp.path, self.path)
+    def temp_in(self, staging: Location) -> Location:
+        """A fresh temporary name for this file inside `staging`, a folder no reader of the output scans.
 
-    def sibling_tmp(self) -> Location:
-        parent, _, name = self.path.rpartition("/")
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex[:12]}-{name}"
-        return Location(tmp, self.fs, tmp)
+        The name ends in PARTIAL_SUFFIX, never `.parquet`: DuckDB's globs match hidden names too, so a
+        half-written file must be neither in the folders readers list nor named like a part.
+        """
+        return staging.child(f"{self.name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+
+    def write_json(self, data: Any) -> None:
+        with self.fs.open_output_stream(self.path) as stream:
+            stream.write((json.dumps(data, indent=2, default=str) + "\n").encode())
+
+    def write_json_atomic(self, data: Any, staging: Location) -> None:
+        """Write to a temporary name in `staging` (same filesystem), then move it into place."""
+        staging.mkdir()
+        tmp = self.temp_in(staging)
+        tmp.write_json(data)
+        self.fs.move(tmp.path, self.path)
 
     def mkdir(self) -> None:
         self.fs.create_dir(self.path, recursive=True)
 
-    def write_parquet_atomic(self, table: pa.Table) -> None:
-        tmp = self.sibling_tmp()
-        pq.write_table(table, tmp.path, filesystem=self.fs, compression="zstd")
-        self.fs.move(tmp.path, self.path)
+    def remove_dir(self) -> None:
+        """Delete this folder and everything in it; nothing when it does not exist."""
+        if self.exists():
+            self.fs.delete_dir(self.path)
+
+    def files(self) -> list[Location]:
+        """The files directly in this folder (none when it does not exist)."""
+        if not self.exists():
+            return []
+        entries = self.fs.get_file_info(pafs.FileSelector(self.path, recursive=False))
+        return [self.child(e.base_name) for e in entries if e.type == pafs.FileType.File]
 
 
 def locate(uri: str) -> Location:

@@ -3,7 +3,7 @@
 Local: the feature library's `training_frame` (DuckDB offline store) part by part, so memory is bounded by
 one part. Spark: Feast's Spark offline store over SparkSources (see `spark_features`), the entity frame read
 as a Spark DataFrame and the result written straight to parquet. Either way the output folder appears
-complete or not at all: it is written under a hidden temporary name and renamed, then `_SUCCESS`.
+complete or not at all: it is written, `_SUCCESS` last, under a hidden temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def build_training_set(job: TrainingSetJob) -> TrainingSetResult:
         rows, columns = _spark(job, source, staging)
     else:
         rows, columns = _local(job, dataset, staging)
+    # `_SUCCESS` travels with the folder: the rename makes the frame and its marker appear together.
+    staging.child(SUCCESS_FILE).write_json({"rows": rows, "columns": columns, "engine": job.engine})
     staging.fs.move(staging.path, output.path)
-    output.child(SUCCESS_FILE).write_json_atomic({"rows": rows, "columns": columns, "engine": job.engine})
     return TrainingSetResult(output.uri, rows, columns, round(time.perf_counter() - started, 3))
 
 

@@ -7,7 +7,7 @@ readable line on stderr instead of a traceback.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -131,6 +131,7 @@ def run(
             skew_sample=skew_sample or settings.monitor_skew_sample,
             skew_rtol=settings.monitor_skew_rtol,
             skew_atol=settings.monitor_skew_atol,
+            log_dsn=_log_dsn(settings, log_dir),
         )
         outcome = run_monitoring(options)
     except MonitorError as exc:
@@ -151,6 +152,53 @@ def run(
     for message in summary.messages:
         err.print(f"[yellow]warning[/] ({int(outcome.exit_code)} {outcome.exit_code.name}): {message}")
     raise typer.Exit(int(outcome.exit_code))
+
+
+@app.command()
+def export(
+    window: Annotated[str, typer.Option(help="Window length ending now: 30m, 24h, 7d.")] = "24h",
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Where predictions-window.jsonl goes; default the log folder.")
+    ] = None,
+    feedback_dir: Annotated[
+        Path | None, typer.Option(help="Where feedback-window.jsonl goes; default the feedback folder.")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option(help="End of the window (ISO-8601 with zone); default: now.")
+    ] = None,
+) -> None:
+    """Copy a window of the PostgreSQL prediction log (and its labels) to JSON-lines files, so the runbooks'
+    file commands (jq) work on the production log."""
+    settings = MonitorSettings()
+    if settings.prediction_log_dsn is None:
+        err.print(f"[bold red]error[/] ({int(ExitCode.USAGE)} USAGE): set STEELTHREAD_PREDICTION_LOG_DSN")
+        raise typer.Exit(int(ExitCode.USAGE))
+    from steelthread_monitoring.pglog import export_window
+
+    end = _parse_now(now) or datetime.now(UTC)
+    log_out = log_dir or settings.prediction_log_dir
+    feedback_out = feedback_dir or settings.feedback_dir
+    assert log_out is not None
+    assert feedback_out is not None
+    try:
+        rows, labels = export_window(
+            settings.prediction_log_dsn.get_secret_value(),
+            end - parse_window(window),
+            end,
+            log_out,
+            feedback_out,
+        )
+    except MonitorError as exc:
+        err.print(f"[bold red]error[/] ({int(exc.exit_code)} {exc.exit_code.name}): {exc.message}")
+        raise typer.Exit(int(exc.exit_code)) from None
+    out.print(f"exported {rows} records to {log_out} and {labels} labels to {feedback_out}")
+
+
+def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:
+    """The PostgreSQL log when one is configured, unless --log-dir names a folder to read instead."""
+    if log_dir is not None or settings.prediction_log_dsn is None:
+        return None
+    return settings.prediction_log_dsn.get_secret_value()
 
 
 def main() -> None:

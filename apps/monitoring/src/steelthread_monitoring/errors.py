@@ -21,16 +21,24 @@ class ExitCode(IntEnum):
     MISSING_REFERENCE = 3
     """No reference dataset: alias pointer, package or reference.parquet absent. Nothing written."""
     EMPTY_WINDOW = 4
-    """No prediction-log rows in the window. Only rows_checked=0 and the run timestamp are exported."""
+    """No prediction-log rows in the window. Only rows_checked=0, the duplicate and malformed record counts,
+    the run timestamp and the model age are exported."""
     NO_LABELS = 5
     """Run completed, but performance was not evaluated (too few labels, one class only, or a task this job
     does not evaluate yet)."""
     UNSEEN_COLUMNS = 6
     """Run completed on the shared columns, but the log has feature columns the reference lacks."""
     INVALID_INPUT = 7
-    """Unreadable log/feedback/reference, a label the task refuses, or an unknown log schema_version."""
+    """Unreadable log/feedback/reference, a label the task refuses, an unknown log schema_version, or a file
+    whose records change a column's type between lines. A malformed line is skipped and counted instead."""
     EXPORT_FAILED = 8
     """Report written, but the gauges could not be written to the textfile or pushed to the gateway."""
+
+
+GAUGES_COMPLETE: frozenset[ExitCode] = frozenset({ExitCode.OK, ExitCode.NO_LABELS})
+"""Exit codes after which the exported gauges describe the whole window, so the alert rules can judge them
+(with NO_LABELS only the performance gauges are absent, and the performance alert stays silent). After any
+other code the run itself needs a person."""
 
 
 class MonitorError(Exception):

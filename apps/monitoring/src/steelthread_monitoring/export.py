@@ -33,6 +33,12 @@ def build_registry(summary: Summary) -> CollectorRegistry:
         summary.finished_at.timestamp()
     )
     gauge("rows_checked", "Prediction-log rows in the window.").labels(**base).set(summary.rows)
+    inputs = {"predictions": summary.prediction_log, "feedback": summary.feedback}
+    duplicates = gauge("duplicate_records", "Records whose request_id was already read.", ("input",))
+    malformed = gauge("malformed_records", "Lines skipped as not records of the contract.", ("input",))
+    for name, records in inputs.items():
+        duplicates.labels(**base, input=name).set(records.duplicates)
+        malformed.labels(**base, input=name).set(records.malformed)
     if summary.model_age_seconds is not None:
         gauge("model_age_seconds", "Age of the model package at run time.").labels(**base).set(
             summary.model_age_seconds

@@ -20,10 +20,11 @@ from steelthread_monitoring.summary import (
     DriftSummary,
     PerformanceSummary,
     QualitySummary,
+    RecordsSummary,
     SkewSummary,
     Summary,
 )
-from steelthread_monitoring.window import ENTITY_FIELD, read_window
+from steelthread_monitoring.window import ENTITY_FIELD, PREDICTION_GLOB, Window, read_window
 
 if TYPE_CHECKING:
     from steelthread_monitoring.analysis import PerformanceResult
@@ -48,6 +49,8 @@ class RunOptions:
     skew_sample: int = 1000
     skew_rtol: float = 1e-6
     skew_atol: float = 1e-6
+    log_dsn: str | None = None
+    """Read the window from PostgreSQL (serving's PostgreSQL sink) instead of log_dir/feedback_dir."""
 
 
 @dataclass(frozen=True)
@@ -91,30 +94,26 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         "method_categorical": CAT_METHOD,
         "threshold": options.drift_threshold,
     }
-    try:
-        window = read_window(
-            options.log_dir,
-            options.feedback_dir,
-            start,
-            end,
-            reference,
-            with_requests=options.offline_features is not None,
-            entity_key=_entity_key() if options.offline_features is not None else ENTITY_FIELD,
-        )
-    except EmptyWindowError as exc:
+    window = _read(options, start, end, reference)
+    records = _record_messages(window.log_records, window.feedback_records)
+    if window.empty:
+        source = f"{options.log_dir}/{PREDICTION_GLOB}" if options.log_dsn is None else _log_source(options)
+        message = f"no prediction-log rows in {source} between {start.isoformat()} and {end.isoformat()}"
         summary = Summary(
             **base,
             finished_at=datetime.now(UTC),
             rows=0,
+            log_files=[_log_source(options)] if options.log_dsn else [str(p) for p in window.files],
             drift=DriftSummary(**drift_base),
             quality=QualitySummary(),
             performance=PerformanceSummary(task=reference.task.value, min_labels=options.min_labels),
+            prediction_log=window.log_records,
             exit_code=int(ExitCode.EMPTY_WINDOW),
-            messages=[exc.message],
+            messages=[message, *records],
         )
         _write_summary(run_dir, summary)
         _export(summary, options)
-        raise
+        raise EmptyWindowError("; ".join([message, *records]))
 
     drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold)
     performance = analyse_performance(reference, window.frame, options.min_labels)
@@ -150,7 +149,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         **base,
         finished_at=datetime.now(UTC),
         rows=len(window.frame),
-        log_files=[str(p) for p in window.files],
+        log_files=[_log_source(options)] if options.log_dsn else [str(p) for p in window.files],
         unseen_columns=window.unseen_columns,
         absent_columns=window.absent_columns,
         drift=DriftSummary(
@@ -182,10 +181,12 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
             reference=performance.reference,
         ),
         skew=skew,
+        prediction_log=window.log_records,
+        feedback=window.feedback_records,
         report_html=str(report_html),
         performance_html=str(performance_html) if performance_html else None,
         exit_code=int(code),
-        messages=messages,
+        messages=[*messages, *records],
     )
     _write_summary(run_dir, summary)
     _export(summary, options)
@@ -209,6 +210,47 @@ def _caveats(
         )
         code = ExitCode.UNSEEN_COLUMNS
     return messages, code
+
+
+def _record_messages(log: RecordsSummary, feedback: RecordsSummary) -> list[str]:
+    """One line per input that held malformed records: they never leave a report without a word."""
+    lines = []
+    for name, records in (("prediction-log", log), ("feedback", feedback)):
+        if records.malformed:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in records.malformed_by_reason.items())
+            first = records.malformed_examples[0]
+            lines.append(f"{records.malformed} malformed {name} records skipped ({reasons}); first: {first}")
+    return lines
+
+
+def _read(options: RunOptions, start: datetime, end: datetime, reference: Reference) -> Window:
+    """The window from the folders, or from PostgreSQL through the same reader (steelthread_monitoring.pglog;
+    psycopg is imported only then)."""
+    skew = options.offline_features is not None
+    entity_key = _entity_key() if skew else ENTITY_FIELD
+    if options.log_dsn is None:
+        return read_window(
+            options.log_dir,
+            options.feedback_dir,
+            start,
+            end,
+            reference,
+            with_requests=skew,
+            entity_key=entity_key,
+        )
+    from steelthread_monitoring.pglog import exported_window
+
+    with exported_window(options.log_dsn, start, end, options.out_dir) as (log_dir, feedback_dir):
+        return read_window(
+            log_dir, feedback_dir, start, end, reference, with_requests=skew, entity_key=entity_key
+        )
+
+
+def _log_source(options: RunOptions) -> str:
+    from steelthread_monitoring.pglog import describe
+
+    assert options.log_dsn is not None
+    return f"postgresql://{describe(options.log_dsn)}"
 
 
 def _entity_key() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,13 @@ class MonitorSettings(BaseSettings):
     data_dir: Path = Path("var")
     models_dir: Path | None = None
     prediction_log_dir: Path | None = None
+    prediction_log_dsn: SecretStr | None = Field(
+        default=None,
+        description=(
+            "postgresql:// URL of the prediction log and feedback store serving writes to; when set, the "
+            "window is read from it (an explicit --log-dir still wins). Needs the `postgres` extra."
+        ),
+    )
     feedback_dir: Path | None = None
     monitoring_dir: Path | None = Field(
         default=None, description="Where per-run report.html and summary.json go."
@@ -39,6 +46,11 @@ class MonitorSettings(BaseSettings):
     monitor_skew_sample: int = Field(default=1000, ge=1)
     monitor_skew_rtol: float = Field(default=1e-6, ge=0)
     monitor_skew_atol: float = Field(default=1e-6, ge=0)
+
+    @field_validator("prediction_log_dsn", mode="before")
+    @classmethod
+    def _empty_dsn_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _derive_paths(self) -> MonitorSettings:

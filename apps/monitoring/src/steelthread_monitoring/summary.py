@@ -52,6 +52,24 @@ class SkewSummary(BaseModel):
     feature_skew_share: dict[str, float] = Field(default_factory=dict)
 
 
+class RecordsSummary(BaseModel):
+    """Record hygiene of one input, so no report rests silently on fewer (or doubled) records."""
+
+    duplicates: int = Field(
+        default=0,
+        description="Records whose request_id was already read: prediction log, counted once (the earliest "
+        "logged); feedback, superseded by the request's latest label.",
+    )
+    malformed: int = Field(default=0, description="Lines skipped: not a record of the contract.")
+    malformed_by_reason: dict[str, int] = Field(
+        default_factory=dict,
+        description="invalid_json, not_an_object, missing:<field>, wrong_type:<field>.",
+    )
+    malformed_examples: list[str] = Field(
+        default_factory=list, description="The first few as `file:line: reason`."
+    )
+
+
 class Summary(BaseModel):
     schema_version: int = SUMMARY_SCHEMA_VERSION
     run_id: str
@@ -74,6 +92,15 @@ class Summary(BaseModel):
     quality: QualitySummary
     performance: PerformanceSummary
     skew: SkewSummary | None = None
+    prediction_log: RecordsSummary = Field(
+        default_factory=RecordsSummary,
+        description="In the log files read for the window; a malformed record whose readable logged_at "
+        "lies outside the window is not counted.",
+    )
+    feedback: RecordsSummary = Field(
+        default_factory=RecordsSummary,
+        description="In every feedback file (not read when the window is empty).",
+    )
     report_html: str | None = None
     performance_html: str | None = None
     exit_code: int = 0

@@ -6,11 +6,17 @@ types of the columns monitoring uses). Only `steelthread_contracts` shapes are r
 
 Labels are checked for the reference's task as they are read (binary: 0 or 1; regression: a finite number),
 and a bad one names its file and line, because the alternative is a performance number computed on garbage.
+
+`request_id` makes a prediction unique (steelthread_contracts.log): a record read twice (a replayed spill, a
+retried write, a file copied to two replicas' folders) counts once, the earliest logged; for feedback the
+latest label wins. Lines that are not records of the contract are skipped and counted (steelthread_monitoring
+.records); both numbers travel with the window into summary.json and the gauges.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,12 +31,16 @@ from steelthread_contracts import PredictionLogRecord, usecase
 from steelthread_contracts.log import ENTITY_FIELD as LOG_ENTITY_FIELD
 from steelthread_contracts.log import LEGACY_ENTITY_FIELD, READABLE_SCHEMA_VERSIONS
 from steelthread_contracts.package import Task
-from steelthread_monitoring.errors import EmptyWindowError, InvalidInputError
+from steelthread_monitoring.errors import InvalidInputError
+from steelthread_monitoring.records import Kind, RecordCounts, RecordRule, clean_lines
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
+from steelthread_monitoring.summary import RecordsSummary
 
 PREDICTION_GLOB = "predictions-*.jsonl"
 FEEDBACK_GLOB = "feedback-*.jsonl"
 _BLOCK_SIZE = 16 << 20
+_BLOCK_LINES = 8192
+"""Lines per block when a file fails the fast check: a bad line costs its block a line-by-line read."""
 ENTITY_FIELD = LOG_ENTITY_FIELD
 """The prediction-log record's entity-key field (steelthread_contracts.log), whatever the use case's join
 key is called; `read_window(entity_key=...)` renames it for the skew seam. Schema-1 files name it
@@ -65,6 +75,49 @@ _FEEDBACK_NAMES_SCHEMA = pa.schema(
     ]
 )
 """Multiclass feedback, whose label may be a class name (or an index, read as text)."""
+
+LOG_RULE = RecordRule(
+    required=(
+        "schema_version",
+        "logged_at",
+        "request_id",
+        ENTITY_FIELD,
+        "model_name",
+        "model_version",
+        "mode",
+        "request",
+        "score",
+        "decision",
+        "latency_ms",
+    ),
+    kinds={
+        "schema_version": Kind.INT,
+        "logged_at": Kind.TIMESTAMP,
+        "request_id": Kind.STRING,
+        ENTITY_FIELD: Kind.INT,
+        "model_name": Kind.STRING,
+        "model_version": Kind.STRING,
+        "mode": Kind.STRING,
+        "request": Kind.OBJECT,
+        "features": Kind.OBJECT,
+        "score": Kind.NUMBER,
+        "decision": Kind.STRING,
+        "degraded": Kind.BOOL,
+        "latency_ms": Kind.NUMBER,
+    },
+    aliases={ENTITY_FIELD: _LEGACY_FIELDS},
+    time_field="logged_at",
+    versions=("schema_version", frozenset(READABLE_SCHEMA_VERSIONS)),
+)
+"""A prediction-log record: every field the contract requires, plus `schema_version` (the contract defaults
+it, but serving always writes it and a record without it cannot be read by its schema)."""
+assert {n for n, f in PredictionLogRecord.model_fields.items() if f.is_required()} <= set(LOG_RULE.required)
+FEEDBACK_RULE = RecordRule(
+    required=("request_id", "observed_at"),
+    kinds={"request_id": Kind.STRING, "observed_at": Kind.TIMESTAMP},
+)
+"""A feedback record; its `observed_label` is the task's label rule's business (a refused label stops the
+run and names its line)."""
 BASE_COLUMNS = ["request_id", ENTITY_FIELD, "logged_at", "model_version", "degraded"]
 
 
@@ -81,6 +134,13 @@ class Window:
     requests: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Row-aligned with `frame`: request_id, the entity key (named `entity_key`), logged_at and every logged
     request field, for offline recomputation."""
+    log_records: RecordsSummary = field(default_factory=RecordsSummary)
+    """Duplicates counted once and malformed lines skipped, in the files read for the window."""
+    feedback_records: RecordsSummary = field(default_factory=RecordsSummary)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.frame) == 0
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -96,18 +156,20 @@ def read_window(
     with_requests: bool = False,
     entity_key: str = ENTITY_FIELD,
 ) -> Window:
-    """Rows logged in [start, end) with the reference's columns, the reference version's score and labels.
+    """Rows logged in [start, end) with the reference's columns, the reference version's score and labels,
+    one per request_id. An empty window comes back empty (`Window.empty`), with its record counts.
 
     `with_requests` also keeps every logged request field (only the skew check needs them), with the log's
     entity key renamed to `entity_key` (the use case's join key, what a feature library joins on).
     """
     files = [p for p in sorted(log_dir.glob(PREDICTION_GLOB)) if _may_hold(p, start)]
+    log_counts = RecordCounts()
     parts: list[pd.DataFrame] = []
     request_parts: list[pd.DataFrame] = []
     unseen: set[str] = set()
     kinds: dict[str, set[str]] = {}
     for path in files:
-        table = _read_jsonl(path, _LOG_SCHEMA)
+        table = _read_records(path, _LOG_SCHEMA, LOG_RULE, log_counts, (start, end))
         if table is None:
             continue
         _check_schema_version(table, path)
@@ -127,23 +189,37 @@ def read_window(
             kinds.setdefault(name, set()).add(kind)
         parts.append(part)
     if not parts:
-        raise EmptyWindowError(
-            f"no prediction-log rows in {log_dir}/{PREDICTION_GLOB} between "
-            f"{start.isoformat()} and {end.isoformat()}"
-        )
+        return Window(frame=pd.DataFrame(), files=files, log_records=log_counts.summary())
     frame = pd.concat(parts, ignore_index=True)
+    requests = pd.concat(request_parts, ignore_index=True) if request_parts else pd.DataFrame()
+    first = _first_per_request(frame)
+    log_counts.duplicates = int(len(frame) - first.sum())
+    if log_counts.duplicates:
+        frame = frame[first].reset_index(drop=True)
+        if with_requests:
+            requests = requests[first].reset_index(drop=True)
     absent = [c for c in reference.monitored_columns if c not in kinds]
     frame = frame.drop(columns=absent)
     type_changes = _coerce_types(frame, reference, kinds)
-    frame[LABEL_COLUMN] = _labels_for(frame["request_id"], feedback_dir, reference.task)
+    feedback_counts = RecordCounts()
+    frame[LABEL_COLUMN] = _labels_for(frame["request_id"], feedback_dir, reference.task, feedback_counts)
     return Window(
         frame=frame,
         files=files,
         unseen_columns=sorted(unseen),
         absent_columns=absent,
         type_changes=type_changes,
-        requests=pd.concat(request_parts, ignore_index=True) if request_parts else pd.DataFrame(),
+        requests=requests,
+        log_records=log_counts.summary(),
+        feedback_records=feedback_counts.summary(),
     )
+
+
+def _first_per_request(frame: pd.DataFrame) -> pd.Series:
+    """True for the earliest logged record of each request_id (file order breaks ties)."""
+    ordered = frame.sort_values("logged_at", kind="stable")["request_id"]
+    first: pd.Series = (~ordered.duplicated(keep="first")).reindex(frame.index)
+    return first
 
 
 def _has_feature_vector(table: pa.Table) -> pa.Array:
@@ -184,17 +260,69 @@ def _complete_lines(path: Path) -> pa.Buffer | None:
     return buffer if end == buffer.size else buffer.slice(0, end)
 
 
-def _read_jsonl(path: Path, schema: pa.Schema) -> pa.Table | None:
+def _parse(buffer: pa.Buffer, schema: pa.Schema) -> pa.Table:
+    return pj.read_json(
+        pa.BufferReader(buffer),
+        read_options=pj.ReadOptions(block_size=_BLOCK_SIZE),
+        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+    )
+
+
+def _blocks(buffer: pa.Buffer) -> Iterator[tuple[int, pa.Buffer]]:
+    """(number of its first line, block) for consecutive blocks of _BLOCK_LINES complete lines."""
+    ends = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 0x0A) + 1
+    start = 0
+    for index in range(0, len(ends), _BLOCK_LINES):
+        end = int(ends[min(index + _BLOCK_LINES, len(ends)) - 1])
+        yield index + 1, buffer.slice(start, end - start)
+        start = end
+
+
+def _read_records(
+    path: Path,
+    schema: pa.Schema,
+    rule: RecordRule,
+    counts: RecordCounts,
+    window: tuple[datetime, datetime] | None = None,
+) -> pa.Table | None:
+    """The file's records of the contract; malformed lines are counted in `counts` (those placed outside
+    `window` by a readable time are another run's and not counted). None when no complete line exists.
+
+    One Arrow parse when the file is clean; otherwise the same check per block of lines, and every line of
+    a block that fails is checked on its own (records.py)."""
     try:
         buffer = _complete_lines(path)
-        if buffer is None:
-            return None
-        return pj.read_json(
-            pa.BufferReader(buffer),
-            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE),
-            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc}") from exc
+    if buffer is None:
+        return None
+    try:
+        table = _parse(buffer, schema)
+        if rule.table_is_clean(table):
+            return table
+    except pa.ArrowInvalid:
+        pass
+
+    def counted(record: object) -> bool:
+        return window is None or not rule.placed_outside(record, *window)
+
+    blocks: list[bytes] = []
+    for first_line, block in _blocks(buffer):
+        try:
+            if rule.table_is_clean(_parse(block, schema)):
+                blocks.append(block.to_pybytes())
+                continue
+        except pa.ArrowInvalid:
+            pass
+        blocks.append(clean_lines(path, block.to_pybytes(), rule, counts, counted, first_line))
+    text = b"".join(blocks)
+    if not text:
+        return None
+    try:
+        return _parse(pa.py_buffer(text), schema)
+    except pa.ArrowInvalid as exc:
+        # Every line is a record, yet together they do not parse: one column's type changes between lines
+        # (e.g. a feature logged as a number, then as text) within one file.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInputError(f"{path} is not valid JSON lines of the contract: {first}") from exc
 
@@ -355,8 +483,11 @@ def _number(value: str) -> float:
         return float("nan")
 
 
-def _labels_for(request_ids: pd.Series, feedback_dir: Path | None, task: Task) -> np.ndarray:
-    """Latest observed label per request id, NaN where none has arrived yet."""
+def _labels_for(
+    request_ids: pd.Series, feedback_dir: Path | None, task: Task, counts: RecordCounts
+) -> np.ndarray:
+    """Latest observed label per request id, NaN where none has arrived yet; earlier labels of a request
+    are counted as duplicates, malformed feedback lines as malformed."""
     labels = np.full(len(request_ids), np.nan)
     if feedback_dir is None or not feedback_dir.is_dir():
         return labels
@@ -365,7 +496,7 @@ def _labels_for(request_ids: pd.Series, feedback_dir: Path | None, task: Task) -
     tables = []
     for path in sorted(feedback_dir.glob(FEEDBACK_GLOB)):
         try:
-            table = _read_jsonl(path, schema)
+            table = _read_records(path, schema, FEEDBACK_RULE, counts)
         except InvalidInputError:
             _raise_bad_label(path, task)  # names the line when a label is what broke the parse
             raise
@@ -379,13 +510,13 @@ def _labels_for(request_ids: pd.Series, feedback_dir: Path | None, task: Task) -
         tables.append(table)
     if not tables:
         return labels
+    every = pa.concat_tables(tables).to_pandas()
     feedback = (
-        pa.concat_tables(tables)
-        .to_pandas()
-        .sort_values("observed_at", kind="stable")
+        every.sort_values("observed_at", kind="stable")
         .drop_duplicates("request_id", keep="last")
         .set_index("request_id")["observed_label"]
     )
+    counts.duplicates = len(every) - len(feedback)
     matched: np.ndarray = request_ids.map(feedback).to_numpy(dtype=np.float64, na_value=np.nan)
     return matched
 
@@ -426,9 +557,12 @@ def _raise_bad_label(path: Path, task: Task) -> None:
         if not line.strip():
             continue
         try:
-            value = json.loads(line).get("observed_label")
-        except (ValueError, AttributeError):
-            continue  # not a label problem: the caller's own error stands
+            record = json.loads(line)
+        except ValueError:
+            continue  # malformed, not a label problem: counted as such
+        if FEEDBACK_RULE.problem(record) is not None:
+            continue
+        value = record.get("observed_label")
         if not _label_ok(value, task):
             raise InvalidInputError(
                 f"{path}:{number}: observed_label {json.dumps(value)} is not a {task.value} label "

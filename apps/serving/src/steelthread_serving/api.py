@@ -124,12 +124,11 @@ async def healthz() -> dict[str, str]:
     responses={503: {"model": ErrorBody, "description": "Not ready to take traffic."}},
 )
 async def readyz(state: State) -> dict[str, str]:
-    """Readiness: flags loaded and the start-up load of models (and their feature store) finished.
+    """Readiness: the start-up load of models (and their feature store) finished.
 
-    A feature store that is down does not make the replica unready: it answers degraded, which beats
-    every replica leaving the load balancer at once."""
-    if not state.flags.ready:
-        raise ApiError(503, ErrorCode.NOT_READY, "feature flags are not loaded")
+    Neither the flag file nor a feature store that is down makes the replica unready: good flags were loaded
+    before the server started, a broken flag file later keeps them (and `/v1/model` says why), and a store
+    outage answers degraded. Either beats every replica leaving the load balancer at once."""
     if not state.started.is_set():
         raise ApiError(503, ErrorCode.NOT_READY, "loading models")
     return {"status": "ready"}

@@ -19,20 +19,22 @@ from steelthread_serving.models import SkeletonModel
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
-from steelthread_serving.sinks import JsonlSink
+from steelthread_serving.sinks import JsonlSink, RecordSink
 from steelthread_serving.state import AppState
 from steelthread_serving.usecase import TEXTS
 
 API_VERSION = "1.0.0"
 
 
-def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
-    flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
+def build_state(
+    settings: ServingSettings, metrics: ServingMetrics, flags: ServingFlags | None = None
+) -> AppState:
+    flags = flags or ServingFlags(settings.flags_path, settings.flags_poll_ms)
+    flags.subscribe(metrics.record_flags)
     fallback = SkeletonModel(score=settings.skeleton_score)
     metrics.model_info.labels(role="fallback", name=fallback.name, version=fallback.version).set(1)
     metrics.model_loaded.labels(role="fallback").set(fallback.loaded_at.timestamp())
-    log = JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes)
-    feedback = JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes)
+    log, feedback = open_sinks(settings, metrics)
     features = online_features(settings) if settings.online_features else None
     registry = ModelRegistry(
         settings.resolved_models_dir,
@@ -49,7 +51,6 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
         registry=registry,
         features=features,
     )
-    service.flag_state()
     state = AppState(
         settings=settings,
         api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
@@ -62,6 +63,20 @@ def build_state(settings: ServingSettings, metrics: ServingMetrics) -> AppState:
     )
     registry.on_swap = state.warm_features_if_needed
     return state
+
+
+def open_sinks(settings: ServingSettings, metrics: ServingMetrics) -> tuple[RecordSink, RecordSink]:
+    """The prediction log and the feedback sinks: PostgreSQL when a DSN is set (psycopg is imported only
+    then), JSON-lines files otherwise."""
+    if settings.prediction_log_dsn is None:
+        return (
+            JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes),
+            JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes),
+        )
+    from steelthread_serving.pgsink import FEEDBACK, PREDICTIONS, PostgresOptions, PostgresSink
+
+    options = PostgresOptions.from_settings(settings)
+    return PostgresSink(PREDICTIONS, options, metrics), PostgresSink(FEEDBACK, options, metrics)
 
 
 def online_features(settings: ServingSettings) -> OnlineFeatures:
@@ -78,14 +93,18 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def create_app(settings: ServingSettings | None = None, *, hot_path: bool = True) -> FastAPI:
-    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two)."""
+def create_app(
+    settings: ServingSettings | None = None, *, hot_path: bool = True, flags: ServingFlags | None = None
+) -> FastAPI:
+    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two). `flags` already
+    opened (the CLI opens them before the server starts, so a bad flag file is one line and exit 2) are
+    closed with the app; without, the app opens its own."""
     settings = settings or ServingSettings()
     metrics = ServingMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings, metrics)
+        state = build_state(settings, metrics, flags)
         app.state.steelthread = state
         state.start_background()
         try:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from steelthread_contracts import ServingMode
+from steelthread_serving.flags import FlagProblemKind, FlagState
 
 MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
@@ -60,6 +61,17 @@ class ServingMetrics:
             ["mode"],
             registry=r,
         )
+        self.flags_valid = Gauge(
+            "steelthread_flags_valid",
+            "1 while the flag file is in effect as written; 0 while a problem keeps the last good flags.",
+            registry=r,
+        )
+        self.flag_problems = Counter(
+            "steelthread_flag_problems",
+            "Flag-file problems detected, counted once when each appears (not per poll), by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.degraded = Counter(
             "steelthread_degraded_predictions",
             "Predictions answered by the fallback because the model could not answer.",
@@ -95,6 +107,26 @@ class ServingMetrics:
             ["label"],
             registry=r,
         )
+        self.sink_records = Counter(
+            "steelthread_sink_records",
+            "Prediction-log and feedback records of the PostgreSQL sink, by outcome: written to the "
+            "database, spilled to the local file (database unreachable or queue full), replayed from "
+            "that file, rejected by the database (kept in a rejected-* file), dropped (expected to stay 0).",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.sink_queue = Gauge(
+            "steelthread_sink_queue_depth",
+            "Records waiting for the PostgreSQL sink's writer.",
+            ["sink"],
+            registry=r,
+        )
+        self.sink_connected = Gauge(
+            "steelthread_sink_connected",
+            "1 while the PostgreSQL sink's connection is up, 0 while records spill.",
+            ["sink"],
+            registry=r,
+        )
 
     def child(self, metric: MetricT, *label_values: str) -> MetricT:
         """`metric.labels(*label_values)`, looked up once: `labels()` costs microseconds on every request and
@@ -108,3 +140,15 @@ class ServingMetrics:
     def set_mode(self, mode: ServingMode) -> None:
         for candidate in ServingMode:
             self.serving_mode.labels(mode=candidate.value).set(1 if candidate is mode else 0)
+
+    def record_flags(self, state: FlagState, previous: FlagState | None) -> None:
+        """A `ServingFlags` listener: the mode in effect, whether the file is, and each new problem once."""
+        if previous is None:  # every reason's series exists from the start, so `increase()` sees the first
+            for kind in FlagProblemKind:
+                self.flag_problems.labels(reason=kind.value)
+        self.set_mode(state.mode)
+        self.flags_valid.set(0 if state.problems else 1)
+        seen = set(previous.problems) if previous else set()
+        for problem in state.problems:
+            if problem not in seen:
+                self.flag_problems.labels(reason=problem.kind.value).inc()

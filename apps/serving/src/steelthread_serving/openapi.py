@@ -1,4 +1,9 @@
-"""Render the app's OpenAPI document deterministically, for `docs/api/openapi.json` and its CI diff."""
+"""Render the app's OpenAPI document deterministically, for `docs/api/openapi.json` and its CI diff.
+
+Each use case publishes its own document: the default use case's is `docs/api/openapi.json` (the path
+consuming teams know), any other's `docs/api/openapi.<name>.json`, so running the suite or CI on another
+use case compares its API with its own reviewed file.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,16 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from steelthread_contracts.usecase import DEFAULT_USECASE
+
 DOC_PATH = Path("docs/api/openapi.json")
+
+
+def document_path(use_case: str) -> Path:
+    """Where the use case's checked-in API document lives, relative to the repository root."""
+    if use_case == DEFAULT_USECASE:
+        return DOC_PATH
+    return DOC_PATH.with_name(f"openapi.{use_case}.json")
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
@@ -29,7 +43,9 @@ def main() -> None:
     args = sys.argv[1:]
     check = "--check" in args
     paths = [a for a in args if a != "--check"]
-    target = Path(paths[0]) if paths else DOC_PATH
+    from steelthread_serving.usecase import USE_CASE
+
+    target = Path(paths[0]) if paths else document_path(USE_CASE.name)
     settings = ServingSettings(api_keys=[SecretStr("openapi-render-only-key")])
     text = render(openapi_document(create_app(settings)))
     if check:

@@ -33,8 +33,8 @@ class ScoreEntry(TypedDict):
 def score_rows(
     model: OnnxModel, role: str, vectors: list[FeatureVector], metrics: ServingMetrics
 ) -> list[ScoreEntry]:
-    """`model`'s entry for each vector, from one onnxruntime call (its fixed cost, ~10 us here, is most
-    of what scoring one row costs). Rows are independent in a tree ensemble, so a row scores the same
+    """`model`'s entry for each vector, from one onnxruntime call (its fixed cost is most of what scoring
+    one row costs). Rows are independent in a tree ensemble, so a row scores the same
     alone or in a batch (tests/serving/test_serving_modes.py compares the two)."""
     try:
         scores = model.predict(model.matrix([vector.values for vector in vectors])).tolist()

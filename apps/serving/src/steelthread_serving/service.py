@@ -21,7 +21,7 @@ from steelthread_contracts import (
     PredictionRequest,
     ServingMode,
 )
-from steelthread_contracts.decision import DecisionPolicy, decide
+from steelthread_contracts.decision import DecisionPolicy, decide, decided_by
 from steelthread_serving.batching import Models, ScoringBatcher
 from steelthread_serving.features import FeatureVector, OnlineFeatures
 from steelthread_serving.flags import FlagState, ServingFlags
@@ -46,7 +46,6 @@ class PredictionService:
     registry: ModelRegistry | None = None
     features: OnlineFeatures | None = None
     policy: DecisionPolicy = USE_CASE.policy
-    _last_mode: ServingMode | None = field(default=None, init=False)
     _batcher: ScoringBatcher | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -61,11 +60,7 @@ class PredictionService:
             self._batcher = ScoringBatcher(self.features, self.metrics)
 
     def flag_state(self) -> FlagState:
-        state = self.flags.current()
-        if state.mode is not self._last_mode:
-            self.metrics.set_mode(state.mode)
-            self._last_mode = state.mode
-        return state
+        return self.flags.current()
 
     async def predict(self, request: PredictionRequest) -> bytes:
         """The answer as JSON in `PredictionResponse`'s shape, built as a plain dict and serialised once
@@ -110,11 +105,13 @@ class PredictionService:
                 score = champion_scored["score"]
         scores.append(self._fallback_score)
         decision = decide(score, answering.thresholds, self.policy)
+        source = decided_by(score, answering.thresholds, self.policy)
         explained = vector.values
         answer = {
             "request_id": request_id,
             SCORE_FIELD: score,
             "decision": decision.value,
+            "decided_by": source.value,
             "model_name": answering.name,
             "model_version": answering.version,
             "mode": state.mode.value,
@@ -124,7 +121,7 @@ class PredictionService:
         }
         latency = time.perf_counter() - started
         # The record is a plain dict in PredictionLogRecord's shape (the tests validate logged lines against
-        # the contract): a pydantic model per record cost ~25 us, as much as the skeleton's whole answer.
+        # the contract): a pydantic model per record costs as much as the skeleton's whole answer.
         self.log.append_json(
             orjson.dumps(
                 {
@@ -140,6 +137,7 @@ class PredictionService:
                     "features": explained,
                     "score": score,
                     "decision": decision.value,
+                    "decided_by": source.value,
                     "degraded": degraded_reason is not None,
                     "degraded_reason": degraded_reason,
                     "scores": scores,
@@ -180,7 +178,7 @@ class PredictionService:
         if challenger is not None and state.mode is not ServingMode.SKELETON:
             reason += f"; challenger {challenger.name}:{challenger.version} shadows"
         if state.problem:
-            reason += f" ({state.problem})"
+            reason += f" (last good flags kept: {state.problem})"
         return ModelInfo(
             mode=state.mode,
             canary_fraction=state.canary_fraction,
@@ -189,6 +187,7 @@ class PredictionService:
             fallback=fallback,
             last_refused=self.registry.last_refused if self.registry else None,
             reason=reason,
+            flags_problem=state.problem,
         )
 
     def close(self) -> None:

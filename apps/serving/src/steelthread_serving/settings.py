@@ -36,7 +36,11 @@ class ServingSettings(BaseSettings):
         description="Comma-separated API keys accepted in the X-API-Key header (at least 16 chars).",
     )
     flags_path: Path = Field(
-        default=DEFAULT_FLAGS_PATH, description="flagd flag file (serving-mode, canary-fraction)."
+        default=DEFAULT_FLAGS_PATH,
+        description=(
+            "flagd flag file (serving-mode, canary-fraction); must be usable at start-up (else exit 2), "
+            "later problems keep the last good flags."
+        ),
     )
     flags_poll_ms: int = Field(
         default=500, ge=50, le=60_000, description="How often the flag file is re-read."
@@ -72,6 +76,41 @@ class ServingSettings(BaseSettings):
     prediction_log_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Rotate a log file past this size."
     )
+    prediction_log_dsn: SecretStr | None = Field(
+        default=None,
+        description=(
+            "postgresql:// URL of the shared prediction log and feedback store (tables prediction_log and "
+            "prediction_feedback, created if missing). Unset: JSON lines under prediction_log_dir and "
+            "feedback_dir. Needs the `postgres` extra (the images install it)."
+        ),
+    )
+    prediction_log_spill_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where records wait while PostgreSQL is unreachable or the queue is full, until replayed; "
+            "default data_dir/prediction-log-spill."
+        ),
+    )
+    prediction_log_queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Records waiting for the database writer; past it further records spill to the file.",
+    )
+    prediction_log_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Most records written in one database statement."
+    )
+    prediction_log_timeout_ms: int = Field(
+        default=5000,
+        ge=100,
+        le=600_000,
+        description="Connect and statement timeout of the writer: past it the database counts as down.",
+    )
+    prediction_log_retry_ms: int = Field(
+        default=2000,
+        ge=10,
+        le=600_000,
+        description="Pause between reconnection attempts and between replays of spilled records.",
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     skeleton_score: float = Field(
         default=0.1,
@@ -92,6 +131,18 @@ class ServingSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("prediction_log_dsn", mode="before")
+    @classmethod
+    def _empty_dsn_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("prediction_log_dsn")
+    @classmethod
+    def _postgresql_url(cls, dsn: SecretStr | None) -> SecretStr | None:
+        if dsn is not None and not dsn.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return dsn
 
     @field_validator("skeleton_score")
     @classmethod
@@ -133,3 +184,7 @@ class ServingSettings(BaseSettings):
     @property
     def resolved_feedback_dir(self) -> Path:
         return self.feedback_dir or self.data_dir / "feedback"
+
+    @property
+    def resolved_spill_dir(self) -> Path:
+        return self.prediction_log_spill_dir or self.data_dir / "prediction-log-spill"

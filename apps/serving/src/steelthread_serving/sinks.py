@@ -2,11 +2,13 @@
 
 A sink is an interface so production can write to Postgres while local runs write JSON lines. The JSON-lines
 sink writes and flushes each record before the answer leaves the server, so a SIGTERM (or a crash after the
-answer) never loses a record that a client saw; rotation starts a new file past a size limit.
+answer) never loses a record that a client saw; rotation starts a new file past a size limit. The PostgreSQL
+sink (steelthread_serving.pgsink) uses one as its spill file while the database is unreachable.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from datetime import UTC, datetime
@@ -31,10 +33,15 @@ class RecordSink(Protocol):
 
 
 class JsonlSink:
-    """Thread-safe JSON-lines writer; files are named `<prefix>-<UTC time>-<pid>-<seq>.jsonl`."""
+    """Thread-safe JSON-lines writer; files are named `<prefix>-<UTC time>-<pid>-<seq>.jsonl`.
 
-    def __init__(self, directory: Path, prefix: str, max_bytes: int) -> None:
+    `lock=True` holds an exclusive `flock` on each file while it is open, so another process (or thread) can
+    tell a file still being written from a finished one: the spill files a replay may take and delete.
+    """
+
+    def __init__(self, directory: Path, prefix: str, max_bytes: int, *, lock: bool = False) -> None:
         self._dir = directory
+        self._lock_files = lock
         self._prefix = prefix
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
@@ -49,7 +56,10 @@ class JsonlSink:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self._dir / f"{self._prefix}-{stamp}-{os.getpid()}-{self._seq:04d}.jsonl"
         self._size = 0
-        return path.open("ab")
+        file = path.open("ab")
+        if self._lock_files:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+        return file
 
     @property
     def written(self) -> int:

@@ -1,8 +1,9 @@
 """`python -m steelthread_consumer_example --url URL`: send the example requests and print the answers.
 
-The requests (requests.json) are the credit example's; the models that check them, and the names printed
-(the entity key, the score), are the active use case's (`STEELTHREAD_USECASE`), as the server's are. The API
-key is read from STEELTHREAD_API_KEY (never from the command line, where `ps` would show it).
+The requests (requests.json), the models that check them and the names printed (the entity key, the score)
+are those of the API the client calls (`client.API_USE_CASE`, the credit example), whatever
+`STEELTHREAD_USECASE` says here. The API key is read from STEELTHREAD_API_KEY (never from the command line,
+where `ps` would show it).
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import sys
 from importlib.resources import files
 
 import httpx
-from pydantic import TypeAdapter
 
-from steelthread_consumer_example.client import ApiClient, ApiError
-from steelthread_contracts import PredictionRequest
-from steelthread_contracts.requests import api_models
+from steelthread_consumer_example.client import ApiClient, ApiError, credit_api
+from steelthread_contracts.api import PredictionRequestBase
 
 
-def example_requests() -> list[PredictionRequest]:
+def example_requests() -> list[PredictionRequestBase]:
     raw = files("steelthread_consumer_example").joinpath("requests.json").read_text()
-    return TypeAdapter(list[PredictionRequest]).validate_python(json.loads(raw))
+    model = credit_api().request
+    return [model.model_validate(item) for item in json.loads(raw)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if not key:
         print("error: set STEELTHREAD_API_KEY to one of the server's keys", file=sys.stderr)
         return 2
-    models = api_models()
+    models = credit_api()
     try:
         with ApiClient(args.url, key) as client:
             for request in example_requests():

@@ -65,6 +65,17 @@ class Decision(StrEnum):
     DECLINE = "decline"
 
 
+class DecisionSource(StrEnum):
+    """Which rule of the decision policy produced an answer's decision."""
+
+    PACKAGE = "package"
+    """The answering model package's own thresholds (a binary package states them)."""
+    USE_CASE = "use_case"
+    """The use case's cuts, for a task whose packages state no thresholds (regression, multiclass)."""
+    FALLBACK = "fallback"
+    """No model could answer (skeleton, kill switch, degraded): the use case's fail-closed decision."""
+
+
 class ServingMode(StrEnum):
     SKELETON = "skeleton"
     SHADOW = "shadow"
@@ -99,6 +110,7 @@ class PredictionResponseBase(_Strict):
     if TYPE_CHECKING:
         request_id: str
         decision: Decision
+        decided_by: DecisionSource
         model_name: str
         model_version: str
         mode: ServingMode
@@ -141,6 +153,14 @@ class ModelInfo(_Strict):
     fallback: ModelDescription
     last_refused: RefusedPackage | None = None
     reason: str = Field(description="Why this model answers in this mode, in words.")
+    flags_problem: str | None = Field(
+        default=None,
+        description=(
+            "Why the flag file is not in effect as written (unreadable, missing, a flag missing, disabled or "
+            "invalid); `mode` and `canary_fraction` are then the last good flags, kept until it is fixed. "
+            "Null while the file is in effect."
+        ),
+    )
 
 
 class ModelDescription(_Strict):

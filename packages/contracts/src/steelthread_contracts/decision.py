@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from steelthread_contracts.api import Decision
+from steelthread_contracts.api import Decision, DecisionSource
 from steelthread_contracts.package import PackageError, RunManifest, Task
 
 BELOW_ALL_CUTS: Final = Decision.APPROVE
@@ -81,3 +81,13 @@ def decide(
         if score >= cut:
             return decision
     return BELOW_ALL_CUTS
+
+
+def decided_by(
+    score: float | None, thresholds: Thresholds | None, policy: DecisionPolicy = DEFAULT_POLICY
+) -> DecisionSource:
+    """Which rule `decide` applies to these arguments: the answer names it, so a caller can tell a model's
+    decision from the fail-closed fallback without knowing the use case's policy."""
+    if score is None or thresholds is None or score != score:
+        return DecisionSource.FALLBACK
+    return DecisionSource.USE_CASE if thresholds is policy.cuts else DecisionSource.PACKAGE

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from steelthread_contracts.api import Decision, ServingMode
+from steelthread_contracts.api import Decision, DecisionSource, ServingMode
 
 PREDICTION_LOG_SCHEMA_VERSION: Final = 2
 READABLE_SCHEMA_VERSIONS: Final = frozenset({1, 2})
@@ -51,8 +51,11 @@ class PredictionLogRecord(BaseModel):
     features: dict[str, float | None] = Field(
         default_factory=dict, description="Feature values the answering model saw, by name."
     )
-    score: float = Field(description="The probability of default that was answered.")
+    score: float = Field(description="The score that was answered (the use case names it in the API).")
     decision: Decision
+    decided_by: DecisionSource | None = Field(
+        default=None, description="Which rule decided (absent in records written before it was logged)."
+    )
     degraded: bool = False
     degraded_reason: str | None = None
     scores: list[ScoreRecord] = Field(default_factory=list, description="Every score computed.")

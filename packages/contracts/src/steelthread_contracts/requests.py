@@ -29,6 +29,7 @@ from steelthread_contracts.api import (
     BatchPredictionRequestBase,
     BatchPredictionResponseBase,
     Decision,
+    DecisionSource,
     FeedbackRecordBase,
     ObservedAt,
     PredictionRequestBase,
@@ -201,6 +202,15 @@ def build(use_case: UseCase) -> ApiModels:
         "request_id": (RequestId, ...),
         score_field: (_bounded(low, high, texts.score_description), ...),
         "decision": (Decision, ...),
+        "decided_by": (
+            DecisionSource,
+            Field(
+                description=(
+                    "Which rule decided: the model package's thresholds, the use case's cuts, or the "
+                    "use case's fail-closed fallback when no model could answer."
+                ),
+            ),
+        ),
         "model_name": (str, ...),
         "model_version": (str, ...),
         "mode": (ServingMode, ...),
@@ -216,7 +226,7 @@ def build(use_case: UseCase) -> ApiModels:
             Field(default=None, description="Feature values the model saw; only with `explain=true`."),
         ),
     }
-    if len(response_fields) != 9:  # the score replaced one of the others
+    if len(response_fields) != 10:  # the score replaced one of the others
         raise UseCaseError(f"use case {use_case.name!r}: score field {score_field!r} is a reserved name")
     response = create_model(
         "PredictionResponse", __base__=PredictionResponseBase, __module__=__name__, **response_fields

@@ -17,6 +17,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from steelthread_contracts.api import Decision
+from steelthread_contracts.decision import Thresholds, decide
 from steelthread_contracts.package import Task
 from steelthread_training.config import SliceConfig, ThresholdConfig
 from steelthread_training.errors import TrainingError
@@ -139,11 +141,19 @@ def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(average_precision_score(y, p)) if _both_classes(y) else math.nan
 
 
+def approved(p: np.ndarray, threshold: float) -> np.ndarray:
+    """Rows the decision policy approves when `threshold` is the decline cut and there is no review band:
+    the same rule (`steelthread_contracts.decision.decide`) that serving and batch apply, so training's
+    approval rates are the rates the deployed decision will have."""
+    cut = Thresholds(review=threshold, decline=threshold)
+    return np.fromiter((decide(float(s), cut) is Decision.APPROVE for s in p), dtype=bool, count=len(p))
+
+
 def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> Metrics:
     from sklearn.metrics import brier_score_loss, log_loss
 
     clipped = np.clip(p, 1e-15, 1 - 1e-15)
-    approved = p < threshold
+    accepted = approved(p, threshold)
     return Metrics(
         rows=len(y),
         positives=int(y.sum()),
@@ -151,8 +161,8 @@ def metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> Metrics:
         pr_auc=pr_auc(y, p),
         log_loss=float(log_loss(y, clipped, labels=[0, 1])),
         brier=float(brier_score_loss(y, p, pos_label=1)),
-        approval_rate=float(approved.mean()),
-        default_rate_approved=float(y[approved].mean()) if approved.any() else math.nan,
+        approval_rate=float(accepted.mean()),
+        default_rate_approved=float(y[accepted].mean()) if accepted.any() else math.nan,
     )
 
 
@@ -183,10 +193,10 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, config: ThresholdConfig) -> f
     candidates = np.unique(np.round(np.quantile(p, np.linspace(0.01, 0.99, 99)), 6))
     best_cost, best = math.inf, 0.5
     for t in candidates:
-        approved = p < t
+        below = p < t  # a search over candidate cuts; `approved` applies the chosen one as the policy does
         cost = config.cost_false_approve * float(
-            (approved & (y == 1)).sum()
-        ) + config.cost_false_decline * float((~approved & (y == 0)).sum())
+            (below & (y == 1)).sum()
+        ) + config.cost_false_decline * float((~below & (y == 0)).sum())
         if cost < best_cost:
             best_cost, best = cost, float(t)
     return best
@@ -212,7 +222,7 @@ def slice_metrics(
                     roc_auc=roc_auc(ys, ps),
                     pr_auc=pr_auc(ys, ps),
                     brier=float(np.mean((ps - ys) ** 2)),
-                    approval_rate=float((ps < threshold).mean()),
+                    approval_rate=float(approved(ps, threshold).mean()),
                     gated=bool(mask.sum() >= config.min_rows and _both_classes(ys)),
                 )
             )
@@ -231,7 +241,7 @@ def fairness(
     for group in sorted(set(groups)):
         mask = groups == group
         rows[group] = int(mask.sum())
-        rates[group] = float((p[mask] < threshold).mean())
+        rates[group] = float(approved(p[mask], threshold).mean())
     top = max(rates.values()) if rates else 0.0
     ratio = min(rates.values()) / top if top > 0 else math.nan
     return Fairness(column=column, approval_rates=rates, rows=rows, ratio=float(ratio))

@@ -1,12 +1,21 @@
-"""A fixture use case with a regression task, for monitoring's tests: a depot predicts delivery minutes.
+"""Fixture use cases of each task monitoring evaluates, for its tests: a depot predicts delivery minutes
+(`REGRESSION`), or whether a delivery will be late (`BINARY`, the same declaration with another task).
 
-Nothing here is installed or registered; tests pass `USE_CASE` to the synthetic writers, or name it through
-`STEELTHREAD_USECASE=monitoring.regression_usecase:USE_CASE` (the registry's import-path form). The code
-hooks (transform, generator) are never loaded by monitoring, so they name nothing real.
+Monitoring follows the package's task, not the process's use case, so its tests need a deployment of a
+given task whatever `STEELTHREAD_USECASE` runs (the credit example is binary, the delivery example
+regression): `other_than(task)` is a fixture of another task than the active one's. They are self-contained
+on purpose: tests/fixtures/usecases/regression_fixture.py derives from a shipped example and keeps its task
+regression, so it cannot play the binary part, nor a regression use case other than the delivery example.
+
+Nothing here is installed or registered; tests pass a declaration to the synthetic writers, or name it
+through `STEELTHREAD_USECASE=monitoring.task_usecases:REGRESSION` (the registry's import-path form,
+`IMPORT_PATHS`). The code hooks (transform, generator) are never loaded by monitoring, so they name nothing
+real.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,9 +31,7 @@ from steelthread_contracts.usecase import (
     UseCase,
 )
 
-IMPORT_PATH = "monitoring.regression_usecase:USE_CASE"
-
-USE_CASE = UseCase(
+REGRESSION = UseCase(
     name="depot-eta",
     task=Task.REGRESSION,
     entity=Entity(name="depot", join_key="depot_id", description="Depot key.", example=7),
@@ -77,3 +84,28 @@ USE_CASE = UseCase(
     policy=DecisionPolicy(name="promise", cuts=Thresholds(review=45.0, decline=90.0)),
     score_range=(0.0, 180.0),
 )
+
+BINARY = replace(
+    REGRESSION,
+    name="depot-late",
+    task=Task.BINARY,
+    texts=replace(
+        REGRESSION.texts,
+        score_field="late_probability",
+        score_description="Probability that the delivery is late.",
+        label_description="1 = late, 0 = on time.",
+    ),
+    policy=DecisionPolicy(name="fail-closed"),
+    score_range=(0.0, 1.0),
+)
+
+BY_TASK: dict[Task, UseCase] = {Task.BINARY: BINARY, Task.REGRESSION: REGRESSION}
+IMPORT_PATHS: dict[Task, str] = {
+    Task.BINARY: "monitoring.task_usecases:BINARY",
+    Task.REGRESSION: "monitoring.task_usecases:REGRESSION",
+}
+
+
+def other_than(task: Task) -> UseCase:
+    """A fixture whose task is not `task` (the regression one for a binary process, else the binary one)."""
+    return REGRESSION if task is Task.BINARY else BINARY
