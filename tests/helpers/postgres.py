@@ -2,20 +2,23 @@
 
 The shared server (127.0.0.1:5432, or STEELTHREAD_TEST_POSTGRES_ADMIN_DSN) must answer: a test that needs it
 fails when it does not, never skips. A test that takes the database away (an outage, a restart) gets a
-server of its own, `initdb` in a temporary folder on a free port, so no other test sees the outage.
+server of its own (`ThrowawayPostgres`: initdb + pg_ctl in a temporary folder on a free port, trust
+authentication; as root the binaries run as the `postgres` user, since initdb refuses root), which it may
+stop, restart or freeze. A missing binary is a failure that says so, never a skip.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -48,80 +51,111 @@ def throwaway_database(prefix: str, admin_dsn: str = ADMIN_DSN) -> Iterator[str]
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _bin_dir() -> Path:
-    """Where initdb and pg_ctl live: STEELTHREAD_TEST_PG_BIN, PATH, or the newest Debian/Ubuntu install."""
-    configured = os.environ.get("STEELTHREAD_TEST_PG_BIN")
-    if configured:
-        return Path(configured)
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    installed = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
-    if not installed:
-        pytest.fail(
-            "initdb/pg_ctl not found: install PostgreSQL's server package or set STEELTHREAD_TEST_PG_BIN"
-        )
-    return Path(installed[-1]).parent
+BIN = Path(os.environ.get("STEELTHREAD_TEST_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 @dataclass
-class ThrowawayServer:
-    """A PostgreSQL server of this test's own (trust authentication, user postgres)."""
+class ThrowawayPostgres:
+    """One cluster: `start`, `stop` (pg_ctl stop, fast), `freeze`/`thaw` (SIGSTOP/SIGCONT every server
+    process, a database that accepts connections and never answers) and `create_database`."""
 
-    bin_dir: Path
-    data: Path
+    root: Path
     port: int
+    _as_user: list[str] = field(default_factory=list)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     @property
     def admin_dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.dsn()
 
-    def _run(self, *args: str) -> None:
-        # initdb and the server refuse to run as root: a root test run (a container) runs them as postgres.
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        result = subprocess.run(
+            [*self._as_user, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
+
+    def init(self) -> None:
+        for name in ("initdb", "pg_ctl"):
+            if not (BIN / name).exists():
+                raise AssertionError(f"{BIN / name} is required for this test and is missing")
+        if os.geteuid() == 0:
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(
+            str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync",
+            "-E", "UTF8", "--locale=C",
+        )  # fmt: skip
 
     def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off"
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
         self._run(
-            str(self.bin_dir / "pg_ctl"),
-            "-D",
-            str(self.data / "db"),
-            "-o",
-            options,
-            "-w",
-            "start",
-            "-l",
-            str(self.data / "server.log"),
-        )
+            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
+            "-w", "-t", "60", "start",
+        )  # fmt: skip
 
     def stop(self) -> None:
-        """A fast shutdown: open connections are closed at once, as in a failover or a restart."""
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data / "db"), "-m", "fast", "-w", "stop")
+        """A real stop (pg_ctl stop -m fast): open sessions are ended, new connections are refused."""
+        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def _pids(self) -> list[int]:
+        postmaster = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return [postmaster, *(int(pid) for pid in children)]
+
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster and every backend: connections are accepted by the kernel, nothing answers."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        import psycopg
+
+        clause = f' TEMPLATE "{template}"' if template else ""
+        with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"{clause}')
+        return self.dsn(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database (its dirty buffers go with it instead of into the shutdown checkpoint)."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
-def throwaway_server() -> Iterator[ThrowawayServer]:
-    """`initdb` in a temporary folder, started on a free port; stopped and removed afterwards."""
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    """A started cluster, stopped and deleted afterwards (thawed first if a test left it frozen)."""
     root = Path(tempfile.mkdtemp(prefix="steelthread-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    server = ThrowawayServer(_bin_dir(), root, free_port())
+    server = ThrowawayPostgres(root=root, port=free_port())
     try:
-        server._run(
-            str(server.bin_dir / "initdb"),
-            "-D",
-            str(root / "db"),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "--no-sync",
-        )
+        server.init()
         server.start()
         yield server
     finally:
-        with_stop = (root / "db" / "postmaster.pid").exists()
-        if with_stop:
-            server.stop()
+        if server.running():
+            with suppress(OSError, ValueError, IndexError):
+                server.thaw()
+            deadline = time.monotonic() + 30
+            while server.running() and time.monotonic() < deadline:
+                try:
+                    server.stop()
+                except AssertionError:
+                    time.sleep(0.5)
         shutil.rmtree(root, ignore_errors=True)

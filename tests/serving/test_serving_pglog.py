@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers.postgres import ThrowawayServer, throwaway_database, throwaway_server, with_database
+from helpers.postgres import ThrowawayPostgres, throwaway_database, throwaway_postgres, with_database
 from helpers.serving import API_KEY, APPLICATION, free_port, serve_process
 from steelthread_contracts import logstore
 from steelthread_serving.metrics import ServingMetrics
@@ -42,8 +42,8 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def own_server() -> Iterator[ThrowawayServer]:
-    with throwaway_server() as server:
+def own_server() -> Iterator[ThrowawayPostgres]:
+    with throwaway_postgres() as server:
         yield server
 
 
@@ -185,7 +185,7 @@ def test_several_servers_under_load_then_sigterm_store_every_answer_once(
 
 
 def test_database_restart_mid_load_spills_replays_and_loses_nothing(
-    tmp_path: Path, own_server: ThrowawayServer
+    tmp_path: Path, own_server: ThrowawayPostgres
 ) -> None:
     with psycopg.connect(own_server.admin_dsn, autocommit=True) as admin:
         admin.execute("CREATE DATABASE restart")
@@ -220,7 +220,7 @@ def test_database_restart_mid_load_spills_replays_and_loses_nothing(
 
 
 def test_sigterm_while_the_database_is_down_spills_and_the_next_process_replays(
-    tmp_path: Path, own_server: ThrowawayServer
+    tmp_path: Path, own_server: ThrowawayPostgres
 ) -> None:
     with psycopg.connect(own_server.admin_dsn, autocommit=True) as admin:
         admin.execute("CREATE DATABASE outage")

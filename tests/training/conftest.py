@@ -16,10 +16,12 @@ import pandas as pd
 import pytest
 
 from steelthread_contracts.package import Task
+from steelthread_training.candidate import Candidate
 from steelthread_training.dataset import TrainingSet
 from steelthread_training.frame import LABEL, REQUEST_ID, SPEC, TIME, FrameSpec
 from steelthread_training.pipeline import TrainingOutcome
 from steelthread_training.settings import TrainingSettings
+from steelthread_training.tracking import Registry
 
 ROWS = 4_000
 SEED = 3
@@ -60,6 +62,25 @@ def make_frame() -> Callable[..., pd.DataFrame]:
 @pytest.fixture(scope="session")
 def settings_for() -> Callable[..., TrainingSettings]:
     return make_settings
+
+
+@pytest.fixture(scope="session")
+def register_version() -> Callable[..., str]:
+    return register_candidate
+
+
+def register_candidate(registry: Registry, candidate: Candidate, workdir: Path) -> str:
+    """Log `candidate` as a new run and register it as a new version, as a training run does."""
+    from steelthread_training.config import load_config
+    from steelthread_training.run_log import log_and_register
+    from steelthread_training.validation import validate_frame
+
+    report = validate_frame(candidate.split.train, load_config().validation)
+    reg = log_and_register(
+        registry, candidate, config=load_config(), seed=0, tags={"data_fingerprint": "test"}, validation=report,
+        workdir=workdir,
+    )  # fmt: skip
+    return reg.version
 
 
 def make_settings(root: Path, **overrides: object) -> TrainingSettings:

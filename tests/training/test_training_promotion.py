@@ -23,10 +23,8 @@ from steelthread_training.frame import MODEL_FEATURES
 from steelthread_training.gate import run_gate
 from steelthread_training.package import read_pointer, write_pointer
 from steelthread_training.promotion import compare_with_champion, promote, register_challenger, rollback
-from steelthread_training.run_log import log_and_register
 from steelthread_training.settings import DEFAULT_MODEL_NAME
 from steelthread_training.tracking import Registry
-from steelthread_training.validation import validate_frame
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,15 +42,6 @@ class Flow:
     times: dict[str, datetime]
 
 
-def _register(registry, settings, candidate, tmp: Path) -> str:
-    report = validate_frame(candidate.split.train, load_config().validation)
-    reg = log_and_register(
-        registry, candidate, config=load_config(), seed=0, tags={"data_fingerprint": "test"}, validation=report,
-        workdir=tmp,
-    )  # fmt: skip
-    return reg.version
-
-
 def _tick() -> datetime:
     time.sleep(0.01)
     at = datetime.now(UTC)
@@ -61,7 +50,7 @@ def _tick() -> datetime:
 
 
 @pytest.fixture(scope="module")
-def flow(trained, settings_for, tmp_path_factory: pytest.TempPathFactory) -> Flow:
+def flow(trained, settings_for, register_version, tmp_path_factory: pytest.TempPathFactory) -> Flow:
     """Own registry, packages and audit log; v1 and v2 pass their gate, v3 (a stump) does not."""
     root = tmp_path_factory.mktemp("promotion")
     settings = settings_for(
@@ -78,19 +67,19 @@ def flow(trained, settings_for, tmp_path_factory: pytest.TempPathFactory) -> Flo
     assert not stump.verdict.passed
     versions: dict[str, str] = {}
     times: dict[str, datetime] = {"start": _tick()}
-    versions["v1"] = _register(registry, settings, good, root / "w1")
+    versions["v1"] = register_version(registry, good, root / "w1")
     register_challenger(registry, settings, versions["v1"], "v1 passed")
     promote(registry, settings, versions["v1"], "staging", "v1 to staging")
     promote(registry, settings, versions["v1"], "champion", "v1 ships")
     times["v1_champion"] = _tick()
-    versions["v2"] = _register(registry, settings, good, root / "w2")
+    versions["v2"] = register_version(registry, good, root / "w2")
     register_challenger(registry, settings, versions["v2"], "v2 passed")
     promote(registry, settings, versions["v2"], "staging", "v2 to staging")
     promote(registry, settings, versions["v2"], "champion", "v2 ships")
     times["v2_champion"] = _tick()
     rollback(registry, settings, "v2 misbehaves")
     times["rolled_back"] = _tick()
-    versions["v3"] = _register(registry, settings, stump, root / "w3")
+    versions["v3"] = register_version(registry, stump, root / "w3")
     return Flow(settings=settings, registry=registry, versions=versions, times=times)
 
 

@@ -341,7 +341,9 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(_clean(data), indent=2) + "\n")
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step (temp file, fsync, rename): a reader or a crash sees the old
+    content or the new one, never a torn file. Pointers and training's promotion journal use it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -354,6 +356,16 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so a rename or unlink in it survives a crash of the machine, not only the process."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_run_manifest(folder: Path, fields: dict[str, Any]) -> RunManifest:
@@ -435,7 +447,7 @@ def write_pointer(models_dir: Path, alias: str, version: str) -> Path:
     if not (version_dir(models_dir, version) / PACKAGE_FILE).is_file():
         raise PackageError(f"version {version} is not published in {models_dir}")
     pointer = AliasPointer(version=version, path=f"versions/{version}")
-    _atomic_write(path, pointer.model_dump_json() + "\n")
+    atomic_write(path, pointer.model_dump_json() + "\n")
     return path
 
 

@@ -10,7 +10,8 @@ Importing the package is cheap (no MLflow, LightGBM or Feast until a stage needs
 - stage functions: `dataset.build_training_set`, `validation.validate_frame`, `split.time_split`,
   `models.train_lightgbm` / `train_baseline`, `evaluation.evaluate`, `export.to_onnx` / `parity`,
   `gate.run_gate`, `run_log.log_and_register`.
-- `promotion.promote` / `rollback` / `register_challenger`; `audit.champion_at`.
+- `promotion.promote` / `rollback` / `register_challenger`, each a recoverable sequence recorded in the
+  `journal`; `promotion.promotion_state` / `repair`; `audit.champion_at`.
 - `package`: the published model package format (what serving, batch and monitoring read).
 - `settings.TrainingSettings`, `config.load_config` (the use case's `training.yaml`).
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from steelthread_contracts.package import ALIASES
 from steelthread_training.errors import AuditError
 
 AUDIT_FILE: Final = "promotions.jsonl"
@@ -95,6 +96,20 @@ def champion_stack(events: list[AuditEvent], model: str, until: datetime | None 
         else:
             stack.append(event)
     return stack
+
+
+def alias_holders(events: list[AuditEvent], model: str) -> dict[str, str | None]:
+    """Which version holds each alias when every recorded move is replayed: a registration sets the
+    challenger, a promotion sets its target and clears its source, a rollback sets the champion. The
+    registry and the deployment pointers agree with this when no move is half done."""
+    holders: dict[str, str | None] = dict.fromkeys(ALIASES)
+    for event in events:
+        if event.model != model:
+            continue
+        if event.from_alias is not None and event.from_alias != event.to_alias:
+            holders[event.from_alias] = None
+        holders[event.to_alias] = event.version
+    return holders
 
 
 def champion_at(audit_dir: Path, model: str, at: datetime) -> AuditEvent | None:

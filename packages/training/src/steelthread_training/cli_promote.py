@@ -1,13 +1,16 @@
-"""`steelthread-promote`: move a version challenger -> staging -> champion, or roll the champion back."""
+"""`steelthread-promote`: move a version challenger -> staging -> champion, roll the champion back, show
+whether registry, deployment pointers and audit log agree, and finish a half-done move."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from steelthread_features.cli_common import cli_errors, console, run
+from steelthread_training.errors import InconsistentStateError, RegistryError
 from steelthread_training.settings import TrainingSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -15,6 +18,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 def _settings(data_dir: Path | None) -> TrainingSettings:
     return TrainingSettings(**({"data_dir": data_dir} if data_dir else {}))  # type: ignore[arg-type]
+
+
+def _deadline(settings: TrainingSettings, command: str) -> AbstractContextManager[None]:
+    """The whole command's deadline; past it, one line and exit 5 (a registry that stopped answering)."""
+    from steelthread_training.deadline import command_deadline
+
+    return command_deadline(
+        settings.command_timeout_s, f"steelthread-promote {command}", RegistryError.exit_code
+    )
+
+
+def _note(text: str) -> None:
+    console.print(text)
 
 
 DataDir = Annotated[
@@ -35,7 +51,8 @@ def promote(
     from steelthread_training.tracking import Registry
 
     settings = _settings(data_dir)
-    move = do_promote(Registry(settings), settings, version.strip(), to, reason)
+    with _deadline(settings, "promote"):
+        move = do_promote(Registry(settings), settings, version.strip(), to, reason, on_note=_note)
     replaced = f", replacing version {move.replaced_version}" if move.replaced_version else ""
     console.print(
         f"version {move.version}: {move.from_alias} -> {move.to_alias}{replaced}; published {move.path}"
@@ -53,7 +70,8 @@ def rollback(
     from steelthread_training.tracking import Registry
 
     settings = _settings(data_dir)
-    move = do_rollback(Registry(settings), settings, reason)
+    with _deadline(settings, "rollback"):
+        move = do_rollback(Registry(settings), settings, reason, on_note=_note)
     console.print(
         f"champion rolled back from version {move.replaced_version} to version {move.version}; "
         f"published {move.path}"
@@ -63,16 +81,41 @@ def rollback(
 @app.command()
 @cli_errors
 def status(data_dir: DataDir = None) -> None:
-    """Which version holds each alias, in the registry and in the deployment location."""
-    from steelthread_training.package import read_pointer
-    from steelthread_training.promotion import aliases_of
+    """Which version holds each alias in the registry, the deployment location and the audit log, and
+    whether a move is half done. Exit 0 when they agree, 9 when not (5: the registry did not answer)."""
+    from steelthread_training.promotion import pending_move, promotion_state
     from steelthread_training.tracking import Registry
 
     settings = _settings(data_dir)
-    registry = aliases_of(Registry(settings))
-    for alias, version in registry.items():
-        deployed = read_pointer(settings.resolved_models_dir(), alias)
-        console.print(f"{alias:>10}: registry {version or '-'}, published {deployed or '-'}")
+    pending = pending_move(settings)  # local: answered even when the registry is down
+    if pending is not None:
+        console.print(f"half done: {pending.describe()}")
+    with _deadline(settings, "status"):
+        state = promotion_state(Registry(settings), settings)
+    for alias in state.aliases:
+        console.print(
+            f"{alias.alias:>10}: registry {alias.registry or '-'}, published {alias.pointer or '-'}, "
+            f"audit log {alias.audit or '-'}"
+        )
+    problems = state.problems()
+    if problems:
+        raise InconsistentStateError(
+            f"{'; '.join(problems)}; run `steelthread-promote repair` (runbooks/promote.md)"
+        )
+
+
+@app.command()
+@cli_errors
+def repair(data_dir: DataDir = None) -> None:
+    """Finish a half-done move (idempotent), then check that registry, pointers and audit log agree."""
+    from steelthread_training.promotion import repair as do_repair
+    from steelthread_training.tracking import Registry
+
+    settings = _settings(data_dir)
+    with _deadline(settings, "repair"):
+        finished = do_repair(Registry(settings), settings, on_note=_note)
+    if finished is None:
+        console.print("nothing to repair: registry, deployment pointers and audit log agree")
 
 
 def main() -> None:

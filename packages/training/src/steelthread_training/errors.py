@@ -61,3 +61,9 @@ class AuditError(TrainingError):
     """The audit log is unreadable or does not answer the question."""
 
     exit_code = 8
+
+
+class InconsistentStateError(TrainingError):
+    """The registry aliases, the deployment pointers and the audit log disagree, or a move is half done."""
+
+    exit_code = 9

@@ -97,7 +97,11 @@ def run_training(
         move = None
         if registered.gate_passed:
             move = register_challenger(
-                registry, settings, registered.version, f"training run {registered.run_id} passed its gate"
+                registry,
+                settings,
+                registered.version,
+                f"training run {registered.run_id} passed its gate",
+                on_note=on_note,
             )
     return TrainingOutcome(
         candidate=candidate,

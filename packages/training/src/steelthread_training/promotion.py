@@ -1,14 +1,18 @@
 """Moving versions between aliases (challenger -> staging -> champion) through gates, with an audit trail.
 
 A move is allowed only when the version's stored gate verdict passed and the version holds the alias
-before the target in the order; every move publishes the model package to the deployment location,
-swaps the alias pointer, moves the MLflow alias and appends one line to the audit log, in that order,
-so a failure half-way never leaves serving pointing at something the registry does not know.
+before the target in the order. It is carried out as a recoverable sequence (ADR 0013): the package is
+published (inert until a pointer names it), the intent is written to the promotion journal, then the
+MLflow aliases move, the audit record is appended, the deployment pointers are swapped and the journal is
+closed. Serving only ever follows a pointer the registry and the audit log already agree with, and a move
+that stopped half-way (database down, process killed) is finished by the next move or by
+`steelthread-promote repair`: every step is idempotent, so finishing is running them all again.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -16,18 +20,28 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from steelthread_contracts.package import Task
-from steelthread_training.audit import AuditEvent, append, champion_stack, exclusive, now, read_events
+from steelthread_contracts.package import Task, version_dir
+from steelthread_training.audit import (
+    Action,
+    alias_holders,
+    append,
+    champion_stack,
+    exclusive,
+    now,
+    read_events,
+)
 from steelthread_training.config import TrainingConfig, load_config
-from steelthread_training.errors import GateRefusedError, PromotionError
+from steelthread_training.errors import GateRefusedError, InconsistentStateError, PromotionError
 from steelthread_training.export import onnx_predict, onnx_session
 from steelthread_training.frame import TASK
 from steelthread_training.gate import ChampionComparison
+from steelthread_training.journal import AliasChange, Intent, close_intent, open_intent, read_intent
 from steelthread_training.package import (
     ALIASES,
     MODEL_FILE,
-    check_alias,
+    PACKAGE_FILE,
     publish_version,
+    read_pointer,
     remove_pointer,
     verify_run_package,
     write_pointer,
@@ -38,6 +52,8 @@ from steelthread_training.tracking import PACKAGE_ARTIFACT, Registry
 
 PREVIOUS: Final[dict[str, str]] = {"staging": "challenger", "champion": "staging"}
 METRIC_NAMES: Final[dict[str, str]] = {"roc_auc": "ROC AUC", "mae": "MAE", "macro_f1": "macro F1"}
+
+Note = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -56,33 +72,13 @@ def require_gate_passed(registry: Registry, version: str) -> None:
         raise GateRefusedError(f"version {version} did not pass its gate (failed: {', '.join(failed[:5])})")
 
 
-def publish(registry: Registry, settings: TrainingSettings, version: str, alias: str) -> Path:
-    """Download the version's package from its run, verify it, publish it and point `alias` at it."""
-    check_alias(alias)
+def publish(registry: Registry, settings: TrainingSettings, version: str) -> Path:
+    """Download the version's package from its run, verify it and publish it under versions/<version>/
+    (idempotent). No pointer names it yet, so serving does not see it."""
     run_id = str(registry.version(version).run_id)
-    models_dir = settings.resolved_models_dir()
     with tempfile.TemporaryDirectory(prefix="steelthread-publish-") as tmp:
         source = registry.download(run_id, PACKAGE_ARTIFACT, Path(tmp))
-        target = publish_version(source, models_dir, version)
-    write_pointer(models_dir, alias, version)
-    return target
-
-
-def _event(
-    settings: TrainingSettings, action: str, move: Move, reason: str, run_id: str | None
-) -> AuditEvent:
-    return AuditEvent(
-        at=now(),
-        actor=settings.resolved_actor(),
-        action=action,  # type: ignore[arg-type]
-        model=settings.model_name,
-        version=move.version,
-        from_alias=move.from_alias,
-        to_alias=move.to_alias,
-        replaced_version=move.replaced_version,
-        reason=reason,
-        run_id=run_id,
-    )
+        return publish_version(source, settings.resolved_models_dir(), version)
 
 
 def _reason(reason: str) -> str:
@@ -92,26 +88,117 @@ def _reason(reason: str) -> str:
     return text
 
 
-def register_challenger(registry: Registry, settings: TrainingSettings, version: str, reason: str) -> Move:
+def _intent(
+    settings: TrainingSettings,
+    action: Action,
+    move: Move,
+    reason: str,
+    run_id: str,
+    changes: list[AliasChange],
+) -> Intent:
+    return Intent(
+        opened_at=now(),
+        action=action,
+        model=settings.model_name,
+        version=move.version,
+        from_alias=move.from_alias,
+        to_alias=move.to_alias,
+        replaced_version=move.replaced_version,
+        actor=settings.resolved_actor(),
+        reason=reason,
+        run_id=run_id,
+        registry=tuple(changes),
+        pointers=tuple(changes),
+    )
+
+
+def _finish(registry: Registry, settings: TrainingSettings, intent: Intent) -> Move:
+    """Every step of the move, in order; each is idempotent, so this both carries a move out and
+    finishes one that stopped anywhere. The journal is closed only after the last step."""
+    audit_dir, models_dir = settings.resolved_audit_dir(), settings.resolved_models_dir()
+    for change in intent.registry:
+        if change.version is None:
+            registry.delete_alias(change.alias)
+        else:
+            registry.set_alias(change.alias, change.version)
+    if not intent.recorded_in(read_events(audit_dir)):
+        append(audit_dir, intent.event(now()))
+    for change in intent.pointers:
+        if change.version is None:
+            remove_pointer(models_dir, change.alias)
+            continue
+        if not (version_dir(models_dir, change.version) / PACKAGE_FILE).is_file():
+            publish(registry, settings, change.version)  # removed since the intent was written
+        write_pointer(models_dir, change.alias, change.version)
+    close_intent(audit_dir, intent.model)
+    return _as_move(intent, settings)
+
+
+def _carry_out(registry: Registry, settings: TrainingSettings, intent: Intent) -> Move:
+    open_intent(settings.resolved_audit_dir(), intent)
+    return _finish(registry, settings, intent)
+
+
+def _finish_pending(registry: Registry, settings: TrainingSettings, on_note: Note | None) -> Intent | None:
+    """Finish the move a previous command left half done, if any (under the caller's lock)."""
+    intent = read_intent(settings.resolved_audit_dir(), settings.model_name)
+    if intent is None:
+        return None
+    _finish(registry, settings, intent)
+    if on_note is not None:
+        on_note(f"finished the half-done {intent.describe()}")
+    return intent
+
+
+def _same(intent: Intent, action: Action, version: str | None, to: str) -> bool:
+    """Whether the move just finished is the one asked for again (a retry after a failure): then it is
+    the answer, and is not carried out a second time (a second rollback would go back further)."""
+    if intent.action != action or intent.to_alias != to:
+        return False
+    return version is None or intent.version == version
+
+
+def _as_move(intent: Intent, settings: TrainingSettings) -> Move:
+    path = version_dir(settings.resolved_models_dir(), intent.version)
+    return Move(intent.version, intent.from_alias, intent.to_alias, intent.replaced_version, path)
+
+
+def register_challenger(
+    registry: Registry, settings: TrainingSettings, version: str, reason: str, *, on_note: Note | None = None
+) -> Move:
+    """Publish a freshly registered, gate-passing version as the challenger (serving may shadow it)."""
     with exclusive(settings.resolved_audit_dir()):
+        finished = _finish_pending(registry, settings, on_note)
+        if finished is not None and _same(finished, "register", version, "challenger"):
+            return _as_move(finished, settings)
         return _register_challenger(registry, settings, version, reason)
 
 
 def _register_challenger(registry: Registry, settings: TrainingSettings, version: str, reason: str) -> Move:
-    """Publish a freshly registered, gate-passing version as the challenger (serving may shadow it)."""
+    text = _reason(reason)
     require_gate_passed(registry, version)
     previous = registry.alias_version("challenger")
-    registry.set_alias("challenger", version)
-    path = publish(registry, settings, version, "challenger")
-    move = Move(version, None, "challenger", previous if previous != version else None, path)
     run_id = str(registry.version(version).run_id)
-    append(settings.resolved_audit_dir(), _event(settings, "register", move, _reason(reason), run_id))
-    return move
+    path = publish(registry, settings, version)
+    move = Move(version, None, "challenger", previous if previous != version else None, path)
+    changes = [AliasChange(alias="challenger", version=version)]
+    return _carry_out(registry, settings, _intent(settings, "register", move, text, run_id, changes))
 
 
-def promote(registry: Registry, settings: TrainingSettings, version: str, to: str, reason: str) -> Move:
+def promote(
+    registry: Registry,
+    settings: TrainingSettings,
+    version: str,
+    to: str,
+    reason: str,
+    *,
+    on_note: Note | None = None,
+) -> Move:
     """Move `version` one step along challenger -> staging -> champion (one move at a time)."""
     with exclusive(settings.resolved_audit_dir()):
+        finished = _finish_pending(registry, settings, on_note)
+        if finished is not None and _same(finished, "promote", version, to):
+            return _as_move(finished, settings)
         return _promote(registry, settings, version, to, reason)
 
 
@@ -119,7 +206,7 @@ def _promote(registry: Registry, settings: TrainingSettings, version: str, to: s
     text = _reason(reason)
     if to not in PREVIOUS:
         raise PromotionError(f"cannot promote to {to!r}; expected staging or champion")
-    registry.version(version)  # a clear error for an unknown version
+    run_id = str(registry.version(version).run_id)  # a clear error for an unknown version
     source_alias = PREVIOUS[to]
     holder = registry.alias_version(source_alias)
     if holder != version:
@@ -130,19 +217,20 @@ def _promote(registry: Registry, settings: TrainingSettings, version: str, to: s
         )
     require_gate_passed(registry, version)
     replaced = registry.alias_version(to)
-    path = publish(registry, settings, version, to)
-    registry.set_alias(to, version)
-    registry.delete_alias(source_alias)
-    remove_pointer(settings.resolved_models_dir(), source_alias)
+    path = publish(registry, settings, version)
     move = Move(version, source_alias, to, replaced, path)
-    run_id = str(registry.version(version).run_id)
-    append(settings.resolved_audit_dir(), _event(settings, "promote", move, text, run_id))
-    return move
+    changes = [AliasChange(alias=to, version=version), AliasChange(alias=source_alias, version=None)]
+    return _carry_out(registry, settings, _intent(settings, "promote", move, text, run_id, changes))
 
 
-def rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Move:
+def rollback(
+    registry: Registry, settings: TrainingSettings, reason: str, *, on_note: Note | None = None
+) -> Move:
     """Make the champion before the current one champion again (the audit log knows which it was)."""
     with exclusive(settings.resolved_audit_dir()):
+        finished = _finish_pending(registry, settings, on_note)
+        if finished is not None and _same(finished, "rollback", None, "champion"):
+            return _as_move(finished, settings)
         return _rollback(registry, settings, reason)
 
 
@@ -158,12 +246,78 @@ def _rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Mo
             f"{max(len(stack) - 1, 0)} earlier champion(s))"
         )
     target = stack[-2].version
-    path = publish(registry, settings, target, "champion")
-    registry.set_alias("champion", target)
-    move = Move(target, "champion", "champion", current, path)
     run_id = str(registry.version(target).run_id)
-    append(settings.resolved_audit_dir(), _event(settings, "rollback", move, text, run_id))
-    return move
+    path = publish(registry, settings, target)
+    move = Move(target, "champion", "champion", current, path)
+    changes = [AliasChange(alias="champion", version=target)]
+    return _carry_out(registry, settings, _intent(settings, "rollback", move, text, run_id, changes))
+
+
+# --- status and repair ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """Who holds one alias in each of the three places that must agree."""
+
+    alias: str
+    registry: str | None
+    pointer: str | None
+    audit: str | None
+
+    def agrees(self) -> bool:
+        return self.registry == self.pointer == self.audit
+
+    def describe(self) -> str:
+        return (
+            f"{self.alias}: registry {self.registry or 'none'}, deployment pointer {self.pointer or 'none'}, "
+            f"audit log {self.audit or 'none'}"
+        )
+
+
+@dataclass(frozen=True)
+class PromotionState:
+    aliases: tuple[AliasState, ...]
+    pending: Intent | None
+
+    def problems(self) -> list[str]:
+        found = [f"a move is half done: {self.pending.describe()}"] if self.pending else []
+        return found + [f"they disagree on {a.describe()}" for a in self.aliases if not a.agrees()]
+
+
+def pending_move(settings: TrainingSettings) -> Intent | None:
+    """The half-done move recorded in the journal (no registry needed to answer)."""
+    return read_intent(settings.resolved_audit_dir(), settings.model_name)
+
+
+def promotion_state(registry: Registry, settings: TrainingSettings) -> PromotionState:
+    """Registry aliases, deployment pointers and the audit log's replay, side by side, and the journal."""
+    models_dir = settings.resolved_models_dir()
+    recorded = alias_holders(read_events(settings.resolved_audit_dir()), settings.model_name)
+    held = aliases_of(registry)
+    aliases = tuple(
+        AliasState(alias, held[alias], read_pointer(models_dir, alias), recorded[alias]) for alias in ALIASES
+    )
+    return PromotionState(aliases, pending_move(settings))
+
+
+def repair(registry: Registry, settings: TrainingSettings, *, on_note: Note | None = None) -> Intent | None:
+    """Finish the half-done move, then check that registry, pointers and audit log agree.
+
+    Idempotent: with nothing half done it only checks. A disagreement no journal explains (an alias moved
+    by hand in the MLflow UI, a pointer edited) is not guessed at: it is an `InconsistentStateError` that
+    names it (runbooks/promote.md says how to settle it).
+    """
+    with exclusive(settings.resolved_audit_dir()):
+        finished = _finish_pending(registry, settings, on_note)
+        problems = promotion_state(registry, settings).problems()
+    if problems:
+        done = "the half-done move was finished, but " if finished else "no half-done move explains this: "
+        raise InconsistentStateError(
+            f"{done}{'; '.join(problems)}; settle it by hand (runbooks/promote.md, 'Half done or "
+            "inconsistent')"
+        )
+    return finished
 
 
 def compare_with_champion(

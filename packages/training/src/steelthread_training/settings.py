@@ -50,6 +50,18 @@ class TrainingSettings(BaseSettings):
         default=None, description="YAML with validation limits, model parameters and gate floors."
     )
     actor: str | None = Field(default=None, description="Who promotes (audit log); default $USER.")
+    registry_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds one registry call may wait on its database or server (PostgreSQL connect and "
+        "statement timeout, MLflow HTTP timeout).",
+    )
+    command_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Deadline of a whole promote, rollback, status or repair command; past it the command "
+        "ends with one error line and `steelthread-promote repair` finishes a half-done move.",
+    )
     seed: int = 0
     offline_store_uri: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
