@@ -28,6 +28,8 @@ EVENT_TIME_ALIAS: Final = USE_CASE.tables.event_time
 """The events table's name for the event time (the generator writes it); accepted as the event time."""
 SCORE: Final = "score"
 DECISION: Final = "decision"
+DECIDED_BY: Final = "decided_by"
+"""Which rule of the decision policy decided (`steelthread_contracts.api.DecisionSource`)."""
 MODEL_NAME: Final = "model_name"
 MODEL_VERSION: Final = "model_version"
 THRESHOLD: Final = "threshold"
@@ -46,6 +48,7 @@ KEY_FIELDS: Final[tuple[pa.Field, ...]] = (
 RESULT_FIELDS: Final[tuple[pa.Field, ...]] = (
     pa.field(SCORE, pa.float64()),
     pa.field(DECISION, pa.string()),
+    pa.field(DECIDED_BY, pa.string()),
     pa.field(MODEL_NAME, pa.string()),
     pa.field(MODEL_VERSION, pa.string()),
     pa.field(THRESHOLD, pa.float64()),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from steelthread_batch.errors import BatchInputError
 from steelthread_contracts import package as contract
-from steelthread_contracts.api import Decision
+from steelthread_contracts.api import Decision, DecisionSource
 from steelthread_contracts.decision import DecisionPolicy, Thresholds
 from steelthread_contracts.package import MODEL_FILE, SCORING_FILES, PackageError, Task, sha256_file
 from steelthread_contracts.usecase import active
@@ -48,6 +48,8 @@ class ModelPackage:
     fallback: Decision = Decision.REVIEW
     """The decision policy's answer for a scored row when there are no cuts (resolved on the driver, so
     executors never need the use case's policy)."""
+    decided_by: DecisionSource = DecisionSource.PACKAGE
+    """Which rule decides this package's scored rows (resolved on the driver, like `fallback`)."""
 
     @property
     def model_path(self) -> Path:
@@ -94,6 +96,7 @@ def load_package(directory: Path, policy: DecisionPolicy | None = None) -> Model
         positive_class_index=manifest.onnx.positive_class_index if classified else None,
         task=manifest.task,
         fallback=policy.fallback,
+        decided_by=policy.source_for(manifest),
     )
 
 

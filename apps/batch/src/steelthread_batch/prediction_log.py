@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from steelthread_batch.columns import (
+    DECIDED_BY,
     DECISION,
     ENTITY_KEY,
     LATENCY_MS,
@@ -61,6 +62,7 @@ def prediction_log_schema(scored: pa.Schema, feature_names: Sequence[str]) -> pa
             pa.field("features", pa.struct([pa.field(n, pa.float64()) for n in feature_names])),
             pa.field(SCORE, pa.float64()),
             pa.field(DECISION, pa.string()),
+            pa.field(DECIDED_BY, pa.string()),
             pa.field("degraded", pa.bool_()),
             pa.field("degraded_reason", pa.string()),
             pa.field("scores", pa.list_(SCORE_RECORD)),
@@ -112,6 +114,7 @@ def to_prediction_log(batch: pa.RecordBatch, feature_names: Sequence[str], role:
         features,
         batch.column(SCORE),
         batch.column(DECISION),
+        batch.column(DECIDED_BY),
         _repeat(False, pa.bool_(), n),
         pa.nulls(n, pa.string()),
         scores,

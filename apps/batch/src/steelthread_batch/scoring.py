@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from steelthread_batch import sessions
 from steelthread_batch.columns import (
+    DECIDED_BY,
     DECISION,
     EVENT_TIME_ALIAS,
     EVENT_TIMESTAMP,
@@ -122,9 +123,11 @@ def score_batch(batch: pa.RecordBatch, package: ModelPackage, run: RunInfo) -> p
     ok = reasons.ok
     latency_ms = (time.perf_counter() - started) * 1000.0 / max(n, 1)
     score_array = pa.array(scores, mask=~ok, type=pa.float64())
+    ok_array = pa.array(ok)
     columns: dict[str, pa.Array] = {
         SCORE: score_array,
         DECISION: decide(score_array, package.thresholds, package.fallback),
+        DECIDED_BY: pc.if_else(ok_array, package.decided_by.value, pa.scalar(None, pa.string())),
         MODEL_NAME: _constant(package.name, pa.string(), n),
         MODEL_VERSION: _constant(package.version, pa.string(), n),
         THRESHOLD: _constant(package.threshold, pa.float64(), n),

@@ -67,6 +67,13 @@ class DecisionPolicy:
             return Thresholds.of(manifest)
         return self.cuts
 
+    def source_for(self, manifest: RunManifest) -> DecisionSource:
+        """Which rule decides a scored row of this package (`decided_by` for a row with a score), for a
+        columnar caller that decides many rows with one package's cuts."""
+        if manifest.task is Task.BINARY:
+            return DecisionSource.PACKAGE
+        return DecisionSource.FALLBACK if self.cuts is None else DecisionSource.USE_CASE
+
 
 DEFAULT_POLICY: Final = DecisionPolicy()
 
