@@ -3,7 +3,9 @@
 A move is allowed only when the version's stored gate verdict passed and the version holds the alias
 before the target in the order; every move publishes the model package to the deployment location,
 swaps the alias pointer, moves the MLflow alias and appends one line to the audit log, in that order,
-so a failure half-way never leaves serving pointing at something the registry does not know.
+so a failure half-way never leaves serving pointing at something the registry does not know. Before the
+`champion` pointer moves, the deployment's `stable` pointer keeps the champion it replaces (a rollback makes
+its target stable too), so a canary's other customers keep the answers they had.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from steelthread_training.gate import ChampionComparison
 from steelthread_training.package import (
     ALIASES,
     MODEL_FILE,
+    STABLE,
     check_alias,
+    keep_stable,
     publish_version,
     remove_pointer,
     verify_run_package,
@@ -130,6 +134,8 @@ def _promote(registry: Registry, settings: TrainingSettings, version: str, to: s
         )
     require_gate_passed(registry, version)
     replaced = registry.alias_version(to)
+    if to == "champion":
+        keep_stable(settings.resolved_models_dir(), version)
     path = publish(registry, settings, version, to)
     registry.set_alias(to, version)
     registry.delete_alias(source_alias)
@@ -159,6 +165,7 @@ def _rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Mo
         )
     target = stack[-2].version
     path = publish(registry, settings, target, "champion")
+    write_pointer(settings.resolved_models_dir(), STABLE, target)
     registry.set_alias("champion", target)
     move = Move(target, "champion", "champion", current, path)
     run_id = str(registry.version(target).run_id)
