@@ -339,6 +339,74 @@ def test_slo_cli_rejects_a_window_prometheus_would_not_take() -> None:
     assert "window must look like" in result.stderr
 
 
+# --- canary_check --------------------------------------------------------------------------------------
+
+
+def _canary_check(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # it reuses slo_check's reader, as it does when run
+    return _load("canary_check")
+
+
+def _numbers(check: ModuleType, n: float, errors: float = 0, degraded: float = 0, p95: float | None = 0.002,
+             bins: list[float] | None = None) -> Any:  # fmt: skip
+    return check.Numbers(n, errors, degraded, p95, bins if bins is not None else [n * 0.5, n * 0.3, n * 0.2])
+
+
+def test_canary_psi_is_zero_for_the_same_shares_and_large_for_a_moved_distribution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = _canary_check(monkeypatch)
+    assert check.psi([50, 30, 20], [500, 300, 200]) == pytest.approx(0.0)
+    assert check.psi([50, 30, 20], [0, 0, 100]) > 5
+    assert check.chance_psi([50, 30, 0], [10, 10, 0]) == pytest.approx(1 * (1 / 80 + 1 / 20))
+    assert check.bins_from_buckets({0.5: 3, 1.0: 10, float("inf"): 10}) == [3, 7, 0]
+    assert check.bins_from_buckets({}) == []
+
+
+def test_canary_decision_compares_with_stable_and_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    check = _canary_check(monkeypatch)
+    limits = check.Limits(min_predictions=100)
+    stable = _numbers(check, 2000, errors=2, degraded=20)
+    assert all(c.passed for c in check.decide(_numbers(check, 500, errors=0, degraded=5), stable, limits))
+
+    def failed(canary: Any, against: Any = stable) -> list[str]:
+        return [c.name for c in check.decide(canary, against, limits) if not c.passed]
+
+    assert failed(_numbers(check, 500, errors=4)) == ["model-error share vs stable"]  # 0.8 % vs 0.1 %
+    assert failed(_numbers(check, 500, degraded=20)) == ["degraded share vs stable"]  # 4 % vs 1 %
+    assert failed(_numbers(check, 500, p95=0.02)) == ["p95 latency vs stable (s)"]  # over 1.5 x + 5 ms
+    assert failed(_numbers(check, 500, bins=[0, 0, 500]))[0].startswith("score shift")
+    assert failed(_numbers(check, 50)) == ["canary predictions (fewest)"]
+    assert failed(_numbers(check, 500, p95=None)) == ["canary p95 latency (s)", "p95 latency vs stable (s)"]
+    assert failed(_numbers(check, 500, bins=[])) == ["score shift (PSI)"]  # no scores to compare: abort
+    # Without a stable (a first champion) only the canary's own ceilings apply.
+    alone = check.decide(_numbers(check, 500, errors=4), None, limits)
+    assert [c.name for c in alone if not c.passed] == []
+    assert all(c.stable is None for c in alone)
+    assert [c.name for c in check.decide(_numbers(check, 500, errors=10), None, limits) if not c.passed] == [
+        "canary model-error share"
+    ]
+
+
+def test_canary_cli_fails_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad_window = _run(
+        "canary_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "0m", "--canary-version", "2"
+    )
+    assert bad_window.returncode == 2
+    assert "window must look like" in bad_window.stderr
+    bad_version = _run(
+        "canary_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "5m", "--canary-version", "../x"
+    )
+    assert bad_version.returncode == 2
+    assert "canary-version must be a model version" in bad_version.stderr
+    unreachable = _run(
+        "canary_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "5m", "--canary-version", "2"
+    )
+    assert unreachable.returncode == 1  # no evidence is an abort, never a pass
+    assert unreachable.stderr.startswith("canary_check: ABORT: cannot read Prometheus")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
 # --- monitor_alerts ------------------------------------------------------------------------------------
 
 TEXTFILE = """\

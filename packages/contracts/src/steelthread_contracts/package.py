@@ -7,7 +7,8 @@ Layout under the deployment location (`models_dir`):
     versions/<version>/reference.parquet  feature columns, score, label, slice columns (monitoring)
     versions/<version>/smoke.json         `SmokeDocument`: fixed inputs with expected scores and bounds
     <alias>.json                          `AliasPointer` {"version": "3", "path": "versions/3"}
-    stable.json                           the champion the current one replaced (`keep_stable`)
+    stable.json                           the champion the current one replaced (`keep_stable`), until the
+                                          new one goes live (`settle_stable`)
 
 A training run logs the same files with `manifest.json` (the manifest before the registry gives it a
 version); `publish` copies them to `versions/<version>/` under a temporary name and renames the folder
@@ -57,7 +58,8 @@ STABLE: Final = "stable"
 """The previous champion: the version `champion` named before the last promotion replaced it. A pointer in
 the deployment location only, never a registry alias: during a canary it answers the entities outside the
 canary fraction (and in shadow mode every entity), so customers keep the answers they had, never the
-constant model's. Written by `keep_stable` just before `champion` moves."""
+constant model's. Written by `keep_stable` just before `champion` moves; `settle_stable` makes it the
+champion once the canary went live."""
 POINTER_ALIASES: Final = (*ALIASES, STABLE)
 """Every alias a pointer file may have."""
 VERSION_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
@@ -466,3 +468,13 @@ def keep_stable(models_dir: Path, incoming: str) -> str | None:
         return current.version
     kept = read_pointer(models_dir, STABLE)
     return None if kept is None else kept.version
+
+
+def settle_stable(models_dir: Path) -> str:
+    """The canary is over (the champion went live): point `stable` at the champion too, so shadow or canary
+    mode outside a promotion serves the champion customers have, never an older one. Returns the version."""
+    current = read_pointer(models_dir, "champion")
+    if current is None:
+        raise PackageError(f"no champion in {models_dir}: nothing to settle as stable")
+    write_pointer(models_dir, STABLE, current.version)
+    return current.version

@@ -1,4 +1,5 @@
-"""`steelthread-promote`: move a version challenger -> staging -> champion, or roll the champion back."""
+"""`steelthread-promote`: move a version challenger -> staging -> champion, roll the champion back, or settle
+a finished canary (the champion becomes `stable` too)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,16 @@ def status(data_dir: DataDir = None) -> None:
     for alias, version in registry.items():
         deployed = read_pointer(settings.resolved_models_dir(), alias)
         console.print(f"{alias:>10}: registry {version or '-'}, published {deployed or '-'}")
+
+
+@app.command()
+@cli_errors
+def settle(data_dir: DataDir = None) -> None:
+    """The canary went live: point `stable` at the champion, so shadow or canary mode serves it."""
+    from steelthread_training.package import settle_stable
+
+    version = settle_stable(_settings(data_dir).resolved_models_dir())
+    console.print(f"stable is now version {version}, the champion")
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ __all__ = [
     "read_pointer",
     "remove_pointer",
     "score_smoke",
+    "settle_stable",
     "verify_package",
     "verify_run_package",
     "write_pointer",
@@ -172,6 +173,12 @@ def keep_stable(models_dir: Path, incoming: str) -> str | None:
     `keep_stable`); the version kept, if any."""
     with _as(PromotionError):
         return contract.keep_stable(models_dir, incoming)
+
+
+def settle_stable(models_dir: Path) -> str:
+    """Point `stable` at the champion (the canary went live); the version."""
+    with _as(PromotionError):
+        return contract.settle_stable(models_dir)
 
 
 def read_pointer(models_dir: Path, alias: str) -> str | None:
