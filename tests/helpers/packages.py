@@ -13,6 +13,7 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import onnx
 import onnxmltools
 import onnxruntime as ort
 import pandas as pd
@@ -159,6 +160,56 @@ def make_package(
         return contract.publish(run, root, version)
 
 
+def make_constant_package(root: Path, version: str, score: float, *, name: str = MODEL_NAME) -> Path:
+    """Publish a package whose graph answers `score` for every row, whatever the features: a deliberately
+    bad canary (a score outside the use case's range is invalid on every request; one at an end of the
+    range shifts the score distribution). Binary or regression, as the session's use case is."""
+    names = list(FEATURE_NAMES)
+    task = contract.Task(USE_CASE.task)
+    if task is contract.Task.MULTICLASS:
+        raise AssertionError("constant packages are binary or regression")
+    binary = task is contract.Task.BINARY
+    row, output = ([1.0 - score, score], "probabilities") if binary else ([score], "variable")
+    h = onnx.helper
+    graph = h.make_graph(
+        [
+            h.make_node("Shape", [INPUT_NAME], ["shape"]),
+            h.make_node("Slice", ["shape", "start", "one"], ["rows"]),
+            h.make_node("Concat", ["rows", "width"], ["out_shape"], axis=0),
+            h.make_node("Expand", ["row", "out_shape"], [output]),
+        ],
+        "constant",
+        [h.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [None, len(names)])],
+        [h.make_tensor_value_info(output, onnx.TensorProto.FLOAT, [None, len(row)])],
+        initializer=[
+            h.make_tensor("start", onnx.TensorProto.INT64, [1], [0]),
+            h.make_tensor("one", onnx.TensorProto.INT64, [1], [1]),
+            h.make_tensor("width", onnx.TensorProto.INT64, [1], [len(row)]),
+            h.make_tensor("row", onnx.TensorProto.FLOAT, [1, len(row)], row),
+        ],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    with tempfile.TemporaryDirectory(prefix="test-package-") as tmp:
+        run = Path(tmp)
+        (run / contract.MODEL_FILE).write_bytes(model.SerializeToString())
+        expected = float(np.float32(score))
+        case = contract.SmokeCase(name="any", features=[0.0] * len(names), expected_score=expected)
+        contract.write_smoke(run, contract.SmokeDocument(feature_names=names, tolerance=1e-5, cases=[case]))
+        fields: dict[str, object] = {
+            "task": task.value,
+            "name": name,
+            "feature_names": names,
+            "threshold": 0.5 if binary else None,
+            "review_threshold": 0.375 if binary else None,
+            "feature_service": USE_CASE.feature_service,
+            "run_id": f"test-constant-{version}",
+            "created_at": "2026-11-22T00:00:00Z",
+            "onnx": {"input": INPUT_NAME, "output": output, "positive_class_index": 1 if binary else None},
+        }
+        contract.write_run_manifest(run, fields)
+        return contract.publish(run, root, version)
+
+
 def rehash(folder: Path) -> None:
     """Record the current hashes of a package's files after a test broke one on purpose, so the check
     under test (the graph, the smoke scores) is reached instead of the hash check."""
@@ -172,6 +223,13 @@ def rehash(folder: Path) -> None:
 def publish(root: Path, alias: str, version: str) -> None:
     """Point an alias at a version the way promotion does (atomic replace)."""
     contract.write_pointer(root, alias, version)
+
+
+def promote(root: Path, version: str) -> None:
+    """Move `champion` to a published version the way promotion does: the champion it replaces is kept
+    as `stable` first."""
+    contract.keep_stable(root, version)
+    contract.write_pointer(root, "champion", version)
 
 
 def unpublish(root: Path, alias: str) -> None:

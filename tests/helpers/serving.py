@@ -89,6 +89,13 @@ def running(settings: ServingSettings, *, hot_path: bool = True) -> Iterator[Liv
         thread.join(timeout=15)
 
 
+def serves(live: Live, champion: str, stable: str | None) -> bool:
+    """Whether /v1/model reports these champion and stable versions (stable None: no stable)."""
+    with live.client() as c:
+        info = c.get("/v1/model").json()
+    return bool(info["champion"]["version"] == champion and (info["stable"] or {}).get("version") == stable)
+
+
 def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a `steelthread-serve` process with its state and a copy of the shipped flag file
     (`tmp_path/flags.json`) under tmp_path; `extra` overrides."""

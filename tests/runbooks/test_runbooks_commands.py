@@ -6,13 +6,23 @@ on an earlier one (e.g. a flag change and its check). Flags and the latest run a
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from helpers.packages import make_constant_package, make_package, promote
+from helpers.serving import API_KEY, running, serves
+from helpers.usecase import USE_CASE
+from helpers.world import build_world
+from steelthread_monitoring.localstack import start_prometheus, wait_for_target_up
+from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = REPO / "runbooks"
@@ -80,3 +90,86 @@ def test_flags_invalid_page_confirms_and_fixes_a_broken_flag_file(local_deployme
     assert fixed.returncode == 0, fixed.stderr
     verified = run_block(verify, local_deployment.env)
     assert (verified.returncode, verified.stdout.strip()) == (0, "true"), verified.stderr
+
+
+def _until(check, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_canary_page_aborts_a_failing_canary_to_stable(tmp_path: Path) -> None:
+    """The page's commands under the condition it is for: a new champion that fails on every request,
+    stable beside it, real traffic and a real Prometheus. The page's check decides abort for the right
+    reason, and its abort block sends every customer to stable."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is not installed (Debian package `prometheus`; `make tools` installs it)"
+    before, start, watch, decide, abort = runnable_blocks(RUNBOOKS / "canary.md")[:5]
+    world = build_world(tmp_path / "world")
+    models = tmp_path / "models"
+    make_package(models, "1", seed=1)
+    make_constant_package(models, "2", USE_CASE.score_range[0] - 1.0)  # every score invalid
+    promote(models, "1")
+    promote(models, "2")
+    flags = tmp_path / "flags.json"
+    shutil.copy(DEFAULT_FLAGS_PATH, flags)
+    settings = ServingSettings(
+        data_dir=world.root,
+        models_dir=models,
+        prediction_log_dir=tmp_path / "log",
+        feedback_dir=tmp_path / "feedback",
+        api_keys=[API_KEY],  # type: ignore[list-item]
+        flags_path=flags,
+        flags_poll_ms=50,
+        model_poll_ms=100,
+    )
+    requests = [r.model_dump(mode="json", exclude_none=True) for r in world.requests(100)]
+    with running(settings) as live, live.client() as client:
+        _until(lambda: serves(live, "2", "1"))
+        prometheus = start_prometheus(
+            binary,
+            REPO / "infra" / "prometheus" / "prometheus.yml",
+            live.url.removeprefix("http://"),
+            tmp_path,
+        )
+        try:
+            wait_for_target_up(prometheus.url)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+            env |= {
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+                "STEELTHREAD_URL": live.url,
+                "STEELTHREAD_API_KEY": API_KEY,
+                "STEELTHREAD_FLAGS_PATH": str(flags),
+                "PROMETHEUS_URL": prometheus.url,
+            }
+            shown = run_block(before, env)
+            assert shown.returncode == 0, shown.stderr
+            assert '"stable": "1"' in shown.stdout
+            started = run_block(start, env)
+            assert started.returncode == 0, started.stderr
+
+            def send(rounds: int) -> None:
+                for _ in range(rounds):
+                    for request in requests:
+                        assert client.post("/v1/predictions", json=request).status_code == 200
+
+            send(1)  # the series exist before the traffic that is judged
+            time.sleep(2.5)
+            send(30)  # about 5 % of 100 entities x 30: enough canary predictions for the check's minimum
+            time.sleep(2.5)
+            watched = run_block(watch, env)
+            assert watched.returncode == 0, watched.stderr
+            assert '"outcome": "model_error"' in watched.stdout
+            decided = run_block(decide, env)
+            assert decided.returncode == 0, decided.stderr
+            assert "decision: abort" in decided.stdout
+            assert "ABORT: canary v2" in decided.stderr
+            assert "model-error share vs stable" in decided.stderr
+            aborted = run_block(abort, env)
+            assert aborted.returncode == 0, aborted.stderr
+            answers = [client.post("/v1/predictions", json=r).json() for r in requests]
+            assert {(a["model_version"], a["degraded"]) for a in answers} == {("1", False)}
+        finally:
+            prometheus.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from helpers.training_task import INSANE_LABEL, PRIMARY, STRICT_GATE
 from steelthread_training import cli_promote, cli_train
+from steelthread_training.package import read_pointer, write_pointer
 
 pytestmark = [
     pytest.mark.slow,
@@ -71,6 +73,24 @@ def test_rollback_without_a_champion_is_one_line(world, cli_root: Path) -> None:
     result = CliRunner().invoke(cli_promote.app, ["rollback", "--reason", "x"], env=_env(world, cli_root))
     assert result.exit_code == 6
     assert result.output == "error: there is no champion to roll back\n"
+
+
+def test_settle_makes_the_champion_stable_or_says_there_is_none(
+    world, cli_root: Path, tmp_path: Path
+) -> None:
+    """After a canary went live, `stable` is the champion too (what shadow or canary mode then serves)."""
+    env = _env(world, tmp_path)
+    none = CliRunner().invoke(cli_promote.app, ["settle"], env=env)
+    assert none.exit_code == 6
+    assert none.output.startswith("error: no champion in ")
+    assert len(none.output.splitlines()) == 1
+    models = tmp_path / "models"
+    shutil.copytree(cli_root / "models" / "versions", models / "versions")
+    write_pointer(models, "champion", "1")
+    settled = CliRunner().invoke(cli_promote.app, ["settle"], env=env)
+    assert settled.exit_code == 0, settled.output
+    assert settled.output == "stable is now version 1, the champion\n"
+    assert read_pointer(models, "stable") == "1"
 
 
 def test_an_insane_frame_stops_before_training(world, tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ class Flow:
     registry: Registry
     versions: dict[str, str]
     times: dict[str, datetime]
+    stable: dict[str, str | None]
+    """What the deployment's `stable` pointer named after each champion move."""
 
 
 def _tick() -> datetime:
@@ -67,20 +69,25 @@ def flow(trained, settings_for, register_version, tmp_path_factory: pytest.TempP
     assert not stump.verdict.passed
     versions: dict[str, str] = {}
     times: dict[str, datetime] = {"start": _tick()}
+    stable: dict[str, str | None] = {}
+    models_dir = settings.resolved_models_dir()
     versions["v1"] = register_version(registry, good, root / "w1")
     register_challenger(registry, settings, versions["v1"], "v1 passed")
     promote(registry, settings, versions["v1"], "staging", "v1 to staging")
     promote(registry, settings, versions["v1"], "champion", "v1 ships")
     times["v1_champion"] = _tick()
+    stable["v1_champion"] = read_pointer(models_dir, "stable")
     versions["v2"] = register_version(registry, good, root / "w2")
     register_challenger(registry, settings, versions["v2"], "v2 passed")
     promote(registry, settings, versions["v2"], "staging", "v2 to staging")
     promote(registry, settings, versions["v2"], "champion", "v2 ships")
     times["v2_champion"] = _tick()
+    stable["v2_champion"] = read_pointer(models_dir, "stable")
     rollback(registry, settings, "v2 misbehaves")
     times["rolled_back"] = _tick()
+    stable["rolled_back"] = read_pointer(models_dir, "stable")
     versions["v3"] = register_version(registry, stump, root / "w3")
-    return Flow(settings=settings, registry=registry, versions=versions, times=times)
+    return Flow(settings=settings, registry=registry, versions=versions, times=times, stable=stable)
 
 
 def test_promotion_moves_aliases_and_publishes_packages(flow: Flow) -> None:
@@ -95,6 +102,15 @@ def test_promotion_moves_aliases_and_publishes_packages(flow: Flow) -> None:
     for v in (v1, v2):
         assert json.loads((models_dir / "versions" / v / "package.json").read_text())["version"] == v
     assert not (models_dir / "versions" / flow.versions["v3"]).exists()
+
+
+def test_the_replaced_champion_stays_published_as_stable(flow: Flow) -> None:
+    """A first champion replaces nothing; the second keeps the first as `stable` (what a canary's other
+    customers get); a rollback makes its target stable too, so no canary split is left behind."""
+    v1 = flow.versions["v1"]
+    assert flow.stable == {"v1_champion": None, "v2_champion": v1, "rolled_back": v1}
+    models_dir = flow.settings.resolved_models_dir()
+    assert json.loads((models_dir / "stable.json").read_text()) == {"version": v1, "path": f"versions/{v1}"}
 
 
 def test_every_move_is_in_the_append_only_audit_log(flow: Flow) -> None:

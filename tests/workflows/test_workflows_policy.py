@@ -202,6 +202,29 @@ def test_promotion_goes_staging_then_canary_then_live(workflows: dict[str, dict[
     assert jobs["abort-canary"]["with"]["alias-move"] == "rollback"
 
 
+def test_a_failed_canary_is_aborted_to_stable_only_once_its_alias_moved(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    """The canary is judged against stable per version; a failure after the champion moved serves stable to
+    everyone at once (fraction 0), and only then is the champion rolled back; a refused move rolls back
+    nothing (the previous champion stays)."""
+    steps = workflows["_deploy.yml"]["jobs"]["deploy"]["steps"]
+    names = [step.get("name") for step in steps]
+    check = steps[names.index("Canary against stable")]
+    abort = steps[names.index("Abort the canary (every customer to stable)")]
+    assert names.index("SLO check") < names.index("Canary against stable") < names.index(abort["name"])
+    assert ".github/scripts/canary_check.py" in check["run"]
+    assert '--canary-version "$VERSION"' in check["run"]
+    assert abort["if"] == "failure() && inputs.mode == 'canary' && steps.move.outputs.moved == 'true'"
+    assert "--mode canary --canary-fraction 0" in abort["run"]
+    assert "--check-flags" in abort["run"]
+    settle = steps[names.index("Settle stable")]
+    assert settle["if"] == "inputs.mode == 'live'"
+    assert "steelthread-promote settle" in settle["run"]
+    abort_job = workflows["promote.yml"]["jobs"]["abort-canary"]
+    assert "needs.canary.outputs.alias-moved == 'true'" in abort_job["if"]
+
+
 def test_untrusted_values_reach_scripts_only_through_env(all_run_steps: list[Any]) -> None:
     assert all_run_steps
     problems = [

@@ -341,3 +341,213 @@ def test_slo_cli_rejects_a_window_prometheus_would_not_take() -> None:
     result = _run("slo_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "0m")
     assert result.returncode == 2
     assert "window must look like" in result.stderr
+
+
+# --- canary_check --------------------------------------------------------------------------------------
+
+
+def _canary_check(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # it reuses slo_check's reader, as it does when run
+    return _load("canary_check")
+
+
+def _numbers(check: ModuleType, n: float, errors: float = 0, degraded: float = 0, p95: float | None = 0.002,
+             bins: list[float] | None = None) -> Any:  # fmt: skip
+    return check.Numbers(n, errors, degraded, p95, bins if bins is not None else [n * 0.5, n * 0.3, n * 0.2])
+
+
+def test_canary_psi_is_zero_for_the_same_shares_and_large_for_a_moved_distribution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = _canary_check(monkeypatch)
+    assert check.psi([50, 30, 20], [500, 300, 200]) == pytest.approx(0.0)
+    assert check.psi([50, 30, 20], [0, 0, 100]) > 5
+    assert check.chance_psi([50, 30, 0], [10, 10, 0]) == pytest.approx(1 * (1 / 80 + 1 / 20))
+    assert check.bins_from_buckets({0.5: 3, 1.0: 10, float("inf"): 10}) == [3, 7, 0]
+    assert check.bins_from_buckets({}) == []
+
+
+def test_canary_decision_compares_with_stable_and_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    check = _canary_check(monkeypatch)
+    limits = check.Limits(min_predictions=100)
+    stable = _numbers(check, 2000, errors=2, degraded=20)
+    assert all(c.passed for c in check.decide(_numbers(check, 500, errors=0, degraded=5), stable, limits))
+
+    def failed(canary: Any, against: Any = stable) -> list[str]:
+        return [c.name for c in check.decide(canary, against, limits) if not c.passed]
+
+    assert failed(_numbers(check, 500, errors=4)) == ["model-error share vs stable"]  # 0.8 % vs 0.1 %
+    assert failed(_numbers(check, 500, degraded=20)) == ["degraded share vs stable"]  # 4 % vs 1 %
+    assert failed(_numbers(check, 500, p95=0.02)) == ["p95 latency vs stable (s)"]  # over 1.5 x + 5 ms
+    assert failed(_numbers(check, 500, bins=[0, 0, 500]))[0].startswith("score shift")
+    assert failed(_numbers(check, 50)) == ["canary predictions (fewest)"]
+    assert failed(_numbers(check, 500, p95=None)) == ["canary p95 latency (s)", "p95 latency vs stable (s)"]
+    assert failed(_numbers(check, 500, bins=[])) == ["score shift (PSI)"]  # no scores to compare: abort
+    # Without a stable (a first champion) only the canary's own ceilings apply.
+    alone = check.decide(_numbers(check, 500, errors=4), None, limits)
+    assert [c.name for c in alone if not c.passed] == []
+    assert all(c.stable is None for c in alone)
+    assert [c.name for c in check.decide(_numbers(check, 500, errors=10), None, limits) if not c.passed] == [
+        "canary model-error share"
+    ]
+
+
+def test_canary_cli_fails_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad_window = _run(
+        "canary_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "0m", "--canary-version", "2"
+    )
+    assert bad_window.returncode == 2
+    assert "window must look like" in bad_window.stderr
+    bad_version = _run(
+        "canary_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "5m", "--canary-version", "../x"
+    )
+    assert bad_version.returncode == 2
+    assert "canary-version must be a model version" in bad_version.stderr
+    unreachable = _run(
+        "canary_check", "--prometheus-url", "http://127.0.0.1:9", "--window", "5m", "--canary-version", "2"
+    )
+    assert unreachable.returncode == 1  # no evidence is an abort, never a pass
+    assert unreachable.stderr.startswith("canary_check: ABORT: cannot read Prometheus")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+# --- monitor_alerts ------------------------------------------------------------------------------------
+
+TEXTFILE = """\
+# HELP steelthread_monitor_drift_share Share of monitored columns that drifted.
+# TYPE steelthread_monitor_drift_share gauge
+steelthread_monitor_drift_share{model_name="credit-risk",model_version="7"} 0.4
+# HELP steelthread_monitor_skew_share Share of sampled requests with mismatch.
+# TYPE steelthread_monitor_skew_share gauge
+steelthread_monitor_skew_share{model_name="credit-risk",model_version="7"} 0.0
+# HELP steelthread_monitor_performance Classification quality on labelled rows.
+# TYPE steelthread_monitor_performance gauge
+steelthread_monitor_performance{metric="roc_auc",model_name="credit-risk",model_version="7"} 0.70
+# HELP steelthread_monitor_reference_performance Classification quality on the reference.
+# TYPE steelthread_monitor_reference_performance gauge
+steelthread_monitor_reference_performance{metric="roc_auc",model_name="credit-risk",model_version="7"} 0.80
+"""
+
+
+def _conditions(tmp_path: Path) -> Path:
+    path = tmp_path / "conditions.json"
+    path.write_text(
+        json.dumps(
+            {
+                "completed_exit_codes": [0, 5],
+                "exit_codes": {"4": "no prediction-log rows in the window"},
+                "conditions": [
+                    {
+                        "name": "input drift",
+                        "metric": "steelthread_monitor_drift_share",
+                        "op": ">=",
+                        "threshold": 0.25,
+                        "runbook": "runbooks/input-drift.md",
+                    },
+                    {
+                        "name": "skew",
+                        "metric": "steelthread_monitor_skew_share",
+                        "op": ">",
+                        "threshold": 0.01,
+                        "runbook": "runbooks/training-serving-skew.md",
+                    },
+                    {
+                        "name": "performance drop",
+                        "metric": "steelthread_monitor_performance",
+                        "baseline": "steelthread_monitor_reference_performance",
+                        "labels": {"metric": "roc_auc"},
+                        "op": ">",
+                        "threshold": 0.05,
+                        "runbook": "runbooks/performance-drop.md",
+                    },
+                    {
+                        "name": "stale",
+                        "metric": "steelthread_monitor_model_age_seconds",
+                        "op": ">",
+                        "threshold": 1,
+                        "runbook": "runbooks/model-stale.md",
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _monitor(tmp_path: Path, exit_code: int) -> tuple[subprocess.CompletedProcess[str], str, str]:
+    textfile = tmp_path / "steelthread.prom"
+    textfile.write_text(TEXTFILE, encoding="utf-8")
+    output, body = tmp_path / "github_output", tmp_path / "issue.md"
+    result = _run(
+        "monitor_alerts",
+        "--textfile",
+        str(textfile),
+        "--conditions",
+        str(_conditions(tmp_path)),
+        "--exit-code",
+        str(exit_code),
+        "--run-url",
+        "https://example.invalid/run/1",
+        "--issue-body",
+        str(body),
+        "--github-output",
+        str(output),
+    )
+    return result, output.read_text(encoding="utf-8"), body.read_text(encoding="utf-8")
+
+
+def test_alerts_fire_for_drift_and_a_performance_drop_but_not_for_healthy_skew(tmp_path: Path) -> None:
+    result, output, body = _monitor(tmp_path, 0)
+    assert result.returncode == 0, result.stderr
+    assert output == "alert=true\n"
+    assert "**input drift**" in body
+    assert "runbooks/input-drift.md" in body
+    assert "**performance drop**" in body
+    assert "= 0.1 (> 0.05)" in body
+    assert "skew" not in body
+    assert (
+        "::warning title=alert condition not evaluated::steelthread_monitor_model_age_seconds"
+        in result.stdout
+    )
+
+
+def test_an_incomplete_monitoring_run_is_an_alert_with_its_meaning(tmp_path: Path) -> None:
+    result, output, body = _monitor(tmp_path, 4)
+    assert result.returncode == 0, result.stderr
+    assert output == "alert=true\n"
+    assert "exited with code 4: no prediction-log rows in the window" in body
+
+
+def test_alert_conditions_reject_an_unknown_operator(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {"conditions": [{"name": "x", "metric": "m", "op": "!=", "threshold": 1, "runbook": "r"}]}
+        ),
+        encoding="utf-8",
+    )
+    result = _run(
+        "monitor_alerts",
+        "--textfile",
+        "x",
+        "--conditions",
+        str(bad),
+        "--exit-code",
+        "0",
+        "--run-url",
+        "u",
+        "--issue-body",
+        str(tmp_path / "b.md"),
+    )
+    assert result.returncode == 2
+    assert "conditions[0]: op must be one of" in result.stderr
+
+
+def test_the_repositorys_alert_conditions_load_and_use_monitoring_gauge_names(repo_root: Path) -> None:
+    alerts = _load("monitor_alerts")
+    doc = json.loads((repo_root / ".github" / "monitor-alerts.json").read_text(encoding="utf-8"))
+    conditions, completed, meanings = alerts.load_conditions(doc)
+    assert completed == {0, 5}
+    assert set(meanings) == set(range(9))
+    assert all(c.metric.startswith("steelthread_monitor_") for c in conditions)

@@ -133,6 +133,20 @@ def test_pointers_resolve_only_to_the_version_they_name_inside_the_versions_fold
         contract.resolve(models)
 
 
+def test_stable_keeps_the_champion_a_promotion_replaces(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for version, run_id in (("1", "r1"), ("2", "r2"), ("3", "r3")):
+        contract.publish(_run(tmp_path / version, run_id=run_id), models, version)
+    assert contract.keep_stable(models, "1") is None  # a first champion replaces nothing
+    contract.write_pointer(models, "champion", "1")
+    assert contract.keep_stable(models, "2") == "1"
+    contract.write_pointer(models, "champion", "2")
+    assert contract.keep_stable(models, "2") == "1"  # a repeated promotion keeps what it kept
+    assert contract.resolve(models, alias=contract.STABLE) == models / "versions" / "1"
+    assert contract.keep_stable(models, "3") == "2"
+    assert contract.STABLE not in contract.ALIASES  # never a registry alias, only a deployment pointer
+
+
 def test_a_smoke_document_must_match_the_package_feature_order(tmp_path: Path) -> None:
     folder = contract.publish(_run(tmp_path / "run"), tmp_path / "models", "3")
     with pytest.raises(PackageError, match="feature_names differ"):

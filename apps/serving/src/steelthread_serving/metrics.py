@@ -2,21 +2,39 @@
 
 Each app instance owns its registry so tests can build many apps in one process without duplicate
 registrations; `/metrics` exposes exactly this registry.
+
+The `steelthread_version_*` series are per routed role (`champion`, `stable`, `fallback`) and model version,
+so a canary's numbers are compared with the stable's instead of being pooled with them
+(`.github/scripts/canary_check.py`). Their labels stay bounded: three roles, three outcomes, and the
+versions this process has loaded.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from steelthread_contracts import ServingMode
 from steelthread_serving.flags import FlagProblemKind, FlagState
+from steelthread_serving.usecase import SCORE_RANGE
 
 MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-SCORE_BUCKETS = tuple(round(i / 20, 2) for i in range(1, 21))
+SCORE_BINS = 20
+
+
+def score_buckets(low: float, high: float, bins: int = SCORE_BINS) -> tuple[float, ...]:
+    """Equal-width upper bounds over the use case's score range (fixed bins, so the score shift between
+    two versions can be computed from the histograms alone); Prometheus' defaults for an unbounded range."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return Histogram.DEFAULT_BUCKETS
+    return tuple(round(low + (high - low) * i / bins, 10) for i in range(1, bins + 1))
+
+
+SCORE_BUCKETS = score_buckets(*SCORE_RANGE)
 
 
 class ServingMetrics:
@@ -46,6 +64,30 @@ class ServingMetrics:
         self.score = Histogram(
             "steelthread_prediction_score",
             "Answered score (the use case's `score_field`).",
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
+        self.version_predictions = Counter(
+            "steelthread_version_predictions",
+            "Predictions by the role they were routed to (champion, stable, fallback), that role's model "
+            "version and the outcome: ok (that model answered), model_error (it raised or gave an invalid "
+            "score; the fallback answered) or degraded (no usable features or no model; the fallback "
+            "answered).",
+            ["role", "model_version", "outcome"],
+            registry=r,
+        )
+        self.version_latency = Histogram(
+            "steelthread_version_latency_seconds",
+            "Time to answer one prediction, by routed role and model version.",
+            ["role", "model_version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.version_score = Histogram(
+            "steelthread_version_score",
+            "Scores answered by the routed model (outcome ok), by role and model version, in fixed bins "
+            "over the use case's score range.",
+            ["role", "model_version"],
             buckets=SCORE_BUCKETS,
             registry=r,
         )

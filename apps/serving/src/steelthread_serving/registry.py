@@ -11,25 +11,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from steelthread_contracts import RefusedPackage
+from steelthread_contracts.package import STABLE
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import OnnxModel, PackageError, load_package, pointer_folder, read_pointer
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("champion", "challenger")
+ROLES = ("champion", "challenger", "stable")
 
 
 @dataclass(frozen=True)
 class Slots:
-    """An immutable snapshot: readers take one reference and see a consistent pair."""
+    """An immutable snapshot: readers take one reference and see a consistent set."""
 
     champion: OnnxModel | None = None
     challenger: OnnxModel | None = None
+    stable: OnnxModel | None = None
 
 
 class ModelRegistry:
@@ -45,7 +47,7 @@ class ModelRegistry:
         self.providers = providers
         self.metrics = metrics
         self.expected_features = expected_features
-        self.aliases = {"champion": champion_alias, "challenger": "challenger"}
+        self.aliases = {"champion": champion_alias, "challenger": "challenger", "stable": STABLE}
         self.slots = Slots()
         self.last_refused: RefusedPackage | None = None
         self._seen: dict[str, str | None] = dict.fromkeys(ROLES)
@@ -78,7 +80,9 @@ class ModelRegistry:
         directory = (self.models_dir / pointer.path).resolve()
         try:
             directory = pointer_folder(self.models_dir, self.aliases[role], pointer)
-            model = load_package(directory, self.providers, self.expected_features())
+            model = self._loaded(directory, pointer.version) or load_package(
+                directory, self.providers, self.expected_features()
+            )
         except PackageError as exc:
             self._refuse(role, directory, str(exc), key=key)
             return
@@ -92,12 +96,18 @@ class ModelRegistry:
             return
         self._swap(role, model)
 
+    def _loaded(self, directory: Path, version: str) -> OnnxModel | None:
+        """The model another role already loaded from `directory` (after a promotion `stable` names the
+        package `champion` had), so the same package is never loaded twice."""
+        for role in ROLES:
+            model: OnnxModel | None = getattr(self.slots, role)
+            if model is not None and model.path == directory and model.version == version:
+                return model
+        return None
+
     def _swap(self, role: str, model: OnnxModel | None) -> None:
         old = getattr(self.slots, role)
-        if role == "champion":
-            self.slots = Slots(champion=model, challenger=self.slots.challenger)
-        else:
-            self.slots = Slots(champion=self.slots.champion, challenger=model)
+        self.slots = replace(self.slots, **{role: model})
         if old is not None:
             self.metrics.model_info.labels(role=role, name=old.name, version=old.version).set(0)
         if model is not None:

@@ -28,13 +28,26 @@ from steelthread_serving.flags import FlagState, ServingFlags
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.package import OnnxModel
-from steelthread_serving.registry import ModelRegistry
-from steelthread_serving.routing import champion_answers, champion_scores
+from steelthread_serving.registry import ModelRegistry, Slots
+from steelthread_serving.routing import Route, champion_scores, route, scores_anything
 from steelthread_serving.scoring import MODEL_ERROR_REASON, ScoreEntry
 from steelthread_serving.sinks import RecordSink
 from steelthread_serving.usecase import JOIN_KEY, LOGGED_REQUEST_FIELDS, SCORE_FIELD, USE_CASE
 
 NO_MODEL_REASON = "no_model_loaded"
+OK, MODEL_ERROR, DEGRADED = "ok", "model_error", "degraded"
+"""The `outcome` label of `steelthread_version_predictions`: the routed model answered, it failed (raised
+or an invalid score), or it could not be asked (no usable features, no model)."""
+EMPTY = Slots()
+
+
+def routed_model(slots: Slots, routed: Route) -> OnnxModel | None:
+    """The loaded model of the role a request is routed to (none for the fallback)."""
+    if routed is Route.CHAMPION:
+        return slots.champion
+    if routed is Route.STABLE:
+        return slots.stable
+    return None
 
 
 @dataclass
@@ -69,40 +82,43 @@ class PredictionService:
         started = time.perf_counter()
         state = self.flag_state()
         request_id = request.request_id or f"req-{os.urandom(16).hex()}"  # uuid4 costs 3x more
-        slots = self.registry.slots if self.registry is not None else None
-        champion = slots.champion if slots else None
-        challenger = slots.challenger if slots else None
+        slots = self.registry.slots if self.registry is not None else EMPTY
         key = getattr(request, JOIN_KEY)
-        wants_champion = champion_answers(state.mode, state.canary_fraction, key)
-        runs_models = champion_scores(state.mode) and (champion or challenger) is not None
+        routed = route(state.mode, state.canary_fraction, key, slots.stable is not None)
+        target = routed_model(slots, routed)
 
+        models: Models = ()
+        if slots.champion is not None and champion_scores(state.mode, routed):
+            models += (("champion", slots.champion),)
+        if routed is Route.STABLE and target is not None:
+            models += (("stable", target),)
+        if slots.challenger is not None and scores_anything(state.mode):
+            models += (("challenger", slots.challenger),)
         vector = FeatureVector(values={})
         scores: list[ScoreEntry] = []
-        champion_scored: ScoreEntry | None = None
-        if runs_models:
-            models: Models = (("champion", champion),) if champion is not None else ()
-            if challenger is not None:
-                models += (("challenger", challenger),)
+        scored: dict[str, ScoreEntry] = {}
+        if models:
             if self._batcher is not None:
                 vector, scored = await self._batcher.score(request, models)
                 scores = [scored[role] for role, _ in models if role in scored]
-                champion_scored = scored.get("champion")
             else:
                 vector = FeatureVector(values={}, problem="feature_store_missing")
 
         degraded_reason: str | None = None
+        outcome = OK
         answering: OnnxModel | SkeletonModel = self.fallback
         score = self.fallback.predict()
-        if wants_champion:
-            if champion is None:
-                degraded_reason = NO_MODEL_REASON
+        if routed is not Route.FALLBACK:
+            entry = scored.get(routed.value)
+            if target is None:
+                degraded_reason, outcome = NO_MODEL_REASON, DEGRADED
             elif vector.problem is not None:
-                degraded_reason = vector.problem
-            elif champion_scored is not None and champion_scored["score"] is None:
-                degraded_reason = (champion_scored["error"] or MODEL_ERROR_REASON).split(":")[0]
-            elif champion_scored is not None and champion_scored["score"] is not None:
-                answering = champion
-                score = champion_scored["score"]
+                degraded_reason, outcome = vector.problem, DEGRADED
+            elif entry is None or entry["score"] is None:
+                error = entry["error"] if entry is not None else None
+                degraded_reason, outcome = (error or MODEL_ERROR_REASON).split(":")[0], MODEL_ERROR
+            else:
+                answering, score = target, entry["score"]
         scores.append(self._fallback_score)
         decision = decide(score, answering.thresholds, self.policy)
         source = decided_by(score, answering.thresholds, self.policy)
@@ -147,31 +163,41 @@ class PredictionService:
             )
         )
         mode = state.mode.value
-        self.metrics.child(self.metrics.predictions, decision.value, mode).inc()
-        self.metrics.score.observe(score)
-        self.metrics.child(self.metrics.latency, mode, answering.version).observe(latency)
+        m = self.metrics
+        m.child(m.predictions, decision.value, mode).inc()
+        m.score.observe(score)
+        m.child(m.latency, mode, answering.version).observe(latency)
         if degraded_reason:
-            self.metrics.child(self.metrics.degraded, degraded_reason).inc()
+            m.child(m.degraded, degraded_reason).inc()
+        # Per routed role and version: the canary's numbers apart from the stable's (and the fallback's).
+        routed_version = (target or self.fallback).version
+        m.child(m.version_predictions, routed.value, routed_version, outcome).inc()
+        m.child(m.version_latency, routed.value, routed_version).observe(latency)
+        if outcome == OK:
+            m.child(m.version_score, routed.value, routed_version).observe(score)
         return orjson.dumps(answer)
 
     def model_info(self) -> ModelInfo:
         state = self.flag_state()
         fallback = self.fallback.describe()
-        slots = self.registry.slots if self.registry is not None else None
-        champion = slots.champion if slots else None
-        challenger = slots.challenger if slots else None
+        slots = self.registry.slots if self.registry is not None else EMPTY
+        champion, challenger, stable = slots.champion, slots.challenger, slots.stable
+        if stable is not None:
+            others = f"stable {stable.name}:{stable.version} (the previous champion)"
+        else:
+            others = "the skeleton (no stable: no champion came before this one)"
         if state.mode is ServingMode.SKELETON:
             reason = "skeleton mode: the constant model answers every request"
-        elif champion is None:
+        elif champion is None and (stable is None or state.mode is ServingMode.LIVE):
             reason = f"{state.mode.value} mode, but no registered model is loaded: the skeleton answers"
+        elif champion is None:
+            reason = f"{state.mode.value} mode, no champion loaded: outside the canary {others} answers"
         elif state.mode is ServingMode.SHADOW:
-            reason = (
-                f"shadow mode: {champion.name}:{champion.version} scores and is logged; the skeleton answers"
-            )
+            reason = f"shadow mode: {champion.name}:{champion.version} scores and is logged; {others} answers"
         elif state.mode is ServingMode.CANARY:
             reason = (
                 f"canary mode: {state.canary_fraction:.0%} of {JOIN_KEY} values get "
-                f"{champion.name}:{champion.version}, the rest the skeleton"
+                f"{champion.name}:{champion.version}, the rest {others}"
             )
         else:
             reason = f"live mode: {champion.name}:{champion.version} answers"
@@ -184,6 +210,7 @@ class PredictionService:
             canary_fraction=state.canary_fraction,
             champion=champion.describe() if champion else fallback,
             challenger=challenger.describe() if challenger else None,
+            stable=stable.describe() if stable else None,
             fallback=fallback,
             last_refused=self.registry.last_refused if self.registry else None,
             reason=reason,

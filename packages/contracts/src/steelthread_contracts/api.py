@@ -150,6 +150,14 @@ class ModelInfo(_Strict):
     canary_fraction: float = Field(ge=0.0, le=1.0)
     champion: ModelDescription
     challenger: ModelDescription | None = None
+    stable: ModelDescription | None = Field(
+        default=None,
+        description=(
+            "The previous champion: it answers the entity keys outside the canary fraction in canary mode "
+            "and every request in shadow mode. Null when no champion came before this one; those requests "
+            "then get the fallback (`reason` says so)."
+        ),
+    )
     fallback: ModelDescription
     last_refused: RefusedPackage | None = None
     reason: str = Field(description="Why this model answers in this mode, in words.")

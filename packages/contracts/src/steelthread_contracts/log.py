@@ -31,7 +31,7 @@ class ScoreRecord(BaseModel):
 
     model_name: str
     model_version: str
-    role: str = Field(description="champion, challenger or fallback")
+    role: str = Field(description="champion, stable (the previous champion), challenger or fallback")
     score: float | None = Field(description="None when the model failed; see `error`.")
     error: str | None = None
 

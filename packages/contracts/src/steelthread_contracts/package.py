@@ -7,6 +7,8 @@ Layout under the deployment location (`models_dir`):
     versions/<version>/reference.parquet  feature columns, score, label, slice columns (monitoring)
     versions/<version>/smoke.json         `SmokeDocument`: fixed inputs with expected scores and bounds
     <alias>.json                          `AliasPointer` {"version": "3", "path": "versions/3"}
+    stable.json                           the champion the current one replaced (`keep_stable`), until the
+                                          new one goes live (`settle_stable`)
 
 A training run logs the same files with `manifest.json` (the manifest before the registry gives it a
 version); `publish` copies them to `versions/<version>/` under a temporary name and renames the folder
@@ -51,6 +53,15 @@ PACKAGE_FILES: Final = (MODEL_FILE, REFERENCE_FILE, SMOKE_FILE)
 SCORING_FILES: Final = (MODEL_FILE, SMOKE_FILE)
 """What a scorer (serving, batch) reads and verifies."""
 ALIASES: Final = ("challenger", "staging", "champion")
+"""The registry's aliases, in promotion order: each moves through gates and is audited."""
+STABLE: Final = "stable"
+"""The previous champion: the version `champion` named before the last promotion replaced it. A pointer in
+the deployment location only, never a registry alias: during a canary it answers the entities outside the
+canary fraction (and in shadow mode every entity), so customers keep the answers they had, never the
+constant model's. Written by `keep_stable` just before `champion` moves; `settle_stable` makes it the
+champion once the canary went live."""
+POINTER_ALIASES: Final = (*ALIASES, STABLE)
+"""Every alias a pointer file may have."""
 VERSION_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 _VERSION: Final = re.compile(VERSION_PATTERN)
 MAX_SMOKE_TOLERANCE: Final = 1e-3
@@ -260,8 +271,8 @@ def check_smoke(smoke: SmokeDocument, scores: Sequence[float]) -> None:
 
 
 def check_alias(alias: str) -> str:
-    if alias not in ALIASES:
-        raise PackageError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
+    if alias not in POINTER_ALIASES:
+        raise PackageError(f"unknown alias {alias!r}; expected one of {', '.join(POINTER_ALIASES)}")
     return alias
 
 
@@ -309,7 +320,7 @@ def resolve(models_dir: Path, *, alias: str | None = None, version: str | None =
     name = alias or "champion"
     pointer = read_pointer(models_dir, name)
     if pointer is None:
-        known = [a for a in ALIASES if pointer_path(models_dir, a).is_file()]
+        known = [a for a in POINTER_ALIASES if pointer_path(models_dir, a).is_file()]
         raise PackageError(
             f"no model is {name!r} in {models_dir}: no pointer {name}.json "
             f"(aliases with a pointer: {', '.join(known) or 'none'})"
@@ -453,3 +464,29 @@ def write_pointer(models_dir: Path, alias: str, version: str) -> Path:
 
 def remove_pointer(models_dir: Path, alias: str) -> None:
     pointer_path(models_dir, alias).unlink(missing_ok=True)
+
+
+def keep_stable(models_dir: Path, incoming: str) -> str | None:
+    """Before `champion` moves to `incoming`: point `stable` at the version `champion` names now, so the
+    package being replaced stays loadable; return that version.
+
+    Called first, so serving never sees the new champion without the old one beside it. Without a champion
+    pointer there is nothing to keep (a first promotion); a champion that already is `incoming` (a repeated
+    promotion) leaves `stable` as it is. Either way the current `stable` is returned.
+    """
+    current = read_pointer(models_dir, "champion")
+    if current is not None and current.version != incoming:
+        write_pointer(models_dir, STABLE, current.version)
+        return current.version
+    kept = read_pointer(models_dir, STABLE)
+    return None if kept is None else kept.version
+
+
+def settle_stable(models_dir: Path) -> str:
+    """The canary is over (the champion went live): point `stable` at the champion too, so shadow or canary
+    mode outside a promotion serves the champion customers have, never an older one. Returns the version."""
+    current = read_pointer(models_dir, "champion")
+    if current is None:
+        raise PackageError(f"no champion in {models_dir}: nothing to settle as stable")
+    write_pointer(models_dir, STABLE, current.version)
+    return current.version

@@ -1,5 +1,6 @@
 """`steelthread-promote`: move a version challenger -> staging -> champion, roll the champion back, show
-whether registry, deployment pointers and audit log agree, and finish a half-done move."""
+whether registry, deployment pointers and audit log agree, finish a half-done move, and settle a finished
+canary (the champion becomes `stable` too)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,16 @@ def repair(data_dir: DataDir = None) -> None:
         finished = do_repair(Registry(settings), settings, on_note=_note)
     if finished is None:
         console.print("nothing to repair: registry, deployment pointers and audit log agree")
+
+
+@app.command()
+@cli_errors
+def settle(data_dir: DataDir = None) -> None:
+    """The canary went live: point `stable` at the champion, so shadow or canary mode serves it."""
+    from steelthread_training.package import settle_stable
+
+    version = settle_stable(_settings(data_dir).resolved_models_dir())
+    console.print(f"stable is now version {version}, the champion")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from steelthread_contracts.package import (
     MODEL_FILE,
     PACKAGE_FILE,
     REFERENCE_FILE,
+    STABLE,
     OnnxSignature,
     PackageConflictError,
     PackageError,
@@ -45,11 +46,14 @@ __all__ = [
     "MANIFEST_FILE",
     "MODEL_FILE",
     "PACKAGE_FILE",
+    "STABLE",
+    "keep_stable",
     "publish_version",
     "read_manifest",
     "read_pointer",
     "remove_pointer",
     "score_smoke",
+    "settle_stable",
     "verify_package",
     "verify_run_package",
     "write_pointer",
@@ -162,6 +166,19 @@ def publish_version(source: Path, models_dir: Path, version: str) -> Path:
 def write_pointer(models_dir: Path, alias: str, version: str) -> Path:
     with _as(PromotionError):
         return contract.write_pointer(models_dir, alias, version)
+
+
+def keep_stable(models_dir: Path, incoming: str) -> str | None:
+    """Point `stable` at the champion that `incoming` is about to replace (see the contract's
+    `keep_stable`); the version kept, if any."""
+    with _as(PromotionError):
+        return contract.keep_stable(models_dir, incoming)
+
+
+def settle_stable(models_dir: Path) -> str:
+    """Point `stable` at the champion (the canary went live); the version."""
+    with _as(PromotionError):
+        return contract.settle_stable(models_dir)
 
 
 def read_pointer(models_dir: Path, alias: str) -> str | None:

@@ -7,6 +7,9 @@ MLflow aliases move, the audit record is appended, the deployment pointers are s
 closed. Serving only ever follows a pointer the registry and the audit log already agree with, and a move
 that stopped half-way (database down, process killed) is finished by the next move or by
 `steelthread-promote repair`: every step is idempotent, so finishing is running them all again.
+
+Before the `champion` pointer moves, the deployment's `stable` pointer keeps the champion it replaces (a
+rollback makes its target stable first), so a canary's other customers keep the answers they had.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from steelthread_training.package import (
     ALIASES,
     MODEL_FILE,
     PACKAGE_FILE,
+    STABLE,
+    keep_stable,
     publish_version,
     read_pointer,
     remove_pointer,
@@ -129,6 +134,10 @@ def _finish(registry: Registry, settings: TrainingSettings, intent: Intent) -> M
             continue
         if not (version_dir(models_dir, change.version) / PACKAGE_FILE).is_file():
             publish(registry, settings, change.version)  # removed since the intent was written
+        if change.alias == "champion" and intent.action == "rollback":
+            write_pointer(models_dir, STABLE, change.version)  # first: a canary's rest never gets the bad one
+        elif change.alias == "champion":
+            keep_stable(models_dir, change.version)  # idempotent: a repeat leaves stable as it is
         write_pointer(models_dir, change.alias, change.version)
     close_intent(audit_dir, intent.model)
     return _as_move(intent, settings)
