@@ -43,7 +43,8 @@ def test_spark_scores_equal_local_scores(tmp_path, spark, package) -> None:
     got, want = _read(tmp_path / "spark" / "scores"), _read(tmp_path / "local" / "scores")
     assert list(got.columns) == list(want.columns)
     assert got["request_id"].tolist() == want["request_id"].tolist()
-    assert np.abs(got["score"] - want["score"]).max() <= 1e-6
+    # float32 scores: a regression's value of a few hundred differs in its last bits between batchings
+    np.testing.assert_allclose(got["score"], want["score"], rtol=1e-6, atol=1e-6)
     assert got["decision"].tolist() == want["decision"].tolist()
     quarantine = _read(tmp_path / "spark" / "quarantine")
     assert (
@@ -105,6 +106,7 @@ def test_spark_scoring_with_the_feast_spark_join(tmp_path, spark, feature_world,
     assert spark_summary.quarantined >= 1
     got, want = _read(tmp_path / "spark" / "scores"), _read(tmp_path / "local" / "scores")
     assert got["request_id"].tolist() == want["request_id"].tolist()
-    assert np.abs(got["score"] - want["score"]).max() <= 1e-6
+    # float32 scores: a regression's value of a few hundred differs in its last bits between batchings
+    np.testing.assert_allclose(got["score"], want["score"], rtol=1e-6, atol=1e-6)
     reasons = _read(tmp_path / "spark" / "quarantine").set_index("request_id")["quarantine_reason"]
     assert reasons[applications.loc[5, "request_id"]] == f"invalid_value:{choice.name}"

@@ -284,7 +284,8 @@ def test_a_full_queue_spills_a_refused_record_is_kept_and_a_replay_never_duplica
     tmp_path: Path, database: str
 ) -> None:
     metrics = ServingMetrics()
-    sink = PostgresSink(PREDICTIONS, options(tmp_path, database, queue_size=1), metrics)
+    # a generous shutdown: this test is about spilling and replaying, not about a deadline on a busy machine
+    sink = PostgresSink(PREDICTIONS, options(tmp_path, database, queue_size=1, shutdown_s=60.0), metrics)
     ids = [f"q-{i}" for i in range(2000)]
     for request_id in ids:  # far faster than one writer: most find the queue full and spill
         sink.append_json(record(request_id))
@@ -294,7 +295,7 @@ def test_a_full_queue_spills_a_refused_record_is_kept_and_a_replay_never_duplica
     # close() replays its own spill while its deadline lasts; on a loaded machine some may stay on disk,
     # and the next sink to connect replays them (as the next process would): nothing is lost either way.
     later = ServingMetrics()
-    PostgresSink(PREDICTIONS, options(tmp_path, database), later).close()
+    PostgresSink(PREDICTIONS, options(tmp_path, database, shutdown_s=60.0), later).close()
     counts = {
         outcome: sum(
             m.registry.get_sample_value(
