@@ -37,7 +37,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build worlds and packages
 
-from helpers.packages import make_package, publish, train_tiny  # noqa: E402
+from helpers.packages import MODEL_NAME, make_package, publish, train_tiny  # noqa: E402
 from helpers.serving import free_port, write_flags  # noqa: E402
 from helpers.world import build_world  # noqa: E402
 from steelthread_features import store  # noqa: E402
@@ -240,7 +240,7 @@ def main() -> None:
                 content=bodies[name],
                 headers={"X-API-Key": KEY, "Content-Type": "application/json"},
             ).json()
-            expected = ("skeleton", "skeleton") if name == "skeleton" else ("live", "credit-risk-lgbm")
+            expected = ("skeleton", "skeleton") if name == "skeleton" else ("live", MODEL_NAME)
             if (answer["mode"], answer["model_name"]) != expected or answer["degraded"]:
                 raise SystemExit(f"{name} does not answer as measured: {answer}")
 
