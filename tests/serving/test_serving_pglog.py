@@ -292,10 +292,13 @@ def test_a_full_queue_spills_a_refused_record_is_kept_and_a_replay_never_duplica
     sink.append_json(b'{"schema_version": 2, "request_id": "no-time"}')  # the database refuses it
     sink.append_json(record(ids[0]))  # the same request id again
     sink.close()
-    # close() replays its own spill while its deadline lasts; on a loaded machine some may stay on disk,
-    # and the next sink to connect replays them (as the next process would): nothing is lost either way.
+    # close() replays its own spill while its deadline lasts and the database answers; on a loaded machine
+    # some may stay on disk, and the next sink to connect replays them (as the next process would).
     later = ServingMetrics()
-    PostgresSink(PREDICTIONS, options(tmp_path, database, shutdown_s=60.0), later).close()
+    deadline = time.monotonic() + 120
+    while list((tmp_path / "spill").glob("predictions-*.jsonl")):  # what a loaded machine left on disk
+        assert time.monotonic() < deadline, "spilled records were never replayed"
+        PostgresSink(PREDICTIONS, options(tmp_path, database, shutdown_s=60.0), later).close()
     counts = {
         outcome: sum(
             m.registry.get_sample_value(

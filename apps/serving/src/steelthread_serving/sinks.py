@@ -52,14 +52,22 @@ class JsonlSink:
         self._file: BinaryIO | None = self._open()
 
     def _open(self) -> BinaryIO:
-        self._seq += 1
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        path = self._dir / f"{self._prefix}-{stamp}-{os.getpid()}-{self._seq:04d}.jsonl"
         self._size = 0
-        file = path.open("ab")
-        if self._lock_files:
+        while True:
+            self._seq += 1
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            path = self._dir / f"{self._prefix}-{stamp}-{os.getpid()}-{self._seq:04d}.jsonl"
+            if not self._lock_files:
+                return path.open("ab")
+            # A locked file is always a new one: appending to a file of the same name that an earlier sink
+            # of this process finished would race a replay that is reading it and about to delete it (the
+            # lines written meanwhile would go to the deleted file).
+            try:
+                file = path.open("xb")
+            except FileExistsError:
+                continue
             fcntl.flock(file.fileno(), fcntl.LOCK_EX)
-        return file
+            return file
 
     @property
     def written(self) -> int:
