@@ -10,10 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -142,3 +143,18 @@ def serve_process(env: Mapping[str, str], log: Path, ready_within: float = 30.0)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def body(request: Any) -> dict[str, object]:
+    """A request model as the JSON body a client sends."""
+    answer: dict[str, object] = request.model_dump(mode="json", exclude_none=True)
+    return answer
+
+
+def wait_until(check: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll `check` until it is true (a model swap, a flag change), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)

@@ -6,31 +6,17 @@ publishes them (the replaced champion kept as `stable` first).
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers.packages import MODEL_NAME, make_package, promote
-from helpers.serving import read_log, running, serves, write_flags
+from helpers.serving import body, read_log, running, serves, wait_until, write_flags
 from helpers.usecase import JOIN_KEY
 from helpers.world import FeatureWorld
 from steelthread_serving.routing import canary_bucket
 from steelthread_serving.settings import ServingSettings
 
 FRACTION = 0.3
-
-
-def body(request) -> dict[str, object]:
-    return request.model_dump(mode="json", exclude_none=True)
-
-
-def wait_until(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def promote_to(settings: ServingSettings, version: str) -> None:

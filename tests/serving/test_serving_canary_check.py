@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from helpers.packages import make_constant_package, make_package, promote, publish
-from helpers.serving import Live, running, serves, write_flags
+from helpers.serving import Live, body, running, serves, wait_until, write_flags
 from helpers.usecase import SCORE_FIELD, USE_CASE
 from helpers.world import FeatureWorld
 from steelthread_monitoring.localstack import Process, start_prometheus, wait_for_target_up
@@ -28,18 +28,6 @@ SCRIPTS = REPO / ".github" / "scripts"
 FRACTION = 0.3
 
 pytestmark = pytest.mark.slow
-
-
-def body(request) -> dict[str, object]:
-    return request.model_dump(mode="json", exclude_none=True)
-
-
-def wait_until(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def promote_to(settings: ServingSettings, version: str) -> None:

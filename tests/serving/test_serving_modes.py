@@ -13,25 +13,13 @@ import numpy as np
 import pyarrow as pa
 
 from helpers.packages import MODEL_NAME, make_package, onnx_scores, publish
-from helpers.serving import API_KEY, APPLICATION, Live, read_log, running, write_flags
+from helpers.serving import API_KEY, APPLICATION, Live, body, read_log, running, wait_until, write_flags
 from helpers.usecase import JOIN_KEY, REQUEST_NAMES, SCORE_FIELD, UNKNOWN_ENTITY, USE_CASE
 from helpers.world import FeatureWorld
 from steelthread_batch.package import load_package as load_batch_package
 from steelthread_batch.scoring import RunInfo, score_batch
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.settings import ServingSettings
-
-
-def body(request) -> dict[str, object]:
-    return request.model_dump(mode="json", exclude_none=True)
-
-
-def wait_until(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def champion_version(live: Live) -> str | None:
