@@ -15,15 +15,16 @@ IMAGE_TAG ?= dev
 export STEELTHREAD_DATA_DIR ?= var
 ROWS ?= 20000
 WINDOW ?= 24h
+BENCH_RESULTS ?= bench/results.json
 
-.PHONY: help setup tools demo test lint typecheck fmt serve bench data train promote rollback audit monitor \
+.PHONY: help setup tools demo test test-fast coverage lint typecheck fmt serve bench bench-small data train promote rollback audit monitor \
 	config-docs openapi openapi-check images stack-up stack-down clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines) every
-# process would otherwise recompile what it imports (`import feast` 9.4 s -> 6.6 s, measured).
+# process would otherwise recompile what it imports (`import feast` is the largest part).
 .venv/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml usecases/*/pyproject.toml examples/*/pyproject.toml)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --locked --all-packages --compile-bytecode
@@ -55,8 +56,11 @@ fmt: setup ## Format and autofix
 serve: setup ## Serve the API on HOST:PORT (needs STEELTHREAD_API_KEYS)
 	$(RUN) steelthread-serve --host $(HOST) --port $(PORT)
 
-bench: setup ## Run the benchmarks (prints side-by-side ratios)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done
+bench: setup tools ## Run the benchmarks; records figures and ratios in BENCH_RESULTS, renders bench/RESULTS.md
+	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b --size full --results $(BENCH_RESULTS); done
+
+bench-small: setup tools ## The benchmarks at the small size CI compares against the committed results
+	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b --size small --results $(BENCH_RESULTS); done
 
 data: setup ## Generate data (ROWS), apply the Feast repo and materialise the online store
 	$(RUN) steelthread-data generate --rows $(ROWS) --out $(STEELTHREAD_DATA_DIR)/data \

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import results as bench_results
 
 FILE_ROWS = 262_144
 
@@ -310,7 +311,7 @@ def main() -> None:
     parser.add_argument("--models")
     parser.add_argument("--output")
     parser.add_argument("--log", action="store_true")
-    args = parser.parse_args()
+    args = bench_results.parse(parser, small={"rows": 300_000})
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return
@@ -354,6 +355,34 @@ def main() -> None:
               f"start-up {spark['startup_s']:.1f} s apart")  # fmt: skip
     print(f"local peak memory at {int(local['rows']):,} rows vs {quarter_rows:,} rows: "
           f"{local['peak_gb']:.2f} GB vs {small['peak_gb']:.2f} GB (flat = streaming)")  # fmt: skip
+    ratios = {
+        "local engine rows/s / floor rows/s": local["rows"] / local["run_s"] / floor_rate,
+        "local engine + log rows/s / floor rows/s": (
+            results["local engine + prediction log"]["rows"]
+            / results["local engine + prediction log"]["run_s"]
+            / floor_rate
+        ),
+        "local peak memory at a quarter of the rows / at all rows": small["peak_gb"] / local["peak_gb"],
+    }
+    if not args.skip_spark:
+        ratios["spark rows/s / floor rows/s"] = spark["rows"] / spark["run_s"] / floor_rate
+    figures = {}
+    for name, r in results.items():
+        figures[f"{name} rows/s"] = r["rows"] / r["run_s"]
+        figures[f"{name} start-up s"] = r["startup_s"]
+        figures[f"{name} peak GB"] = r["peak_gb"]
+    bench_results.record(
+        args,
+        "batch",
+        params={
+            "rows": args.rows,
+            "trees": args.trees,
+            "threads": args.threads,
+            "spark": not args.skip_spark,
+        },
+        ratios=ratios,
+        figures=figures,
+    )
 
 
 if __name__ == "__main__":

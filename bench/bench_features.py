@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
+import results as bench_results
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -52,7 +53,15 @@ def _time(fn, iterations: int) -> tuple[float, float]:
     return _pct(samples)
 
 
-def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | None) -> str:
+MEASURED: dict[str, dict[str, float]] = {"ratios": {}, "figures": {}}
+"""What `record` stores: every printed p50 as a figure, every p50 against its base as a ratio."""
+
+
+def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | None, where: str) -> str:
+    MEASURED["figures"][f"{where}: {label} p50 ms"] = stats[0]
+    MEASURED["figures"][f"{where}: {label} p99 ms"] = stats[1]
+    if base is not None:
+        MEASURED["ratios"][f"{where}: base p50 / {label} p50"] = base[0] / stats[0]
     ratio = "" if base is None else f"{stats[0] / base[0]:8.1f}x {stats[1] / base[1]:8.1f}x"
     return f"  {label:<45} p50 {stats[0]:8.3f} ms  p99 {stats[1]:8.3f} ms  {ratio}"
 
@@ -81,7 +90,8 @@ def _compared_to_raw(
             request, settings=settings, as_of=at
         ),
     }
-    return [_row(label, _time(way, iterations), raw) for label, way in ways.items()]
+    where = "SQLite" if settings.profile == "local" else "Redis"
+    return [_row(label, _time(way, iterations), raw, where) for label, way in ways.items()]
 
 
 def _async_redis_reads(settings: FeatureSettings, entity: int, iterations: int) -> list[str]:
@@ -115,8 +125,8 @@ def _async_redis_reads(settings: FeatureSettings, entity: int, iterations: int) 
         await client.aclose()
         await reader.aclose()
         return [
-            _row("redis-py asyncio client, same HMGET", base, None),
-            _row("RedisReader.aread (serving's read)", mine, base),
+            _row("redis-py asyncio client, same HMGET", base, None, "Redis asyncio"),
+            _row("RedisReader.aread (serving's read)", mine, base, "Redis asyncio"),
         ]
 
     return asyncio.run(both())
@@ -169,7 +179,7 @@ def bench_online(
 
     raw = _time(raw_sqlite, iterations)
     lines.append("local profile (SQLite)")
-    lines.append(_row(f"raw SQLite read ({len(ONLINE_VIEWS)} views)", raw, None))
+    lines.append(_row(f"raw SQLite read ({len(ONLINE_VIEWS)} views)", raw, None, "SQLite"))
     lines.extend(_compared_to_raw(local, raw, entity, at, iterations))
     if skip_redis:
         return lines
@@ -204,7 +214,7 @@ def bench_online(
         rkey = _redis_key(prod.project, key, entity_key_serialization_version=3)
         raw = _time(lambda: client.hgetall(rkey), iterations)
         lines.append("production profile (Redis)")
-        lines.append(_row("raw Redis HGETALL", raw, None))
+        lines.append(_row("raw Redis HGETALL", raw, None, "Redis"))
         lines.extend(_compared_to_raw(prod, raw, entity, at, iterations))
         lines.append("production profile (Redis), on an event loop")
         lines.extend(_async_redis_reads(prod, entity, iterations))
@@ -321,6 +331,14 @@ def bench_pit(root: Path, rows: int) -> list[str]:  # pragma: no cover - benchma
             f"  {label:<30} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB  "
             f"({rss - base[2]:6.0f} MiB over the {base[2]:.0f} MiB import baseline)"
         )
+    MEASURED["ratios"]["PIT join: pandas seconds / Feast seconds"] = ref[0] / feast[0]
+    MEASURED["ratios"]["PIT join: pandas memory over baseline / Feast's"] = max(ref[2] - base[2], 1) / max(
+        feast[2] - base[2], 1
+    )
+    MEASURED["figures"]["PIT join: Feast seconds"] = feast[0]
+    MEASURED["figures"]["PIT join: pandas seconds"] = ref[0]
+    MEASURED["figures"]["PIT join: Feast MiB over baseline"] = feast[2] - base[2]
+    MEASURED["figures"]["PIT join: pandas MiB over baseline"] = ref[2] - base[2]
     lines.append(
         f"  ratio Feast / pandas: time {feast[0] / ref[0]:.2f}x, "
         f"memory over baseline {(feast[2] - base[2]) / max(ref[2] - base[2], 1):.2f}x"
@@ -336,7 +354,7 @@ def main() -> None:  # pragma: no cover - benchmark
     parser.add_argument("--skip-redis", action="store_true")
     parser.add_argument("--skip-pit", action="store_true")
     parser.add_argument("--pit-child", nargs=3, metavar=("METHOD", "DATA", "FEAST"))
-    args = parser.parse_args()
+    args = bench_results.parse(parser, small={"rows": 50_000, "online_rows": 5_000, "iterations": 200})
     if args.pit_child:
         method, data_dir, feast_dir = args.pit_child
         pit_child(method, Path(data_dir), Path(feast_dir))
@@ -350,6 +368,18 @@ def main() -> None:  # pragma: no cover - benchmark
         if not args.skip_pit:
             lines += bench_pit(root, args.rows)
     print("\n".join(lines))
+    bench_results.record(
+        args,
+        "features",
+        params={
+            "rows": 0 if args.skip_pit else args.rows,
+            "online_rows": args.online_rows,
+            "iterations": args.iterations,
+            "redis": not args.skip_redis,
+        },
+        ratios=MEASURED["ratios"],
+        figures=MEASURED["figures"],
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import results as bench_results
+
 END = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 MEMORY_BUDGET_GIB = 24.0
 
@@ -86,7 +88,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--write", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = bench_results.parse(parser, small={"sizes": "20000,60000"})
     if args.write:
         write(args.write, args.root)
         return
@@ -128,6 +130,21 @@ def main() -> None:
     print(
         f"ratio = seconds per 100k rows relative to {base['rows']:,} rows (flat or falling is the goal); "
         f"peak RSS {worst:.2f} GiB of a {MEMORY_BUDGET_GIB:.0f} GiB budget"
+    )
+    last = results[-1]
+    bench_results.record(
+        args,
+        "monitoring",
+        params={"sizes": args.sizes},
+        ratios={
+            f"seconds per 100k rows at {base['rows']} / at {last['rows']}": base_per
+            / (last["total_s"] / last["rows"] * 100_000),
+        },
+        figures={
+            **{f"total s at {r['rows']} rows": r["total_s"] for r in results},
+            **{f"read s at {r['rows']} rows": r["read_s"] for r in results},
+            **{f"peak GiB at {r['rows']} rows": r["peak_gib"] for r in results},
+        },
     )
 
 

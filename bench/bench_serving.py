@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import results as bench_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build worlds and packages
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
-    args = parser.parse_args()
+    args = bench_results.parse(parser, small={"duration": 2, "rounds": 1})
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     procs: list[subprocess.Popen[bytes]] = []
     cleanup: list[object] = []
@@ -341,6 +342,28 @@ def main() -> None:
         print(f"{'server':<12}{'cold start s':>13}{'RSS MB':>9}")
         for name in urls:
             print(f"{name:<12}{results[name]['cold_start_s']:>13.2f}{results[name]['rss_mb']:>9.0f}")
+        ratios: dict[str, float] = {}
+        figures: dict[str, float] = {}
+        for name in urls:
+            figures[f"{name} cold start s"] = float(results[name]["cold_start_s"])  # type: ignore[arg-type]
+            figures[f"{name} RSS MB"] = float(results[name]["rss_mb"])  # type: ignore[arg-type]
+            for c in (1, 8):
+                r: dict[str, float] = results[name][f"c{c}"]  # type: ignore[assignment]
+                for key in ("rps", "p50", "p99", "cpu_us"):
+                    figures[f"{name} c{c} {key}"] = r[key]
+                if name != "bare":
+                    bare_rps = results["bare"][f"c{c}"]["rps"]  # type: ignore[index]
+                    ratios[f"{name} req/s / bare req/s, c{c}"] = r["rps"] / bare_rps
+                if name not in ("bare", "mlflow") and "mlflow" in results:
+                    mlf_rps = results["mlflow"][f"c{c}"]["rps"]  # type: ignore[index]
+                    ratios[f"{name} req/s / mlflow req/s, c{c}"] = r["rps"] / mlf_rps
+        bench_results.record(
+            args,
+            "serving",
+            params={"duration_s": args.duration, "rounds": args.rounds, "mlflow": not args.skip_mlflow},
+            ratios=ratios,
+            figures=figures,
+        )
     finally:
         for p in procs:
             p.terminate()

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import results as bench_results
 import uvicorn
 from fastapi import FastAPI
 
@@ -60,7 +61,7 @@ def pct(samples: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
-    args = parser.parse_args()
+    args = bench_results.parse(parser, small={"requests": 600})
     tmp = Path(tempfile.mkdtemp())
     shutil.copy(DEFAULT_FLAGS_PATH, tmp / "flags.json")
     settings = ServingSettings(
@@ -93,6 +94,18 @@ def main() -> None:
     verdict = "meets" if statistics.median(skeleton) < 5 else "MISSES"
     print(f"skeleton median {statistics.median(skeleton):.3f} ms {verdict} the 5 ms target")
     shutil.rmtree(tmp)
+    bench_results.record(
+        args,
+        "serving_skeleton",
+        params={"requests": args.requests},
+        ratios={"bare p50 / skeleton p50": 1 / ratio},
+        figures={
+            "skeleton p50 ms": statistics.median(skeleton),
+            "skeleton p99 ms": pct(skeleton, 0.99),
+            "bare p50 ms": statistics.median(baseline),
+            "bare p99 ms": pct(baseline, 0.99),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ class ScoringBatcher:
         self._pending.append((request, models, future))
         if len(self._pending) == 1:
             if self.features.local:
-                loop.call_soon(self._read_local)  # a callback, not a task: ~15 us less per request
+                loop.call_soon(self._read_local)  # a callback, not a task: cheaper per request
             else:
                 await self._lead()
         return await future

@@ -1,9 +1,9 @@
 """Online features for a request, through the shared feature library's direct online reader.
 
 `steelthread_features.online` reads the store Feast materialised without importing Feast (which costs
-seconds at start-up and ~1 ms per `get_online_features` call), and runs the same request-time transforms
-as training. Any failure of the store (down, slow, unknown entity key, missing or stale values) becomes a
-`FeatureVector.problem`, never an exception on the request path.
+seconds at start-up and several times the read per `get_online_features` call), and runs the same
+request-time transforms as training. Any failure of the store (down, slow, unknown entity key, missing
+or stale values) becomes a `FeatureVector.problem`, never an exception on the request path.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class OnlineFeatures:
 
     @property
     def local(self) -> bool:
-        """A local file read (SQLite, ~50 us): `read_now` on the loop beats a timer or a thread hop, and
+        """A short local file read (SQLite): `read_now` on the loop beats a timer or a thread hop, and
         the connection's busy timeout bounds it (a timer could not interrupt it anyway)."""
         return self.reader.local
 

@@ -121,7 +121,7 @@ class ServingFlags:
         self._file_error: tuple[str, FlagProblem] | None = None
         """The provider's last error message and what it means, while the file cannot be read."""
         self._provider_repeats = 0
-        # An OpenFeature evaluation costs ~0.2 ms (hooks, JSON logic), more than the whole skeleton answer;
+        # An OpenFeature evaluation (hooks, JSON logic) costs more than the whole skeleton answer;
         # the file is only re-read every poll interval anyway, so a short cache changes nothing visible.
         self._cache_seconds = min(cache_ms, poll_ms) / 1000
         self._cached: tuple[float, FlagState] = (time.monotonic(), self._state)

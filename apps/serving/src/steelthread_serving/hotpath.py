@@ -1,9 +1,9 @@
 """`POST /v1/predictions` on raw ASGI: the one route that carries the traffic.
 
 FastAPI's per-request machinery (reading the body into a model field, resolving the key dependency,
-rendering the response) cost ~150 us a request here, more than the skeleton's answer and its log record
-together (bench/bench_serving.py), and the middleware stack in front of it (Starlette's error and
-FastAPI's telemetry and body-limit layers, then this app's) another ~5 % of live mode's throughput.
+rendering the response) cost more than the skeleton's answer and its log record together
+(bench/bench_serving.py, bench/RESULTS.md), and the middleware stack in front of it (Starlette's error
+and FastAPI's telemetry and body-limit layers, then this app's) a further share of live mode's throughput.
 `ServingAPI` hands this one route to `PredictionHotPath` before all of that; it answers well-formed,
 authorised predictions with a declared length within the body limit itself, with the same checks FastAPI
 makes (a JSON parse, then `PredictionRequest.model_validate`, as FastAPI validates a JSON body), the same

@@ -81,7 +81,7 @@ class PredictionService:
         server's CPU in py-spy profiles. The tests validate answers against the contract."""
         started = time.perf_counter()
         state = self.flag_state()
-        request_id = request.request_id or f"req-{os.urandom(16).hex()}"  # uuid4 costs 3x more
+        request_id = request.request_id or f"req-{os.urandom(16).hex()}"  # uuid4 costs more
         slots = self.registry.slots if self.registry is not None else EMPTY
         key = getattr(request, JOIN_KEY)
         routed = route(state.mode, state.canary_fraction, key, slots.stable is not None)

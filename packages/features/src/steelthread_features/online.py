@@ -1,13 +1,13 @@
 """Online feature vectors read straight from the store Feast materialised, without importing Feast.
 
-Why not `FeatureStore.get_online_features` on the request path: `import feast` costs 6.6 s here even
-with bytecode compiled (9.4 s without), and every call spends 0.5-0.8 ms resolving the registry and
-building a response around a read of 0.04-0.08 ms (bench/bench_features.py). Serving needs neither, so
-this module reads the active use case's batch views itself, in Feast's storage layout: entity keys
-serialised as Feast's version 3, tables `<project>_<view>` (SQLite) or one hash per entity key + project
-with murmur3 field names (Redis), values as Feast's `ValueProto`. Every name (join key, views, features,
-request fields, the row transform) comes from the use case's declaration, resolved once at import into
-the tuples the per-request code walks. The layout is Feast's, not ours, so
+Why not `FeatureStore.get_online_features` on the request path: `import feast` costs seconds even with
+bytecode compiled, and every call spends several times the read itself resolving the registry and
+building a response around it (bench/bench_features.py; figures in bench/RESULTS.md). Serving needs
+neither, so this module reads the active use case's batch views itself, in Feast's storage layout:
+entity keys serialised as Feast's version 3, tables `<project>_<view>` (SQLite) or one hash per entity
+key + project with murmur3 field names (Redis), values as Feast's `ValueProto`. Every name (join key,
+views, features, request fields, the row transform) comes from the use case's declaration, resolved once
+at import into the tuples the per-request code walks. The layout is Feast's, not ours, so
 `tests/features/test_features_online.py` checks this reader against `get_online_features` on both
 profiles, and the `feast` engine of `store.online_vector` stays available as the reference.
 
@@ -211,7 +211,7 @@ class SqliteReader:
             f'FROM "{project}_{view}" WHERE entity_key IN ({{marks}})'
             for i, view in enumerate(ONLINE_VIEWS)
         )
-        # One key (every online request) as `=`: SQLite plans it ~15 us faster than `IN (?)`.
+        # One key (every online request) as `=`: SQLite plans it faster than `IN (?)`.
         self._select_one = self._select.replace("IN ({marks})", "= ?")
         self._views = [(view, set(features), view_timestamp(view)) for view, features in ONLINE_VIEWS.items()]
 
@@ -261,7 +261,7 @@ class SqliteReader:
         self.close()
 
     async def aread(self, entity_ids: Sequence[int]) -> list[RawRow]:
-        # A local file read of ~50 us: a thread hop would cost more than the read (measured ~280 us);
+        # A short local file read: a thread hop would cost more than the read itself;
         # the connection's busy timeout bounds a read that waits on a writer.
         return self.read(entity_ids)
 
@@ -288,10 +288,10 @@ class RedisReader:
 
     `read` goes through redis-py's client. `aread` (serving, on the event loop) uses redis-py's asyncio
     connections and parser but not its client, pool and retry wrappers, and sends HMGETs packed once per
-    reader: ~40 % less per read here (p50 ~180 us → ~110 us, bench/bench_features.py). Its connections
-    have no socket timeout of their own (redis-py would start a task per send to enforce it): the caller
-    bounds the whole read (serving's `asyncio.timeout`), and a connection interrupted mid-reply is
-    closed, never reused.
+    reader, which takes a large share off each read (bench/bench_features.py, bench/RESULTS.md). Its
+    connections have no socket timeout of their own (redis-py would start a task per send to enforce
+    it): the caller bounds the whole read (serving's `asyncio.timeout`), and a connection interrupted
+    mid-reply is closed, never reused.
     """
 
     local = False

@@ -26,7 +26,7 @@ from steelthread_training.errors import TrainingError
 from steelthread_training.frame import LABEL, MODEL_FEATURES, TASK
 
 # OpenMP threads spin while waiting by default; on a busy two-core machine that made a 2-thread LightGBM fit
-# ten times slower than with passive waiting (measured 4.5 s vs 0.5 s). Set before lightgbm loads libgomp.
+# many times slower than with passive waiting. Set before lightgbm loads libgomp.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

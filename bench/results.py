@@ -1,0 +1,205 @@
+"""The one home of measured figures: every bench records into bench/results.json, rendered as RESULTS.md.
+
+Figures in docstrings, comments and docs go stale the day the code changes and invite edits that chase a
+few per cent; here they carry the machine (cores, memory, CPU model, load average) and the date they were
+measured on, and `make bench` rewrites them. Docs point here instead of quoting numbers.
+
+Each bench records under a size (`full` from `make bench`, `small` from `make bench-small`, which CI
+runs): its parameters, its side-by-side ratios and its absolute figures. Every ratio is oriented so that
+higher is better (e.g. "skeleton req/s / bare req/s"), so one rule judges them all: `compare` fails when a
+fresh ratio falls more than the tolerance below the committed one. Absolute figures are reported, never
+compared: they follow the machine, while both sides of a ratio ran on the same machine in the same run.
+
+    python bench/results.py render  [--results bench/results.json] [--markdown bench/RESULTS.md]
+    python bench/results.py compare --committed bench/results.json --fresh fresh.json [--tolerance 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RESULTS = ROOT / "bench" / "results.json"
+DEFAULT_MARKDOWN = ROOT / "bench" / "RESULTS.md"
+SIZES = ("full", "small")
+DEFAULT_TOLERANCE = 0.20
+"""A side-by-side ratio may fall this share below the committed one before CI fails (issue 23)."""
+
+
+class ResultsError(Exception):
+    """A results file that cannot be read or does not have the expected shape."""
+
+
+def machine() -> dict[str, Any]:
+    """What the figures depend on: cores, memory, CPU model and how busy the machine was."""
+    model = platform.processor() or platform.machine()
+    memory_gib = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "cpu_model": model,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every bench shares: where to record and at which size."""
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results file to update")
+    parser.add_argument(
+        "--size", choices=SIZES, default="full", help="small: the quick parameters CI compares"
+    )
+
+
+def parse(parser: argparse.ArgumentParser, small: dict[str, Any]) -> argparse.Namespace:
+    """Parse, then apply the bench's `small` parameters to every option the caller left at its default."""
+    add_arguments(parser)
+    args = parser.parse_args()
+    if args.size == "small":
+        for name, value in small.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    return args
+
+
+def load(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"runs": {}}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: not a readable results file ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), dict):
+        raise ResultsError(f"{path}: no 'runs' object; expected the file `make bench` writes")
+    return data
+
+
+def record(
+    args: argparse.Namespace,
+    bench: str,
+    *,
+    params: dict[str, Any],
+    ratios: dict[str, float],
+    figures: dict[str, float],
+) -> None:
+    """Store one bench's run under its size (replacing its previous one) and re-render the markdown."""
+    data = load(args.results)
+    data["runs"].setdefault(args.size, {})[bench] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "params": params,
+        "ratios": {k: round(v, 4) for k, v in ratios.items()},
+        "figures": {k: round(v, 4) for k, v in figures.items()},
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    if args.results.resolve() == DEFAULT_RESULTS:
+        DEFAULT_MARKDOWN.write_text(render(data))
+    print(f"recorded {bench} ({args.size}) in {args.results}")
+
+
+def render(data: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `make bench` (size full) and `make bench-small` (size small, what CI compares) from",
+        "`bench/results.json`; do not edit by hand. Ratios are side by side in one run on one machine, oriented",
+        "so that higher is better; CI fails when one falls more than "
+        f"{DEFAULT_TOLERANCE:.0%} below the committed value.",
+    ]
+    for size in SIZES:
+        for bench, run in sorted(data["runs"].get(size, {}).items()):
+            m = run["machine"]
+            load_avg = ", ".join(str(x) for x in m["load_average"])
+            lines += [
+                "",
+                f"## {bench} ({size})",
+                "",
+                f"{run['date']}; {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu_model']}; "
+                f"load average {load_avg}; Python {m['python']}.",
+                "Parameters: " + ", ".join(f"`{k}={v}`" for k, v in sorted(run["params"].items())) + ".",
+                "",
+                "| ratio (higher is better) | value |",
+                "|---|---:|",
+                *(f"| {k} | {v:.3f} |" for k, v in sorted(run["ratios"].items())),
+            ]
+            if run["figures"]:
+                lines += [
+                    "",
+                    "| figure | value |",
+                    "|---|---:|",
+                    *(f"| {k} | {v:.4g} |" for k, v in sorted(run["figures"].items())),
+                ]
+    return "\n".join(lines) + "\n"
+
+
+def compare(committed: dict[str, Any], fresh: dict[str, Any], tolerance: float) -> list[str]:
+    """One line per committed ratio of the sizes the fresh file has; failures start with 'FAIL'."""
+    lines = []
+    for size, benches in sorted(fresh["runs"].items()):
+        for bench, run in sorted(committed["runs"].get(size, {}).items()):
+            got = benches.get(bench, {}).get("ratios", {})
+            for name, before in sorted(run["ratios"].items()):
+                label = f"{size}/{bench}: {name}"
+                if name not in got:
+                    lines.append(f"FAIL {label}: not measured in the fresh run (committed {before:.3f})")
+                    continue
+                now = got[name]
+                floor = before * (1 - tolerance)
+                verdict = "FAIL" if now < floor else "ok  "
+                lines.append(f"{verdict} {label}: {now:.3f} against {before:.3f} (floor {floor:.3f})")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("render", help="rewrite the markdown from the results file")
+    r.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    r.add_argument("--markdown", type=Path, default=DEFAULT_MARKDOWN)
+    c = sub.add_parser("compare", help="fail when a fresh ratio falls below the committed one")
+    c.add_argument("--committed", type=Path, default=DEFAULT_RESULTS)
+    c.add_argument("--fresh", type=Path, required=True)
+    c.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "render":
+            args.markdown.write_text(render(load(args.results)))
+            return 0
+        if not args.fresh.exists():
+            raise ResultsError(f"{args.fresh}: no such results file; run the benches first")
+        fresh = load(args.fresh)
+        if not fresh["runs"]:
+            raise ResultsError(f"{args.fresh}: records no run")
+        lines = compare(load(args.committed), fresh, args.tolerance)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines) if lines else "no committed ratio for the sizes measured")
+    failed = [line for line in lines if line.startswith("FAIL")]
+    if failed:
+        print(f"{len(failed)} ratio(s) regressed more than {args.tolerance:.0%}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
