@@ -67,6 +67,7 @@ def test_workflows_use_only_the_agreed_make_targets(make_targets_by_use: dict[st
         "fmt",
         "serve",
         "bench",
+        "bench-small",
         "data",
         "train",
         "promote",
