@@ -41,6 +41,20 @@ demo: setup ## Run the main job end to end on embedded defaults (USECASE=credit|
 test: setup tools ## Run every test (the one command CI runs)
 	$(RUN) pytest
 
+# The unit tier: in-process tests only (no subprocess servers, no Spark, no MLflow training, no PostgreSQL or
+# Redis), picked by module so that the whole tier stays under a minute; `make test` still runs every test,
+# these included. A module joins the list only if it keeps that promise.
+UNIT_TESTS := packages usecases examples tests/habits tests/serving/test_serving_contract.py \
+	tests/serving/test_serving_flags.py tests/infra/test_infra_terraform_structure.py \
+	tests/infra/test_infra_compliance_features.py tests/runbooks/test_runbooks_pages.py \
+	tests/workflows/test_workflows_policy.py tests/training/test_training_tasks.py
+
+test-fast: setup ## Run the unit tier only (no servers, Spark, MLflow training or databases; under a minute)
+	$(RUN) pytest -m "not slow and not services" $(UNIT_TESTS)
+
+coverage: setup tools ## Run every test with a coverage report (var/coverage/); fails below the floor in pyproject.toml
+	$(RUN) pytest --cov --cov-report=term --cov-report=html:var/coverage
+
 lint: setup ## ruff lint + format check + layering contracts (lint-imports)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .

@@ -14,6 +14,7 @@ import ast
 import io
 import re
 import tokenize
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,7 @@ def figures(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return found
 
 
+@cache
 def _prose() -> dict[str, list[tuple[int, str]]]:
     out = {str(p.relative_to(ROOT)): list(enumerate(p.read_text().splitlines(), 1)) for p in MARKDOWN}
     out |= {str(p.relative_to(ROOT)): _python_prose(p) for p in _python_files()}
