@@ -97,8 +97,8 @@ stack-up: ## Start the whole stack on this laptop (needs Docker Compose and STEE
 	test -f var/stack/flags/flags.json || cp apps/serving/flags.json var/stack/flags/flags.json
 	docker compose -f infra/compose.yaml up -d --build --wait
 
-stack-down: ## Stop the local stack
-	docker compose -f infra/compose.yaml down
+stack-down: ## Stop the local stack (its volumes stay; add -v by hand to drop them)
+	STEELTHREAD_API_KEYS="$${STEELTHREAD_API_KEYS:-not-needed-to-stop-the-stack}" docker compose -f infra/compose.yaml down
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
