@@ -41,6 +41,7 @@ import httpx
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from steelthread_contracts import ServingMode
@@ -489,10 +490,52 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
     return 0 if logged == len(d.answers) else 1
 
 
+def check_stack(serving_url: str) -> str:
+    """Every endpoint answers before anything is written: a stack that is not up is one line naming what
+    did not answer (host and port only, no credentials), not a failure halfway through the loop."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+    import redis
+
+    from steelthread_training.settings import TrainingSettings
+
+    if not os.environ.get("STEELTHREAD_API_KEYS"):
+        raise RuntimeError("set STEELTHREAD_API_KEYS to the key(s) the stack was started with")
+    settings = TrainingSettings()
+    tracking = settings.resolved_tracking_uri()
+    log_dsn = os.environ["STEELTHREAD_PREDICTION_LOG_DSN"]
+    checks: dict[str, tuple[str, Callable[[], object]]] = {
+        "Redis": (
+            settings.redis_url,
+            lambda: redis.Redis.from_url(settings.redis_url, socket_timeout=5).ping(),
+        ),
+        "PostgreSQL (Feast registry)": (
+            settings.postgres_dsn,
+            lambda: psycopg.connect(settings.postgres_dsn, connect_timeout=5).close(),
+        ),
+        "PostgreSQL (prediction log)": (log_dsn, lambda: psycopg.connect(log_dsn, connect_timeout=5).close()),
+        "serving": (serving_url, lambda: httpx.get(f"{serving_url}/readyz", timeout=5).raise_for_status()),
+    }
+    if tracking.startswith("http"):
+        checks["MLflow"] = (tracking, lambda: httpx.get(f"{tracking}/health", timeout=5).raise_for_status())
+    down = []
+    for name, (url, check) in checks.items():
+        try:
+            check()
+        except Exception:  # any failure to answer is the same finding: that part of the stack is not up
+            parts = urlsplit(url)
+            down.append(f"{name} at {parts.hostname}:{parts.port}")
+    if down:
+        raise RuntimeError(f"not answering: {', '.join(down)}; start the stack with `make stack-up`")
+    return f"{', '.join(sorted(checks))} answer"
+
+
 def stack_steps(serving_url: str) -> list[tuple[str, Callable[[Demo], str]]]:
     """The same loop on the compose stack: its serving container answers instead of a server of the demo's."""
     serve = ("use the stack's serving (skeleton)", lambda d: use_stack_serving(d, serving_url))
-    return [serve if step is start_serving else (name, step) for name, step in STEPS]
+    steps = [serve if step is start_serving else (name, step) for name, step in STEPS]
+    return [("check the stack's endpoints", lambda d: check_stack(serving_url)), *steps]
 
 
 def main(stack: bool = False, serving_url: str = STACK_SERVING_URL) -> int:
@@ -522,7 +565,8 @@ def main(stack: bool = False, serving_url: str = STACK_SERVING_URL) -> int:
             with timed(name, timings) as note:
                 note.append(step(d))
     except Exception as exc:  # one readable line, not a traceback: the log files hold the details
-        console.print(f"[bold red]error:[/] {name} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        message = str(exc).splitlines()[0] if str(exc) else repr(exc)  # (`!r` would quote the line too)
+        console.print(f"[bold red]error:[/] {escape(name)} failed: {escape(message)}", highlight=False)
         return 1
     finally:
         d.stack.close()

@@ -354,3 +354,34 @@ def test_demo_stack_mode_runs_the_loop_on_the_stack_services(local_stack: LocalS
         assert labels is not None
         assert labels[0] == int(match.group(1)) > 0
         assert list((demo_root / "monitoring").glob("*/report.html")), "the monitoring job read the log"
+
+
+def test_demo_stack_mode_without_a_stack_is_one_line_naming_what_is_down(tmp_path: Path) -> None:
+    closed = {name: free_port() for name in ("mlflow", "redis", "postgres", "serving")}
+    env = clean_env() | {
+        "STEELTHREAD_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{closed['mlflow']}",
+        "STEELTHREAD_REDIS_URL": f"redis://127.0.0.1:{closed['redis']}/0",
+        "STEELTHREAD_POSTGRES_DSN": f"postgresql://steelthread:secret@127.0.0.1:{closed['postgres']}/feast",
+        "STEELTHREAD_PREDICTION_LOG_DSN": f"postgresql://steelthread:secret@127.0.0.1:{closed['postgres']}/x",
+        "STEELTHREAD_API_KEYS": f"stack-{secrets.token_hex(16)}",
+        "STEELTHREAD_DEMO_DIR": str(tmp_path / "demo"),
+        "COLUMNS": "400",
+    }
+    url = f"http://127.0.0.1:{closed['serving']}"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--stack", "--serving-url", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "Traceback" not in out
+    (line,) = [x for x in out.splitlines() if x.startswith("error:")]
+    for name, port in closed.items():
+        assert f"127.0.0.1:{port}" in line, name
+    assert "make stack-up" in line
+    assert "secret" not in out, "no credentials in the message"
+    assert not (tmp_path / "demo" / "data").exists(), "nothing is generated before the stack answers"
