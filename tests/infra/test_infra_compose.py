@@ -371,3 +371,23 @@ def test_monitoring_command_uses_real_options_of_the_monitor_cli(compose: dict[s
     assert used <= known, f"unknown options {sorted(used - known)}"
     scripts = tomllib.loads((REPO / "apps/monitoring/pyproject.toml").read_text())["project"]["scripts"]
     assert "steelthread-monitor" in scripts
+
+
+def test_grafana_home_dashboard_is_a_mounted_provisioned_file(compose: dict[str, Any]) -> None:
+    grafana = services(compose)["grafana"]
+    home = Path(env_of(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    mounts = {
+        v.split(":")[1]: (COMPOSE.parent / v.split(":")[0]).resolve()
+        for v in grafana["volumes"]
+        if isinstance(v, str) and v.startswith("./")
+    }
+    folder = mounts[str(home.parent)]
+    assert (folder / home.name).is_file(), f"{home} is not in {folder}"
+    provider = yaml.safe_load((REPO / "infra/grafana/provisioning/dashboards/steelthread.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == str(home.parent), "the provider loads that folder"
+    datasource = yaml.safe_load((REPO / "infra/grafana/provisioning/datasources/prometheus.yml").read_text())
+    url = datasource["datasources"][0]["url"]
+    host, port = url.removeprefix("http://").split(":")
+    assert host in services(compose)
+    assert any(str(p).endswith(f":{port}") for p in services(compose)[host]["ports"])
+    assert grafana["depends_on"][host]["condition"] == "service_started"
