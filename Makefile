@@ -35,8 +35,8 @@ setup: .venv/.synced ## Install the locked workspace (installs uv with pip if mi
 tools: ## Install the system tools the tests need (promtool, chromium, java) when missing
 	bash scripts/ensure-tools.sh
 
-demo: setup ## Run the main job end to end on embedded defaults (USECASE=credit|delivery; no server needed)
-	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python scripts/demo.py
+demo: setup ## Run the main job end to end on embedded defaults (USECASE=credit|delivery); STACK=1: on the stack
+	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python scripts/demo.py $(if $(STACK),--stack,)
 
 test: setup tools ## Run every test (the one command CI runs)
 	$(RUN) pytest
@@ -110,11 +110,13 @@ images: ## Build every container image (needs a Docker engine)
 	@for f in infra/docker/*.Dockerfile; do n=$$(basename $$f .Dockerfile); \
 		echo "== steelthread-$$n:$(IMAGE_TAG)"; docker build -f $$f -t steelthread-$$n:$(IMAGE_TAG) .; done
 
-stack-up: ## Start the whole stack on this laptop (needs Docker Compose)
-	docker compose -f infra/compose.yaml up -d --build
+stack-up: ## Start the whole stack on this laptop (needs Docker Compose and STEELTHREAD_API_KEYS)
+	mkdir -p var/models var/stack/flags
+	test -f var/stack/flags/flags.json || cp apps/serving/flags.json var/stack/flags/flags.json
+	docker compose -f infra/compose.yaml up -d --build --wait
 
-stack-down: ## Stop the local stack
-	docker compose -f infra/compose.yaml down
+stack-down: ## Stop the local stack (its volumes stay; add -v by hand to drop them)
+	STEELTHREAD_API_KEYS="$${STEELTHREAD_API_KEYS:-not-needed-to-stop-the-stack}" docker compose -f infra/compose.yaml down
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,13 @@ drift scenario come from its declaration, so the demo names no field of any use 
 
 Size and place: STEELTHREAD_DEMO_ROWS (default 12000), STEELTHREAD_DEMO_REPLAY (requests per mode, 150),
 STEELTHREAD_DEMO_DIR (default var/demo). Every run starts from an empty folder, so a second run works too.
+
+`--stack` (`make demo STACK=1`) runs the same loop against the compose stack (`make stack-up`) instead of
+embedded stores: the production profile, the Feast registry in its PostgreSQL and the online store in its
+Redis, training and registration on its MLflow server, its serving container (`--serving-url`, moved through
+the modes by rewriting the flag file it mounts), the prediction log in its PostgreSQL. Endpoints are the
+ordinary settings, defaulting to the stack's published ports (`STACK_DEFAULTS`): export any of them to point
+the demo elsewhere. The stack keeps its state between runs, so each run tags its request ids.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from steelthread_contracts import ServingMode
@@ -42,6 +51,21 @@ ROOT = Path(__file__).resolve().parents[1]
 console = Console()
 USE_CASE = active()
 DRIFT_SCENARIO = USE_CASE.demo_scenario or next(iter(USE_CASE.scenarios))
+
+STACK_DEFAULTS: dict[str, str] = {
+    "STEELTHREAD_PROFILE": "production",
+    "STEELTHREAD_MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+    "STEELTHREAD_REDIS_URL": "redis://127.0.0.1:16379/0",
+    "STEELTHREAD_POSTGRES_DSN": "postgresql://steelthread:steelthread@127.0.0.1:15432/feast",
+    "STEELTHREAD_PREDICTION_LOG_DSN": "postgresql://steelthread:steelthread@127.0.0.1:15432/steelthread",
+    "STEELTHREAD_MODELS_DIR": str(ROOT / "var" / "models"),
+    "STEELTHREAD_AUDIT_DIR": str(ROOT / "var" / "audit"),
+    "STEELTHREAD_FLAGS_PATH": str(ROOT / "var" / "stack" / "flags" / "flags.json"),
+}
+"""The compose stack (infra/compose.yaml) as seen from the host: its published ports, the model packages and
+the flag file it mounts from var/. `--stack` uses each unless the environment already sets it;
+tests/infra/test_infra_compose.py keeps these in step with compose.yaml."""
+STACK_SERVING_URL = "http://127.0.0.1:8000"
 
 
 @dataclass
@@ -65,10 +89,21 @@ class Demo:
     fired: list[str] = field(default_factory=list)
     batch: dict[str, Any] = field(default_factory=dict)
     stack: ExitStack = field(default_factory=ExitStack)
+    log_dsn: str | None = None
+    """The stack's prediction log (PostgreSQL); None: the JSON-lines files the demo's own server writes."""
+    run_tag: str = ""
+    """Appended to every request id against the stack, whose log keeps earlier runs' (same-seed) ids."""
 
     @property
     def env(self) -> dict[str, str]:
         return {"STEELTHREAD_DATA_DIR": str(self.root)}
+
+    @property
+    def on_stack(self) -> bool:
+        return self.log_dsn is not None
+
+    def request_ids(self) -> list[str]:
+        return [a["request_id"] for a in self.answers]
 
 
 def free_port() -> int:
@@ -148,7 +183,8 @@ def feature_store(d: Demo) -> str:
     settings = FeatureSettings()
     store.apply(settings)
     store.materialize(d.now, settings=settings)
-    return f"{USE_CASE.feature_service} applied (DuckDB offline, SQLite online) and materialised up to now"
+    where = "registry in PostgreSQL, Redis online" if d.on_stack else "DuckDB offline, SQLite online"
+    return f"{USE_CASE.feature_service} applied ({where}) and materialised up to now"
 
 
 def train(d: Demo) -> str:
@@ -181,7 +217,8 @@ def promote(d: Demo) -> str:
     registry = Registry(settings)
     promote(registry, settings, d.version, "staging", "demo: gate passed")
     promote(registry, settings, d.version, "champion", "demo: staging smoke test passed")
-    return f"version {d.version}: challenger -> staging -> champion, published to {d.root / 'models'}"
+    published = settings.resolved_models_dir()
+    return f"version {d.version}: challenger -> staging -> champion, published to {published}"
 
 
 def start_serving(d: Demo) -> str:
@@ -213,6 +250,33 @@ def start_serving(d: Demo) -> str:
     return f"ready at {d.url} in skeleton mode"
 
 
+def use_stack_serving(d: Demo, url: str) -> str:
+    """Drive the stack's serving container: its flag file (mounted from the host) and its API key."""
+    from steelthread_serving.settings import ServingSettings
+
+    settings = ServingSettings()
+    d.flags, d.url = settings.flags_path, url.rstrip("/")
+    d.api_key = settings.api_keys[0].get_secret_value()
+    from steelthread_serving.flags import set_flags
+
+    set_flags(d.flags, ServingMode.SKELETON)
+    deadline = time.monotonic() + 120  # the container swaps to the new champion within its poll interval
+    with Client(d.url, d.api_key) as client:
+        while True:
+            try:
+                model = client.http.get("/v1/model").json()
+                if str(model.get("champion", {}).get("version")) == str(d.version) or not d.gate_passed:
+                    break
+            except (httpx.TransportError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the stack's serving at {d.url} did not load version {d.version} in 120 s"
+                )
+            time.sleep(0.5)
+    return f"the stack's serving at {d.url} loaded version {d.version}; skeleton mode"
+
+
 def _switch(d: Demo, client: Client, mode: ServingMode, fraction: float | None = None) -> None:
     from steelthread_serving.flags import set_flags
 
@@ -227,7 +291,7 @@ def _switch(d: Demo, client: Client, mode: ServingMode, fraction: float | None =
 def replay(d: Demo) -> str:
     events = getattr(d.data, USE_CASE.tables.events)
     recent = events.sort_values(USE_CASE.tables.event_time).tail(4 * d.per_mode)
-    requests = requests_from(recent)
+    requests = requests_from(recent, suffix=d.run_tag)
     plan = [
         (ServingMode.SKELETON, None),
         (ServingMode.SHADOW, None),
@@ -250,8 +314,9 @@ def post_labels(d: Demo) -> str:
     labels = getattr(d.data, tables.labels).set_index(tables.request_id)[tables.label]
     with Client(d.url, d.api_key) as client:
         for answer in d.answers:
-            if answer["request_id"] in labels.index:
-                value = labels[answer["request_id"]]
+            source = answer["request_id"].removesuffix(d.run_tag)
+            if source in labels.index:
+                value = labels[source]
                 client.feedback(answer["request_id"], value.item() if hasattr(value, "item") else value)
                 d.labels_posted += 1
     return f"{d.labels_posted} outcomes posted to /v1/feedback"
@@ -261,7 +326,7 @@ def inject_drift(d: Demo) -> str:
     events = getattr(d.drifted, USE_CASE.tables.events)
     drifted = events.sort_values(USE_CASE.tables.event_time).tail(2 * d.per_mode)
     with Client(d.url, d.api_key, timeout=10) as client:
-        d.answers += [client.predict(r) for r in requests_from(drifted, suffix="-drift")]
+        d.answers += [client.predict(r) for r in requests_from(drifted, suffix=f"-drift{d.run_tag}")]
     return f"{len(drifted)} requests from the {DRIFT_SCENARIO!r} scenario sent in live mode"
 
 
@@ -270,15 +335,20 @@ def monitor(d: Demo) -> str:
     from steelthread_monitoring.job import RunOptions, run_monitoring
 
     d.stack.close()  # stop the server: SIGTERM flushes the prediction log
+    if d.on_stack:
+        wait_until_stored(d)  # the stack's server writes its log in batches, off the request path
     if not d.gate_passed:
         return "skipped: no champion to monitor (the gate refused the model)"
+    from steelthread_training.settings import TrainingSettings
+
     outcome = run_monitoring(
         RunOptions(
             window=timedelta(hours=2),
             log_dir=d.root / "prediction-log",
             feedback_dir=d.root / "feedback",
+            log_dsn=d.log_dsn,
             out_dir=d.root / "monitoring",
-            models_dir=d.root / "models",
+            models_dir=TrainingSettings().resolved_models_dir(),
             textfile=d.root / "monitoring" / "steelthread.prom",
             min_labels=50,
             offline_features=recompute,  # training/serving skew: recompute a sample offline
@@ -331,6 +401,31 @@ def batch(d: Demo) -> str:
     )
 
 
+def stored(d: Demo) -> int:
+    """How many of this run's answers the prediction log holds (PostgreSQL on the stack, else the files)."""
+    if d.log_dsn is None:
+        return sum(
+            1
+            for f in (d.root / "prediction-log").glob("predictions-*.jsonl")
+            for line in f.read_text().splitlines()
+            if line
+        )
+    import psycopg
+
+    from steelthread_contracts.logstore import PREDICTION_TABLE
+
+    with psycopg.connect(d.log_dsn, connect_timeout=5) as conn:
+        query = f"SELECT count(*) FROM {PREDICTION_TABLE} WHERE request_id = ANY(%s)"  # noqa: S608
+        row = conn.execute(query, (d.request_ids(),)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def wait_until_stored(d: Demo, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while stored(d) < len(d.answers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 STEPS: list[tuple[str, Callable[[Demo], str]]] = [
     ("generate data", generate_data),
     ("apply the Feast repo and materialise", feature_store),
@@ -366,12 +461,7 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
         table.add_row(name, f"{seconds:.1f}", note)
     table.add_row("[bold]total[/]", f"[bold]{total:.1f}[/]", "")
     console.print(table)
-    logged = sum(
-        1
-        for f in (d.root / "prediction-log").glob("predictions-*.jsonl")
-        for line in f.read_text().splitlines()
-        if line
-    )
+    logged = stored(d)
     console.print(f"model: version {d.version}, gate {'passed' if d.gate_passed else 'failed'}")
     for name, value in sorted(d.metrics.items()):
         console.print(f"  {name}: {value:.4f}")
@@ -382,16 +472,73 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
         console.print("alerts that fired:")
         for alert in d.fired:
             console.print(f"  {alert} -> {runbook_for(alert)}")
-    console.print(
-        "where to look: MLflow UI `uv run mlflow ui --backend-store-uri "
-        f"sqlite:///{(d.root / 'mlflow' / 'mlflow.db').resolve()}`; monitoring report "
-        f"{d.monitor.run_dir / 'report.html' if d.monitor else '-'}; Grafana at http://127.0.0.1:3000 "
-        "after `make stack-up`"
-    )
+    report = d.monitor.run_dir / "report.html" if d.monitor else "-"
+    if d.on_stack:
+        from steelthread_training.settings import TrainingSettings
+
+        console.print(
+            f"where to look: MLflow UI {TrainingSettings().resolved_tracking_uri()}; serving {d.url}; "
+            f"monitoring report {report}; Prometheus http://127.0.0.1:9090 and Grafana http://127.0.0.1:3000 "
+            "(the stack's monitoring job exports its gauges on its next run)"
+        )
+    else:
+        console.print(
+            "where to look: MLflow UI `uv run mlflow ui --backend-store-uri "
+            f"sqlite:///{(d.root / 'mlflow' / 'mlflow.db').resolve()}`; monitoring report {report}; "
+            "Grafana at http://127.0.0.1:3000 after `make stack-up`"
+        )
     return 0 if logged == len(d.answers) else 1
 
 
-def main() -> int:
+def check_stack(serving_url: str) -> str:
+    """Every endpoint answers before anything is written: a stack that is not up is one line naming what
+    did not answer (host and port only, no credentials), not a failure halfway through the loop."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+    import redis
+
+    from steelthread_training.settings import TrainingSettings
+
+    if not os.environ.get("STEELTHREAD_API_KEYS"):
+        raise RuntimeError("set STEELTHREAD_API_KEYS to the key(s) the stack was started with")
+    settings = TrainingSettings()
+    tracking = settings.resolved_tracking_uri()
+    log_dsn = os.environ["STEELTHREAD_PREDICTION_LOG_DSN"]
+    checks: dict[str, tuple[str, Callable[[], object]]] = {
+        "Redis": (
+            settings.redis_url,
+            lambda: redis.Redis.from_url(settings.redis_url, socket_timeout=5).ping(),
+        ),
+        "PostgreSQL (Feast registry)": (
+            settings.postgres_dsn,
+            lambda: psycopg.connect(settings.postgres_dsn, connect_timeout=5).close(),
+        ),
+        "PostgreSQL (prediction log)": (log_dsn, lambda: psycopg.connect(log_dsn, connect_timeout=5).close()),
+        "serving": (serving_url, lambda: httpx.get(f"{serving_url}/readyz", timeout=5).raise_for_status()),
+    }
+    if tracking.startswith("http"):
+        checks["MLflow"] = (tracking, lambda: httpx.get(f"{tracking}/health", timeout=5).raise_for_status())
+    down = []
+    for name, (url, check) in checks.items():
+        try:
+            check()
+        except Exception:  # any failure to answer is the same finding: that part of the stack is not up
+            parts = urlsplit(url)
+            down.append(f"{name} at {parts.hostname}:{parts.port}")
+    if down:
+        raise RuntimeError(f"not answering: {', '.join(down)}; start the stack with `make stack-up`")
+    return f"{', '.join(sorted(checks))} answer"
+
+
+def stack_steps(serving_url: str) -> list[tuple[str, Callable[[Demo], str]]]:
+    """The same loop on the compose stack: its serving container answers instead of a server of the demo's."""
+    serve = ("use the stack's serving (skeleton)", lambda d: use_stack_serving(d, serving_url))
+    steps = [serve if step is start_serving else (name, step) for name, step in STEPS]
+    return [("check the stack's endpoints", lambda d: check_stack(serving_url)), *steps]
+
+
+def main(stack: bool = False, serving_url: str = STACK_SERVING_URL) -> int:
     root = Path(os.environ.get("STEELTHREAD_DEMO_DIR", ROOT / "var" / "demo")).resolve()
     if root.exists():
         shutil.rmtree(root)  # idempotent: every run starts from the same empty state
@@ -402,14 +549,24 @@ def main() -> int:
         rows=int(os.environ.get("STEELTHREAD_DEMO_ROWS", "12000")),
         per_mode=int(os.environ.get("STEELTHREAD_DEMO_REPLAY", "150")),
     )
+    steps = STEPS
+    if stack:
+        for name, value in STACK_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        # The demo's generated tables are the offline store: Feast (and the batch job) read them from here.
+        os.environ["STEELTHREAD_OFFLINE_STORE_URI"] = str(root / "data")
+        d.log_dsn = os.environ["STEELTHREAD_PREDICTION_LOG_DSN"]
+        d.run_tag = f"-{d.now:%Y%m%dT%H%M%S}"
+        steps = stack_steps(serving_url)
     timings: list[tuple[str, float, str]] = []
     started = time.perf_counter()
     try:
-        for name, step in STEPS:
+        for name, step in steps:
             with timed(name, timings) as note:
                 note.append(step(d))
     except Exception as exc:  # one readable line, not a traceback: the log files hold the details
-        console.print(f"[bold red]error:[/] {name} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        message = str(exc).splitlines()[0] if str(exc) else repr(exc)  # (`!r` would quote the line too)
+        console.print(f"[bold red]error:[/] {escape(name)} failed: {escape(message)}", highlight=False)
         return 1
     finally:
         d.stack.close()
@@ -420,5 +577,14 @@ def main() -> int:
     return status
 
 
+def cli(
+    stack: bool = typer.Option(
+        False, "--stack", help="Run against the compose stack (make stack-up) instead of embedded stores."
+    ),
+    serving_url: str = typer.Option(STACK_SERVING_URL, help="The stack's serving API (with --stack)."),
+) -> None:
+    raise typer.Exit(main(stack, serving_url))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(cli)

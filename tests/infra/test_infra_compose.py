@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,138 @@ def test_prometheus_and_grafana_mounts_point_at_the_shared_config(compose: dict[
     grafana = [v for v in services(compose)["grafana"]["volumes"] if isinstance(v, str)]
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
+
+
+def lock_closure(member: str, extras: tuple[str, ...] = ()) -> set[str]:
+    """Every package name uv.lock installs for a workspace member (with extras), as the image's uv sync does."""
+    lock = {p["name"]: p for p in tomllib.loads((REPO / "uv.lock").read_text())["package"]}
+    seen: set[str] = set()
+    todo: list[tuple[str, tuple[str, ...]]] = [(member, extras)]
+    while todo:
+        name, wanted = todo.pop()
+        package = lock[name]
+        deps = list(package.get("dependencies", []))
+        for extra in wanted:
+            deps += package.get("optional-dependencies", {}).get(extra, [])
+        if name in seen and not wanted:
+            continue
+        seen.add(name)
+        for dep in deps:
+            if dep["name"] not in seen or dep.get("extra"):
+                todo.append((dep["name"], tuple(dep.get("extra", ()))))
+    return seen
+
+
+def test_mlflow_service_runs_a_server_the_training_image_installs(compose: dict[str, Any]) -> None:
+    mlflow = services(compose)["mlflow"]
+    assert mlflow["build"]["dockerfile"] == "infra/docker/training.Dockerfile"
+    installed = lock_closure("steelthread-training")
+    assert {"mlflow", "psycopg", "uvicorn"} <= installed, "mlflow server on PostgreSQL needs these"
+    command = mlflow["command"]
+    assert command[:2] == ["mlflow", "server"]
+    options = dict(arg.removeprefix("--").split("=", 1) for arg in command[2:] if "=" in arg)
+    exe = Path(sys.executable).parent / "mlflow"
+    usage = subprocess.run(
+        [str(exe), "server", "--help"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    for arg in command[2:]:
+        assert f"{arg.split('=')[0]} " in usage or f"{arg.split('=')[0]}\n" in usage, f"mlflow server: {arg}"
+    assert options["backend-store-uri"].startswith("postgresql+psycopg://")
+    database = options["backend-store-uri"].rsplit("/", 1)[1]
+    assert database in stack_databases(compose)
+    port = int(options["port"])
+    assert f"127.0.0.1:{port}:{port}" in mlflow["ports"]
+    probe = " ".join(mlflow["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health" in probe
+    allowed = set(options["allowed-hosts"].split(","))
+    assert {f"mlflow:{port}", f"127.0.0.1:{port}", f"localhost:{port}"} <= allowed, (
+        "clients inside the stack and on the host must pass MLflow's host check"
+    )
+
+
+def stack_databases(compose: dict[str, Any]) -> set[str]:
+    """POSTGRES_DB and every database init.sql creates."""
+    init = (REPO / "infra/docker/postgres/init.sql").read_text()
+    return {
+        services(compose)["postgres"]["environment"]["POSTGRES_DB"],
+        *re.findall(r"CREATE DATABASE (\w+)", init),
+    }
+
+
+def test_every_database_an_app_is_pointed_at_exists_in_the_stack(compose: dict[str, Any]) -> None:
+    found = 0
+    for name, svc in our_services(compose).items():
+        for key, value in env_of(svc).items():
+            if value.startswith("postgresql"):
+                found += 1
+                assert "@postgres:5432/" in value, f"{name}: {key} must point at the postgres service"
+                assert value.rsplit("/", 1)[1] in stack_databases(compose), f"{name}: {key}: no such database"
+    assert found >= 4
+
+
+def test_healthchecks_probe_what_the_services_run(compose: dict[str, Any]) -> None:
+    postgres = services(compose)["postgres"]
+    probe = " ".join(postgres["healthcheck"]["test"])
+    env = postgres["environment"]
+    assert f"-U {env['POSTGRES_USER']}" in probe
+    assert f"-d {env['POSTGRES_DB']}" in probe
+    assert services(compose)["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    # A dependency waits for health only where there is a healthcheck to wait for (compose's or the image's).
+    image_health = {"serving"}  # serving.Dockerfile has a HEALTHCHECK (test_infra_dockerfiles.py)
+    for name, svc in services(compose).items():
+        for dependency, spec in svc.get("depends_on", {}).items():
+            assert dependency in services(compose), f"{name} depends on unknown {dependency}"
+            if spec["condition"] == "service_healthy":
+                assert "healthcheck" in services(compose)[dependency] or dependency in image_health
+
+
+def test_prometheus_scrapes_ports_the_services_listen_on(compose: dict[str, Any]) -> None:
+    scrape = yaml.safe_load((REPO / "infra/prometheus/prometheus.yml").read_text())["scrape_configs"]
+    listening = {
+        "serving": {int(str(p).rsplit(":", 1)[1]) for p in services(compose)["serving"]["ports"]},
+        # node-exporter's default port (no --web.listen-address in its command)
+        "node-exporter": {9100},
+    }
+    assert not any("listen-address" in a for a in services(compose)["node-exporter"]["command"])
+    for job in scrape:
+        for cfg in job["static_configs"]:
+            for target in cfg["targets"]:
+                host, port = target.split(":")
+                assert host in listening, f"{job['job_name']}: {host} is not a stack service"
+                assert int(port) in listening[host], f"{job['job_name']}: {host} does not listen on {port}"
+
+
+def test_monitoring_command_uses_real_options_of_the_monitor_cli(compose: dict[str, Any]) -> None:
+    from typer.main import get_command
+
+    from steelthread_monitoring.cli import app
+
+    command = " ".join(services(compose)["monitoring"]["command"])
+    invocation = re.search(r"steelthread-monitor run ([^;]+);", command)
+    assert invocation is not None
+    used = {word for word in invocation.group(1).split() if word.startswith("--")}
+    run = get_command(app).commands["run"]  # type: ignore[attr-defined]
+    known = {opt for param in run.params for opt in param.opts}
+    assert used <= known, f"unknown options {sorted(used - known)}"
+    scripts = tomllib.loads((REPO / "apps/monitoring/pyproject.toml").read_text())["project"]["scripts"]
+    assert "steelthread-monitor" in scripts
+
+
+def test_grafana_home_dashboard_is_a_mounted_provisioned_file(compose: dict[str, Any]) -> None:
+    grafana = services(compose)["grafana"]
+    home = Path(env_of(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    mounts = {
+        v.split(":")[1]: (COMPOSE.parent / v.split(":")[0]).resolve()
+        for v in grafana["volumes"]
+        if isinstance(v, str) and v.startswith("./")
+    }
+    folder = mounts[str(home.parent)]
+    assert (folder / home.name).is_file(), f"{home} is not in {folder}"
+    provider = yaml.safe_load((REPO / "infra/grafana/provisioning/dashboards/steelthread.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == str(home.parent), "the provider loads that folder"
+    datasource = yaml.safe_load((REPO / "infra/grafana/provisioning/datasources/prometheus.yml").read_text())
+    url = datasource["datasources"][0]["url"]
+    host, port = url.removeprefix("http://").split(":")
+    assert host in services(compose)
+    assert any(str(p).endswith(f":{port}") for p in services(compose)[host]["ports"])
+    assert grafana["depends_on"][host]["condition"] == "service_started"
