@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from helpers.runbooks import sections
 from steelthread_contracts.usecase import load, registered
 from steelthread_serving.degraded import degraded_reasons, unknown_entity
 
@@ -50,12 +51,6 @@ def alert_rules() -> list[dict[str, Any]]:
 
 def alert_names() -> set[str]:
     return {r["alert"] for r in alert_rules()}
-
-
-def sections(page: Path) -> dict[str, str]:
-    """A page's `## ` sections by heading."""
-    parts = re.split(r"^## (.+)$", page.read_text(), flags=re.MULTILINE)
-    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 ALERT_PAGES = [p for p in PAGES if front_matter(p).get("kind") == "alert"]
