@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -28,7 +29,7 @@ from steelthread_features.generator import generate, write
 from steelthread_features.settings import FeatureSettings
 from steelthread_training.config import load_config
 from steelthread_training.dataset import add_derived_slices, entity_frame, label_events
-from steelthread_training.evaluation import evaluate
+from steelthread_training.evaluation import choose_threshold, evaluate
 from steelthread_training.models import labels, train_baseline, train_lightgbm
 from steelthread_training.split import time_split
 
@@ -48,9 +49,12 @@ frame.shape
 split = time_split(frame, config.split)
 baseline = train_baseline(split.train, config.baseline, seed=0)
 lightgbm = train_lightgbm(split.train, split.validation, config.lightgbm, seed=0)
+# The decision threshold as the pipeline chooses it: lowest expected cost on the validation slice, with the
+# costs of the training configuration (`threshold` in the use case's training.yaml).
+threshold = choose_threshold(labels(split.validation), lightgbm.score(split.validation), config.threshold)
 y = labels(split.test)
 scores = {"baseline": baseline.score(split.test), "lightgbm": lightgbm.score(split.test)}
-results = {name: evaluate(name, split.test, y, p, 0.2, config.slices) for name, p in scores.items()}
+results = {name: evaluate(name, split.test, y, p, threshold, config.slices) for name, p in scores.items()}
 {name: round(r.metrics.roc_auc, 4) for name, r in results.items()}
 
 # %%

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from steelthread_monitoring.alerts import series_from_textfile
+from steelthread_monitoring.alerts import external_labels, series_from_textfile
 from steelthread_monitoring.job import RunOptions, RunOutcome, run_monitoring
 from steelthread_monitoring.skew import parquet_source
 from steelthread_monitoring.synthetic import (
@@ -115,6 +115,8 @@ def window_end() -> datetime:
 
 def render(template: str, labels: dict[str, str]) -> str:
     text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), template)
+    external = external_labels()
+    text = re.sub(r"\{\{ \$externalLabels\.(\w+) \}\}", lambda m: external.get(m.group(1), ""), text)
     assert "{{" not in text, f"annotation needs a value the test cannot predict: {template}"
     return text
 
@@ -146,6 +148,7 @@ def scenario_test(textfile: Path, expected: list[tuple[str, dict[str, str]]]) ->
             {
                 "name": f"job output of {textfile.parent.parent.name}",
                 "interval": "1m",
+                "external_labels": external_labels(),
                 "input_series": series_from_textfile(textfile),
                 "alert_rule_test": cases,
             }

@@ -89,10 +89,11 @@ def test_every_alert_has_an_existing_runbook() -> None:
     } <= names
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]
-        assert re.fullmatch(r"runbooks/[a-z0-9-]+\.md", url), url
-        page = REPO / url
-        assert page.is_file(), f"{rule['alert']}: runbook {url} does not exist"
-        assert rule["alert"] in page.read_text(), f"{url} does not name {rule['alert']}"
+        match = re.fullmatch(r"\{\{ \$externalLabels\.runbook_base \}\}/([a-z0-9-]+\.md)", url)
+        assert match, f"{rule['alert']}: runbook_url {url} is not the runbook base and a page"
+        page = REPO / "runbooks" / match[1]
+        assert page.is_file(), f"{rule['alert']}: runbook {match[1]} does not exist"
+        assert rule["alert"] in page.read_text(), f"{match[1]} does not name {rule['alert']}"
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from steelthread_monitoring.alerts import external_labels
 from steelthread_monitoring.localstack import (
     Process,
     get_json,
@@ -99,4 +100,5 @@ def test_prometheus_scrapes_serving_and_loads_the_rules(stack: tuple[Process, Pr
 
     alerts = wait_for(serving_down, 20, "SteelthreadServingDown to become pending")
     assert alerts[0]["state"] == "pending", "for: 2m keeps it pending first"
-    assert alerts[0]["annotations"]["runbook_url"] == "runbooks/serving-down.md"
+    base = external_labels()["runbook_base"]  # the real Prometheus renders the absolute URL
+    assert alerts[0]["annotations"]["runbook_url"] == f"{base}/serving-down.md"

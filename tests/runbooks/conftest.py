@@ -73,7 +73,10 @@ def local_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
     root = tmp_path_factory.mktemp("runbook-deployment")
     data_dir = root / "var"
     now = datetime.now(UTC)
-    deployment = write_deployment(data_dir, 2000, now - timedelta(minutes=5))
+    # A healthy deployment: its model trained a week ago (the fixed synthetic date ages past ModelStale).
+    deployment = write_deployment(
+        data_dir, 2000, now - timedelta(minutes=5), package_created_at=now - timedelta(days=7)
+    )
     pristine = root / "flags.pristine.json"
     shutil.copy(DEFAULT_FLAGS_PATH, pristine)
     flags = root / "flags.json"

@@ -12,16 +12,20 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helpers.packages import make_constant_package, make_package, promote
+from helpers.runbooks import sections
 from helpers.serving import API_KEY, running, serves
 from helpers.usecase import USE_CASE
 from helpers.world import build_world
+from steelthread_monitoring.job import RunOptions, run_monitoring
 from steelthread_monitoring.localstack import start_prometheus, wait_for_target_up
+from steelthread_monitoring.synthetic import write_deployment
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH, ServingSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,3 +177,33 @@ def test_canary_page_aborts_a_failing_canary_to_stable(tmp_path: Path) -> None:
             assert {(a["model_version"], a["degraded"]) for a in answers} == {("1", False)}
         finally:
             prometheus.stop()
+
+
+def test_verify_fails_while_the_alert_holds(tmp_path: Path) -> None:
+    """A Verify block is not a formality: model-stale's fails on a run whose model is past the rule's age
+    (the synthetic package's fixed training date is months before now), and names the alert."""
+    data_dir = tmp_path / "var"
+    deployment = write_deployment(data_dir, 500, datetime.now(UTC) - timedelta(minutes=5))
+    textfile = data_dir / "textfile" / "steelthread_monitor.prom"
+    run_monitoring(
+        RunOptions(
+            window=timedelta(hours=24),
+            log_dir=deployment.log_dir,
+            feedback_dir=deployment.feedback_dir,
+            models_dir=deployment.models_dir,
+            out_dir=data_dir / "monitoring",
+            textfile=textfile,
+        )
+    )
+    verify = sections(RUNBOOKS / "model-stale.md")["How to verify"]
+    (block,) = BLOCK.findall(verify)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+    env |= {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    env |= {"STEELTHREAD_DATA_DIR": str(data_dir)}
+    result = run_block(block, env)
+    assert result.returncode != 0, result.stdout
+    assert result.stdout == ""  # grep -v dropped the one line, which named the alert
+    judged = run_block(block.rsplit("|", 1)[0], env)  # the judgement alone: it ran, and the alert fires
+    assert judged.returncode == 0, judged.stderr
+    assert "alert=true" in judged.stdout
+    assert "SteelthreadModelStale" in judged.stdout

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from steelthread_monitoring.alerts import external_labels
 from steelthread_monitoring.export import build_registry, write_textfile
 from steelthread_monitoring.summary import (
     DriftSummary,
@@ -156,7 +157,8 @@ def test_one_column_twenty_percent_out_of_range_fires_the_data_quality_alert(tmp
     assert fired(wrote["body"]) == ["SteelthreadDataQualityBreach"]
     line = next(x for x in wrote["body"].splitlines() if "SteelthreadDataQualityBreach" in x)
     assert "(page; check=out_of_range, model_name=model-a, model_version=7)" in line
-    assert "[runbooks/data-quality-breach.md](../blob/HEAD/runbooks/data-quality-breach.md)" in line
+    url = f"{external_labels()['runbook_base']}/data-quality-breach.md"  # absolute: clickable in the issue
+    assert f"[{url}]({url})" in line
     assert "Data-quality breach (out_of_range) for model model-a v7" in wrote["summary"]
 
 

@@ -35,6 +35,7 @@ from steelthread_monitoring.export import PREFIX
 REPO = Path(__file__).resolve().parents[4]
 RULES_DIR = REPO / "infra" / "prometheus" / "rules"
 MODEL_RULES = RULES_DIR / "steelthread-model.yml"
+PROMETHEUS_CONFIG = REPO / "infra" / "prometheus" / "prometheus.yml"
 MONITOR_JOB = "steelthread-monitor"
 REQUIRED_SAMPLE = f"{PREFIX}_rows_checked"
 """Written by every run that exports at all (an empty window too): without it, the file is not the job's."""
@@ -126,7 +127,21 @@ def parse_fired(output: str) -> list[FiredAlert]:
     return sorted(fired, key=lambda a: (a.name, sorted(a.labels.items())))
 
 
-def _test(rules_file: Path, series: list[dict[str, str]], minutes: int, cases: list[dict[str, Any]]) -> str:
+def external_labels(config: Path = PROMETHEUS_CONFIG) -> dict[str, str]:
+    """The deployment's external labels: the rules render `$externalLabels` (the runbook base) from them,
+    so the workflow's alerts carry the same absolute runbook URLs as Prometheus's."""
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    labels = (loaded.get("global") or {}).get("external_labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _test(
+    rules_file: Path,
+    labels: dict[str, str],
+    series: list[dict[str, str]],
+    minutes: int,
+    cases: list[dict[str, Any]],
+) -> str:
     return yaml.safe_dump(
         {
             "rule_files": [str(rules_file.resolve())],
@@ -134,6 +149,7 @@ def _test(rules_file: Path, series: list[dict[str, str]], minutes: int, cases: l
             "tests": [
                 {
                     "interval": "1m",
+                    "external_labels": labels,
                     "input_series": series,
                     "alert_rule_test": [{"eval_time": f"{minutes}m", **case} for case in cases],
                 }
@@ -178,10 +194,16 @@ def evaluate(textfile: Path, rules_file: Path = MODEL_RULES) -> list[FiredAlert]
         names, minutes = alert_names(rules_file), eval_minutes(rules_file)
     except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise AlertEvaluationError(f"cannot read the alert rules {rules_file}: {exc}") from None
+    try:
+        labels = external_labels()
+    except (OSError, AttributeError, yaml.YAMLError) as exc:
+        raise AlertEvaluationError(f"cannot read the external labels in {PROMETHEUS_CONFIG}: {exc}") from None
     series = _series(textfile, minutes + 5)
     with tempfile.TemporaryDirectory(prefix="steelthread-alerts-") as tmp:
         silent = [{"alertname": name, "exp_alerts": []} for name in names]
-        result = _promtool(promtool, Path(tmp), "fired.yml", _test(rules_file, series, minutes, silent))
+        result = _promtool(
+            promtool, Path(tmp), "fired.yml", _test(rules_file, labels, series, minutes, silent)
+        )
         if result.returncode == 0:
             return []
         fired = parse_fired(result.stdout + result.stderr)
@@ -201,7 +223,9 @@ def evaluate(textfile: Path, rules_file: Path = MODEL_RULES) -> list[FiredAlert]
             }
             for name in names
         ]
-        check = _promtool(promtool, Path(tmp), "confirm.yml", _test(rules_file, series, minutes, expected))
+        check = _promtool(
+            promtool, Path(tmp), "confirm.yml", _test(rules_file, labels, series, minutes, expected)
+        )
         if check.returncode != 0:
             raise AlertEvaluationError(
                 f"promtool did not confirm the alerts read from its output: {_tail(check)}"

@@ -189,8 +189,16 @@ def reference_frame(rows: int = 5000, seed: int = 7, use_case: UseCase | None = 
     return frame
 
 
+PACKAGE_CREATED_AT = datetime(2026, 11, 1, tzinfo=UTC)
+"""When the synthetic package was trained unless told otherwise (fixed: a fixed window has a fixed age)."""
+
+
 def write_package(
-    models_dir: Path, reference_rows: int = 5000, seed: int = 7, use_case: UseCase | None = None
+    models_dir: Path,
+    reference_rows: int = 5000,
+    seed: int = 7,
+    use_case: UseCase | None = None,
+    created_at: datetime = PACKAGE_CREATED_AT,
 ) -> Path:
     """Reference-only model package (package.json and reference.parquet, no model file) published behind
     `champion` through the package contract, as monitoring reads it."""
@@ -202,7 +210,7 @@ def write_package(
         "feature_names": list(p.features),
         "feature_service": p.use_case.feature_service,
         "run_id": "synthetic",
-        "created_at": datetime(2026, 11, 1, tzinfo=UTC).isoformat(),
+        "created_at": created_at.isoformat(),
     }
     if p.task is Task.BINARY:
         fields |= {"threshold": THRESHOLDS.decline, "review_threshold": THRESHOLDS.review}
@@ -338,10 +346,11 @@ def write_deployment(
     scenario: Scenario = "none",
     labelled_share: float = 0.5,
     use_case: UseCase | None = None,
+    package_created_at: datetime = PACKAGE_CREATED_AT,
 ) -> Deployment:
     """Package + window under `root` in the STEELTHREAD_DATA_DIR layout."""
     models = root / "models"
-    reference = write_package(models, use_case=use_case)
+    reference = write_package(models, use_case=use_case, created_at=package_created_at)
     log_dir, feedback_dir = root / "prediction-log", root / "feedback"
     write_window(log_dir, feedback_dir, rows, end, scenario, labelled_share, use_case=use_case)
     return Deployment(models, log_dir, feedback_dir, reference)

@@ -22,6 +22,7 @@ from steelthread_features.online import (
     online_vectors_async,
     open_reader,
 )
+from steelthread_serving.degraded import FEATURE_STORE_ERROR, FEATURE_STORE_TIMEOUT, STALE_FEATURES
 from steelthread_serving.usecase import UNKNOWN_ENTITY
 
 if TYPE_CHECKING:
@@ -80,14 +81,14 @@ class OnlineFeatures:
                 found = await online_vectors_async(requests, reader=self.reader)
             return [_checked(vector) for vector in found]
         except TimeoutError:
-            return [FeatureVector(values={}, problem="feature_store_timeout")] * len(requests)
+            return [FeatureVector(values={}, problem=FEATURE_STORE_TIMEOUT)] * len(requests)
         except Exception as exc:  # redis down, ... -> degraded, never a 500
             return _failed(exc, len(requests))
 
 
 def _failed(exc: Exception, n: int) -> list[FeatureVector]:
     logger.warning("online features failed: %s", str(exc).splitlines()[0][:200])
-    return [FeatureVector(values={}, problem="feature_store_error")] * n
+    return [FeatureVector(values={}, problem=FEATURE_STORE_ERROR)] * n
 
 
 _ENTITY_VIEW, *_OTHER_VIEWS = [frozenset(view.served) for view in USE_CASE.views if view.served]
@@ -102,5 +103,5 @@ def _checked(vector: OnlineVector) -> FeatureVector:
     if missing.issuperset(_ENTITY_VIEW):
         return FeatureVector(values=vector.values, problem=UNKNOWN_ENTITY)
     if any(missing.issuperset(view) for view in _OTHER_VIEWS):
-        return FeatureVector(values=vector.values, problem="stale_features")
+        return FeatureVector(values=vector.values, problem=STALE_FEATURES)
     return FeatureVector(values=vector.values)

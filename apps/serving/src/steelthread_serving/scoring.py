@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 from typing import TypedDict
 
+from steelthread_serving.degraded import INVALID_SCORE_REASON, MODEL_ERROR_REASON
 from steelthread_serving.features import FeatureVector
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import OnnxModel
 from steelthread_serving.usecase import SCORE_RANGE
 
 LOWEST, HIGHEST = SCORE_RANGE
-INVALID_SCORE_REASON = "invalid_score"
-MODEL_ERROR_REASON = "model_error"
 
 
 class ScoreEntry(TypedDict):

@@ -23,6 +23,7 @@ from steelthread_contracts import (
 )
 from steelthread_contracts.decision import DecisionPolicy, decide, decided_by
 from steelthread_serving.batching import Models, ScoringBatcher
+from steelthread_serving.degraded import FEATURE_STORE_MISSING, MODEL_ERROR_REASON, NO_MODEL_REASON
 from steelthread_serving.features import FeatureVector, OnlineFeatures
 from steelthread_serving.flags import FlagState, ServingFlags
 from steelthread_serving.metrics import ServingMetrics
@@ -30,11 +31,10 @@ from steelthread_serving.models import SkeletonModel
 from steelthread_serving.package import OnnxModel
 from steelthread_serving.registry import ModelRegistry, Slots
 from steelthread_serving.routing import Route, champion_scores, route, scores_anything
-from steelthread_serving.scoring import MODEL_ERROR_REASON, ScoreEntry
+from steelthread_serving.scoring import ScoreEntry
 from steelthread_serving.sinks import RecordSink
 from steelthread_serving.usecase import JOIN_KEY, LOGGED_REQUEST_FIELDS, SCORE_FIELD, USE_CASE
 
-NO_MODEL_REASON = "no_model_loaded"
 OK, MODEL_ERROR, DEGRADED = "ok", "model_error", "degraded"
 """The `outcome` label of `steelthread_version_predictions`: the routed model answered, it failed (raised
 or an invalid score), or it could not be asked (no usable features, no model)."""
@@ -102,7 +102,7 @@ class PredictionService:
                 vector, scored = await self._batcher.score(request, models)
                 scores = [scored[role] for role, _ in models if role in scored]
             else:
-                vector = FeatureVector(values={}, problem="feature_store_missing")
+                vector = FeatureVector(values={}, problem=FEATURE_STORE_MISSING)
 
         degraded_reason: str | None = None
         outcome = OK

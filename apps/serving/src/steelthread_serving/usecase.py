@@ -13,6 +13,7 @@ from typing import Final
 from steelthread_contracts.requests import ApiModels, api_models
 from steelthread_contracts.usecase import Texts
 from steelthread_features.definitions import USE_CASE
+from steelthread_serving.degraded import unknown_entity
 
 __all__ = [
     "JOIN_KEY",
@@ -35,6 +36,6 @@ SCORE_RANGE: Final[tuple[float, float]] = USE_CASE.score_range
 """A model score outside it is invalid (the fallback answers); the credit example's is [0, 1]."""
 LOGGED_REQUEST_FIELDS: Final[tuple[str, ...]] = (JOIN_KEY, *USE_CASE.request_names)
 """The request fields the prediction log keeps, as received (orjson writes an enum's value)."""
-UNKNOWN_ENTITY: Final = f"unknown_{USE_CASE.entity.name}"
+UNKNOWN_ENTITY: Final = unknown_entity(USE_CASE.entity.name)
 """The degraded reason when the store knows no features of the key (`unknown_customer` for credit)."""
 TEXTS: Final[Texts] = USE_CASE.texts
