@@ -32,7 +32,7 @@ def test_missing_reference_exit_code(tmp_path: Path) -> None:
     code, output = invoke(tmp_path, NOW)
     assert code == ExitCode.MISSING_REFERENCE
     assert int(ExitCode.MISSING_REFERENCE) == 3
-    assert "MISSING_REFERENCE" in output
+    assert output.strip().splitlines()[-1].startswith("error: ")  # after the JSON stage lines
     assert f"{tmp_path}/models/champion.json" in output
     assert "Traceback" not in output
 
@@ -59,8 +59,7 @@ def test_invalid_input_exit_code(deployment_factory: Callable[..., Deployment], 
     [
         (["--window=24x"], "use a positive number with s, m, h, d or w"),
         (["--window=0h"], "use a positive number"),
-        (["--now=yesterday"], "not an ISO-8601 time"),
-        (["--now=2026-11-22T12:00:00"], "needs a timezone"),
+        (["--now=yesterday"], "is not an ISO 8601 time"),
         (["--min-labels=0"], "min-labels"),
     ],
 )

@@ -58,7 +58,11 @@ class OnlineFeatures:
         try:
             self.reader.read([0])
         except Exception as exc:
-            logger.error("online feature store not available: %s", str(exc).splitlines()[0][:300])
+            logger.error(
+                "online feature store not available: %s",
+                str(exc).splitlines()[0][:300],
+                extra={"event": "feature_store_unavailable"},
+            )
 
     async def aclose(self) -> None:
         await self.reader.aclose()
@@ -86,7 +90,13 @@ class OnlineFeatures:
 
 
 def _failed(exc: Exception, n: int) -> list[FeatureVector]:
-    logger.warning("online features failed: %s", str(exc).splitlines()[0][:200])
+    # Every request meets an outage: the app's IntervalFilter on this logger keeps it to one line per
+    # interval, counting the rest (serving's `log_repeat_interval_s`).
+    logger.warning(
+        "online features failed: %s",
+        str(exc).splitlines()[0][:200],
+        extra={"event": "feature_store_error", "reason": "feature_store_error"},
+    )
     return [FeatureVector(values={}, problem="feature_store_error")] * n
 
 

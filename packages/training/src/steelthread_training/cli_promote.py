@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from steelthread_features.cli_common import cli_errors, console, run
+from steelthread_contracts.cli import cli_errors, console, run
 from steelthread_training.errors import InconsistentStateError, RegistryError
 from steelthread_training.settings import TrainingSettings
 
