@@ -1,8 +1,9 @@
 """The one log set-up of every steelthread process: one JSON object per line on stderr, and filters that keep
 a repeating warning from filling the log.
 
-Serving, monitoring, batch and the CLIs (in machine mode: stderr not a terminal, or `STEELTHREAD_LOG_FORMAT=
-json`) call `configure_logging` once at start-up. A JSON line per record is what a log collector indexes
+Serving, monitoring, batch and the CLIs call `configure_logging` once at start-up; a server always writes JSON
+lines, a CLI writes them in machine mode (stderr is not a terminal: a scheduler, CI, a pipe) and readable
+text on a terminal. A JSON line per record is what a log collector indexes
 without a parser; the `extra` fields a call passes (`event`, `request_id`, `mode`, `model_version`, ...)
 become keys of that object. Only the standard library is used, so serving's image gains nothing.
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -23,9 +23,6 @@ from datetime import UTC, datetime
 from typing import Literal, TextIO
 
 LogFormat = Literal["json", "text"]
-
-LOG_FORMAT_ENV = "STEELTHREAD_LOG_FORMAT"
-"""`json` or `text`; unset: JSON lines unless stderr is a terminal (the CLIs' machine mode)."""
 
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -71,10 +68,7 @@ class TextFormatter(logging.Formatter):
 
 
 def log_format(stream: TextIO | None = None) -> LogFormat:
-    """`STEELTHREAD_LOG_FORMAT` when set, else text on a terminal and JSON lines otherwise."""
-    chosen = os.environ.get(LOG_FORMAT_ENV, "").strip().lower()
-    if chosen in ("json", "text"):
-        return "json" if chosen == "json" else "text"
+    """Text on a terminal, JSON lines otherwise (the CLIs' machine mode)."""
     stream = stream or sys.stderr
     return "text" if stream.isatty() else "json"
 
