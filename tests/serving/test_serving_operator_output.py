@@ -37,7 +37,7 @@ def test_a_port_in_use_is_one_line_and_exit_4(tmp_path: Path) -> None:
     with serve_process(env, tmp_path / "first.log") as url:
         port = url.rsplit(":", 1)[1]
         second = _serve(env, "--port", port)
-    assert second.returncode == ExitCode.PORT_IN_USE == 4
+    assert second.returncode == int(ExitCode.PORT_IN_USE) == 4
     assert second.stderr.strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: the address is already in use "
         "(hint: stop the other server or choose another --port)"
@@ -49,7 +49,7 @@ def test_a_port_in_use_is_one_line_and_exit_4(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--bogus"], ["--port", "99999"]])
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str]) -> None:
     result = _serve(serve_env(tmp_path), *args)
-    assert result.returncode == ExitCode.USAGE == 2
+    assert result.returncode == int(ExitCode.USAGE) == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
@@ -75,7 +75,7 @@ def test_a_graceful_stop_exits_0(tmp_path: Path, stop: signal.Signals) -> None:
         assert proc.poll() is None, log.read_text()
         time.sleep(0.05)
     proc.send_signal(stop)
-    assert proc.wait(timeout=60) == ExitCode.OK == 0
+    assert proc.wait(timeout=60) == int(ExitCode.OK) == 0
     stopped = [line for line in _lines(log) if line.get("event") == "server_stopped"]
     assert [line["signal"] for line in stopped] == [stop.name]
 
