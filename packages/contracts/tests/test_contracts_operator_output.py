@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import typer
 
-from steelthread_contracts.cli import CliError, one_line, parse_duration, parse_time
+from steelthread_contracts.cli import CliError, cli_errors, one_line, parse_duration, parse_time, run
 from steelthread_contracts.logs import IntervalFilter, JsonFormatter, configure_logging, throttle
 
 
@@ -80,3 +80,28 @@ def test_an_operator_error_is_one_line_with_its_hint() -> None:
     assert error.exit_code == 4
     assert one_line(error) == "cannot listen on 127.0.0.1:8000 (hint: choose another --port)"
     assert one_line(ValueError("bad\n  value")) == "ValueError: bad value"
+
+
+def test_a_cli_in_machine_mode_logs_json_and_fails_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run` (every console script's entry) writes warnings as JSON lines when stderr is not a terminal, and
+    ends an operator error with one `error:` line, its hint and its exit code."""
+    app = typer.Typer()
+
+    @app.command()
+    @cli_errors
+    def check() -> None:
+        logging.getLogger("steelthread_test.cli").warning("cache is cold", extra={"event": "cold_cache"})
+        raise CliError("no model behind alias champion", exit_code=3, hint="promote a model first")
+
+    monkeypatch.setattr("sys.argv", ["steelthread-test"])
+    try:
+        with pytest.raises(SystemExit) as ended:
+            run(app)
+    finally:
+        logging.getLogger().handlers = []
+    assert ended.value.code == 3
+    logged, error = capsys.readouterr().err.strip().splitlines()
+    assert json.loads(logged)["event"] == "cold_cache"
+    assert error == "error: no model behind alias champion (hint: promote a model first)"

@@ -26,6 +26,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from steelthread_contracts.logs import configure_logging
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -106,6 +108,9 @@ def run(app: typer.Typer) -> None:
     and Ctrl-C is one line (exit 130), never a traceback."""
     if not sys.stdout.isatty():
         app.rich_markup_mode = None  # plain `--help` text, no boxes, when piped
+    # Warnings (any logger) as JSON lines in machine mode, as text on a terminal; a command that reports its
+    # own progress in the log (monitor, batch, serve) sets its loggers to INFO again itself.
+    configure_logging((), fmt=None)
     try:
         result = app(standalone_mode=False)
     except typer.Exit as exc:
