@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -106,8 +105,6 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 def run(app: typer.Typer) -> None:
     """Run a Typer app so that usage errors are one `error:` line (exit 2) too, never Typer's boxed panel,
     and Ctrl-C is one line (exit 130), never a traceback."""
-    if not sys.stdout.isatty():
-        app.rich_markup_mode = None  # plain `--help` text, no boxes, when piped
     # Warnings (any logger) as JSON lines in machine mode, as text on a terminal; a command that reports its
     # own progress in the log (monitor, batch, serve) sets its loggers to INFO again itself.
     configure_logging((), fmt=None)
