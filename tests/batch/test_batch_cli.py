@@ -43,6 +43,15 @@ def test_score_writes_scores_quarantine_and_prediction_log(tmp_path, models_dir,
     )
     assert result.returncode == 0, result.stderr
     assert "rows in=5000 scored=4900 quarantined=100 model=1 engine=local" in result.stdout
+    logged = _logged(result)
+    events = [line["event"] for line in logged if line["logger"] == "steelthread_batch"]
+    assert events[0] == "batch_started"
+    assert events[-1] == "batch_finished"
+    done = [line["done"] for line in logged if line.get("event") == "stage"]  # one line per committed part
+    assert len(done) >= 3
+    assert done == sorted(set(done))
+    assert done[-1] == 5000
+    assert logged[-1]["rows_in"] == 5000
     out = tmp_path / "out"
     success = json.loads((out / "_SUCCESS").read_text())
     assert (success["rows_in"], success["scored"], success["quarantined"]) == (5_000, 4_900, 100)
@@ -176,8 +185,15 @@ def test_a_resume_removes_temporary_files_an_earlier_version_left_next_to_the_pa
     assert _ids(out / "scores") == scored
 
 
+def _logged(result) -> list[dict[str, Any]]:
+    """stderr's JSON log lines (not a terminal: the machine mode)."""
+    return [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+
+
 def _one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # Besides the JSON log lines (a scheduler's record), one readable line.
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("{")]
+    _logged(result)  # every other line is one JSON object
     assert result.returncode != 0
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")

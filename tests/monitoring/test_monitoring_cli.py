@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_monitoring.cli import app
 from steelthread_monitoring.errors import ExitCode
+from steelthread_monitoring.job import STAGES
 from steelthread_monitoring.synthetic import Deployment, plan
 
 NOW = "--now=2026-11-22T12:00:00+00:00"
@@ -32,7 +33,7 @@ def test_missing_reference_exit_code(tmp_path: Path) -> None:
     code, output = invoke(tmp_path, NOW)
     assert code == ExitCode.MISSING_REFERENCE
     assert int(ExitCode.MISSING_REFERENCE) == 3
-    assert "MISSING_REFERENCE" in output
+    assert output.strip().splitlines()[-1].startswith("error: ")  # after the JSON stage lines
     assert f"{tmp_path}/models/champion.json" in output
     assert "Traceback" not in output
 
@@ -59,8 +60,7 @@ def test_invalid_input_exit_code(deployment_factory: Callable[..., Deployment], 
     [
         (["--window=24x"], "use a positive number with s, m, h, d or w"),
         (["--window=0h"], "use a positive number"),
-        (["--now=yesterday"], "not an ISO-8601 time"),
-        (["--now=2026-11-22T12:00:00"], "needs a timezone"),
+        (["--now=yesterday"], "is not an ISO 8601 time"),
         (["--min-labels=0"], "min-labels"),
     ],
 )
@@ -93,6 +93,11 @@ def test_console_script_end_to_end(deployment_factory: Callable[..., Deployment]
     assert f"checked 2000 rows of model {synthetic.model_name} v3 ({synthetic.task.value})" in result.stdout
     assert "performance not evaluated: 0 labelled rows" in result.stderr
     assert "Traceback" not in result.stderr
+    # Not a terminal: the stages are JSON log lines (the scheduler's progress), in order, then the outcome.
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [line["stage"] for line in logged if line.get("event") == "stage"] == list(STAGES)
+    assert [line["exit_code"] for line in logged if line.get("event") == "run_finished"] == [5]
+    assert "\x1b[" not in result.stdout + result.stderr  # plain output: no ANSI codes
     latest = tmp_path / "monitoring" / "latest"
     assert json.loads((latest / "summary.json").read_text())["exit_code"] == 5
     assert (latest / "report.html").is_file()
@@ -103,3 +108,29 @@ def test_console_script_end_to_end(deployment_factory: Callable[..., Deployment]
     runs = sorted(p for p in (tmp_path / "monitoring").iterdir() if p.name[0].isdigit())
     assert len(runs) == 2
     assert latest.resolve() == runs[-1].resolve(), "latest must point at the newest run"
+
+
+@pytest.mark.parametrize("end", ["now", "2026-11-22T12:00:00", "2026-11-22T12:00:00Z"])
+def test_the_script_reads_times_like_every_cli_and_fails_in_one_line(tmp_path: Path, end: str) -> None:
+    """`--now` takes `now` and zone-less (UTC) times as the other CLIs do; a failure is the one `error:` line
+    (after the JSON log lines) with its exit code, never a traceback or a Typer panel."""
+    script = shutil.which("steelthread-monitor", path=str(Path(sys.executable).parent))
+    assert script is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
+    env |= {USECASE_ENV: active_name(), "STEELTHREAD_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [script, "run", "--now", end], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == ExitCode.MISSING_REFERENCE, result.stderr
+    plain = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(plain) == 1, result.stderr
+    assert plain[0].startswith("error: ")
+    assert f"{tmp_path}/models/champion.json" in plain[0]
+    assert "Traceback" not in result.stderr
+    usage = subprocess.run(
+        [script, "run", "--window", "7x"], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert usage.returncode == ExitCode.USAGE
+    assert usage.stderr.strip().splitlines() == [
+        "error: Invalid value for --window: '7x': use a positive number with s, m, h, d or w, e.g. 24h"
+    ]

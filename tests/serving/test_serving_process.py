@@ -64,8 +64,8 @@ def test_sigterm_during_traffic_loses_no_log_record(tmp_path: Path) -> None:
         t.start()
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
-    # uvicorn finishes in-flight requests, runs the lifespan shutdown, then re-raises the signal.
-    assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    # uvicorn finishes in-flight requests and runs the lifespan shutdown; a graceful stop exits 0.
+    assert proc.wait(timeout=30) == 0
     stop.set()
     for t in threads:
         t.join(timeout=10)

@@ -80,6 +80,7 @@ def flow(trained, settings_for, register_version, tmp_path_factory: pytest.TempP
     versions["v2"] = register_version(registry, good, root / "w2")
     register_challenger(registry, settings, versions["v2"], "v2 passed")
     promote(registry, settings, versions["v2"], "staging", "v2 to staging")
+    stable["v2_staging"] = read_pointer(models_dir, "stable")
     promote(registry, settings, versions["v2"], "champion", "v2 ships")
     times["v2_champion"] = _tick()
     stable["v2_champion"] = read_pointer(models_dir, "stable")
@@ -108,7 +109,9 @@ def test_the_replaced_champion_stays_published_as_stable(flow: Flow) -> None:
     """A first champion replaces nothing; the second keeps the first as `stable` (what a canary's other
     customers get); a rollback makes its target stable too, so no canary split is left behind."""
     v1 = flow.versions["v1"]
-    assert flow.stable == {"v1_champion": None, "v2_champion": v1, "rolled_back": v1}
+    # A staging move leaves `stable` alone: one `stable` per deployment location, the replaced champion,
+    # which a staging deployment (serving the `staging` alias) reads too.
+    assert flow.stable == {"v1_champion": None, "v2_staging": None, "v2_champion": v1, "rolled_back": v1}
     models_dir = flow.settings.resolved_models_dir()
     assert json.loads((models_dir / "stable.json").read_text()) == {"version": v1, "path": f"versions/{v1}"}
 
@@ -240,6 +243,8 @@ def test_promote_cli_errors_are_one_line(flow: Flow) -> None:
     status = runner.invoke(cli_promote.app, ["status"], env=env)
     assert status.exit_code == 0
     assert f"champion: registry {flow.versions['v1']}, published {flow.versions['v1']}" in status.output
+    # After the rollback to v1, stable names v1 too: settled, a canary split would serve no older model.
+    assert f"    stable: published {flow.versions['v1']} (settled: the champion)" in status.output
 
 
 def test_the_champion_is_scored_on_the_same_test_rows(flow: Flow, trained) -> None:

@@ -18,7 +18,7 @@ EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 # Contexts whose values an outsider or a dispatcher controls; they go through `env:`, never into a script.
 UNTRUSTED = re.compile(r"\b(github\.event\.|github\.head_ref|inputs\.|steps\.[\w-]+\.outputs\.)")
 
-ENVIRONMENTS = {"staging", "production", "infra-cpu", "infra-gpu"}
+ENVIRONMENTS = {"staging", "production", "production-abort", "infra-cpu", "infra-gpu"}
 DEPLOY_WORKFLOWS = {"promote.yml", "rollback.yml"}
 
 
@@ -149,9 +149,10 @@ def _environment_names(workflows: dict[str, dict[str, Any]]) -> set[str]:
                 names.update(
                     str(env).replace("${{ matrix.env }}", v) for v in job["strategy"]["matrix"]["env"]
                 )
-            with_env = (job.get("with") or {}).get("environment")
-            if with_env is not None:
-                names.add(str(with_env))
+            for key in ("environment", "github-environment"):
+                with_env = (job.get("with") or {}).get(key)
+                if with_env is not None:
+                    names.add(str(with_env))
     return names
 
 
@@ -169,8 +170,30 @@ def test_reusable_deploy_workflow_sets_its_environment_from_its_input(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
     job = workflows["_deploy.yml"]["jobs"]["deploy"]
-    assert job["environment"]["name"] == "${{ inputs.environment }}"
+    assert job["environment"]["name"] == "${{ inputs.github-environment || inputs.environment }}"
     assert job["concurrency"]["group"] == "deploy-${{ inputs.environment }}"
+    assert workflows["_deploy.yml"]["on"]["workflow_call"]["inputs"]["github-environment"]["default"] == ""
+
+
+def test_aborting_a_failed_canary_waits_for_no_approval(
+    workflows: dict[str, dict[str, Any]], repo_root: Path
+) -> None:
+    """The abort job runs under `production-abort` (production's settings, no required reviewers), still in
+    production's concurrency group; every other production job keeps the reviewers."""
+    jobs = workflows["promote.yml"]["jobs"]
+    abort = jobs["abort-canary"]["with"]
+    assert (abort["environment"], abort["github-environment"]) == ("production", "production-abort")
+    for workflow in sorted(DEPLOY_WORKFLOWS):
+        for job_id, job in workflows[workflow]["jobs"].items():
+            if job_id != "abort-canary":
+                assert "github-environment" not in (job.get("with") or {}), f"{workflow}:{job_id}"
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in (repo_root / "docs" / "operations.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
+    assert "none required" in rows["`production-abort`"]
+    assert "required reviewers" in rows["`production`"]
 
 
 @pytest.mark.parametrize("workflow", sorted(DEPLOY_WORKFLOWS))

@@ -7,6 +7,7 @@ Every failure is one `error:` line on stderr and a non-zero exit; the summary li
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated
 
 import typer
@@ -18,9 +19,10 @@ from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import resolve_package
 from steelthread_batch.run import RunSummary
 from steelthread_batch.settings import BatchSettings, Device, Engine
+from steelthread_contracts.cli import STAGE_EVENT, cli_errors, err, run
+from steelthread_contracts.logs import configure_logging
 from steelthread_contracts.package import Task
 from steelthread_contracts.usecase import active
-from steelthread_features.cli_common import cli_errors, run
 from steelthread_features.settings import FeatureSettings
 
 app = typer.Typer(
@@ -31,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False, soft_wrap=True)
+logger = logging.getLogger("steelthread_batch")
 _SLICES_HELP = "Add the use case's stored slice columns ({}).".format(
     ", ".join(active().stored_slices) or "none"
 )
@@ -46,6 +49,21 @@ MasterOpt = Annotated[
     str | None,
     typer.Option("--spark-master", help="Spark master URL (default: spark-submit's, else local[*])."),
 ]
+
+
+@app.callback()
+def _logs() -> None:
+    """Logs as JSON lines when stderr is not a terminal (a scheduler's log), else readable text."""
+    configure_logging(("steelthread_batch",), fmt=None)
+
+
+def _progress_line(done: int, total: int) -> None:
+    logger.info(
+        "scored %d of %d rows",
+        done,
+        total,
+        extra={"event": STAGE_EVENT, "stage": "score", "done": done, "total": total},
+    )
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -127,16 +145,39 @@ def score(
             device=device,
             feature_settings=_feature_settings(),
         )
-        with Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("score", total=None)
-            summary = run_local(job, lambda done, total: progress.update(task, completed=done, total=total))
+        logger.info(
+            "scoring %s with %s v%s",
+            input_uri,
+            package.name,
+            package.version,
+            extra={"event": "batch_started", "engine": "local", "model_version": package.version},
+        )
+        if not err.is_terminal:  # a scheduler's log: one JSON line per committed part
+            summary = run_local(job, _progress_line)
+        else:
+            with Progress(
+                TextColumn("scoring"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("score", total=None)
+                summary = run_local(
+                    job, lambda done, total: progress.update(task, completed=done, total=total)
+                )
+    logger.info(
+        "batch run %s finished",
+        summary.run_id,
+        extra={
+            "event": "batch_finished",
+            "rows_in": summary.rows_in,
+            "scored": summary.scored,
+            "quarantined": summary.quarantined,
+            "model_version": summary.model_version,
+        },
+    )
     if as_json:
         console.print_json(json.dumps(summary.as_json()))
     else:

@@ -1,21 +1,32 @@
 """`steelthread-monitor`: the scheduled monitoring job's command line.
 
 Exit codes are documented in errors.ExitCode and docs/monitoring.md; every expected failure prints one
-readable line on stderr instead of a traceback.
+readable `error:` line on stderr (the idiom of every steelthread CLI, `steelthread_contracts.cli`) instead of
+a traceback. The run's stages show as a progress bar on a terminal and as JSON log lines (event `stage`)
+otherwise, the scheduler's case.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from steelthread_monitoring.errors import ExitCode, MonitorError
-from steelthread_monitoring.job import RunOptions, run_monitoring
+from steelthread_contracts.cli import (
+    cli_errors,
+    console,
+    err,
+    fail,
+    parse_duration,
+    parse_time,
+    stage_progress,
+)
+from steelthread_contracts.cli import run as run_cli
+from steelthread_contracts.logs import configure_logging
+from steelthread_monitoring.errors import ExitCode
+from steelthread_monitoring.job import STAGES, RunOptions, run_monitoring
 from steelthread_monitoring.settings import MonitorSettings
 from steelthread_monitoring.skew import OfflineFeatureSource, callable_source, parquet_source
 
@@ -25,30 +36,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+OWN_LOGGERS = ("steelthread_monitoring",)
 
 
-def parse_window(text: str) -> timedelta:
-    """'90s', '30m', '24h', '7d', '2w' → timedelta."""
-    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise typer.BadParameter(f"{text!r}: use a positive number with s, m, h, d or w, e.g. 24h")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def _parse_now(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not an ISO-8601 time") from exc
-    if value.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} needs a timezone, e.g. 2026-11-22T12:00:00+00:00")
-    return value
+def _window_end(text: str | None) -> datetime | None:
+    return None if text is None else parse_time(text, "--now")
 
 
 @app.callback()
@@ -57,6 +49,7 @@ def _root() -> None:
 
 
 @app.command()
+@cli_errors
 def run(
     window: Annotated[str, typer.Option(help="Window length ending now: 30m, 24h, 7d.")] = "24h",
     reference: Annotated[
@@ -97,7 +90,8 @@ def run(
         int | None, typer.Option(min=1, help="Requests sampled for the skew check.")
     ] = None,
     now: Annotated[
-        str | None, typer.Option(help="End of the window (ISO-8601 with zone); default: now.")
+        str | None,
+        typer.Option(help="End of the window (ISO 8601, UTC when no zone is given, or `now`); default: now."),
     ] = None,
 ) -> None:
     """Compare the window of logged predictions with the serving model's reference."""
@@ -108,14 +102,15 @@ def run(
     source: OfflineFeatureSource | None = None
     if offline_features is not None and offline_features_fn is not None:
         raise typer.BadParameter("give --offline-features or --offline-features-fn, not both")
-    try:
+    configure_logging(OWN_LOGGERS, fmt=None)
+    with stage_progress("steelthread_monitoring", total=len(STAGES)):
         if offline_features is not None:
             source = parquet_source(offline_features)
         elif offline_features_fn is not None:
             source = callable_source(offline_features_fn)
         options = RunOptions(
-            window=parse_window(window),
-            now=_parse_now(now),
+            window=parse_duration(window, "--window"),
+            now=_window_end(now),
             reference_path=reference,
             alias=alias,
             models_dir=settings.models_dir,
@@ -134,12 +129,9 @@ def run(
             log_dsn=_log_dsn(settings, log_dir),
         )
         outcome = run_monitoring(options)
-    except MonitorError as exc:
-        err.print(f"[bold red]error[/] ({int(exc.exit_code)} {exc.exit_code.name}): {exc.message}")
-        raise typer.Exit(int(exc.exit_code)) from None
     summary = outcome.summary
     drift = summary.drift
-    out.print(
+    console.print(
         f"checked {summary.rows} rows of model {summary.model_name} v{summary.model_version} "
         f"({summary.task}): "
         f"drift share {drift.drift_share:.2f} ({', '.join(drift.drifted) or 'no column drifted'}), "
@@ -147,14 +139,15 @@ def run(
         f"missing {summary.quality.overall_missing_share:.3f}, "
         f"labels {summary.performance.labelled_rows}"
     )
-    out.print(f"report: {outcome.run_dir / 'report.html'}")
-    out.print(f"summary: {outcome.run_dir / 'summary.json'}")
+    console.print(f"report: {outcome.run_dir / 'report.html'}")
+    console.print(f"summary: {outcome.run_dir / 'summary.json'}")
     for message in summary.messages:
-        err.print(f"[yellow]warning[/] ({int(outcome.exit_code)} {outcome.exit_code.name}): {message}")
+        err.print(f"warning ({int(outcome.exit_code)} {outcome.exit_code.name}): {message}", markup=False)
     raise typer.Exit(int(outcome.exit_code))
 
 
 @app.command()
+@cli_errors
 def export(
     window: Annotated[str, typer.Option(help="Window length ending now: 30m, 24h, 7d.")] = "24h",
     log_dir: Annotated[
@@ -164,34 +157,35 @@ def export(
         Path | None, typer.Option(help="Where feedback-window.jsonl goes; default the feedback folder.")
     ] = None,
     now: Annotated[
-        str | None, typer.Option(help="End of the window (ISO-8601 with zone); default: now.")
+        str | None,
+        typer.Option(help="End of the window (ISO 8601, UTC when no zone is given, or `now`); default: now."),
     ] = None,
 ) -> None:
     """Copy a window of the PostgreSQL prediction log (and its labels) to JSON-lines files, so the runbooks'
     file commands (jq) work on the production log."""
     settings = MonitorSettings()
     if settings.prediction_log_dsn is None:
-        err.print(f"[bold red]error[/] ({int(ExitCode.USAGE)} USAGE): set STEELTHREAD_PREDICTION_LOG_DSN")
-        raise typer.Exit(int(ExitCode.USAGE))
+        fail(
+            "no PostgreSQL prediction log to export from",
+            ExitCode.USAGE,
+            hint="set STEELTHREAD_PREDICTION_LOG_DSN",
+        )
     from steelthread_monitoring.pglog import export_window
 
-    end = _parse_now(now) or datetime.now(UTC)
+    configure_logging(OWN_LOGGERS, fmt=None)
+    end = _window_end(now) or datetime.now(UTC)
     log_out = log_dir or settings.prediction_log_dir
     feedback_out = feedback_dir or settings.feedback_dir
     assert log_out is not None
     assert feedback_out is not None
-    try:
-        rows, labels = export_window(
-            settings.prediction_log_dsn.get_secret_value(),
-            end - parse_window(window),
-            end,
-            log_out,
-            feedback_out,
-        )
-    except MonitorError as exc:
-        err.print(f"[bold red]error[/] ({int(exc.exit_code)} {exc.exit_code.name}): {exc.message}")
-        raise typer.Exit(int(exc.exit_code)) from None
-    out.print(f"exported {rows} records to {log_out} and {labels} labels to {feedback_out}")
+    rows, labels = export_window(
+        settings.prediction_log_dsn.get_secret_value(),
+        end - parse_duration(window, "--window"),
+        end,
+        log_out,
+        feedback_out,
+    )
+    console.print(f"exported {rows} records to {log_out} and {labels} labels to {feedback_out}")
 
 
 def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:
@@ -202,7 +196,7 @@ def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:
 
 
 def main() -> None:
-    app()
+    run_cli(app)
 
 
-__all__ = ["ExitCode", "app", "main", "parse_window"]
+__all__ = ["ExitCode", "app", "main"]

@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     OK = 0
     """Report, summary and gauges written; every check ran."""
     UNEXPECTED = 1
-    """A bug: the traceback is printed, please file an issue."""
+    """A bug: one `error:` line names the exception; please file an issue."""
     USAGE = 2
     """Bad command-line option (Typer/Click's own code)."""
     MISSING_REFERENCE = 3

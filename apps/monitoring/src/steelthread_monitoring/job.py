@@ -6,6 +6,7 @@ conditions that stop a run and returns an exit code for conditions that complete
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,16 @@ from steelthread_monitoring.window import ENTITY_FIELD, PREDICTION_GLOB, Window,
 
 if TYPE_CHECKING:
     from steelthread_monitoring.analysis import PerformanceResult
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("evidently", "reference", "window", "drift", "performance", "skew", "report", "export")
+"""The stages a full run announces (log event `stage`), in order: the CLI's progress bar counts them."""
+
+
+def _stage(name: str, message: str, **fields: object) -> None:
+    """One log line (event `stage`) as a stage starts: progress in a scheduler's log and on a terminal."""
+    logger.info(message, extra={"event": "stage", "stage": name, **fields})
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,8 @@ class RunOutcome:
 def run_monitoring(options: RunOptions) -> RunOutcome:
     """Run every check; write outputs; return the exit code the process should end with."""
     started = datetime.now(UTC)
-    # Evidently takes seconds to import; load it only once inputs are known good, so a missing
-    # reference or an empty window answers at once.
+    # Evidently takes seconds to import; loaded in the run, so importing the CLI stays quick.
+    _stage("evidently", "loading Evidently")
     from steelthread_monitoring.analysis import (
         CAT_METHOD,
         NUM_METHOD,
@@ -74,6 +85,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
 
     end = options.now or started
     start = end - options.window
+    _stage("reference", "reading the reference", alias=options.alias)
     path = options.reference_path or resolve_reference_path(options.models_dir, options.alias)
     reference = load_reference(path)
     age = _model_age(reference, end)
@@ -94,6 +106,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         "method_categorical": CAT_METHOD,
         "threshold": options.drift_threshold,
     }
+    _stage("window", "reading the window", window_start=start, window_end=end)
     window = _read(options, start, end, reference)
     records = _record_messages(window.log_records, window.feedback_records)
     if window.empty:
@@ -115,9 +128,12 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         _export(summary, options)
         raise EmptyWindowError("; ".join([message, *records]))
 
+    _stage("drift", "drift and data quality", rows=len(window.frame))
     drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold)
+    _stage("performance", "performance")
     performance = analyse_performance(reference, window.frame, options.min_labels)
     skew = None
+    _stage("skew", "training/serving skew", enabled=options.offline_features is not None)
     if options.offline_features is not None:
         features = reference.feature_names or reference.numerical_columns
         result = measure_skew(
@@ -137,6 +153,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
             feature_skew_share=result.feature_skew_share,
         )
 
+    _stage("report", "writing the report", run_dir=run_dir)
     report_html = run_dir / "report.html"
     report_html.write_text(drift.html, encoding="utf-8")
     performance_html = None
@@ -189,7 +206,14 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         messages=[*messages, *records],
     )
     _write_summary(run_dir, summary)
+    _stage("export", "exporting the gauges")
     _export(summary, options)
+    logger.info(
+        "monitoring run finished: exit %d %s",
+        int(code),
+        code.name,
+        extra={"event": "run_finished", "exit_code": int(code), "rows": summary.rows, "run_dir": run_dir},
+    )
     return RunOutcome(summary=summary, run_dir=run_dir, exit_code=code)
 
 

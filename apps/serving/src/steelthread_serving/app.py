@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from steelthread_contracts.logs import throttle
+from steelthread_serving.access_log import AccessLog
 from steelthread_serving.api import ops, v1
 from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
+from steelthread_serving.features import logger as features_logger
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.hotpath import PredictionHotPath, ServingAPI
 from steelthread_serving.metrics import ServingMetrics
@@ -18,6 +21,7 @@ from steelthread_serving.middleware import BodyLimit, RequestMetrics
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
+from steelthread_serving.service import logger as service_logger
 from steelthread_serving.settings import ServingSettings
 from steelthread_serving.sinks import JsonlSink, RecordSink
 from steelthread_serving.state import AppState
@@ -127,4 +131,8 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
     if hot_path:  # ahead of the whole stack: it checks the length and counts its answers itself
         app.hot_path = PredictionHotPath(app, settings.max_body_bytes)
+    if settings.access_log:
+        app.access_log = AccessLog(app.dispatch)
+    for noisy in (service_logger, features_logger):  # warnings every request meets during an outage
+        throttle(noisy, settings.log_repeat_interval_s)
     return app

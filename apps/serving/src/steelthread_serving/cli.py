@@ -1,31 +1,63 @@
 """`steelthread-serve`: start the API with uvicorn after checking the settings.
 
-Settings and the flag file are checked before uvicorn starts so a bad environment or flag file ends with one
-readable line and exit code 2, not a traceback from inside the server (which exits 3).
+Settings, the flag file and the port are checked before uvicorn starts, so a bad environment, flag file or a
+port in use ends with one readable line and its exit code (`ExitCode`), not a traceback from inside the
+server. A SIGTERM or SIGINT stops the server gracefully (answers in flight finish, the sinks flush) and the
+process exits 0.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import logging
+import signal
+import socket
+from enum import IntEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 
+from steelthread_contracts.cli import error_line, fail
+from steelthread_contracts.cli import run as run_cli
+from steelthread_contracts.logs import configure_logging
 from steelthread_serving.flags import FlagsError, ServingFlags
-from steelthread_serving.logs import configure_logging
 from steelthread_serving.settings import ServingSettings
 
-cli = typer.Typer(add_completion=False, help="Serve the steelthread prediction API.")
+cli = typer.Typer(
+    add_completion=False, help="Serve the steelthread prediction API.", pretty_exceptions_enable=False
+)
+
+logger = logging.getLogger("steelthread_serving.cli")
+
+OWN_LOGGERS = ("steelthread_serving",)
+"""Loggers logged at INFO whatever uvicorn's level: their lines are the operator's record of changes."""
+
+
+class ExitCode(IntEnum):
+    """Exit codes of `steelthread-serve` (docs/operations.md repeats them)."""
+
+    OK = 0
+    """Stopped by SIGTERM or SIGINT after a graceful shutdown, or a `--check-flags` file is usable."""
+    UNEXPECTED = 1
+    """A bug: please file an issue with the log."""
+    USAGE = 2
+    """A bad option, setting or flag file."""
+    STARTUP_FAILED = 3
+    """The app could not start (uvicorn's own code: the lifespan start-up failed)."""
+    PORT_IN_USE = 4
+    """The address could not be bound: another process holds the port, or the interface does not exist."""
 
 
 def settings_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "settings"
     env = f"STEELTHREAD_{field.upper()}"
-    return f"error: {env}: {first['msg']}"
+    return f"{env}: {first['msg']}"
 
 
 def checked_flags(path: Path) -> str:
@@ -33,8 +65,7 @@ def checked_flags(path: Path) -> str:
     try:
         flags = ServingFlags(path, poll_ms=60_000)
     except FlagsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc), ExitCode.USAGE)
     try:
         return flags.current().describe()
     finally:
@@ -62,37 +93,71 @@ def serve(
     try:
         settings = ServingSettings()
     except ValidationError as exc:
-        typer.echo(settings_error(exc), err=True)
-        raise typer.Exit(2) from None
+        error_line(settings_error(exc))
+        raise typer.Exit(ExitCode.USAGE) from None
     if settings.prediction_log_dsn is not None and importlib.util.find_spec("psycopg") is None:
-        typer.echo(
-            "error: STEELTHREAD_PREDICTION_LOG_DSN: the PostgreSQL sink needs psycopg "
-            "(install steelthread-serving[postgres])",
-            err=True,
+        fail(
+            "STEELTHREAD_PREDICTION_LOG_DSN: the PostgreSQL sink needs psycopg",
+            ExitCode.USAGE,
+            hint="install steelthread-serving[postgres]",
         )
-        raise typer.Exit(2)
-    configure_logging()
+    # Bound before anything starts a thread (flag watcher, onnxruntime): a port in use is one line and a
+    # clean exit, and no other process can take the port between this check and uvicorn's start.
+    listener = bound_socket(host, port)
+    configure_logging(OWN_LOGGERS)
     try:
         flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
     except FlagsError as exc:
-        typer.echo(f"error: STEELTHREAD_FLAGS_PATH: {exc}", err=True)
-        raise typer.Exit(2) from None
+        listener.close()
+        fail(f"STEELTHREAD_FLAGS_PATH: {exc}", ExitCode.USAGE)
 
     from steelthread_serving.app import create_app
 
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings, flags=flags),
-        host=host,
-        port=port,
         log_level=log_level,
         log_config=None,  # uvicorn's lines go through configure_logging's JSON handler too
         timeout_graceful_shutdown=20,
-        access_log=False,
+        access_log=False,  # the app's own access log (STEELTHREAD_ACCESS_LOG) has the request's fields
+    )
+    # uvicorn handles SIGTERM and SIGINT itself: it stops accepting, lets answers finish and runs the
+    # lifespan's shutdown (the sinks flush). Then it restores the handlers it found and raises the signal
+    # again; the handler installed here makes that a log line, so a graceful stop exits 0, not 143 or 130.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _stopped(signum: int, _frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    logger.info(
+        "stopped by %s after a graceful shutdown", name, extra={"event": "server_stopped", "signal": name}
     )
 
 
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or one error line and exit 4."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"cannot listen on {host}:{port}: the address is already in use",
+                ExitCode.PORT_IN_USE,
+                hint="stop the other server or choose another --port",
+            )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}", ExitCode.PORT_IN_USE, hint="check --host")
+    sock.set_inheritable(True)
+    return sock
+
+
 def main() -> None:
-    cli()
+    run_cli(cli)
 
 
 if __name__ == "__main__":

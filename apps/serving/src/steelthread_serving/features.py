@@ -59,7 +59,11 @@ class OnlineFeatures:
         try:
             self.reader.read([0])
         except Exception as exc:
-            logger.error("online feature store not available: %s", str(exc).splitlines()[0][:300])
+            logger.error(
+                "online feature store not available: %s",
+                str(exc).splitlines()[0][:300],
+                extra={"event": "feature_store_unavailable"},
+            )
 
     async def aclose(self) -> None:
         await self.reader.aclose()
@@ -87,7 +91,13 @@ class OnlineFeatures:
 
 
 def _failed(exc: Exception, n: int) -> list[FeatureVector]:
-    logger.warning("online features failed: %s", str(exc).splitlines()[0][:200])
+    # Every request meets an outage: the app's IntervalFilter on this logger keeps it to one line per
+    # interval, counting the rest (serving's `log_repeat_interval_s`).
+    logger.warning(
+        "online features failed: %s",
+        str(exc).splitlines()[0][:200],
+        extra={"event": FEATURE_STORE_ERROR, "reason": FEATURE_STORE_ERROR},
+    )
     return [FeatureVector(values={}, problem=FEATURE_STORE_ERROR)] * n
 
 

@@ -34,7 +34,7 @@ from openfeature.exception import ErrorCode, OpenFeatureError, ProviderNotReadyE
 from openfeature.flag_evaluation import FlagEvaluationDetails, Reason
 
 from steelthread_contracts import ServingMode
-from steelthread_serving.logs import RepeatFilter
+from steelthread_contracts.logs import RepeatFilter
 
 SERVING_MODE_FLAG = "serving-mode"
 CANARY_FRACTION_FLAG = "canary-fraction"

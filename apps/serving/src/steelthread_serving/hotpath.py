@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
 from steelthread_contracts import ErrorBody, ErrorCode, PredictionRequest
+from steelthread_serving.access_log import AccessLog
 from steelthread_serving.errors import INTERNAL_ERROR_MESSAGE
 from steelthread_serving.state import AppState
 
@@ -48,8 +49,16 @@ class ServingAPI(FastAPI):
     """FastAPI whose prediction route is answered ahead of the middleware stack, when `hot_path` is set."""
 
     hot_path: PredictionHotPath | None = None
+    access_log: AccessLog | None = None
+    """Wraps everything, hot path included, when the access log is on (`STEELTHREAD_ACCESS_LOG`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.access_log is not None:
+            await self.access_log(scope, receive, send)
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.hot_path is not None and scope["type"] == "http" and scope["path"] == PATH:
             await self.hot_path(scope, receive, send)
         else:

@@ -113,7 +113,20 @@ class ModelRegistry:
         if model is not None:
             self.metrics.model_info.labels(role=role, name=model.name, version=model.version).set(1)
             self.metrics.model_loaded.labels(role=role).set(model.loaded_at.timestamp())
-            logger.info("%s now %s:%s on %s", role, model.name, model.version, model.execution_provider)
+            logger.info(
+                "%s now %s:%s on %s",
+                role,
+                model.name,
+                model.version,
+                model.execution_provider,
+                extra={
+                    "event": "model_swap",
+                    "role": role,
+                    "model_name": model.name,
+                    "model_version": model.version,
+                    "previous_version": old.version if old is not None else None,
+                },
+            )
             self.on_swap()
 
     def _refuse(self, role: str, path: Path, reason: str, key: str | None) -> None:
@@ -122,7 +135,13 @@ class ModelRegistry:
             path=str(path), reason=f"{role}: {reason}", refused_at=datetime.now(UTC)
         )
         self.metrics.model_refusals.inc()
-        logger.error("refused %s package %s: %s", role, path, reason)
+        logger.error(
+            "refused %s package %s: %s",
+            role,
+            path,
+            reason,
+            extra={"event": "model_refused", "role": role, "package": str(path), "reason": reason},
+        )
 
     def start(self, poll_seconds: float) -> None:
         def loop() -> None:

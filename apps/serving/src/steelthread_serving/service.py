@@ -8,6 +8,7 @@ logged.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from steelthread_serving.routing import Route, champion_scores, route, scores_an
 from steelthread_serving.scoring import ScoreEntry
 from steelthread_serving.sinks import RecordSink
 from steelthread_serving.usecase import JOIN_KEY, LOGGED_REQUEST_FIELDS, SCORE_FIELD, USE_CASE
+
+logger = logging.getLogger(__name__)
 
 OK, MODEL_ERROR, DEGRADED = "ok", "model_error", "degraded"
 """The `outcome` label of `steelthread_version_predictions`: the routed model answered, it failed (raised
@@ -169,6 +172,18 @@ class PredictionService:
         m.child(m.latency, mode, answering.version).observe(latency)
         if degraded_reason:
             m.child(m.degraded, degraded_reason).inc()
+            # One line per reason and interval (the app's IntervalFilter on this logger), not per request.
+            logger.warning(
+                "degraded answer: %s",
+                degraded_reason,
+                extra={
+                    "event": "degraded",
+                    "reason": degraded_reason,
+                    "request_id": request_id,
+                    "mode": mode,
+                    "model_version": answering.version,
+                },
+            )
         # Per routed role and version: the canary's numbers apart from the stable's (and the fallback's).
         routed_version = (target or self.fallback).version
         m.child(m.version_predictions, routed.value, routed_version, outcome).inc()

@@ -112,6 +112,22 @@ class ServingSettings(BaseSettings):
         description="Pause between reconnection attempts and between replays of spilled records.",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
+    access_log: bool = Field(
+        default=False,
+        description=(
+            "Log one JSON line per answered request (event `access`: method, path, status, duration, and the "
+            "request id, mode and model version of a prediction)."
+        ),
+    )
+    log_repeat_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "A warning every request meets (online store down, degraded answers) is logged at most once per "
+            "interval and kind; the next line says how many were dropped."
+        ),
+    )
     skeleton_score: float = Field(
         default=0.1,
         allow_inf_nan=False,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from steelthread_features.cli_common import cli_errors, parse_time, run
+from steelthread_contracts.cli import cli_errors, parse_time, run
 from steelthread_features.definitions import VIEW_TTLS
 from steelthread_features.generator import DEFAULT_DAYS, DEFAULT_END, SCENARIOS, generate, write
 from steelthread_features.settings import FeatureSettings

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from steelthread_features.cli_common import cli_errors, parse_time, run
+from steelthread_contracts.cli import cli_errors, parse_time, run
 from steelthread_features.definitions import FEATURE_NAMES, FEATURE_SERVICE
 from steelthread_features.settings import FeatureSettings
 from steelthread_features.store_config import store_yaml

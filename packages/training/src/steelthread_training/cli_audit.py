@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from steelthread_features.cli_common import cli_errors, console, parse_time, run
+from steelthread_contracts.cli import cli_errors, console, parse_time, run
 from steelthread_training.audit import champion_at, read_events
 from steelthread_training.errors import AuditError
 from steelthread_training.settings import TrainingSettings

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from steelthread_features.cli_common import cli_errors, console, run
+from steelthread_contracts.cli import cli_errors, console, run
+from steelthread_contracts.package import STABLE
 from steelthread_training.errors import InconsistentStateError, RegistryError
 from steelthread_training.settings import TrainingSettings
 
@@ -98,11 +99,26 @@ def status(data_dir: DataDir = None) -> None:
             f"{alias.alias:>10}: registry {alias.registry or '-'}, published {alias.pointer or '-'}, "
             f"audit log {alias.audit or '-'}"
         )
+    console.print(f"{STABLE:>10}: published {_stable_line(settings)}")
     problems = state.problems()
     if problems:
         raise InconsistentStateError(
             f"{'; '.join(problems)}; run `steelthread-promote repair` (runbooks/promote.md)"
         )
+
+
+def _stable_line(settings: TrainingSettings) -> str:
+    """The `stable` pointer (a deployment pointer only, never a registry alias, so no registry or audit
+    column): the champion a canary's other customers get."""
+    from steelthread_training.package import read_pointer
+
+    models_dir = settings.resolved_models_dir()
+    stable, champion = read_pointer(models_dir, STABLE), read_pointer(models_dir, "champion")
+    if stable is None:
+        return "- (no champion was replaced yet: outside a canary the fallback answers)"
+    if stable == champion:
+        return f"{stable} (settled: the champion)"
+    return f"{stable} (the champion before the last promotion; `steelthread-promote settle` once live)"
 
 
 @app.command()

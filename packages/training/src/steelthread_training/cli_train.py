@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from steelthread_features.cli_common import cli_errors, console, err, parse_time, run
+from steelthread_contracts.cli import cli_errors, console, err, parse_time, run
 from steelthread_training.config import load_config
 from steelthread_training.errors import DataValidationError, GateRefusedError
 from steelthread_training.frame import USE_CASE

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from steelthread_features.cli_common import err
+from steelthread_contracts.cli import err
 
 
 @contextmanager
