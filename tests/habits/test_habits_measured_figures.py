@@ -29,6 +29,7 @@ FIGURE = re.compile(
 ALLOWED: dict[str, str] = {
     r"250 ms": "the latency SLO threshold (alert rule and slo_check), a setting",
     r"500 ms by default": "STEELTHREAD_FLAGS_POLL_MS's default, a setting",
+    r"\(default \d+ (?:s|ms)\)": "a setting's default, stated beside the setting's name",
     r"(?:under|<) 3 s|3 s target": "issue 5's cold-start target, a threshold",
     r"(?:under|<) 5 ms|5 ms target": "issue 2's skeleton-latency target, a threshold",
     r"0\.75 x threshold": "a constant of the old review band (ADR 0011), not a measurement",
