@@ -35,6 +35,7 @@ tools: ## Install the system tools the tests need (promtool, chromium, java) whe
 	bash scripts/ensure-tools.sh
 
 demo: setup ## Run the main job end to end on embedded defaults (USECASE=credit|delivery; no server needed)
+	@bash scripts/ensure-tools.sh --best-effort promtool
 	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python scripts/demo.py
 
 test: setup tools ## Run every test (the one command CI runs)

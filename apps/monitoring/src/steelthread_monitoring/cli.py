@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from steelthread_contracts.settings import exit_on_unknown_variables
 from steelthread_monitoring.errors import ExitCode, MonitorError
 from steelthread_monitoring.job import RunOptions, run_monitoring
 from steelthread_monitoring.settings import MonitorSettings
@@ -102,9 +103,6 @@ def run(
 ) -> None:
     """Compare the window of logged predictions with the serving model's reference."""
     settings = MonitorSettings()
-    assert settings.models_dir is not None
-    assert settings.prediction_log_dir is not None
-    assert settings.monitoring_dir is not None
     source: OfflineFeatureSource | None = None
     if offline_features is not None and offline_features_fn is not None:
         raise typer.BadParameter("give --offline-features or --offline-features-fn, not both")
@@ -202,6 +200,7 @@ def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:
 
 
 def main() -> None:
+    exit_on_unknown_variables()
     app()
 
 

@@ -14,6 +14,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from steelthread_contracts.settings import exit_on_unknown_variables
 from steelthread_serving.flags import FlagsError, ServingFlags
 from steelthread_serving.logs import configure_logging
 from steelthread_serving.settings import ServingSettings
@@ -92,6 +93,7 @@ def serve(
 
 
 def main() -> None:
+    exit_on_unknown_variables()
     cli()
 
 

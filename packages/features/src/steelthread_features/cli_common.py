@@ -17,6 +17,8 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from steelthread_contracts.settings import exit_on_unknown_variables
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -61,7 +63,8 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def run(app: typer.Typer) -> None:
-    """Usage errors become one `error:` line (exit 2) too."""
+    """Usage errors become one `error:` line (exit 2) too, and so does an unknown STEELTHREAD_* variable."""
+    exit_on_unknown_variables()
     try:
         result = app(standalone_mode=False)
     except typer.Exit as exc:

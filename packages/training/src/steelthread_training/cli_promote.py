@@ -125,7 +125,7 @@ def settle(data_dir: DataDir = None) -> None:
     """The canary went live: point `stable` at the champion, so shadow or canary mode serves it."""
     from steelthread_training.package import settle_stable
 
-    version = settle_stable(_settings(data_dir).resolved_models_dir())
+    version = settle_stable(_settings(data_dir).models_dir)
     console.print(f"stable is now version {version}, the champion")
 
 
