@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from steelthread_contracts import ServingMode
+from steelthread_contracts.settings import exit_on_unknown_variables
 from steelthread_contracts.usecase import active
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -402,6 +403,7 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
 
 
 def main() -> int:
+    exit_on_unknown_variables()
     root = Path(os.environ.get("STEELTHREAD_DEMO_DIR", ROOT / "var" / "demo")).resolve()
     if root.exists():
         shutil.rmtree(root)  # idempotent: every run starts from the same empty state

@@ -63,6 +63,7 @@ CLIS = [
     ["steelthread-monitor", "run"],
     ["steelthread-serve"],
     ["steelthread-consumer-example"],
+    ["python", str(ROOT / "scripts" / "demo.py")],
 ]
 
 
@@ -183,8 +184,8 @@ def test_every_app_and_cli_refuses_an_unknown_variable_at_start_up() -> None:
     bindir = Path(sys.executable).parent
     env = _clean_env(STEELTHREAD_MODELS_DRI="/nowhere", STEELTHREAD_DATA_DIR="/nonexistent-state-root")
     running = {
-        cli[0]: subprocess.Popen(
-            [str(bindir / cli[0]), *cli[1:]],
+        " ".join(cli[:2]): subprocess.Popen(
+            [str(bindir / cli[0]), *cli[1:]],  # the venv's python for the demo
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
