@@ -80,7 +80,7 @@ audit: setup ## Which version was champion at time AT (default: now)
 monitor: setup ## Run the monitoring job over the last WINDOW of the prediction log
 	$(RUN) steelthread-monitor run --window $(WINDOW)
 
-config-docs: setup ## Regenerate docs/configuration.md from the settings objects
+config-docs: setup ## Regenerate docs/configuration.md and the valid STEELTHREAD_* names from the settings classes
 	$(RUN) python docs/gen_config_reference.py
 
 openapi: setup ## Regenerate docs/api/openapi.json from the app (USECASE=delivery: docs/api/openapi.delivery.json)
