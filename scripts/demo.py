@@ -386,7 +386,7 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
     console.print(f"requests answered: {len(d.answers)}; prediction-log records: {logged}")
     for name, _, note in timings:
         if note.startswith("skipped:"):
-            console.print(f"skipped step: {name}: {note.removeprefix('skipped:').strip()}")
+            console.print(f"skipped step: {name}: {note.removeprefix('skipped:').strip()}", soft_wrap=True)
     if d.fired:
         from steelthread_monitoring.alerts import runbook_for
 

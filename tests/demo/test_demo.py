@@ -71,7 +71,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path, usecase: str) -> None:
     assert 0 < canary < 40
     if without_promtool:
         assert re.search(
-            r"skipped step: evaluate the alert rules: promtool is not on PATH .*summary\.json", out
+            r"skipped step: evaluate the alert rules: promtool is not on PATH .*summary\.json", out, re.S
         )
         assert "alerts that fired:" not in out
     else:
