@@ -57,7 +57,7 @@ def test_generator_names_variables_as_pydantic_settings_reads_them() -> None:
 def test_generator_refuses_one_name_declared_by_two_classes() -> None:
     with pytest.raises(
         ValueError,
-        match="STEELTHREAD_PROFILE is declared by .*ServingSettings and .*BatchSettings: one name, one owner",
+        match=r"STEELTHREAD_PROFILE is declared by .*ServingSettings and .*BatchSettings: one name, one owner",
     ):
         _generator().render(
             [
