@@ -36,6 +36,7 @@ tools: ## Install the system tools the tests need (promtool, chromium, java) whe
 	bash scripts/ensure-tools.sh
 
 demo: setup ## Run the main job end to end on embedded defaults (USECASE=credit|delivery); STACK=1: on the stack
+	@bash scripts/ensure-tools.sh --best-effort promtool
 	$(if $(USECASE),STEELTHREAD_USECASE=$(USECASE) ,)$(RUN) python scripts/demo.py $(if $(STACK),--stack,)
 
 test: setup tools ## Run every test (the one command CI runs)
@@ -97,7 +98,7 @@ audit: setup ## Which version was champion at time AT (default: now)
 monitor: setup ## Run the monitoring job over the last WINDOW of the prediction log
 	$(RUN) steelthread-monitor run --window $(WINDOW)
 
-config-docs: setup ## Regenerate docs/configuration.md from the settings objects
+config-docs: setup ## Regenerate docs/configuration.md and the valid STEELTHREAD_* names from the settings classes
 	$(RUN) python docs/gen_config_reference.py
 
 openapi: setup ## Regenerate docs/api/openapi.json from the app (USECASE=delivery: docs/api/openapi.delivery.json)

@@ -163,7 +163,7 @@ def bench_online(
     key = EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(int64_val=entity)])
     lines = [f"online retrieval of one entity ({rows:,} {USE_CASE.tables.events}, {iterations} calls)"]
 
-    local = FeatureSettings(profile="local", data_dir=root / "online-data", feast_dir=root / "feast-local")
+    local = FeatureSettings(profile="local", tables_dir=root / "online-data", feast_dir=root / "feast-local")
     store.apply(local)
     store.materialize(at, settings=local)
     conn = sqlite3.connect(local.feast_dir / "online_store.db")
@@ -201,7 +201,7 @@ def bench_online(
     prod = FeatureSettings(
         profile="production",
         project=f"st_bench_{suffix}",
-        data_dir=root / "online-data",
+        tables_dir=root / "online-data",
         feast_dir=root / "feast-prod",
         offline_store_uri=str((root / "online-data").resolve()),
         redis_url=redis_url,
@@ -255,7 +255,7 @@ def pit_child(method: str, data_dir: Path, feast_dir: Path) -> None:  # pragma: 
         print(json.dumps({"seconds": 0.0, "rows": len(entities)}))
         return
     if method == "feast":
-        settings = FeatureSettings(profile="local", data_dir=data_dir, feast_dir=feast_dir)
+        settings = FeatureSettings(profile="local", tables_dir=data_dir, feast_dir=feast_dir)
         store.get_store(settings)  # import feast + registry before the clock starts
         start = time.perf_counter()
         frame = store.training_frame(entities, settings=settings)
@@ -314,7 +314,7 @@ def bench_pit(root: Path, rows: int) -> list[str]:  # pragma: no cover - benchma
     data = generate(rows, seed=2)
     write(data, root / "pit-data")
     gen_seconds = time.perf_counter() - start
-    settings = FeatureSettings(profile="local", data_dir=root / "pit-data", feast_dir=root / "pit-feast")
+    settings = FeatureSettings(profile="local", tables_dir=root / "pit-data", feast_dir=root / "pit-feast")
     store.apply(settings)
     sizes = " + ".join(f"{len(data.table(v.table)):,} {v.table} rows" for v in USE_CASE.views)
     lines = [

@@ -155,7 +155,7 @@ def main() -> None:
         prod_env = {
             "STEELTHREAD_REDIS_URL": "redis://127.0.0.1:6379/0",
             "STEELTHREAD_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:5432/{db}",
-            "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.data_dir.resolve()),
+            "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.tables_dir.resolve()),
             "STEELTHREAD_PROJECT": f"st_bench_{suffix}",
         }
         prod_root = tmp / "prod"

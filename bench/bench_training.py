@@ -47,7 +47,7 @@ def main() -> int:
         root = args.data_dir or Path(tmp)
         settings = TrainingSettings(
             data_dir=root,
-            features_data_dir=None,
+            tables_dir=None,
             feast_dir=None,
             models_dir=None,
             audit_dir=None,
@@ -56,7 +56,7 @@ def main() -> int:
             seed=args.seed,
         )
         started = time.perf_counter()
-        if not (settings.resolved_features_data_dir() / "applications").is_dir():
+        if not (settings.tables_dir / "applications").is_dir():
             generate_data(settings, args.rows, args.seed)
         prep_s = time.perf_counter() - started
         prep_peak = peak_gib()

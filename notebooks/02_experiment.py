@@ -35,9 +35,9 @@ from steelthread_training.split import time_split
 
 ROWS = int(os.environ.get("STEELTHREAD_NOTEBOOK_ROWS", "3000"))
 workdir = Path(tempfile.mkdtemp(prefix="steelthread-experiment-"))
-settings = FeatureSettings(data_dir=workdir / "data", feast_dir=workdir / "feast")
+settings = FeatureSettings(tables_dir=workdir / "data", feast_dir=workdir / "feast")
 data = generate(ROWS, seed=5)
-write(data, settings.data_dir)
+write(data, settings.tables_dir)
 store.apply(settings)
 config = load_config()
 labelled = label_events(data.applications, data.labels)

@@ -199,9 +199,9 @@ def feature_world(tmp_path_factory: pytest.TempPathFactory) -> FeatureWorld:
         schema = pq.read_schema(paths[table]).remove_metadata()
         arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         pq.write_table(arrow, root / "data" / table / "hard.parquet")
-    local = FeatureSettings(profile="local", data_dir=root / "data", feast_dir=root / "feast")
+    local = FeatureSettings(profile="local", tables_dir=root / "data", feast_dir=root / "feast")
     spark = FeatureSettings(
-        profile="local", data_dir=root / "data", feast_dir=root / "feast-spark", offline_store_kind="spark"
+        profile="local", tables_dir=root / "data", feast_dir=root / "feast-spark", offline_store_kind="spark"
     )
     store.apply(local)
     store.apply(spark)

@@ -45,7 +45,7 @@ class World:
 
     def stored(self, table: str) -> pd.DataFrame:
         """A table of the offline store as Feast reads it (generated plus hard-case files)."""
-        return _read(self.settings.data_dir / table)
+        return _read(self.settings.tables_dir / table)
 
     def entity_ids(self) -> list[int]:
         """Every entity key of the first feature view's table, sorted."""
@@ -110,7 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     for table, frame in tables.items():
         _write(frame, pq.read_schema(paths[table]).remove_metadata(), root / "data" / table / "hard.parquet")
     settings = FeatureSettings(
-        profile="local", data_dir=root / "data", feast_dir=root / "feast", project="steelthread"
+        profile="local", tables_dir=root / "data", feast_dir=root / "feast", project="steelthread"
     )
     store.apply(settings)
     return World(

@@ -14,7 +14,7 @@ from steelthread_features.features_cli import app
 def _env(world) -> dict[str, str]:
     return {
         "STEELTHREAD_PROFILE": "local",
-        "STEELTHREAD_TABLES_DIR": str(world.settings.data_dir),
+        "STEELTHREAD_TABLES_DIR": str(world.settings.tables_dir),
         "STEELTHREAD_FEAST_DIR": str(world.settings.feast_dir),
         "STEELTHREAD_PROJECT": world.settings.project,
     }

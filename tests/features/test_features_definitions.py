@@ -131,7 +131,7 @@ def test_row_transform_is_bit_identical_to_the_matrix(rows) -> None:
 
 
 def test_local_profile_needs_no_server(tmp_path) -> None:
-    config = store_config(FeatureSettings(profile="local", feast_dir=tmp_path, data_dir=tmp_path))
+    config = store_config(FeatureSettings(profile="local", feast_dir=tmp_path, tables_dir=tmp_path))
     assert config["offline_store"] == {"type": "duckdb"}
     assert config["online_store"]["type"] == "sqlite"
     assert config["registry"]["registry_type"] == "file"
@@ -161,10 +161,10 @@ def test_production_profile_uses_redis_postgres_and_keeps_sslmode(tmp_path) -> N
 def test_spark_offline_kind_changes_only_sources(tmp_path) -> None:
     from steelthread_features.sources import batch_source
 
-    spark = FeatureSettings(offline_store_kind="spark", data_dir=tmp_path, feast_dir=tmp_path)
+    spark = FeatureSettings(offline_store_kind="spark", tables_dir=tmp_path, feast_dir=tmp_path)
     assert store_config(spark)["offline_store"]["type"] == "spark"
     table = USE_CASE.views[0].table
-    duck = batch_source(FeatureSettings(data_dir=tmp_path, feast_dir=tmp_path), table)
+    duck = batch_source(FeatureSettings(tables_dir=tmp_path, feast_dir=tmp_path), table)
     assert duck.path == f"{tmp_path.resolve()}/{table}/*.parquet"
     assert type(batch_source(spark, table)).__name__ == "SparkSource"
 

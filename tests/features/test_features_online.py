@@ -143,7 +143,7 @@ def test_reading_online_features_imports_neither_feast_nor_pandas(world, materia
         "import sys; from pathlib import Path\n"
         "from steelthread_features.online import online_vectors, open_reader\n"
         "from steelthread_features.settings import FeatureSettings\n"
-        f"s = FeatureSettings(data_dir=Path({str(world.settings.data_dir)!r}), "
+        f"s = FeatureSettings(tables_dir=Path({str(world.settings.tables_dir)!r}), "
         f"feast_dir=Path({str(world.settings.feast_dir)!r}))\n"
         f"[v] = online_vectors({make_requests(world.entity_ids()[:1])!r}, "
         "reader=open_reader(s))\n"

@@ -60,7 +60,7 @@ def production(world, tmp_path_factory) -> Iterator[tuple[FeatureSettings, redis
         profile="production",
         project=project,
         feast_dir=tmp_path_factory.mktemp("feast_prod"),
-        offline_store_uri=str(world.settings.data_dir.resolve()),
+        offline_store_uri=str(world.settings.tables_dir.resolve()),
         redis_url=REDIS_URL,
         postgres_dsn=_with_database(POSTGRES_DSN, database),
     )

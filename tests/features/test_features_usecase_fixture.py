@@ -69,7 +69,7 @@ CHECK = textwrap.dedent(
     uc = definitions.USE_CASE
     at = pd.Timestamp(sys.argv[1])
     settings = FeatureSettings()
-    data = settings.data_dir
+    data = settings.tables_dir
     key, ts = definitions.JOIN_KEY, definitions.EVENT_TIMESTAMP
     out = {"use_case": uc.name, "project": settings.project, "join_key": key,
            "kinds": [list(NUMERIC_REQUEST), list(INTEGER_REQUEST), list(STRING_REQUEST)]}

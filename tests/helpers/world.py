@@ -60,7 +60,7 @@ def build_world(root: Path, rows: int = 300, seed: int = 1, entities: int = 100)
     if found < entities:
         data = generate(math.ceil(rows * entities * 1.1 / found), seed=seed, end=end)
     write(data, root / "data")
-    settings = FeatureSettings(data_dir=root / "data", feast_dir=root / "feast")
+    settings = FeatureSettings(tables_dir=root / "data", feast_dir=root / "feast")
     store.apply(settings)
     store.materialize(datetime.now(UTC), settings=settings)
     return FeatureWorld(root=root, data=data, settings=settings)

@@ -89,7 +89,7 @@ def _scenario(name: str, root: Path) -> dict[str, str]:
     root.mkdir(parents=True)
     write(data, root / "data")
     settings = FeatureSettings(
-        profile="local", data_dir=root / "data", feast_dir=root / "feast", project="steelthread"
+        profile="local", tables_dir=root / "data", feast_dir=root / "feast", project="steelthread"
     )
     store.apply(settings)
     entities = data.applications.merge(data.labels, on="request_id").rename(

@@ -75,7 +75,7 @@ def test_canary_splits_the_new_champion_and_stable_by_the_fraction_and_never_ans
     assert not any(role == "fallback" and n for (role, _, _), n in counts.items())
 
     # The canary model runs only for the canary share: the others never wait for it.
-    for record in read_log(two_versions.resolved_prediction_log_dir):
+    for record in read_log(two_versions.prediction_log_dir):
         roles = [s["role"] for s in record["scores"]]
         in_canary = expected[record["entity_key"]] == "2"
         assert roles == (["champion", "fallback"] if in_canary else ["stable", "fallback"])
@@ -91,7 +91,7 @@ def test_shadow_keeps_the_stable_answer_and_logs_the_new_champion(
         info = c.get("/v1/model").json()
     assert {(a["model_version"], a["degraded"]) for a in answers} == {("1", False)}
     assert f"stable {MODEL_NAME}:1 (the previous champion) answers" in info["reason"]
-    records = read_log(two_versions.resolved_prediction_log_dir)
+    records = read_log(two_versions.prediction_log_dir)
     assert len(records) == 20
     for record in records:
         scores = {s["role"]: s for s in record["scores"]}

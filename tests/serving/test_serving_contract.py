@@ -48,7 +48,7 @@ def test_batch_answers_every_item_in_order(live: Live) -> None:
     assert r.status_code == 200
     body = BatchPredictionResponse.model_validate(r.json())
     assert [i.request_id for i in body.items] == [f"b-{i}" for i in range(5)]
-    assert len(read_log(live.settings.resolved_prediction_log_dir)) == 5
+    assert len(read_log(live.settings.prediction_log_dir)) == 5
 
 
 def test_batch_size_is_capped(live: Live) -> None:
@@ -65,7 +65,7 @@ def test_feedback_is_accepted_and_stored(live: Live) -> None:
         r = c.post("/v1/feedback", json=record)
     assert r.status_code == 202
     assert r.json() == {"request_id": "abc-1", "accepted": True}
-    files = list(live.settings.resolved_feedback_dir.glob("feedback-*.jsonl"))
+    files = list(live.settings.feedback_dir.glob("feedback-*.jsonl"))
     lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     assert lines == [{"request_id": "abc-1", "observed_label": 1, "observed_at": "2026-11-01T10:00:00Z"}]
 

@@ -44,7 +44,7 @@ def test_mode_changes_without_restart(live: Live) -> None:
     assert "no registered model" in info["reason"]
     assert 'steelthread_serving_mode{mode="live"} 1.0' in metrics
     assert 'steelthread_serving_mode{mode="skeleton"} 0.0' in metrics
-    modes = {r["mode"] for r in read_log(live.settings.resolved_prediction_log_dir)}
+    modes = {r["mode"] for r in read_log(live.settings.prediction_log_dir)}
     assert {"skeleton", "shadow", "live"} <= modes
 
 

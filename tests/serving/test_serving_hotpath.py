@@ -73,8 +73,8 @@ def _ask(
 
 @pytest.fixture
 def live_settings(model_settings: ServingSettings) -> ServingSettings:
-    make_package(model_settings.resolved_models_dir, "1")
-    publish(model_settings.resolved_models_dir, "champion", "1")
+    make_package(model_settings.models_dir, "1")
+    publish(model_settings.models_dir, "champion", "1")
     write_flags(model_settings.flags_path, "live")
     return model_settings
 
@@ -105,8 +105,8 @@ def test_hot_path_and_fastapi_route_answer_alike(
     else:  # FastAPI refuses some undecodable bodies before it resolves the key; both paths alike
         assert statuses["valid"] == statuses["known customer"] == 401
         assert set(statuses.values()) <= {401, 413, 422}
-    fast_log = read_log(live_settings.resolved_prediction_log_dir)
-    slow_log = read_log(slow_settings.resolved_prediction_log_dir)
+    fast_log = read_log(live_settings.prediction_log_dir)
+    slow_log = read_log(slow_settings.prediction_log_dir)
     assert len(fast_log) == len(slow_log) == (len(answered) if key == API_KEY else 0)
 
     def comparable(record: dict[str, object]) -> dict[str, object]:

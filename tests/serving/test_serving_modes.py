@@ -90,7 +90,7 @@ def test_shadow_answers_the_skeleton_and_logs_the_model_score(
     assert all(a["model_name"] == "skeleton" and not a["degraded"] for a in answers)
     assert info["challenger"]["version"] == "2"
     assert f"challenger {MODEL_NAME}:2 shadows" in info["reason"]
-    records = read_log(model_settings.resolved_prediction_log_dir)
+    records = read_log(model_settings.prediction_log_dir)
     assert len(records) == 10
     for record in records:
         roles = {s["role"]: s for s in record["scores"]}
@@ -186,7 +186,7 @@ def test_swap_under_load_fails_no_request_and_refuses_a_corrupt_package(
     assert "3" not in versions
     assert info["champion"]["version"] == "2"
     assert "model.onnx does not match its recorded sha256" in info["last_refused"]["reason"]
-    assert len(read_log(model_settings.resolved_prediction_log_dir)) == len(versions)
+    assert len(read_log(model_settings.prediction_log_dir)) == len(versions)
 
 
 def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
@@ -218,7 +218,7 @@ def test_concurrent_requests_share_feature_reads_and_get_their_own_answers(
     assert sum(not a["degraded"] for a in together) == len(requests) - 1
 
     logged: dict[str, list[list[object]]] = {}
-    for record in read_log(model_settings.resolved_prediction_log_dir):
+    for record in read_log(model_settings.prediction_log_dir):
         scores = [[s["role"], s["model_version"], s["score"], s["error"]] for s in record["scores"]]
         logged.setdefault(str(record["request_id"]), []).append(scores)
     assert len(logged) == len(requests)

@@ -125,7 +125,7 @@ def production(
     env = {
         "STEELTHREAD_REDIS_URL": server.url,
         "STEELTHREAD_POSTGRES_DSN": _with_database(POSTGRES_DSN, database),
-        "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.data_dir.resolve()),
+        "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.tables_dir.resolve()),
         "STEELTHREAD_PROJECT": project,
     }
     for key, value in env.items():
@@ -156,8 +156,8 @@ def production(
 
 
 def _serve_champion(settings: ServingSettings) -> None:
-    make_package(settings.resolved_models_dir, "1")
-    publish(settings.resolved_models_dir, "champion", "1")
+    make_package(settings.models_dir, "1")
+    publish(settings.models_dir, "champion", "1")
     write_flags(settings.flags_path, "live")
 
 

@@ -84,10 +84,11 @@ def register_candidate(registry: Registry, candidate: Candidate, workdir: Path) 
 
 
 def make_settings(root: Path, **overrides: object) -> TrainingSettings:
-    """Settings rooted in a tmp folder, ignoring any STEELTHREAD_* paths of the calling shell."""
+    """Settings rooted in a tmp folder, ignoring any STEELTHREAD_* paths of the calling shell (a folder set to
+    None is the one under root)."""
     values: dict[str, object] = {
         "data_dir": root,
-        "features_data_dir": None,
+        "tables_dir": None,
         "feast_dir": None,
         "models_dir": None,
         "audit_dir": None,

@@ -27,8 +27,8 @@ def _env(world, root: Path) -> dict[str, str]:
     """Read the session's generated data; write MLflow, packages and the audit log under `root`."""
     return {
         "STEELTHREAD_DATA_DIR": str(root),
-        "STEELTHREAD_FEATURES_DATA_DIR": str(world.settings.resolved_features_data_dir()),
-        "STEELTHREAD_FEAST_DIR": str(world.settings.resolved_feast_dir()),
+        "STEELTHREAD_TABLES_DIR": str(world.settings.tables_dir),
+        "STEELTHREAD_FEAST_DIR": str(world.settings.feast_dir),
         "STEELTHREAD_MLFLOW_TRACKING_URI": "",
         "STEELTHREAD_ACTOR": "cli-test",
     }

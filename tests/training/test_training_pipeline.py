@@ -120,7 +120,7 @@ def test_version_is_registered_with_signature_input_example_and_challenger_alias
 
 
 def test_challenger_package_is_published_for_serving(trained) -> None:
-    models_dir = trained.world.settings.resolved_models_dir()
+    models_dir = trained.world.settings.models_dir
     version = trained.outcome.registered.version
     pointer = json.loads((models_dir / "challenger.json").read_text())
     assert pointer == {"version": version, "path": f"versions/{version}"}
@@ -180,7 +180,7 @@ def test_rows_and_labels_as_of_narrow_the_training_set(world) -> None:
     full = world.training_set.frame
     as_of = datetime(2026, 6, 1, tzinfo=UTC)
     tables = USE_CASE.tables
-    labels = pd.read_parquet(world.settings.resolved_features_data_dir() / tables.labels)
+    labels = pd.read_parquet(world.settings.tables_dir / tables.labels)
     known = set(labels.loc[labels[tables.label_time] <= pd.Timestamp(as_of), REQUEST_ID])
     narrowed = build_training_set(world.settings, rows=300, labels_as_of=as_of).frame
     assert len(narrowed) == 300

@@ -68,7 +68,7 @@ def test_registry_round_trip_on_postgresql(trained, settings_for, postgres_uri: 
     assert reg.version == "1"
     register_challenger(registry, settings, reg.version, "postgres round trip")
     move = promote(registry, settings, reg.version, "staging", "postgres round trip")
-    assert move.path == settings.resolved_models_dir() / "versions" / "1"
+    assert move.path == settings.models_dir / "versions" / "1"
     again = Registry(settings)  # a second process would see the same state
     assert again.alias_version("staging") == "1"
     assert again.gate_verdict("1")["passed"] is True

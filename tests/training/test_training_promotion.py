@@ -57,8 +57,8 @@ def flow(trained, settings_for, register_version, tmp_path_factory: pytest.TempP
     root = tmp_path_factory.mktemp("promotion")
     settings = settings_for(
         root,
-        features_data_dir=trained.world.settings.resolved_features_data_dir(),
-        feast_dir=trained.world.settings.resolved_feast_dir(),
+        tables_dir=trained.world.settings.tables_dir,
+        feast_dir=trained.world.settings.feast_dir,
     )
     registry = Registry(settings)
     good = trained.outcome.candidate
@@ -70,7 +70,7 @@ def flow(trained, settings_for, register_version, tmp_path_factory: pytest.TempP
     versions: dict[str, str] = {}
     times: dict[str, datetime] = {"start": _tick()}
     stable: dict[str, str | None] = {}
-    models_dir = settings.resolved_models_dir()
+    models_dir = settings.models_dir
     versions["v1"] = register_version(registry, good, root / "w1")
     register_challenger(registry, settings, versions["v1"], "v1 passed")
     promote(registry, settings, versions["v1"], "staging", "v1 to staging")
@@ -93,7 +93,7 @@ def flow(trained, settings_for, register_version, tmp_path_factory: pytest.TempP
 
 def test_promotion_moves_aliases_and_publishes_packages(flow: Flow) -> None:
     v1, v2 = flow.versions["v1"], flow.versions["v2"]
-    models_dir = flow.settings.resolved_models_dir()
+    models_dir = flow.settings.models_dir
     assert flow.registry.alias_version("champion") == v1  # after the rollback
     assert flow.registry.alias_version("staging") is None
     assert flow.registry.alias_version("challenger") is None
@@ -112,12 +112,12 @@ def test_the_replaced_champion_stays_published_as_stable(flow: Flow) -> None:
     # A staging move leaves `stable` alone: one `stable` per deployment location, the replaced champion,
     # which a staging deployment (serving the `staging` alias) reads too.
     assert flow.stable == {"v1_champion": None, "v2_staging": None, "v2_champion": v1, "rolled_back": v1}
-    models_dir = flow.settings.resolved_models_dir()
+    models_dir = flow.settings.models_dir
     assert json.loads((models_dir / "stable.json").read_text()) == {"version": v1, "path": f"versions/{v1}"}
 
 
 def test_every_move_is_in_the_append_only_audit_log(flow: Flow) -> None:
-    events = read_events(flow.settings.resolved_audit_dir())
+    events = read_events(flow.settings.audit_dir)
     moves = [(e.action, e.version, e.from_alias, e.to_alias, e.replaced_version) for e in events]
     v1, v2 = flow.versions["v1"], flow.versions["v2"]
     assert moves == [
@@ -135,7 +135,7 @@ def test_every_move_is_in_the_append_only_audit_log(flow: Flow) -> None:
 
 
 def test_audit_answers_which_version_was_champion_at_a_time(flow: Flow) -> None:
-    audit_dir, name = flow.settings.resolved_audit_dir(), flow.settings.model_name
+    audit_dir, name = flow.settings.audit_dir, flow.settings.model_name
     assert champion_at(audit_dir, name, flow.times["start"]) is None
     assert champion_at(audit_dir, name, flow.times["v1_champion"]).version == flow.versions["v1"]
     at_v2 = champion_at(audit_dir, name, flow.times["v2_champion"])
@@ -195,7 +195,7 @@ def test_a_corrupt_artifact_is_refused(flow: Flow, tmp_path: Path) -> None:
     model = artifacts / "package" / "model.onnx"
     backup = tmp_path / "model.onnx"
     shutil.copyfile(model, backup)
-    shutil.rmtree(flow.settings.resolved_models_dir() / "versions" / v2)
+    shutil.rmtree(flow.settings.models_dir / "versions" / v2)
     flow.registry.set_alias("challenger", v2)
     try:
         model.write_bytes(b"not an onnx graph")
@@ -216,7 +216,7 @@ def test_a_corrupt_artifact_is_refused(flow: Flow, tmp_path: Path) -> None:
 
 def test_bad_aliases_and_pointers_are_clear_errors(flow: Flow, tmp_path: Path) -> None:
     with pytest.raises(PromotionError, match="unknown alias 'prod'"):
-        read_pointer(flow.settings.resolved_models_dir(), "prod")
+        read_pointer(flow.settings.models_dir, "prod")
     with pytest.raises(PromotionError, match="not published"):
         write_pointer(tmp_path, "champion", "42")
     (tmp_path / "champion.json").write_text("{not json")

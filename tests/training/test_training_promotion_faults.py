@@ -105,7 +105,7 @@ class Case:
     def state(self) -> tuple[str | None, str | None, str | None]:
         """The champion as the registry, the deployment pointer and `steelthread-audit` name it."""
         registry = Registry(self.settings).alias_version("champion")
-        pointer = read_pointer(self.settings.resolved_models_dir(), "champion")
+        pointer = read_pointer(self.settings.models_dir, "champion")
         code, out = self.cli(cli_audit.app)
         audit = re.search(r"version (\S+) of", out).group(1) if code == 0 else None  # type: ignore[union-attr]
         return registry, pointer, audit
@@ -324,7 +324,7 @@ def test_postgres_stopped_at_each_step_of_a_registration_then_the_next_move_fini
     with fault_before_call(k, case.server.stop), pytest.raises(RegistryError):
         register_challenger(registry, case.settings, "3", "v3 passed")
     restart(case)
-    models_dir = case.settings.resolved_models_dir()
+    models_dir = case.settings.models_dir
     assert read_pointer(models_dir, "challenger") is None  # the pointer comes last
     # The next move of any kind finishes the half-done registration first.
     code, out = case.cli(

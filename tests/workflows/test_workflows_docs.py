@@ -1,19 +1,17 @@
-"""The documentation stays true to the repository: the configuration page matches the settings objects,
-every relative link resolves, every file the fork guide names exists, and the ADRs keep their shape."""
+"""The documentation stays true to the repository: the configuration generator names what pydantic-settings
+reads (tests/workflows/test_workflows_config.py checks the page itself), every relative link resolves, every file the fork guide names exists, and the ADRs keep their shape."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from steelthread_contracts.usecase import DEFAULT_USECASE, USECASE_ENV
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -33,23 +31,6 @@ def _generator() -> ModuleType:
     return sys.modules[name]
 
 
-def test_configuration_page_matches_the_settings_objects() -> None:
-    """The page documents a fresh clone, whose use case is the default one: the defaults it shows (the
-    registered model name among them) are that use case's, whatever use case this session runs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
-    result = subprocess.run(
-        [sys.executable, str(DOCS / "gen_config_reference.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env=env | {USECASE_ENV: DEFAULT_USECASE},
-    )
-    assert result.returncode == 0, result.stderr + (
-        "\nregenerate with: uv run --no-sync python docs/gen_config_reference.py"
-    )
-
-
 def test_generator_renders_env_names_defaults_and_hides_secrets() -> None:
     text = _generator().render([("Serving", "steelthread_serving.settings:ServingSettings")])
     assert "| `STEELTHREAD_API_KEYS` | `list[SecretStr]` | *(secret)* |" in text
@@ -57,34 +38,39 @@ def test_generator_renders_env_names_defaults_and_hides_secrets() -> None:
     assert str(ROOT) not in text, "absolute paths of this machine must not leak into the page"
 
 
-def test_generator_lists_entries_that_are_not_built_instead_of_failing() -> None:
-    text = _generator().render(
-        [
-            ("Nothing", "steelthread_no_such_member.settings:Settings"),
-            ("Wrong class", "steelthread_contracts:NoSuchSettings"),
-        ]
-    )
-    assert "## Not built yet" in text
-    assert (
-        "`steelthread_no_such_member.settings:Settings`: module `steelthread_no_such_member` not importable"
-        in text
-    )
-    assert "`NoSuchSettings` not found in `steelthread_contracts`" in text
+class _Aliased(BaseSettings):
+    """A settings class whose variables are not its field names."""
+
+    model_config = SettingsConfigDict(env_prefix="STEELTHREAD_")
+
+    root: Path = Field(default=Path("var"), validation_alias="STEELTHREAD_SOME_ROOT")
+    either: int = Field(default=1, validation_alias=AliasChoices("STEELTHREAD_ONE", "STEELTHREAD_OTHER"))
 
 
-def test_generator_flags_shared_variables_whose_defaults_differ() -> None:
-    text = _generator().render(
-        [
-            ("Serving", "steelthread_serving.settings:ServingSettings"),
-            ("Features", "steelthread_features.settings:FeatureSettings"),
-        ]
-    )
-    # STEELTHREAD_DATA_DIR is the shared root for both (the feature library derives its folders from it),
-    # so the two settings objects must not be reported as disagreeing about it or about the profile.
-    heading = "## Shared variables with different defaults"
-    section = text.split(heading, 1)[1].split("## Not built yet")[0] if heading in text else ""
-    assert "| `STEELTHREAD_DATA_DIR`" not in section
-    assert "| `STEELTHREAD_PROFILE`" not in section
+def test_generator_names_variables_as_pydantic_settings_reads_them() -> None:
+    """A validation alias is the variable (the old generator documented field names nobody read)."""
+    rows = _generator().rows(_Aliased)
+    assert [r.env for r in rows] == ["STEELTHREAD_SOME_ROOT", "STEELTHREAD_ONE", "STEELTHREAD_OTHER"]
+    assert _Aliased(**{"STEELTHREAD_SOME_ROOT": "x"}).root == Path("x")  # type: ignore[arg-type]
+
+
+def test_generator_refuses_one_name_declared_by_two_classes() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"STEELTHREAD_PROFILE is declared by .*ServingSettings and .*BatchSettings: one name, one owner",
+    ):
+        _generator().render(
+            [
+                ("Serving", "steelthread_serving.settings:ServingSettings"),
+                ("Batch", "steelthread_batch.settings:BatchSettings"),
+            ]
+        )
+
+
+def test_generator_documents_each_shared_folder_once_with_its_derived_default() -> None:
+    text = _generator().render(_generator().SETTINGS)
+    assert text.count("| `STEELTHREAD_MODELS_DIR` |") == 1
+    assert "| `STEELTHREAD_MODELS_DIR` | `Path` | `<data_dir>/models` |" in text
 
 
 @pytest.mark.parametrize("page", MARKDOWN, ids=[str(p.relative_to(DOCS)) for p in MARKDOWN])

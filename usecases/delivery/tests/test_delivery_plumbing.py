@@ -46,7 +46,7 @@ _CHILD = textwrap.dedent(
 
     out = Path(sys.argv[1])
     settings = FeatureSettings()
-    orders = read(settings.data_dir, USE_CASE.tables.events)
+    orders = read(settings.tables_dir, USE_CASE.tables.events)
     tail = orders.tail(1).to_dict("records")[0]  # plain Python values
     request = {name: tail[name] for name in (JOIN_KEY, *USE_CASE.request_names)}
     vectors = online_vectors([request, request | {JOIN_KEY: int(sys.argv[2])}], settings=settings,
@@ -185,7 +185,7 @@ def test_the_on_demand_view_reads_both_stored_inputs_of_one_view(tmp_path: Path)
     from steelthread_features.feature_repo import build_objects
     from steelthread_features.settings import FeatureSettings
 
-    objects = build_objects(FeatureSettings(data_dir=tmp_path, feast_dir=tmp_path), use_case=USE_CASE)
+    objects = build_objects(FeatureSettings(tables_dir=tmp_path, feast_dir=tmp_path), use_case=USE_CASE)
     [view] = [o for o in objects if o.name == USE_CASE.on_demand.name]
     projections = {
         name: [f.name for f in projection.features]

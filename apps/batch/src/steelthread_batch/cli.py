@@ -97,10 +97,10 @@ def score(
 ) -> None:
     """Score decision requests with a published model package; resumes an unfinished run in OUTPUT."""
     settings = BatchSettings()
-    package = resolve_package(settings.resolved_models_dir(), alias=alias, version=version)
+    package = resolve_package(settings.models_dir, alias=alias, version=version)
     sessions.smoke_check(package)
     role = alias or ("champion" if version is None else "pinned")
-    log_dir = None if no_prediction_log else str(settings.resolved_prediction_log_dir())
+    log_dir = None if no_prediction_log else str(settings.prediction_log_dir)
     chosen = engine or settings.batch_engine
     if device == "cuda":
         from steelthread_batch.gpu import check_available

@@ -6,28 +6,19 @@ batch and training always read the same offline store.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from steelthread_contracts.settings import DeploymentSettings
 
 Engine = Literal["local", "spark"]
 Device = Literal["cpu", "cuda"]
 
 
-class BatchSettings(BaseSettings):
+class BatchSettings(DeploymentSettings):
     """Settings of `steelthread-batch`; CLI options override the matching fields."""
 
-    model_config = SettingsConfigDict(env_prefix="STEELTHREAD_", extra="ignore", frozen=True)
-
-    data_dir: Path = Field(default=Path("var"), description="Root of local state (models, logs).")
-    models_dir: Path | None = Field(
-        default=None, description="Deployment location of model packages; default data_dir/models."
-    )
-    prediction_log_dir: Path | None = Field(
-        default=None, description="Prediction-log folder; batch writes under <dir>/batch/."
-    )
     batch_engine: Engine = Field(default="local", description="local (embedded) or spark.")
     spark_master: str | None = Field(
         default=None,
@@ -46,11 +37,3 @@ class BatchSettings(BaseSettings):
     )
     spark_shuffle_partitions: int = Field(default=8, ge=1, description="spark.sql.shuffle.partitions.")
     spark_driver_memory: str = Field(default="2g", description="spark.driver.memory (local mode).")
-
-    def resolved_models_dir(self) -> Path:
-        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
-
-    def resolved_prediction_log_dir(self) -> Path:
-        if self.prediction_log_dir is not None:
-            return self.prediction_log_dir
-        return self.data_dir / "prediction-log"

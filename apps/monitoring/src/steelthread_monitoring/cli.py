@@ -96,9 +96,6 @@ def run(
 ) -> None:
     """Compare the window of logged predictions with the serving model's reference."""
     settings = MonitorSettings()
-    assert settings.models_dir is not None
-    assert settings.prediction_log_dir is not None
-    assert settings.monitoring_dir is not None
     source: OfflineFeatureSource | None = None
     if offline_features is not None and offline_features_fn is not None:
         raise typer.BadParameter("give --offline-features or --offline-features-fn, not both")

@@ -8,29 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from steelthread_contracts.settings import DeploymentSettings
 
 
-class MonitorSettings(BaseSettings):
+class MonitorSettings(DeploymentSettings):
     """Where the job reads and writes, and the thresholds that decide what counts as a finding."""
 
-    model_config = SettingsConfigDict(env_prefix="STEELTHREAD_", extra="ignore")
-
-    data_dir: Path = Path("var")
-    models_dir: Path | None = None
-    prediction_log_dir: Path | None = None
-    prediction_log_dsn: SecretStr | None = Field(
-        default=None,
-        description=(
-            "postgresql:// URL of the prediction log and feedback store serving writes to; when set, the "
-            "window is read from it (an explicit --log-dir still wins). Needs the `postgres` extra."
-        ),
-    )
-    feedback_dir: Path | None = None
-    monitoring_dir: Path | None = Field(
-        default=None, description="Where per-run report.html and summary.json go."
-    )
     monitor_textfile: Path | None = Field(
         default=None, description="node-exporter textfile collector file (*.prom) to write."
     )
@@ -43,24 +28,12 @@ class MonitorSettings(BaseSettings):
         gt=0,
         description="Distance (normed Wasserstein / Jensen-Shannon) at which a column counts as drifted.",
     )
-    monitor_skew_sample: int = Field(default=1000, ge=1)
-    monitor_skew_rtol: float = Field(default=1e-6, ge=0)
-    monitor_skew_atol: float = Field(default=1e-6, ge=0)
-
-    @field_validator("prediction_log_dsn", mode="before")
-    @classmethod
-    def _empty_dsn_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @model_validator(mode="after")
-    def _derive_paths(self) -> MonitorSettings:
-        """Paths not set explicitly live under data_dir, so one variable moves a whole deployment."""
-        if self.models_dir is None:
-            self.models_dir = self.data_dir / "models"
-        if self.prediction_log_dir is None:
-            self.prediction_log_dir = self.data_dir / "prediction-log"
-        if self.feedback_dir is None:
-            self.feedback_dir = self.data_dir / "feedback"
-        if self.monitoring_dir is None:
-            self.monitoring_dir = self.data_dir / "monitoring"
-        return self
+    monitor_skew_sample: int = Field(
+        default=1000, ge=1, description="Logged requests whose features are recomputed by the skew check."
+    )
+    monitor_skew_rtol: float = Field(
+        default=1e-6, ge=0, description="Relative tolerance of the skew check (served vs recomputed)."
+    )
+    monitor_skew_atol: float = Field(
+        default=1e-6, ge=0, description="Absolute tolerance of the skew check (served vs recomputed)."
+    )

@@ -41,7 +41,7 @@ def build_state(
     log, feedback = open_sinks(settings, metrics)
     features = online_features(settings) if settings.online_features else None
     registry = ModelRegistry(
-        settings.resolved_models_dir,
+        settings.models_dir,
         settings.onnx_providers,
         metrics,
         expected_features=features.feature_names if features else lambda: None,
@@ -74,8 +74,8 @@ def open_sinks(settings: ServingSettings, metrics: ServingMetrics) -> tuple[Reco
     then), JSON-lines files otherwise."""
     if settings.prediction_log_dsn is None:
         return (
-            JsonlSink(settings.resolved_prediction_log_dir, "predictions", settings.prediction_log_max_bytes),
-            JsonlSink(settings.resolved_feedback_dir, "feedback", settings.prediction_log_max_bytes),
+            JsonlSink(settings.prediction_log_dir, "predictions", settings.prediction_log_max_bytes),
+            JsonlSink(settings.feedback_dir, "feedback", settings.prediction_log_max_bytes),
         )
     from steelthread_serving.pgsink import FEEDBACK, PREDICTIONS, PostgresOptions, PostgresSink
 
@@ -90,8 +90,8 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     return OnlineFeatures(
         FeatureSettings(
             profile=settings.profile,
-            data_dir=settings.data_dir / "data",
-            feast_dir=settings.data_dir / "feast",
+            tables_dir=settings.tables_dir,
+            feast_dir=settings.feast_dir,
         ),
         timeout=settings.feature_timeout_ms / 1000,
     )

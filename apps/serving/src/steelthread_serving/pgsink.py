@@ -79,7 +79,7 @@ class PostgresOptions:
         assert settings.prediction_log_dsn is not None
         return cls(
             dsn=settings.prediction_log_dsn.get_secret_value(),
-            spill_dir=settings.resolved_spill_dir,
+            spill_dir=settings.prediction_log_spill_dir,
             queue_size=settings.prediction_log_queue_size,
             batch_size=settings.prediction_log_batch_size,
             timeout_s=settings.prediction_log_timeout_ms / 1000,

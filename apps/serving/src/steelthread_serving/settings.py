@@ -7,12 +7,13 @@ misconfigured server refuses to start rather than serve with a guessable key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from steelthread_contracts.package import ALIASES
+from steelthread_contracts.settings import DeploymentSettings
 from steelthread_contracts.usecase import active
 
 DEFAULT_FLAGS_PATH = Path(__file__).resolve().parents[2] / "flags.json"
@@ -22,15 +23,9 @@ PLACEHOLDER_KEYS = frozenset(
 MIN_KEY_LENGTH = 16
 
 
-class ServingSettings(BaseSettings):
+class ServingSettings(DeploymentSettings):
     """Settings of `steelthread-serve`; see docs/configuration.md for the generated reference."""
 
-    model_config = SettingsConfigDict(env_prefix="STEELTHREAD_", extra="ignore", frozen=True)
-
-    profile: Literal["local", "production"] = Field(
-        default="local", description="local needs no server; production expects Redis/Postgres."
-    )
-    data_dir: Path = Field(default=Path("var"), description="Root of local state (logs, models).")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated API keys accepted in the X-API-Key header (at least 16 chars).",
@@ -44,9 +39,6 @@ class ServingSettings(BaseSettings):
     )
     flags_poll_ms: int = Field(
         default=500, ge=50, le=60_000, description="How often the flag file is re-read."
-    )
-    models_dir: Path | None = Field(
-        default=None, description="Deployment location of model packages; default data_dir/models."
     )
     champion_alias: str = Field(
         default="champion",
@@ -69,27 +61,8 @@ class ServingSettings(BaseSettings):
         default=True,
         description="Read online features (the store Feast materialised) through the feature library.",
     )
-    prediction_log_dir: Path | None = Field(
-        default=None, description="Prediction-log folder; default data_dir/prediction-log."
-    )
-    feedback_dir: Path | None = Field(default=None, description="Feedback folder; default data_dir/feedback.")
     prediction_log_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Rotate a log file past this size."
-    )
-    prediction_log_dsn: SecretStr | None = Field(
-        default=None,
-        description=(
-            "postgresql:// URL of the shared prediction log and feedback store (tables prediction_log and "
-            "prediction_feedback, created if missing). Unset: JSON lines under prediction_log_dir and "
-            "feedback_dir. Needs the `postgres` extra (the images install it)."
-        ),
-    )
-    prediction_log_spill_dir: Path | None = Field(
-        default=None,
-        description=(
-            "Where records wait while PostgreSQL is unreachable or the queue is full, until replayed; "
-            "default data_dir/prediction-log-spill."
-        ),
     )
     prediction_log_queue_size: int = Field(
         default=10_000,
@@ -148,18 +121,6 @@ class ServingSettings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("prediction_log_dsn", mode="before")
-    @classmethod
-    def _empty_dsn_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("prediction_log_dsn")
-    @classmethod
-    def _postgresql_url(cls, dsn: SecretStr | None) -> SecretStr | None:
-        if dsn is not None and not dsn.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError("must be a postgresql:// URL")
-        return dsn
-
     @field_validator("skeleton_score")
     @classmethod
     def _inside_the_score_range(cls, score: float) -> float:
@@ -188,19 +149,3 @@ class ServingSettings(BaseSettings):
                     "not a well-known placeholder)"
                 )
         return keys
-
-    @property
-    def resolved_models_dir(self) -> Path:
-        return self.models_dir or self.data_dir / "models"
-
-    @property
-    def resolved_prediction_log_dir(self) -> Path:
-        return self.prediction_log_dir or self.data_dir / "prediction-log"
-
-    @property
-    def resolved_feedback_dir(self) -> Path:
-        return self.feedback_dir or self.data_dir / "feedback"
-
-    @property
-    def resolved_spill_dir(self) -> Path:
-        return self.prediction_log_spill_dir or self.data_dir / "prediction-log-spill"

@@ -18,6 +18,7 @@ import httpx
 
 from steelthread_consumer_example.client import ApiClient, ApiError, credit_api
 from steelthread_contracts.api import PredictionRequestBase
+from steelthread_contracts.settings import exit_on_unknown_variables
 
 
 def example_requests() -> list[PredictionRequestBase]:
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="steelthread-consumer-example")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     args = parser.parse_args(argv)
+    exit_on_unknown_variables()
     key = os.environ.get("STEELTHREAD_API_KEY")
     if not key:
         print("error: set STEELTHREAD_API_KEY to one of the server's keys", file=sys.stderr)

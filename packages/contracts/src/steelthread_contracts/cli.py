@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from steelthread_contracts.logs import configure_logging
+from steelthread_contracts.settings import exit_on_unknown_variables
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -104,7 +105,9 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def run(app: typer.Typer) -> None:
     """Run a Typer app so that usage errors are one `error:` line (exit 2) too, never Typer's boxed panel,
-    and Ctrl-C is one line (exit 130), never a traceback."""
+    Ctrl-C is one line (exit 130), never a traceback, and an unknown STEELTHREAD_* variable is refused
+    before anything runs."""
+    exit_on_unknown_variables()
     # Warnings (any logger) as JSON lines in machine mode, as text on a terminal; a command that reports its
     # own progress in the log (monitor, batch, serve) sets its loggers to INFO again itself.
     configure_logging((), fmt=None)

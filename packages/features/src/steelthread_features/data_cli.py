@@ -55,7 +55,7 @@ def generate_command(
         raise typer.BadParameter(
             f"unknown scenario {scenario!r}; expected one of {known}", param_hint="'--scenario'"
         )
-    target = out if out is not None else FeatureSettings().data_dir
+    target = out if out is not None else FeatureSettings().tables_dir
     end_at = parse_time(end, "--end") if end is not None else DEFAULT_END
     started = time.perf_counter()
     data = generate(rows, seed=seed, scenario=scenario, end=end_at, days=days)

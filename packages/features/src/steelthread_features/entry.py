@@ -11,10 +11,13 @@ import importlib.util
 import sys
 from collections.abc import Callable
 
+from steelthread_contracts.settings import exit_on_unknown_variables
+
 EXTRA_MODULES = ("feast", "pandas", "pyarrow", "typer", "rich", "yaml")
 
 
 def _load(module: str, command: str) -> Callable[[], None]:
+    exit_on_unknown_variables()
     missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         print(

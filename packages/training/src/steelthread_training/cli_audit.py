@@ -27,7 +27,7 @@ def audit(
 ) -> None:
     """Answer "which version was champion at TIME" from the append-only audit log."""
     settings = TrainingSettings(**({"data_dir": data_dir} if data_dir else {}))  # type: ignore[arg-type]
-    audit_dir = settings.resolved_audit_dir()
+    audit_dir = settings.audit_dir
     if history:
         table = Table(title=f"audit log {audit_dir}")
         for column in ("at", "actor", "action", "version", "from", "to", "replaced", "reason"):

@@ -112,7 +112,7 @@ def _stable_line(settings: TrainingSettings) -> str:
     column): the champion a canary's other customers get."""
     from steelthread_training.package import read_pointer
 
-    models_dir = settings.resolved_models_dir()
+    models_dir = settings.models_dir
     stable, champion = read_pointer(models_dir, STABLE), read_pointer(models_dir, "champion")
     if stable is None:
         return "- (no champion was replaced yet: outside a canary the fallback answers)"
@@ -141,7 +141,7 @@ def settle(data_dir: DataDir = None) -> None:
     """The canary went live: point `stable` at the champion, so shadow or canary mode serves it."""
     from steelthread_training.package import settle_stable
 
-    version = settle_stable(_settings(data_dir).resolved_models_dir())
+    version = settle_stable(_settings(data_dir).models_dir)
     console.print(f"stable is now version {version}, the champion")
 
 

@@ -123,7 +123,7 @@ def build_training_set(
     """
     from steelthread_features import store
 
-    data_dir = settings.resolved_features_data_dir()
+    data_dir = settings.tables_dir
     if settings.profile == "local" and not all((data_dir / t).is_dir() for t in USE_CASE.tables_to_generate):
         raise DataMissingError(generate_hint(data_dir))
     events = generator.read(data_dir, TABLES.events)

@@ -41,7 +41,7 @@ def generate_data(settings: TrainingSettings, rows: int, seed: int) -> Path:
     """Write the deterministic synthetic data set and register the feature repo for it."""
     from steelthread_features import generator, store
 
-    out = settings.resolved_features_data_dir()
+    out = settings.tables_dir
     generator.write(generator.generate(rows, seed=seed), out)
     store.apply(settings.feature_settings())
     return out

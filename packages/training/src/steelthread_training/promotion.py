@@ -83,7 +83,7 @@ def publish(registry: Registry, settings: TrainingSettings, version: str) -> Pat
     run_id = str(registry.version(version).run_id)
     with tempfile.TemporaryDirectory(prefix="steelthread-publish-") as tmp:
         source = registry.download(run_id, PACKAGE_ARTIFACT, Path(tmp))
-        return publish_version(source, settings.resolved_models_dir(), version)
+        return publish_version(source, settings.models_dir, version)
 
 
 def _reason(reason: str) -> str:
@@ -120,7 +120,7 @@ def _intent(
 def _finish(registry: Registry, settings: TrainingSettings, intent: Intent) -> Move:
     """Every step of the move, in order; each is idempotent, so this both carries a move out and
     finishes one that stopped anywhere. The journal is closed only after the last step."""
-    audit_dir, models_dir = settings.resolved_audit_dir(), settings.resolved_models_dir()
+    audit_dir, models_dir = settings.audit_dir, settings.models_dir
     for change in intent.registry:
         if change.version is None:
             registry.delete_alias(change.alias)
@@ -144,13 +144,13 @@ def _finish(registry: Registry, settings: TrainingSettings, intent: Intent) -> M
 
 
 def _carry_out(registry: Registry, settings: TrainingSettings, intent: Intent) -> Move:
-    open_intent(settings.resolved_audit_dir(), intent)
+    open_intent(settings.audit_dir, intent)
     return _finish(registry, settings, intent)
 
 
 def _finish_pending(registry: Registry, settings: TrainingSettings, on_note: Note | None) -> Intent | None:
     """Finish the move a previous command left half done, if any (under the caller's lock)."""
-    intent = read_intent(settings.resolved_audit_dir(), settings.model_name)
+    intent = read_intent(settings.audit_dir, settings.model_name)
     if intent is None:
         return None
     _finish(registry, settings, intent)
@@ -168,7 +168,7 @@ def _same(intent: Intent, action: Action, version: str | None, to: str) -> bool:
 
 
 def _as_move(intent: Intent, settings: TrainingSettings) -> Move:
-    path = version_dir(settings.resolved_models_dir(), intent.version)
+    path = version_dir(settings.models_dir, intent.version)
     return Move(intent.version, intent.from_alias, intent.to_alias, intent.replaced_version, path)
 
 
@@ -176,7 +176,7 @@ def register_challenger(
     registry: Registry, settings: TrainingSettings, version: str, reason: str, *, on_note: Note | None = None
 ) -> Move:
     """Publish a freshly registered, gate-passing version as the challenger (serving may shadow it)."""
-    with exclusive(settings.resolved_audit_dir()):
+    with exclusive(settings.audit_dir):
         finished = _finish_pending(registry, settings, on_note)
         if finished is not None and _same(finished, "register", version, "challenger"):
             return _as_move(finished, settings)
@@ -204,7 +204,7 @@ def promote(
     on_note: Note | None = None,
 ) -> Move:
     """Move `version` one step along challenger -> staging -> champion (one move at a time)."""
-    with exclusive(settings.resolved_audit_dir()):
+    with exclusive(settings.audit_dir):
         finished = _finish_pending(registry, settings, on_note)
         if finished is not None and _same(finished, "promote", version, to):
             return _as_move(finished, settings)
@@ -236,7 +236,7 @@ def rollback(
     registry: Registry, settings: TrainingSettings, reason: str, *, on_note: Note | None = None
 ) -> Move:
     """Make the champion before the current one champion again (the audit log knows which it was)."""
-    with exclusive(settings.resolved_audit_dir()):
+    with exclusive(settings.audit_dir):
         finished = _finish_pending(registry, settings, on_note)
         if finished is not None and _same(finished, "rollback", None, "champion"):
             return _as_move(finished, settings)
@@ -248,7 +248,7 @@ def _rollback(registry: Registry, settings: TrainingSettings, reason: str) -> Mo
     current = registry.alias_version("champion")
     if current is None:
         raise PromotionError("there is no champion to roll back")
-    stack = champion_stack(read_events(settings.resolved_audit_dir()), settings.model_name)
+    stack = champion_stack(read_events(settings.audit_dir), settings.model_name)
     if len(stack) < 2 or stack[-1].version != current:
         raise PromotionError(
             f"no previous champion to roll back to (champion is version {current}; the audit log has "
@@ -296,13 +296,13 @@ class PromotionState:
 
 def pending_move(settings: TrainingSettings) -> Intent | None:
     """The half-done move recorded in the journal (no registry needed to answer)."""
-    return read_intent(settings.resolved_audit_dir(), settings.model_name)
+    return read_intent(settings.audit_dir, settings.model_name)
 
 
 def promotion_state(registry: Registry, settings: TrainingSettings) -> PromotionState:
     """Registry aliases, deployment pointers and the audit log's replay, side by side, and the journal."""
-    models_dir = settings.resolved_models_dir()
-    recorded = alias_holders(read_events(settings.resolved_audit_dir()), settings.model_name)
+    models_dir = settings.models_dir
+    recorded = alias_holders(read_events(settings.audit_dir), settings.model_name)
     held = aliases_of(registry)
     aliases = tuple(
         AliasState(alias, held[alias], read_pointer(models_dir, alias), recorded[alias]) for alias in ALIASES
@@ -317,7 +317,7 @@ def repair(registry: Registry, settings: TrainingSettings, *, on_note: Note | No
     by hand in the MLflow UI, a pointer edited) is not guessed at: it is an `InconsistentStateError` that
     names it (runbooks/promote.md says how to settle it).
     """
-    with exclusive(settings.resolved_audit_dir()):
+    with exclusive(settings.audit_dir):
         finished = _finish_pending(registry, settings, on_note)
         problems = promotion_state(registry, settings).problems()
     if problems:
