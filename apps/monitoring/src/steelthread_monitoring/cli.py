@@ -6,7 +6,6 @@ readable line on stderr instead of a traceback.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -14,8 +13,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from steelthread_contracts import usecase
+from steelthread_monitoring.durations import parse_duration
 from steelthread_monitoring.errors import ExitCode, MonitorError
-from steelthread_monitoring.job import RunOptions, run_monitoring
+from steelthread_monitoring.job import RunOptions, cohort_message, run_monitoring
 from steelthread_monitoring.settings import MonitorSettings
 from steelthread_monitoring.skew import OfflineFeatureSource, callable_source, parquet_source
 
@@ -28,15 +29,13 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-
-def parse_window(text: str) -> timedelta:
-    """'90s', '30m', '24h', '7d', '2w' → timedelta."""
-    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise typer.BadParameter(f"{text!r}: use a positive number with s, m, h, d or w, e.g. 24h")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+def parse_window(text: str, allow_zero: bool = False) -> timedelta:
+    """'90s', '30m', '24h', '7d', '2w' → timedelta (steelthread_monitoring.durations), as a usage error."""
+    try:
+        return parse_duration(text, allow_zero)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _parse_now(text: str | None) -> datetime | None:
@@ -99,8 +98,26 @@ def run(
     now: Annotated[
         str | None, typer.Option(help="End of the window (ISO-8601 with zone); default: now.")
     ] = None,
+    label_delay: Annotated[
+        str | None,
+        typer.Option(
+            help="How long after a prediction its label is expected (0s, 4h, 450d): performance is "
+            "evaluated on the cohort ending this long before now. Default: the use case's label_delay."
+        ),
+    ] = None,
+    cohort_window: Annotated[
+        str | None, typer.Option(help="Length of the performance cohort; default: --window.")
+    ] = None,
+    batch_log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A batch run's prediction log (steelthread-batch's <prediction_log_dir>/batch), read "
+            "besides the online log."
+        ),
+    ] = None,
 ) -> None:
-    """Compare the window of logged predictions with the serving model's reference."""
+    """Compare the recent window of logged predictions with the serving model's reference (drift, quality,
+    skew), and the latest cohort whose labels have had time to arrive with the reference's performance."""
     settings = MonitorSettings()
     assert settings.models_dir is not None
     assert settings.prediction_log_dir is not None
@@ -108,11 +125,12 @@ def run(
     source: OfflineFeatureSource | None = None
     if offline_features is not None and offline_features_fn is not None:
         raise typer.BadParameter("give --offline-features or --offline-features-fn, not both")
+    function = offline_features_fn or (None if offline_features else settings.monitor_offline_features_fn)
     try:
         if offline_features is not None:
             source = parquet_source(offline_features)
-        elif offline_features_fn is not None:
-            source = callable_source(offline_features_fn)
+        elif function is not None:
+            source = callable_source(function)
         options = RunOptions(
             window=parse_window(window),
             now=_parse_now(now),
@@ -132,6 +150,9 @@ def run(
             skew_rtol=settings.monitor_skew_rtol,
             skew_atol=settings.monitor_skew_atol,
             log_dsn=_log_dsn(settings, log_dir),
+            label_delay=_label_delay(label_delay, settings),
+            cohort_window=(parse_window(cohort_window) if cohort_window else settings.monitor_cohort_window),
+            batch_log_dir=batch_log_dir or settings.monitor_batch_log_dir,
         )
         outcome = run_monitoring(options)
     except MonitorError as exc:
@@ -147,9 +168,12 @@ def run(
         f"missing {summary.quality.overall_missing_share:.3f}, "
         f"labels {summary.performance.labelled_rows}"
     )
+    cohort = cohort_message(summary.performance.cohort) if summary.performance.cohort else None
+    if cohort is not None:
+        out.print(cohort)
     out.print(f"report: {outcome.run_dir / 'report.html'}")
     out.print(f"summary: {outcome.run_dir / 'summary.json'}")
-    for message in summary.messages:
+    for message in (m for m in summary.messages if m != cohort):
         err.print(f"[yellow]warning[/] ({int(outcome.exit_code)} {outcome.exit_code.name}): {message}")
     raise typer.Exit(int(outcome.exit_code))
 
@@ -192,6 +216,19 @@ def export(
         err.print(f"[bold red]error[/] ({int(exc.exit_code)} {exc.exit_code.name}): {exc.message}")
         raise typer.Exit(int(exc.exit_code)) from None
     out.print(f"exported {rows} records to {log_out} and {labels} labels to {feedback_out}")
+
+
+def _label_delay(option: str | None, settings: MonitorSettings) -> timedelta:
+    """--label-delay, else STEELTHREAD_MONITOR_LABEL_DELAY, else the active use case's declaration (zero
+    where no use case is installed: the recent window is then the cohort)."""
+    if option is not None:
+        return parse_window(option, allow_zero=True)
+    if settings.monitor_label_delay is not None:
+        return settings.monitor_label_delay
+    try:
+        return usecase.active().label_delay
+    except usecase.UseCaseError:
+        return timedelta(0)
 
 
 def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:
