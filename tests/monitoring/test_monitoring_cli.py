@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_monitoring.cli import app
-from steelthread_monitoring.errors import ExitCode
 from steelthread_monitoring.durations import format_duration
+from steelthread_monitoring.errors import ExitCode
 from steelthread_monitoring.synthetic import LABEL_DELAY, Deployment, plan
 
 NOW = "--now=2026-11-22T12:00:00+00:00"
