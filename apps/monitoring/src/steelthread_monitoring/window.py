@@ -244,10 +244,10 @@ def _has_feature_vector(table: pa.Table) -> pa.Array:
     fetched) log `features: {}`: counting them would read as 100 % missing values and as training/serving
     skew, when in fact no model looked at those requests."""
     if "features" not in table.column_names:
-        return pa.array([False] * table.num_rows)
+        return pa.array([False] * table.num_rows, pa.bool_())
     column = table.column("features").combine_chunks()
     if not isinstance(column, pa.StructArray) or column.type.num_fields == 0:
-        return pa.array([False] * table.num_rows)
+        return pa.array([False] * table.num_rows, pa.bool_())
     mask = pc.is_valid(column.field(0))
     for i in range(1, column.type.num_fields):
         mask = pc.or_(mask, pc.is_valid(column.field(i)))
