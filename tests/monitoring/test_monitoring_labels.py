@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from helpers.usecase import USE_CASE
 from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_features.generator import generate
 from steelthread_monitoring.alerts import evaluate
+from steelthread_monitoring.cli import app
 from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.job import RunOptions, cohort_message, run_monitoring
 from steelthread_monitoring.synthetic import LABEL_DELAY, Deployment, write_package, write_window
@@ -169,40 +171,37 @@ def test_an_empty_recent_window_fires_monitor_window_empty(tmp_path: Path) -> No
 
 
 def test_the_cli_takes_the_label_delay_from_the_use_case_unless_told(tmp_path: Path) -> None:
-    """The installed script, configured as deployed: the use case's `label_delay`, then the variable,
-    then the option."""
+    """Configured as deployed: the use case's `label_delay` (the installed script, in its own process),
+    then the variable, then the option."""
     world(tmp_path)
     script = shutil.which("steelthread-monitor", path=str(Path(sys.executable).parent))
     assert script is not None
+    args = ["run", "--window", "24h", f"--now={END.isoformat()}", "--labels-optional"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
     env |= {USECASE_ENV: active_name(), "STEELTHREAD_DATA_DIR": str(tmp_path)}
-
-    def run(*args: str, **extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
-        result = subprocess.run(
-            [script, "run", "--window", "24h", f"--now={END.isoformat()}", "--labels-optional", *args],
-            env=env | extra,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        performance = json.loads((tmp_path / "monitoring" / "latest" / "summary.json").read_text())[
-            "performance"
-        ]
-        return result, performance
-
-    result, performance = run()
+    result = subprocess.run(
+        [script, *args], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    latest = tmp_path / "monitoring" / "latest" / "summary.json"
+    performance = json.loads(latest.read_text())["performance"]
     assert performance["label_delay_seconds"] == USE_CASE.label_delay.total_seconds()
     assert datetime.fromisoformat(performance["cohort_end"]) == END - USE_CASE.label_delay
     assert "performance cohort: predictions logged" in result.stdout
     assert "performance cohort" not in result.stderr  # information, not a warning
-    _, performance = run(STEELTHREAD_MONITOR_LABEL_DELAY="30d")
+
+    def run(*extra: str, **variables: str) -> dict[str, object]:
+        shown = CliRunner().invoke(
+            app, [*args, *extra], env={"STEELTHREAD_DATA_DIR": str(tmp_path), **variables}
+        )
+        assert shown.exit_code == 0, shown.output
+        found: dict[str, object] = json.loads(latest.read_text())["performance"]
+        return found
+
+    performance = run(STEELTHREAD_MONITOR_LABEL_DELAY="30d")
     assert (performance["cohort_rows"], performance["evaluated"]) == (ROWS, True)
-    _, performance = run(
-        "--label-delay", "0s", "--cohort-window", "6h", STEELTHREAD_MONITOR_LABEL_DELAY="30d"
-    )
-    assert datetime.fromisoformat(performance["cohort_start"]) == END - timedelta(hours=6)
+    performance = run("--label-delay", "0s", "--cohort-window", "6h", STEELTHREAD_MONITOR_LABEL_DELAY="30d")
+    assert datetime.fromisoformat(str(performance["cohort_start"])) == END - timedelta(hours=6)
     assert performance["labelled_rows"] == 0
 
 
