@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1.7
 # steelthread-monitoring: the Evidently monitoring job (reference vs a window of the prediction log).
 #   docker build -f infra/docker/monitoring.Dockerfile -t steelthread-monitoring .
+# The training/serving skew check is on: steelthread-features is installed beside the job and
+# STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN names its point-in-time recomputation (the feature store is
+# configured as for training: STEELTHREAD_OFFLINE_STORE_URI, STEELTHREAD_POSTGRES_DSN, STEELTHREAD_REDIS_URL).
 ARG USECASE=credit
 # The use case the image serves (a folder under usecases/): installed beside the app, selected by
 # STEELTHREAD_USECASE at run time.
@@ -23,7 +26,7 @@ COPY apps/ apps/
 COPY examples/ examples/
 COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-monitoring --package "steelthread-usecase-${USECASE}" --extra postgres --no-dev --no-editable
+    uv sync --locked --package steelthread-monitoring --package steelthread-features --package "steelthread-usecase-${USECASE}" --extra postgres --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG USECASE
@@ -35,6 +38,7 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH \
     STEELTHREAD_USECASE=${USECASE} \
+    STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN=steelthread_features.monitoring:recompute \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     STEELTHREAD_DATA_DIR=/var/lib/steelthread

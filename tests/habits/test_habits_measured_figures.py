@@ -38,6 +38,7 @@ ALLOWED: dict[str, str] = {
     r"\b[1-5]\d\ds\b": "HTTP status codes in the plural (500s, 413s)",
     r"'\d+s'": "a duration string the CLI parses, in its docstring",
     r"\b0s become 1": "label zeros in a scenario description",
+    r"\b0s\b": "a zero duration as an option value (a label delay of none)",
 }
 """Keep this short: every entry is a setting, a limit or a target, never something measured."""
 

@@ -7,6 +7,7 @@ ships, and against the repository: Dockerfiles it builds, files it mounts, ports
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from steelthread_monitoring.settings import MonitorSettings
+from steelthread_monitoring.skew import callable_source
 from steelthread_serving.settings import ServingSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,6 +39,7 @@ SHARED_SETTINGS = {
     "STEELTHREAD_PREDICTION_LOG_DSN",
     "STEELTHREAD_MLFLOW_TRACKING_URI",
     "STEELTHREAD_OFFLINE_STORE_URI",
+    "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
 }
 # Platform-wide settings every app receives, whether or not its settings class reads them yet.
 PLATFORM_WIDE = {
@@ -185,6 +188,20 @@ def test_serving_and_monitoring_share_the_prediction_log(compose: dict[str, Any]
         if isinstance(v, str)
     }
     assert "steelthread-data" in volumes
+
+
+def test_monitoring_runs_the_skew_check(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in for the CronJob recomputes a sample of logged requests' features, as the CronJob does:
+    the function its settings read from the service's environment resolves in the installed workspace."""
+    env = env_of(services(compose)["monitoring"])
+    for key in [k for k in os.environ if k.startswith("STEELTHREAD_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    function = MonitorSettings().monitor_offline_features_fn
+    assert function == "steelthread_features.monitoring:recompute"
+    assert callable(callable_source(function))
+    assert "--offline-features " not in " ".join(services(compose)["monitoring"]["command"])
 
 
 def test_other_services_use_their_own_documented_variables(compose: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from steelthread_monitoring.skew import callable_source
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "infra" / "docker"
 # image -> (workspace member, extras, console script the image runs by default); `postgres` is the
@@ -26,6 +28,9 @@ IMAGES = {
     "monitoring": ("steelthread-monitoring", ("postgres",), "steelthread-monitor"),
     "batch": ("steelthread-batch", (), "steelthread-batch"),
 }
+ALSO_INSTALLED = {"monitoring": ("steelthread-features",)}
+"""Workspace members an image installs beside its own: the monitoring job's skew check recomputes features
+offline with steelthread-features (STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN)."""
 CLIS = {
     "steelthread-data",
     "steelthread-features",
@@ -116,7 +121,7 @@ def test_installs_the_use_case_it_runs(image: str) -> None:
     (sync,) = [a for k, a in steps if k == "RUN" and "uv sync" in a]
     words = shlex.split(sync.split("uv sync", 1)[1])
     packages = [words[i + 1] for i, w in enumerate(words) if w == "--package"]
-    assert packages[1:] == ["steelthread-usecase-${USECASE}"]
+    assert packages[1:] == [*ALSO_INSTALLED.get(image, ()), "steelthread-usecase-${USECASE}"]
     assert (REPO / "usecases" / "credit" / "pyproject.toml").is_file()
     assert "usecases/ usecases/" in [a for k, a in steps if k == "COPY"]
     env = " ".join(a for k, a in final_stage(steps) if k == "ENV")
@@ -217,3 +222,14 @@ def test_copied_repository_files_exist(image: str) -> None:
         sources = shlex.split(args)[:-1]
         for source in sources:
             assert (REPO / source.rstrip("/")).exists(), f"{image}: COPY source {source} does not exist"
+
+
+def test_monitoring_image_runs_the_skew_check_with_a_function_it_installs() -> None:
+    steps = instructions(dockerfile("monitoring"))
+    env = " ".join(a for k, a in final_stage(steps) if k == "ENV")
+    match = re.search(r"STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN=(\S+)", env)
+    assert match is not None, "the monitoring image does not enable the training/serving skew check"
+    module = match.group(1).partition(":")[0]
+    assert module.split(".")[0] == "steelthread_features"
+    assert "steelthread-features" in ALSO_INSTALLED["monitoring"]
+    assert callable(callable_source(match.group(1)))

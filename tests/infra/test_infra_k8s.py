@@ -19,6 +19,8 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate import utils as kv  # type: ignore[import-untyped]
 
+from steelthread_monitoring.skew import callable_source
+
 if TYPE_CHECKING:
     from conftest import Hcl
 
@@ -47,6 +49,7 @@ SETTINGS = {
     "STEELTHREAD_PREDICTION_LOG_SPILL_DIR",
     "STEELTHREAD_MLFLOW_TRACKING_URI",
     "STEELTHREAD_OFFLINE_STORE_URI",
+    "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
 }
 Load = Callable[[Path], list[dict[str, Any]]]
 
@@ -336,6 +339,21 @@ def test_serving_and_monitoring_share_the_postgresql_prediction_log(load_yaml_do
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         assert mounts[spill] == "spill", f"{name}: the spill folder is a volume of its own"
         assert "emptyDir" in {v["name"]: v for v in spec["volumes"]}["spill"], name
+
+
+def test_the_monitoring_job_runs_the_skew_check_against_the_offline_store(load_yaml_docs: Load) -> None:
+    """The deployed job recomputes a sample of logged requests' features with the function the monitoring
+    image installs, from the offline store training reads (the shared ConfigMap names it)."""
+    cron = by_kind(load_yaml_docs, "CronJob")["steelthread-monitoring"]
+    (monitor,) = pod_spec(cron)["containers"]
+    env = {e["name"]: e.get("value") for e in monitor.get("env", [])}
+    function = env["STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN"]
+    assert function == "steelthread_features.monitoring:recompute"
+    assert callable(callable_source(function))  # an import path that resolves to a function
+    assert "--offline-features" not in monitor["args"]  # a parquet file would override the function
+    config = by_kind(load_yaml_docs, "ConfigMap")["steelthread-config"]["data"]
+    assert config["STEELTHREAD_OFFLINE_STORE_URI"].startswith("s3://")
+    assert {r.get("configMapRef", {}).get("name") for r in monitor["envFrom"]} >= {"steelthread-config"}
 
 
 def test_service_accounts_exist_and_carry_irsa_roles(load_yaml_docs: Load) -> None:

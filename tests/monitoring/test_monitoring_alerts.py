@@ -86,6 +86,8 @@ def test_every_alert_has_an_existing_runbook() -> None:
         "SteelthreadLatencySLO",
         "SteelthreadServingDown",
         "SteelthreadFlagsInvalid",
+        "SteelthreadMonitorWindowEmpty",
+        "SteelthreadLabelsStarved",
     } <= names
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]

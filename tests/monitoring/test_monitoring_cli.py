@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from steelthread_contracts.durations import format_duration
 from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_monitoring.cli import app
 from steelthread_monitoring.errors import ExitCode
 from steelthread_monitoring.job import STAGES
-from steelthread_monitoring.synthetic import Deployment, plan
+from steelthread_monitoring.synthetic import LABEL_DELAY, Deployment, plan
 
 NOW = "--now=2026-11-22T12:00:00+00:00"
 
@@ -80,6 +81,7 @@ def test_console_script_end_to_end(deployment_factory: Callable[..., Deployment]
     env[USECASE_ENV] = active_name()  # the deployment is the active use case's
     env["STEELTHREAD_DATA_DIR"] = str(tmp_path)
     env["STEELTHREAD_MONITOR_TEXTFILE"] = str(tmp_path / "textfile" / "monitor.prom")
+    env["STEELTHREAD_MONITOR_LABEL_DELAY"] = format_duration(LABEL_DELAY)  # the synthetic deployment's
     result = subprocess.run(
         [script, "run", "--window", "24h", NOW],
         env=env,

@@ -28,7 +28,7 @@ from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.job import RunOptions, run_monitoring
 from steelthread_monitoring.pglog import exported_window
 from steelthread_monitoring.reference import load_reference
-from steelthread_monitoring.synthetic import Deployment
+from steelthread_monitoring.synthetic import Deployment, write_package, write_window
 from steelthread_monitoring.window import read_window
 
 pytestmark = [pytest.mark.services]
@@ -113,6 +113,35 @@ def test_a_run_on_postgresql_reports_what_a_run_on_the_files_reports(
     assert from_pg.summary.drift.drifted, "the scenario's drift is found"
     assert from_pg.exit_code == from_files.exit_code
     assert from_pg.summary.log_files == [f"postgresql://127.0.0.1:5432/{database.rsplit('/', 1)[1]}"]
+
+
+def test_the_matured_cohort_and_its_labels_come_from_postgresql_as_from_the_files(
+    options_for: Callable[..., RunOptions], database: str, window_end, tmp_path: Path
+) -> None:
+    """A time-travelled world (a cohort logged 30 days ago whose labels arrived, a recent window without
+    labels) stored as serving stores it: the cohort is read from PostgreSQL with its labels, and the run
+    reports exactly what the run on the files reports."""
+    delay = timedelta(days=30)
+    models = tmp_path / "world" / "models"
+    reference = write_package(models)
+    log_dir, feedback_dir = tmp_path / "world" / "log", tmp_path / "world" / "feedback"
+    write_window(log_dir, feedback_dir, 1500, window_end - delay, labelled_share=0.7, seed=31)
+    write_window(log_dir, feedback_dir, 1500, window_end, labelled_share=0.0, seed=32)
+    deployment = Deployment(models, log_dir, feedback_dir, reference)
+    load(database, deployment)
+    from_files = run_monitoring(options_for(deployment, tmp_path / "files", label_delay=delay))
+    from_pg = run_monitoring(
+        options_for(
+            deployment, tmp_path / "pg", log_dsn=database, log_dir=tmp_path / "nowhere", label_delay=delay
+        )
+    )
+    performance = from_pg.summary.performance
+    assert (performance.cohort_end, performance.cohort_rows) == (window_end - delay, 1500)
+    assert performance.evaluated
+    assert 0.65 < (performance.label_coverage or 0.0) < 0.75
+    assert from_pg.summary.rows == 1500  # the recent window: drift and quality
+    ignore = {"run_id", "started_at", "finished_at", "log_files", "report_html", "performance_html"}
+    assert from_pg.summary.model_dump(exclude=ignore) == from_files.summary.model_dump(exclude=ignore)
 
 
 def test_a_request_id_is_one_prediction_in_postgresql(

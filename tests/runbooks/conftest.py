@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from steelthread_contracts.durations import format_duration
 from steelthread_monitoring.job import RunOptions, run_monitoring
 from steelthread_monitoring.localstack import start_prometheus, start_serving, wait_for_target_up
 from steelthread_monitoring.skew import parquet_source
-from steelthread_monitoring.synthetic import offline_features_for, write_deployment
+from steelthread_monitoring.synthetic import LABEL_DELAY, offline_features_for, write_deployment
 from steelthread_serving.settings import DEFAULT_FLAGS_PATH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,6 +104,7 @@ def local_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
                     out_dir=data_dir / "monitoring",
                     textfile=data_dir / "textfile" / "steelthread_monitor.prom",
                     offline_features=parquet_source(offline),
+                    label_delay=LABEL_DELAY,
                 )
             )
             env = {k: v for k, v in os.environ.items() if not k.startswith("STEELTHREAD_")}
@@ -113,6 +115,7 @@ def local_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
                 "STEELTHREAD_API_KEY": API_KEY,
                 "STEELTHREAD_FLAGS_PATH": str(flags),
                 "PROMETHEUS_URL": prometheus.url,
+                "STEELTHREAD_MONITOR_LABEL_DELAY": format_duration(LABEL_DELAY),
             }
             yield LocalDeployment(env, data_dir, flags, pristine, outcome.run_dir)
         finally:

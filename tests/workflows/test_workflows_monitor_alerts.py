@@ -52,6 +52,8 @@ def summary(
     prediction_drift: float = 0.02,
     roc_auc: float | None = 0.80,
     model_age_seconds: float = 3 * DAY,
+    label_coverage: float = 0.8,
+    rows: int = 2000,
 ) -> Summary:
     """A healthy run of the job, changed only where a test says so."""
     oor = {f: 0.0 for f in FEATURES} | (out_of_range or {})
@@ -65,7 +67,7 @@ def summary(
         model_name="model-a",
         model_version="7",
         model_age_seconds=model_age_seconds,
-        rows=2000,
+        rows=rows,
         drift=DriftSummary(
             method_numerical="wasserstein",
             method_categorical="jensenshannon",
@@ -81,7 +83,9 @@ def summary(
             overall_out_of_range_share=sum(oor.values()) / len(oor),
         ),
         performance=PerformanceSummary(
-            labelled_rows=1000,
+            cohort_rows=1250,
+            labelled_rows=round(1250 * label_coverage),
+            label_coverage=label_coverage,
             min_labels=200,
             evaluated=roc_auc is not None,
             reason=None if roc_auc is not None else "too few labels",
@@ -209,12 +213,37 @@ def test_a_nan_gauge_is_judged_as_prometheus_judges_it(tmp_path: Path) -> None:
 
 
 def test_an_incomplete_monitoring_run_is_an_alert_naming_its_exit_code(tmp_path: Path) -> None:
-    result, wrote = judge(tmp_path, tmp_path / "never-written.prom", exit_code=4)
+    result, wrote = judge(tmp_path, tmp_path / "never-written.prom", exit_code=3)
     assert result.returncode == 0, result.stderr
     assert wrote["output"] == "alert=true\n"
-    assert "exited with code 4 (EMPTY_WINDOW)" in wrote["body"]
+    assert "exited with code 3 (MISSING_REFERENCE)" in wrote["body"]
     assert "runbooks/monitor-not-running.md" in wrote["body"]
     assert "docs/monitoring.md#exit-codes" in wrote["body"]
+
+
+def test_an_empty_window_is_judged_and_fires_monitor_window_empty(tmp_path: Path) -> None:
+    """Exit 4 still exports its counts: the rules judge them, and the empty window is an alert with its own
+    runbook instead of a silent run."""
+    result, wrote = judge(tmp_path, textfile(tmp_path, summary(rows=0)), exit_code=4)
+    assert result.returncode == 0, result.stderr
+    assert wrote["output"] == "alert=true\n"
+    assert fired(wrote["body"]) == ["SteelthreadMonitorWindowEmpty"]
+    assert (
+        "[runbooks/monitor-window-empty.md](../blob/HEAD/runbooks/monitor-window-empty.md)" in wrote["body"]
+    )
+    assert "did not complete" not in wrote["body"]
+
+
+def test_a_label_starved_cohort_fires_labels_starved(tmp_path: Path) -> None:
+    result, wrote = judge(tmp_path, textfile(tmp_path, summary(label_coverage=0.1)))
+    assert result.returncode == 0, result.stderr
+    assert fired(wrote["body"]) == ["SteelthreadLabelsStarved"]
+    line = next(x for x in wrote["body"].splitlines() if "SteelthreadLabelsStarved" in x)
+    assert "Only 10% of the predictions in the matured cohort" in line
+    assert "runbooks/labels-starved.md" in line
+    (tmp_path / "covered").mkdir()
+    result, wrote = judge(tmp_path / "covered", textfile(tmp_path / "covered", summary(label_coverage=0.5)))
+    assert wrote["output"] == "alert=false\n", wrote["body"]
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ with warnings.catch_warnings():
     # Evidently's import touches numpy.core and litestar deprecated APIs; not ours to fix.
     warnings.simplefilter("ignore", DeprecationWarning)
     from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.core.metric_types import SingleValue, SingleValueCalculation, SingleValueMetric
     from evidently.metrics import (
         MAE,
         RMSE,
@@ -66,6 +67,31 @@ _EVIDENTLY_PERFORMANCE = {
     "MeanError": "mean_error",
     "R2Score": "r2",
 }
+
+
+class LabelCoverage(SingleValueMetric):  # type: ignore[misc]  # evidently ships no type hints
+    """Labelled share of the cohort's predictions, at the top of the performance report: Evidently's own
+    metrics see only the labelled rows they are computed on, so the report says how many rows that is of
+    the cohort (a metric of the report, so it is in the snapshot too)."""
+
+    labelled: int
+    predicted: int
+    cohort: str = ""
+
+
+class LabelCoverageCalculation(SingleValueCalculation[LabelCoverage]):  # type: ignore[misc]
+    def calculate(
+        self, context: Any, current_data: Dataset, reference_data: Dataset | None
+    ) -> tuple[SingleValue, None]:
+        metric = self.metric
+        return self.result(metric.labelled / metric.predicted if metric.predicted else 0.0), None
+
+    def display_name(self) -> str:
+        metric = self.metric
+        return (
+            f"Label coverage: {metric.labelled} of {metric.predicted} predictions of the cohort labelled"
+            + (f" ({metric.cohort})" if metric.cohort else "")
+        )
 
 
 @dataclass
@@ -230,9 +256,18 @@ def _weighted(shares: dict[str, float], current: pd.DataFrame) -> float:
     return sum(shares[c] * counts[c] for c in shares) / total
 
 
-def analyse_performance(reference: Reference, current: pd.DataFrame, min_labels: int) -> PerformanceResult:
-    """The task's quality on the labelled rows, next to the reference's own quality."""
+def analyse_performance(
+    reference: Reference, current: pd.DataFrame, min_labels: int, cohort: str | None = None
+) -> PerformanceResult:
+    """The task's quality on the labelled rows, next to the reference's own quality. `cohort` describes
+    `current` when it is the matured cohort rather than the recent window (job.py); the report then opens
+    with the cohort's label coverage."""
     task = reference.task
+    where = "window" if cohort is None else "cohort"
+    if len(current) == 0 or LABEL_COLUMN not in current.columns:
+        return PerformanceResult(
+            labelled_rows=0, evaluated=False, task=task, reason=f"no predictions logged in the {where}"
+        )
     labelled = current[current[LABEL_COLUMN].notna() & current[SCORE_COLUMN].notna()]
     rows = len(labelled)
 
@@ -242,9 +277,9 @@ def analyse_performance(reference: Reference, current: pd.DataFrame, min_labels:
     if task not in PERFORMANCE_METRICS:
         return skipped(f"performance of a {task.value} model is not evaluated by this job yet")
     if rows < min_labels:
-        return skipped(f"{rows} labelled rows in the window, {min_labels} needed (--min-labels)")
+        return skipped(f"{rows} labelled rows in the {where}, {min_labels} needed (--min-labels)")
     if task is Task.BINARY and labelled[LABEL_COLUMN].nunique() < 2:
-        return skipped("all labels in the window are the same class; ROC AUC is undefined")
+        return skipped(f"all labels in the {where} are the same class; ROC AUC is undefined")
     ref = reference.frame
     if LABEL_COLUMN in ref.columns:
         ref = ref[ref[LABEL_COLUMN].notna() & ref[SCORE_COLUMN].notna()]
@@ -272,7 +307,10 @@ def analyse_performance(reference: Reference, current: pd.DataFrame, min_labels:
     else:
         preset = RegressionPreset()
         numbers = [MAE(), RMSE(), MeanError(), R2Score()]
-    snapshot = _run([preset], cur, base, dd)
+    coverage = LabelCoverage(
+        labelled=int(current[LABEL_COLUMN].notna().sum()), predicted=len(current), cohort=cohort or ""
+    )
+    snapshot = _run([coverage, preset], cur, base, dd)
     reference_snapshot = _run(numbers, base, None, dd)
     return PerformanceResult(
         labelled_rows=rows,

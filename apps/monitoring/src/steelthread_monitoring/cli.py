@@ -8,12 +8,13 @@ otherwise, the scheduler's case.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from steelthread_contracts import usecase
 from steelthread_contracts.cli import (
     cli_errors,
     console,
@@ -26,7 +27,7 @@ from steelthread_contracts.cli import (
 from steelthread_contracts.cli import run as run_cli
 from steelthread_contracts.logs import configure_logging
 from steelthread_monitoring.errors import ExitCode
-from steelthread_monitoring.job import STAGES, RunOptions, run_monitoring
+from steelthread_monitoring.job import STAGES, RunOptions, cohort_message, run_monitoring
 from steelthread_monitoring.settings import MonitorSettings
 from steelthread_monitoring.skew import OfflineFeatureSource, callable_source, parquet_source
 
@@ -93,18 +94,37 @@ def run(
         str | None,
         typer.Option(help="End of the window (ISO 8601, UTC when no zone is given, or `now`); default: now."),
     ] = None,
+    label_delay: Annotated[
+        str | None,
+        typer.Option(
+            help="How long after a prediction its label is expected (0s, 4h, 450d): performance is "
+            "evaluated on the cohort ending this long before now. Default: the use case's label_delay."
+        ),
+    ] = None,
+    cohort_window: Annotated[
+        str | None, typer.Option(help="Length of the performance cohort; default: --window.")
+    ] = None,
+    batch_log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A batch run's prediction log (steelthread-batch's <prediction_log_dir>/batch), read "
+            "besides the online log."
+        ),
+    ] = None,
 ) -> None:
-    """Compare the window of logged predictions with the serving model's reference."""
+    """Compare the recent window of logged predictions with the serving model's reference (drift, quality,
+    skew), and the latest cohort whose labels have had time to arrive with the reference's performance."""
     settings = MonitorSettings()
     source: OfflineFeatureSource | None = None
     if offline_features is not None and offline_features_fn is not None:
         raise typer.BadParameter("give --offline-features or --offline-features-fn, not both")
+    function = offline_features_fn or (None if offline_features else settings.monitor_offline_features_fn)
     configure_logging(OWN_LOGGERS, fmt=None)
     with stage_progress("steelthread_monitoring", total=len(STAGES)):
         if offline_features is not None:
             source = parquet_source(offline_features)
-        elif offline_features_fn is not None:
-            source = callable_source(offline_features_fn)
+        elif function is not None:
+            source = callable_source(function)
         options = RunOptions(
             window=parse_duration(window, "--window"),
             now=_window_end(now),
@@ -124,6 +144,13 @@ def run(
             skew_rtol=settings.monitor_skew_rtol,
             skew_atol=settings.monitor_skew_atol,
             log_dsn=_log_dsn(settings, log_dir),
+            label_delay=_label_delay(label_delay, settings),
+            cohort_window=(
+                parse_duration(cohort_window, "--cohort-window")
+                if cohort_window
+                else settings.monitor_cohort_window
+            ),
+            batch_log_dir=batch_log_dir or settings.monitor_batch_log_dir,
         )
         outcome = run_monitoring(options)
     summary = outcome.summary
@@ -136,9 +163,12 @@ def run(
         f"missing {summary.quality.overall_missing_share:.3f}, "
         f"labels {summary.performance.labelled_rows}"
     )
+    cohort = cohort_message(summary.performance.cohort) if summary.performance.cohort else None
+    if cohort is not None:
+        console.print(cohort, markup=False)
     console.print(f"report: {outcome.run_dir / 'report.html'}")
     console.print(f"summary: {outcome.run_dir / 'summary.json'}")
-    for message in summary.messages:
+    for message in (m for m in summary.messages if m != cohort):
         err.print(f"warning ({int(outcome.exit_code)} {outcome.exit_code.name}): {message}", markup=False)
     raise typer.Exit(int(outcome.exit_code))
 
@@ -183,6 +213,19 @@ def export(
         feedback_out,
     )
     console.print(f"exported {rows} records to {log_out} and {labels} labels to {feedback_out}")
+
+
+def _label_delay(option: str | None, settings: MonitorSettings) -> timedelta:
+    """--label-delay, else STEELTHREAD_MONITOR_LABEL_DELAY, else the active use case's declaration (zero
+    where no use case is installed: the recent window is then the cohort)."""
+    if option is not None:
+        return parse_duration(option, "--label-delay", allow_zero=True)
+    if settings.monitor_label_delay is not None:
+        return settings.monitor_label_delay
+    try:
+        return usecase.active().label_delay
+    except usecase.UseCaseError:
+        return timedelta(0)
 
 
 def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:

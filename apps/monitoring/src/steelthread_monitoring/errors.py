@@ -21,11 +21,11 @@ class ExitCode(IntEnum):
     MISSING_REFERENCE = 3
     """No reference dataset: alias pointer, package or reference.parquet absent. Nothing written."""
     EMPTY_WINDOW = 4
-    """No prediction-log rows in the window. Only rows_checked=0, the duplicate and malformed record counts,
-    the run timestamp and the model age are exported."""
+    """No prediction-log rows in the window. Only rows_checked=0 and window_records=0, the duplicate and
+    malformed record counts, the run timestamp and the model age are exported."""
     NO_LABELS = 5
-    """Run completed, but performance was not evaluated (too few labels, one class only, or a task this job
-    does not evaluate yet)."""
+    """Run completed, but performance was not evaluated (too few labels in the matured cohort, one class only,
+    or a task this job does not evaluate yet)."""
     UNSEEN_COLUMNS = 6
     """Run completed on the shared columns, but the log has feature columns the reference lacks."""
     INVALID_INPUT = 7
@@ -35,9 +35,10 @@ class ExitCode(IntEnum):
     """Report written, but the gauges could not be written to the textfile or pushed to the gateway."""
 
 
-GAUGES_COMPLETE: frozenset[ExitCode] = frozenset({ExitCode.OK, ExitCode.NO_LABELS})
+GAUGES_COMPLETE: frozenset[ExitCode] = frozenset({ExitCode.OK, ExitCode.NO_LABELS, ExitCode.EMPTY_WINDOW})
 """Exit codes after which the exported gauges describe the whole window, so the alert rules can judge them
-(with NO_LABELS only the performance gauges are absent, and the performance alert stays silent). After any
+(with NO_LABELS only the performance gauges are absent, and the performance alert stays silent; with
+EMPTY_WINDOW only the counts exist, `window_records` is 0 and SteelthreadMonitorWindowEmpty fires). After any
 other code the run itself needs a person."""
 
 

@@ -33,6 +33,10 @@ def build_registry(summary: Summary) -> CollectorRegistry:
         summary.finished_at.timestamp()
     )
     gauge("rows_checked", "Prediction-log rows in the window.").labels(**base).set(summary.rows)
+    gauge(
+        "window_records",
+        "Prediction-log records of the recent window the checks read (0: the window was empty).",
+    ).labels(**base).set(summary.rows)
     inputs = {"predictions": summary.prediction_log, "feedback": summary.feedback}
     duplicates = gauge("duplicate_records", "Records whose request_id was already read.", ("input",))
     malformed = gauge("malformed_records", "Lines skipped as not records of the contract.", ("input",))
@@ -86,7 +90,16 @@ def build_registry(summary: Summary) -> CollectorRegistry:
         for column, value in values.items():
             g.labels(**base, feature=column).set(value)
     performance = summary.performance
-    gauge("labelled_rows", "Rows of the window with a label.").labels(**base).set(performance.labelled_rows)
+    gauge("cohort_rows", "Predictions of the performance cohort (logged before now - label delay).").labels(
+        **base
+    ).set(performance.cohort_rows)
+    gauge("labelled_rows", "Rows of the performance cohort with a label.").labels(**base).set(
+        performance.labelled_rows
+    )
+    if performance.label_coverage is not None:
+        gauge("label_coverage", "Labelled share (0..1) of the performance cohort's predictions.").labels(
+            **base
+        ).set(performance.label_coverage)
     if performance.evaluated and performance.task == "regression":
         # Errors in the label's own unit (mae, rmse, mean_error = mean of prediction - label) and r2: a
         # family apart, so classification panels and rules never mix them with 0..1 scores.

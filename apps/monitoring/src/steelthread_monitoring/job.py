@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from steelthread_contracts import usecase
+from steelthread_contracts.durations import format_duration
 from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.export import build_registry, push, write_textfile
 from steelthread_monitoring.reference import Reference, load_reference, resolve_reference_path
@@ -62,6 +63,15 @@ class RunOptions:
     skew_atol: float = 1e-6
     log_dsn: str | None = None
     """Read the window from PostgreSQL (serving's PostgreSQL sink) instead of log_dir/feedback_dir."""
+    label_delay: timedelta = timedelta(0)
+    """How long after a prediction its label is expected (the CLI passes the use case's `label_delay`).
+    Drift and quality are checked on the recent window; performance on the cohort of the same length (or
+    `cohort_window`) ending at `now - label_delay`. Zero: the recent window is the cohort."""
+    cohort_window: timedelta | None = None
+    """Length of the performance cohort; None: `window`."""
+    batch_log_dir: Path | None = None
+    """A batch run's parquet prediction log (steelthread-batch's `<prediction_log_dir>/batch`), read besides
+    the online log."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         "threshold": options.drift_threshold,
     }
     _stage("window", "reading the window", window_start=start, window_end=end)
-    window = _read(options, start, end, reference)
+    window = _read(options, start, end, reference, skew=options.offline_features is not None)
     records = _record_messages(window.log_records, window.feedback_records)
     if window.empty:
         source = f"{options.log_dir}/{PREDICTION_GLOB}" if options.log_dsn is None else _log_source(options)
@@ -131,7 +141,15 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
     _stage("drift", "drift and data quality", rows=len(window.frame))
     drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold)
     _stage("performance", "performance")
-    performance = analyse_performance(reference, window.frame, options.min_labels)
+    cohort_start, cohort_end = _cohort_bounds(options, end)
+    cohort = (
+        window
+        if (cohort_start, cohort_end) == (start, end)
+        else _read(options, cohort_start, cohort_end, reference, skew=False)
+    )
+    coverage = len(cohort.labelled) / len(cohort.frame) if not cohort.empty else None
+    cohort_note = _cohort_note(options, cohort_start, cohort_end, len(cohort.frame), len(cohort.labelled))
+    performance = analyse_performance(reference, cohort.frame, options.min_labels, cohort_note)
     skew = None
     _stage("skew", "training/serving skew", enabled=options.offline_features is not None)
     if options.offline_features is not None:
@@ -162,6 +180,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         performance_html.write_text(performance.html, encoding="utf-8")
 
     messages, code = _caveats(window.unseen_columns, performance, options.labels_optional)
+    messages.insert(0, cohort_message(cohort_note))
     summary = Summary(
         **base,
         finished_at=datetime.now(UTC),
@@ -190,7 +209,13 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         ),
         performance=PerformanceSummary(
             task=performance.task.value,
+            cohort=cohort_note,
+            cohort_start=cohort_start,
+            cohort_end=cohort_end,
+            label_delay_seconds=options.label_delay.total_seconds(),
+            cohort_rows=len(cohort.frame),
             labelled_rows=performance.labelled_rows,
+            label_coverage=coverage,
             min_labels=options.min_labels,
             evaluated=performance.evaluated,
             reason=performance.reason,
@@ -215,6 +240,28 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         extra={"event": "run_finished", "exit_code": int(code), "rows": summary.rows, "run_dir": run_dir},
     )
     return RunOutcome(summary=summary, run_dir=run_dir, exit_code=code)
+
+
+def cohort_message(note: str) -> str:
+    """The message that reports the performance cohort (information, not a caveat: the CLI prints it on
+    stdout, not as a warning)."""
+    return f"performance cohort: {note}"
+
+
+def _cohort_bounds(options: RunOptions, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the latest cohort whose labels have had time to arrive."""
+    end = now - options.label_delay
+    return end - (options.cohort_window or options.window), end
+
+
+def _cohort_note(options: RunOptions, start: datetime, end: datetime, rows: int, labelled: int) -> str:
+    """The cohort in words, for messages, the reason of a skipped evaluation and the performance report."""
+    coverage = f"{labelled / rows:.1%}" if rows else "n/a"
+    return (
+        f"predictions logged {start.isoformat()} to {end.isoformat()} "
+        f"(label delay {format_duration(options.label_delay)}): {labelled} of {rows} labelled, "
+        f"label coverage {coverage}"
+    )
 
 
 def _caveats(
@@ -247,27 +294,31 @@ def _record_messages(log: RecordsSummary, feedback: RecordsSummary) -> list[str]
     return lines
 
 
-def _read(options: RunOptions, start: datetime, end: datetime, reference: Reference) -> Window:
-    """The window from the folders, or from PostgreSQL through the same reader (steelthread_monitoring.pglog;
-    psycopg is imported only then)."""
-    skew = options.offline_features is not None
+def _read(options: RunOptions, start: datetime, end: datetime, reference: Reference, skew: bool) -> Window:
+    """[start, end) from the folders, or from PostgreSQL through the same reader
+    (steelthread_monitoring.pglog; psycopg is imported only then), plus a batch run's parquet log when one
+    is named. Labels count when they had arrived by the run's `now`."""
     entity_key = _entity_key() if skew else ENTITY_FIELD
-    if options.log_dsn is None:
+
+    def read(log_dir: Path, feedback_dir: Path | None) -> Window:
         return read_window(
-            options.log_dir,
-            options.feedback_dir,
+            log_dir,
+            feedback_dir,
             start,
             end,
             reference,
             with_requests=skew,
             entity_key=entity_key,
+            batch_log_dir=options.batch_log_dir,
+            labels_until=options.now,
         )
+
+    if options.log_dsn is None:
+        return read(options.log_dir, options.feedback_dir)
     from steelthread_monitoring.pglog import exported_window
 
     with exported_window(options.log_dsn, start, end, options.out_dir) as (log_dir, feedback_dir):
-        return read_window(
-            log_dir, feedback_dir, start, end, reference, with_requests=skew, entity_key=entity_key
-        )
+        return read(log_dir, feedback_dir)
 
 
 def _log_source(options: RunOptions) -> str:

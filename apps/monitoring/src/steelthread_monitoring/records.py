@@ -3,7 +3,8 @@
 A line that is not JSON, not an object, lacks a field the contract requires or holds a value of the wrong
 JSON type is skipped, counted by reason (`invalid_json`, `not_an_object`, `missing:<field>`,
 `wrong_type:<field>`) and named by `file:line` for the first few: a report must never rest silently on fewer
-records than were logged. Clean files take the fast path (one Arrow parse, then a column-wise check); a file
+records than were logged. A batch run's parquet prediction log is checked column-wise the same way
+(`clean_rows`). Clean files take the fast path (one Arrow parse, then a column-wise check); a file
 that fails it is checked again in blocks of lines the same way, and only a block that fails is read line by
 line, so a bad line costs its own block a slower read, not the file or the job.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from steelthread_monitoring.errors import InvalidInputError
 from steelthread_monitoring.summary import RecordsSummary
 
 EXAMPLES = 10
@@ -142,10 +144,12 @@ class RecordCounts:
     malformed: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
 
-    def add_malformed(self, path: Path, line: int, reason: str) -> None:
+    def add_malformed(self, path: Path, line: int, reason: str, unit: str = "") -> None:
+        """`unit` names what `line` counts where it is not a file line (`row` of a parquet file)."""
         self.malformed[reason] += 1
         if len(self.examples) < EXAMPLES:
-            self.examples.append(f"{path}:{line}: {reason}")
+            where = f"{unit} {line}" if unit else str(line)
+            self.examples.append(f"{path}:{where}: {reason}")
 
     def summary(self) -> RecordsSummary:
         return RecordsSummary(
@@ -182,3 +186,53 @@ def clean_lines(
         elif counted(record):
             counts.add_malformed(path, number, reason)
     return b"".join(line + b"\n" for line in kept)
+
+
+def clean_rows(
+    path: Path,
+    table: pa.Table,
+    rule: RecordRule,
+    counts: RecordCounts,
+    window: tuple[datetime, datetime] | None = None,
+) -> pa.Table:
+    """The typed-file path (a batch run's parquet): a column of the wrong type refuses the whole file, since
+    every row shares it; rows lacking a required field are counted as `file:row N: missing:<field>` (rows a
+    readable time places outside `window` are another run's and not counted) and left out."""
+    for name, kind in rule.kinds.items():
+        for n in (name, *rule.aliases.get(name, ())):
+            if n in table.column_names and not _fits_type(table.column(n).type, kind):
+                raise InvalidInputError(
+                    f"{path}: column {n} is {table.column(n).type}, not the contract's {kind.value}"
+                )
+    if rule.table_is_clean(table):
+        return table
+    missing: list[pa.Array | None] = []
+    for name in rule.required:
+        present = [table.column(n) for n in (name, *rule.aliases.get(name, ())) if n in table.column_names]
+        if not present:
+            missing.append(None)  # the whole column: every row lacks it
+            continue
+        valid = pc.is_valid(present[0])
+        for column in present[1:]:
+            valid = pc.or_(valid, pc.is_valid(column))
+        missing.append(pc.invert(valid))
+    reasons: list[str | None] = [None] * table.num_rows
+    for name, mask in zip(rule.required, missing, strict=True):
+        rows = range(table.num_rows) if mask is None else pc.indices_nonzero(mask).to_pylist()
+        for row in rows:
+            reasons[row] = reasons[row] or f"missing:{name}"
+    times = _row_times(table, rule.time_field)
+    for row, reason in enumerate(reasons):
+        if reason is None:
+            continue
+        at = times[row]
+        if window is None or at is None or window[0] <= at < window[1]:
+            counts.add_malformed(path, row + 1, reason, unit="row")
+    return table.filter(pa.array([reason is None for reason in reasons]))
+
+
+def _row_times(table: pa.Table, name: str | None) -> list[datetime | None]:
+    if name is None or name not in table.column_names or not pa.types.is_timestamp(table.column(name).type):
+        return [None] * table.num_rows
+    values: list[datetime | None] = table.column(name).to_pylist()
+    return values

@@ -33,10 +33,25 @@ class QualitySummary(BaseModel):
 
 
 class PerformanceSummary(BaseModel):
+    """Performance on the latest cohort whose labels have had time to arrive: the predictions logged in
+    [cohort_start, cohort_end), where cohort_end is the run's `now` minus the label delay."""
+
     task: str = Field(
         default="binary", description="binary, regression or multiclass: what `current` measures."
     )
-    labelled_rows: int = 0
+    cohort: str | None = Field(
+        default=None, description="The cohort in words, with its label coverage (also the first message)."
+    )
+    cohort_start: datetime | None = None
+    cohort_end: datetime | None = None
+    label_delay_seconds: float = Field(
+        default=0.0, description="How long after a prediction its label is expected (the use case's)."
+    )
+    cohort_rows: int = Field(default=0, description="Predictions logged in the cohort.")
+    labelled_rows: int = Field(default=0, description="Predictions of the cohort whose label has arrived.")
+    label_coverage: float | None = Field(
+        default=None, description="labelled_rows / cohort_rows; None for an empty cohort."
+    )
     min_labels: int
     evaluated: bool = False
     reason: str | None = None

@@ -50,6 +50,9 @@ NEW_CATEGORY_SHARE = 0.15
 MISSING_SHARE = 0.4
 SKEW_OFFSET = 1.0
 ENTITY_KEYS = 100_000
+LABEL_DELAY = timedelta(hours=1)
+"""A synthetic label is observed this long after its prediction: the synthetic deployment's label delay
+(what `STEELTHREAD_MONITOR_LABEL_DELAY` says for it)."""
 
 
 @dataclass(frozen=True)
@@ -321,7 +324,7 @@ def write_window(
         {
             "request_id": np.asarray(ids)[labelled],
             "observed_label": labels[labelled],
-            "observed_at": (logged[labelled] + pd.Timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "observed_at": (logged[labelled] + pd.Timedelta(LABEL_DELAY)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
     )
     feedback.to_json(feedback_dir / f"feedback-{seed}.jsonl", orient="records", lines=True)

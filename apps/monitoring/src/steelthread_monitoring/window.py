@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +26,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+import pyarrow.parquet as pq
 
 from steelthread_contracts import PredictionLogRecord, usecase
 from steelthread_contracts.log import ENTITY_FIELD as LOG_ENTITY_FIELD
 from steelthread_contracts.log import LEGACY_ENTITY_FIELD, READABLE_SCHEMA_VERSIONS
 from steelthread_contracts.package import Task
 from steelthread_monitoring.errors import InvalidInputError
-from steelthread_monitoring.records import Kind, RecordCounts, RecordRule, clean_lines
+from steelthread_monitoring.records import Kind, RecordCounts, RecordRule, clean_lines, clean_rows
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
 from steelthread_monitoring.summary import RecordsSummary
 
 PREDICTION_GLOB = "predictions-*.jsonl"
+BATCH_GLOB = "date=*/run=*/*.parquet"
+"""A batch run's prediction log under its folder (steelthread_batch.output: hive-partitioned by run date)."""
 FEEDBACK_GLOB = "feedback-*.jsonl"
 _BLOCK_SIZE = 16 << 20
 _BLOCK_LINES = 8192
@@ -144,6 +147,8 @@ class Window:
 
     @property
     def labelled(self) -> pd.DataFrame:
+        if self.empty:
+            return self.frame  # an empty window's frame has no columns at all
         return self.frame[self.frame[LABEL_COLUMN].notna()]
 
 
@@ -155,21 +160,30 @@ def read_window(
     reference: Reference,
     with_requests: bool = False,
     entity_key: str = ENTITY_FIELD,
+    batch_log_dir: Path | None = None,
+    labels_until: datetime | None = None,
 ) -> Window:
     """Rows logged in [start, end) with the reference's columns, the reference version's score and labels,
     one per request_id. An empty window comes back empty (`Window.empty`), with its record counts.
 
     `with_requests` also keeps every logged request field (only the skew check needs them), with the log's
     entity key renamed to `entity_key` (the use case's join key, what a feature library joins on).
+    `batch_log_dir` adds a batch run's parquet prediction log (BATCH_GLOB under it) to the online JSON lines:
+    the same contract, checks and deduplication. `labels_until` leaves out labels observed after it (a run
+    as of a past `now` sees only the labels that had arrived by then).
     """
     files = [p for p in sorted(log_dir.glob(PREDICTION_GLOB)) if _may_hold(p, start)]
+    batch_files = _batch_parts(batch_log_dir, start, end) if batch_log_dir is not None else []
     log_counts = RecordCounts()
     parts: list[pd.DataFrame] = []
     request_parts: list[pd.DataFrame] = []
     unseen: set[str] = set()
     kinds: dict[str, set[str]] = {}
-    for path in files:
-        table = _read_records(path, _LOG_SCHEMA, LOG_RULE, log_counts, (start, end))
+    tables = (
+        *((path, _read_records(path, _LOG_SCHEMA, LOG_RULE, log_counts, (start, end))) for path in files),
+        *((path, _read_batch_part(path, log_counts, (start, end))) for path in batch_files),
+    )
+    for path, table in tables:
         if table is None:
             continue
         _check_schema_version(table, path)
@@ -188,6 +202,7 @@ def read_window(
         for name, kind in part_kinds.items():
             kinds.setdefault(name, set()).add(kind)
         parts.append(part)
+    files = [*files, *batch_files]
     if not parts:
         return Window(frame=pd.DataFrame(), files=files, log_records=log_counts.summary())
     frame = pd.concat(parts, ignore_index=True)
@@ -202,7 +217,9 @@ def read_window(
     frame = frame.drop(columns=absent)
     type_changes = _coerce_types(frame, reference, kinds)
     feedback_counts = RecordCounts()
-    frame[LABEL_COLUMN] = _labels_for(frame["request_id"], feedback_dir, reference.task, feedback_counts)
+    frame[LABEL_COLUMN] = _labels_for(
+        frame["request_id"], feedback_dir, reference.task, feedback_counts, labels_until
+    )
     return Window(
         frame=frame,
         files=files,
@@ -227,14 +244,32 @@ def _has_feature_vector(table: pa.Table) -> pa.Array:
     fetched) log `features: {}`: counting them would read as 100 % missing values and as training/serving
     skew, when in fact no model looked at those requests."""
     if "features" not in table.column_names:
-        return pa.array([False] * table.num_rows)
+        return pa.array([False] * table.num_rows, pa.bool_())
     column = table.column("features").combine_chunks()
     if not isinstance(column, pa.StructArray) or column.type.num_fields == 0:
-        return pa.array([False] * table.num_rows)
+        return pa.array([False] * table.num_rows, pa.bool_())
     mask = pc.is_valid(column.field(0))
     for i in range(1, column.type.num_fields):
         mask = pc.or_(mask, pc.is_valid(column.field(i)))
     return mask
+
+
+def _batch_parts(folder: Path, start: datetime, end: datetime) -> list[Path]:
+    """The batch log's parquet parts whose run date (the `date=` partition, UTC) can hold [start, end)."""
+    first, last = f"date={start.astimezone(UTC):%Y-%m-%d}", f"date={end.astimezone(UTC):%Y-%m-%d}"
+    return [p for p in sorted(folder.glob(BATCH_GLOB)) if first <= p.parent.parent.name <= last]
+
+
+def _read_batch_part(path: Path, counts: RecordCounts, window: tuple[datetime, datetime]) -> pa.Table | None:
+    """One parquet part of a batch run's prediction log as the JSON reader would give its records: rows that
+    are not records of the contract are counted (`file:row N`) and left out, as malformed lines are."""
+    try:
+        table = pq.read_table(path, partitioning=None)
+    except (pa.ArrowInvalid, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInputError(f"cannot read batch prediction log {path}: {first}") from exc
+    table = clean_rows(path, table, LOG_RULE, counts, window)
+    return table if table.num_rows else None
 
 
 def _may_hold(path: Path, start: datetime) -> bool:
@@ -340,7 +375,7 @@ def _check_schema_version(table: pa.Table, path: Path) -> None:
 def _upgrade_entity_key(table: pa.Table) -> pa.Table:
     """Schema-1 lines name the entity key as that schema did: one `entity_key` column for every line."""
     key = table.column(ENTITY_FIELD)
-    for name in _LEGACY_FIELDS:
+    for name in (n for n in _LEGACY_FIELDS if n in table.column_names):
         key = pc.coalesce(key, table.column(name))
         table = table.drop_columns([name])
     return table.set_column(table.schema.get_field_index(ENTITY_FIELD), ENTITY_FIELD, key)
@@ -484,10 +519,14 @@ def _number(value: str) -> float:
 
 
 def _labels_for(
-    request_ids: pd.Series, feedback_dir: Path | None, task: Task, counts: RecordCounts
+    request_ids: pd.Series,
+    feedback_dir: Path | None,
+    task: Task,
+    counts: RecordCounts,
+    until: datetime | None = None,
 ) -> np.ndarray:
-    """Latest observed label per request id, NaN where none has arrived yet; earlier labels of a request
-    are counted as duplicates, malformed feedback lines as malformed."""
+    """Latest observed label per request id, NaN where none has arrived yet (by `until`, when given);
+    earlier labels of a request are counted as duplicates, malformed feedback lines as malformed."""
     labels = np.full(len(request_ids), np.nan)
     if feedback_dir is None or not feedback_dir.is_dir():
         return labels
@@ -503,6 +542,9 @@ def _labels_for(
         if table is None or table.num_rows == 0:
             continue
         table = table.select(_FEEDBACK_SCHEMA.names)
+        if until is not None:
+            at = table.column("observed_at")
+            table = table.filter(pc.less_equal(at, pa.scalar(until, at.type)))
         if classes:
             table = _class_indices(table, classes)
         if not _valid_labels(table.column("observed_label").to_numpy(zero_copy_only=False), task).all():

@@ -13,7 +13,6 @@ Needs the `cli` extra (Typer and Rich); the rest of the contracts package does n
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from steelthread_contracts import durations
 from steelthread_contracts.logs import configure_logging
 from steelthread_contracts.settings import exit_on_unknown_variables
 
@@ -148,14 +148,13 @@ def parse_time(text: str, option: str | None = None) -> datetime:
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_duration(text: str, option: str | None = None) -> timedelta:
-    """'90s', '30m', '24h', '7d', '2w' -> timedelta: the one reader of every `--window` style option."""
-    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise typer.BadParameter(
-            f"{text!r}: use a positive number with s, m, h, d or w, e.g. 24h", param_hint=option
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+def parse_duration(text: str, option: str | None = None, allow_zero: bool = False) -> timedelta:
+    """'90s', '30m', '24h', '7d', '2w' -> timedelta (`steelthread_contracts.durations`, which settings read
+    too), as a usage error naming the option: the one reader of every `--window` style option."""
+    try:
+        return durations.parse_duration(text, allow_zero)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 class _StageHandler(logging.Handler):

@@ -246,6 +246,11 @@ class UseCase:
     classes: tuple[str, ...] = ()
     """Class names of a multiclass task, in the model's output order: what `/v1/feedback` accepts as the
     observed label (empty for other tasks)."""
+    label_delay: timedelta = timedelta(0)
+    """How long after a prediction its label can be expected to have arrived (the generator's longest
+    delay between an event and its label). Monitoring evaluates performance on the predictions logged
+    before `now - label_delay`, the latest cohort whose labels have had time to arrive (zero: labels
+    arrive with the prediction, and the recent window is that cohort)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.request_fields]
@@ -262,6 +267,8 @@ class UseCase:
             raise UseCaseError(f"use case {self.name!r}: transform reads unknown stored columns {missing}")
         if self.protected_attribute is not None and self.protected_attribute not in self.stored_slices:
             raise UseCaseError(f"use case {self.name!r}: protected attribute is not a stored slice")
+        if self.label_delay < timedelta(0):
+            raise UseCaseError(f"use case {self.name!r}: label_delay is negative")
 
     @property
     def join_key(self) -> str:

@@ -30,6 +30,7 @@ from steelthread_usecase_credit.domain import (
     HOME_OWNERSHIP,
     INCOME_BAND,
     JOIN_KEY,
+    LABEL_DELAY_DAYS,
     PROFILE_FEATURES,
     PURPOSES,
     TERMS,
@@ -230,4 +231,5 @@ USE_CASE = UseCase(
     training_config=Path(__file__).with_name("training.yaml"),
     demo_scenario="income_shift",
     policy=DecisionPolicy(fallback=DecisionPolicy().fallback, name="credit-fail-closed"),
+    label_delay=timedelta(days=LABEL_DELAY_DAYS[1]),
 )

@@ -26,6 +26,9 @@ INCOME_BAND: Final = "income_band"
 JOIN_KEY: Final = "customer_id"
 EVENT_TIMESTAMP: Final = "event_timestamp"
 CREATED_TIMESTAMP: Final = "created_timestamp"
+LABEL_DELAY_DAYS: Final[tuple[int, int]] = (60, 450)
+"""A loan's outcome (default or repayment) is known this many days after the application, drawn uniformly:
+the generator's delay, and the upper end is the use case's `label_delay`."""
 
 PROFILE_FEATURES: Final[tuple[str, ...]] = ("age", "years_employed", "months_at_address")
 HISTORY_FEATURES: Final[tuple[str, ...]] = (

@@ -27,6 +27,7 @@ from steelthread_usecase_credit.domain import (
     EVENT_TIMESTAMP,
     HOME_OWNERSHIP,
     JOIN_KEY,
+    LABEL_DELAY_DAYS,
     PROTECTED_GROUPS,
     PURPOSES,
     REGIONS,
@@ -265,7 +266,7 @@ def generate(
         + 0.35 * (home_idx[a_cust] == 0)
     )
     defaulted = (rng.random(rows) < _sigmoid(logit)).astype(np.int64)
-    delay = rng.integers(60 * day_us, 450 * day_us, rows)
+    delay = rng.integers(LABEL_DELAY_DAYS[0] * day_us, LABEL_DELAY_DAYS[1] * day_us, rows)
     labels = pd.DataFrame(
         {
             "request_id": applications["request_id"],

@@ -226,4 +226,5 @@ USE_CASE = UseCase(
     training_config=Path(__file__).with_name("training.yaml"),
     policy=DecisionPolicy(fallback=Decision.REVIEW, name="delivery-promise", cuts=PROMISE),
     score_range=(0.0, MAX_MINUTES),
+    label_delay=timedelta(minutes=MAX_MINUTES),
 )

@@ -21,7 +21,8 @@ NOMINAL_KMH: Final[dict[str, float]] = {"bike": 14.0, "e_bike": 18.0, "scooter":
 """The planner's speed per vehicle, for the naive `ride_minutes` estimate. The real speeds differ (a car
 crawls at rush hour, a bike tires past a few kilometres): learning how is the model's job."""
 MAX_MINUTES: Final = 240.0
-"""Deliveries are capped here (the score range's upper end)."""
+"""Deliveries are capped here (the score range's upper end); a label (the handover) therefore arrives at most
+this long after its order: the use case's `label_delay`."""
 
 JOIN_KEY: Final = "restaurant_id"
 EVENT_TIMESTAMP: Final = "event_timestamp"
