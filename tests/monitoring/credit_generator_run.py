@@ -115,7 +115,7 @@ def _scenario(name: str, root: Path) -> dict[str, str]:
     reference["label"] = before["defaulted"].to_numpy()
     for column in SLICES:
         reference[column] = before[column].astype(str).to_numpy()
-    created_at = (data.end - timedelta(days=5)).isoformat()
+    created_at = (data.end + USE_CASE.label_delay - timedelta(days=5)).isoformat()  # fresh when judged
     publish_reference(root / "models", "1", reference, feature_names=FEATURES, created_at=created_at)
 
     log_dir, feedback_dir = root / "prediction-log", root / "feedback"
@@ -134,8 +134,12 @@ def _scenario(name: str, root: Path) -> dict[str, str]:
     textfile = root / "textfile" / "steelthread_monitor.prom"
     outcome = run_monitoring(
         RunOptions(
-            window=pd.Timestamp(data.end) - drift_start,
-            now=data.end,
+            # Judged once every label has arrived: the cohort is the whole log, matured by the credit
+            # example's declared label delay, and the recent window reaches back over it too.
+            window=pd.Timestamp(data.end) + USE_CASE.label_delay - drift_start,
+            now=data.end + USE_CASE.label_delay,
+            label_delay=USE_CASE.label_delay,
+            cohort_window=pd.Timestamp(data.end) - drift_start,
             log_dir=log_dir,
             feedback_dir=feedback_dir,
             models_dir=root / "models",

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from helpers.usecase import USE_CASE
 from steelthread_contracts.usecase import USECASE_ENV, active_name
 from steelthread_features.generator import generate
-from steelthread_monitoring.alerts import evaluate
+from steelthread_monitoring.alerts import evaluate, external_labels
 from steelthread_monitoring.cli import app
 from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.job import RunOptions, cohort_message, run_monitoring
@@ -126,7 +126,7 @@ def test_without_the_delay_the_unlabelled_recent_window_is_the_cohort(tmp_path: 
     assert performance.reason == "0 labelled rows in the cohort, 200 needed (--min-labels)"
     fired = [a for a in evaluate(tmp_path / "textfile" / "steelthread_monitor.prom") if "Labels" in a.name]
     assert [a.name for a in fired] == ["SteelthreadLabelsStarved"]
-    assert fired[0].runbook == "runbooks/labels-starved.md"
+    assert fired[0].runbook == f"{external_labels()['runbook_base']}/labels-starved.md"
     assert fired[0].annotations["description"].startswith("Only 0% of the predictions in the matured cohort")
 
 
@@ -166,7 +166,7 @@ def test_an_empty_recent_window_fires_monitor_window_empty(tmp_path: Path) -> No
     assert 'steelthread_monitor_window_records{model_name="' in prom.read_text()
     fired = evaluate(prom)
     assert [a.name for a in fired] == ["SteelthreadMonitorWindowEmpty"]
-    assert fired[0].runbook == "runbooks/monitor-window-empty.md"
+    assert fired[0].runbook == f"{external_labels()['runbook_base']}/monitor-window-empty.md"
     assert fired[0].labels["severity"] == "ticket"
 
 

@@ -211,7 +211,8 @@ def test_an_unreachable_database_is_one_line_and_exit_7(
         check=False,
     )
     assert result.returncode == ExitCode.INVALID_INPUT, result.stderr
-    lines = result.stderr.strip().splitlines()
+    # The stage lines before it are the JSON log (machine mode); the failure is one plain line.
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("{")]
     assert len(lines) == 1, result.stderr
     assert "prediction log in PostgreSQL (127.0.0.1:" in lines[0]
     assert "hunter2-secret" not in result.stderr + result.stdout

@@ -228,9 +228,8 @@ def test_an_empty_window_is_judged_and_fires_monitor_window_empty(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert wrote["output"] == "alert=true\n"
     assert fired(wrote["body"]) == ["SteelthreadMonitorWindowEmpty"]
-    assert (
-        "[runbooks/monitor-window-empty.md](../blob/HEAD/runbooks/monitor-window-empty.md)" in wrote["body"]
-    )
+    url = f"{external_labels()['runbook_base']}/monitor-window-empty.md"
+    assert f"[{url}]({url})" in wrote["body"]
     assert "did not complete" not in wrote["body"]
 
 
@@ -240,7 +239,7 @@ def test_a_label_starved_cohort_fires_labels_starved(tmp_path: Path) -> None:
     assert fired(wrote["body"]) == ["SteelthreadLabelsStarved"]
     line = next(x for x in wrote["body"].splitlines() if "SteelthreadLabelsStarved" in x)
     assert "Only 10% of the predictions in the matured cohort" in line
-    assert "runbooks/labels-starved.md" in line
+    assert f"{external_labels()['runbook_base']}/labels-starved.md" in line
     (tmp_path / "covered").mkdir()
     result, wrote = judge(tmp_path / "covered", textfile(tmp_path / "covered", summary(label_coverage=0.5)))
     assert wrote["output"] == "alert=false\n", wrote["body"]
