@@ -41,9 +41,11 @@ def test_feast_ui_serves_the_feature_repo(world, tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.5)
         assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-        assert page is not None and page.status_code == 200
+        assert page is not None
+        assert page.status_code == 200
         assert "<html" in page.text.lower()
-        assert projects is not None and projects.status_code == 200
+        assert projects is not None
+        assert projects.status_code == 200
         assert world.settings.project in {p["id"] for p in projects.json()["projects"]}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
