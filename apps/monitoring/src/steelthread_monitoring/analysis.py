@@ -7,7 +7,7 @@ error, R²). A multiclass model's drift and quality are checked, its performance
 Drift methods are pinned (normed Wasserstein for numbers, Jensen-Shannon for categories) instead of
 Evidently's size-dependent defaults, so every drift score is a distance where larger means more drift and
 one threshold means the same thing on 500 rows and on 1,000,000 rows. That is what lets alert rules use a
-single constant.
+single constant. What counts as drift is defined once, in steelthread_monitoring.drift.
 """
 
 from __future__ import annotations
@@ -45,10 +45,9 @@ with warnings.catch_warnings():
     )
 
 from steelthread_contracts.package import Task
+from steelthread_monitoring.drift import one_column_share
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
 
-INPUT_DRIFT_SHARE = 0.25
-"""Share of drifted columns Evidently calls dataset drift; the same number as the input-drift alert."""
 NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
 PERFORMANCE_METRICS: dict[Task, tuple[str, ...]] = {
@@ -153,7 +152,8 @@ def analyse_drift_and_quality(
                 num_method=NUM_METHOD,
                 cat_method=CAT_METHOD,
                 threshold=drift_threshold,
-                drift_share=INPUT_DRIFT_SHARE,
+                # The headline agrees with the input-drift alert: one drifted column is dataset drift.
+                drift_share=one_column_share(len(present)),
             )
         )
     has_scores = bool(current[SCORE_COLUMN].notna().any())

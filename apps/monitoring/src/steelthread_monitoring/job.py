@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from steelthread_contracts import usecase
+from steelthread_monitoring.drift import DRIFT_THRESHOLD
 from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.export import build_registry, push, write_textfile
 from steelthread_monitoring.reference import Reference, load_reference, resolve_reference_path
@@ -44,7 +45,7 @@ class RunOptions:
     pushgateway: str | None = None
     min_labels: int = 200
     labels_optional: bool = False
-    drift_threshold: float = 0.1
+    drift_threshold: float = DRIFT_THRESHOLD
     offline_features: OfflineFeatureSource | None = None
     skew_sample: int = 1000
     skew_rtol: float = 1e-6

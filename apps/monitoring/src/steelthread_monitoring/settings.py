@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from steelthread_monitoring.drift import DRIFT_THRESHOLD
+
 
 class MonitorSettings(BaseSettings):
     """Where the job reads and writes, and the thresholds that decide what counts as a finding."""
@@ -39,9 +41,12 @@ class MonitorSettings(BaseSettings):
         default=200, ge=1, description="Labelled rows needed before performance is evaluated."
     )
     monitor_drift_threshold: float = Field(
-        default=0.1,
+        default=DRIFT_THRESHOLD,
         gt=0,
-        description="Distance (normed Wasserstein / Jensen-Shannon) at which a column counts as drifted.",
+        description=(
+            "Distance (normed Wasserstein / Jensen-Shannon) at which a column or the score counts as "
+            "drifted; the drift alert rules use the same number."
+        ),
     )
     monitor_skew_sample: int = Field(default=1000, ge=1)
     monitor_skew_rtol: float = Field(default=1e-6, ge=0)
