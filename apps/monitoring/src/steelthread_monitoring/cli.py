@@ -132,6 +132,7 @@ def run(
             skew_rtol=settings.monitor_skew_rtol,
             skew_atol=settings.monitor_skew_atol,
             log_dsn=_log_dsn(settings, log_dir),
+            workspace=settings.monitor_workspace,
         )
         outcome = run_monitoring(options)
     except MonitorError as exc:

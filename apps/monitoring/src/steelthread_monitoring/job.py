@@ -52,6 +52,8 @@ class RunOptions:
     skew_atol: float = 1e-6
     log_dsn: str | None = None
     """Read the window from PostgreSQL (serving's PostgreSQL sink) instead of log_dir/feedback_dir."""
+    workspace: Path | None = None
+    """Evidently workspace every run's reports are added to; default `<out_dir>/evidently-workspace`."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,11 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
     from steelthread_monitoring.analysis import (
         CAT_METHOD,
         NUM_METHOD,
+        ReportContext,
         analyse_drift_and_quality,
         analyse_performance,
     )
+    from steelthread_monitoring.workspace import WORKSPACE_DIR, save_runs
 
     end = options.now or started
     start = end - options.window
@@ -116,8 +120,15 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         _export(summary, options)
         raise EmptyWindowError("; ".join([message, *records]))
 
-    drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold)
-    performance = analyse_performance(reference, window.frame, options.min_labels)
+    context = ReportContext(
+        use_case=_use_case_name(),
+        model_name=reference.model_name,
+        model_version=reference.model_version,
+        window_start=start,
+        window_end=end,
+    )
+    drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold, context)
+    performance = analyse_performance(reference, window.frame, options.min_labels, context)
     skew = None
     if options.offline_features is not None:
         features = reference.feature_names or reference.numerical_columns
@@ -145,6 +156,8 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         performance_html = run_dir / "performance.html"
         performance_html.write_text(performance.html, encoding="utf-8")
 
+    workspace = options.workspace or options.out_dir / WORKSPACE_DIR
+    save_runs(workspace, context, [s for s in (drift.snapshot, performance.snapshot) if s is not None])
     messages, code = _caveats(window.unseen_columns, performance, options.labels_optional)
     summary = Summary(
         **base,
@@ -186,6 +199,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         feedback=window.feedback_records,
         report_html=str(report_html),
         performance_html=str(performance_html) if performance_html else None,
+        evidently_workspace=str(workspace),
         exit_code=int(code),
         messages=[*messages, *records],
     )
@@ -252,6 +266,14 @@ def _log_source(options: RunOptions) -> str:
 
     assert options.log_dsn is not None
     return f"postgresql://{describe(options.log_dsn)}"
+
+
+def _use_case_name() -> str:
+    """The active use case's name for report titles; a bare reference without one installed says so."""
+    try:
+        return usecase.active().name
+    except usecase.UseCaseError:
+        return "no use case"
 
 
 def _entity_key() -> str:

@@ -37,6 +37,11 @@ class MonitorSettings(BaseSettings):
         default=None, description="node-exporter textfile collector file (*.prom) to write."
     )
     monitor_pushgateway: str | None = Field(default=None, description="Pushgateway base URL.")
+    monitor_workspace: Path | None = Field(
+        default=None,
+        description="Evidently workspace every run is added to (`evidently ui --workspace DIR` shows the "
+        "history); default `<monitoring_dir>/evidently-workspace`.",
+    )
     monitor_min_labels: int = Field(
         default=200, ge=1, description="Labelled rows needed before performance is evaluated."
     )
