@@ -4,28 +4,34 @@ category once (not also its one-hot columns), and every run lands in an Evidentl
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+import pytest
 
 from helpers.usecase import USE_CASE
 from steelthread_monitoring.analysis import checked_columns
-from steelthread_monitoring.job import RunOptions, run_monitoring
+from steelthread_monitoring.job import RunOutcome, run_monitoring
 from steelthread_monitoring.reference import Reference
-from steelthread_monitoring.synthetic import Deployment, plan
+from steelthread_monitoring.synthetic import plan, write_deployment
 from steelthread_monitoring.workspace import WORKSPACE_DIR
 
+from .conftest import END, ROWS, _options_for
 
-def test_two_runs_are_history_in_the_workspace(
-    deployment_factory: Callable[..., Deployment], options_for: Callable[..., RunOptions], tmp_path: Path
-) -> None:
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[RunOutcome]:
+    """The job twice on one clean window with one output folder: two runs of history."""
+    root = tmp_path_factory.mktemp("history")
+    deployment = write_deployment(root, ROWS, END)
+    return [run_monitoring(_options_for(deployment, root)) for _ in range(2)]
+
+
+def test_two_runs_are_history_in_the_workspace(two_runs: list[RunOutcome]) -> None:
     from evidently.ui.workspace import Workspace
 
-    deployment = deployment_factory()
-    outcomes = [run_monitoring(options_for(deployment, tmp_path)) for _ in range(2)]
-    workspace = tmp_path / "monitoring" / WORKSPACE_DIR
+    outcomes = two_runs
+    workspace = outcomes[0].run_dir.parent / WORKSPACE_DIR
     assert outcomes[0].summary.evidently_workspace == str(workspace)
     ws = Workspace(str(workspace))
     (project,) = ws.list_projects()
@@ -43,8 +49,8 @@ def test_two_runs_are_history_in_the_workspace(
     }
 
 
-def test_report_carries_title_use_case_version_window_and_a_time_axis(scenario_runs: dict[str, Any]) -> None:
-    summary = scenario_runs["input_shift"].outcome.summary
+def test_report_carries_title_use_case_version_window_and_a_time_axis(two_runs: list[RunOutcome]) -> None:
+    summary = two_runs[-1].summary
     html = Path(summary.report_html or "").read_text()
     header = html.split('id="steelthread-report-header"', 1)[1].split("</header>", 1)[0]
     assert USE_CASE.name in header
@@ -56,10 +62,8 @@ def test_report_carries_title_use_case_version_window_and_a_time_axis(scenario_r
     assert "Timestamp" in html
 
 
-def test_a_category_is_checked_once_not_also_through_its_one_hot_columns(
-    scenario_runs: dict[str, Any],
-) -> None:
-    summary = scenario_runs["none"].outcome.summary
+def test_a_category_is_checked_once_not_also_through_its_one_hot_columns(two_runs: list[RunOutcome]) -> None:
+    summary = two_runs[-1].summary
     checked = set(summary.drift.feature_scores)
     for category in plan().categorical:
         assert category in checked
@@ -82,7 +86,7 @@ def test_one_hot_columns_are_recognised_by_their_prefix_and_values() -> None:
     assert checked_columns(reference) == ["income", "purpose_count", "purpose"]
 
 
-def test_evidently_ui_serves_the_workspace(scenario_runs: dict[str, Any], tmp_path: Path) -> None:
+def test_evidently_ui_serves_the_workspace(two_runs: list[RunOutcome], tmp_path: Path) -> None:
     """`evidently ui --workspace DIR` (the command docs/monitoring.md gives) lists the run's project."""
     import os
     import signal
@@ -94,8 +98,7 @@ def test_evidently_ui_serves_the_workspace(scenario_runs: dict[str, Any], tmp_pa
 
     from helpers.serving import free_port
 
-    summary = scenario_runs["none"].outcome.summary
-    workspace = Path(summary.evidently_workspace or "")
+    workspace = Path(two_runs[-1].summary.evidently_workspace or "")
     port = free_port()
     evidently = Path(sys.executable).with_name("evidently")
     log = tmp_path / "evidently-ui.log"
