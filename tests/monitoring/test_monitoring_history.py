@@ -1,4 +1,4 @@
-"""The report says which run it is (title, use case, model version, window), plots drift over time, checks a
+"""The report says which run it is (title, use case, model version, window), checks a
 category once (not also its one-hot columns), and every run lands in an Evidently workspace that
 `evidently ui --workspace DIR` reads: the test opens it with Evidently's own API and finds the runs."""
 
@@ -49,7 +49,7 @@ def test_two_runs_are_history_in_the_workspace(two_runs: list[RunOutcome]) -> No
     }
 
 
-def test_report_carries_title_use_case_version_window_and_a_time_axis(two_runs: list[RunOutcome]) -> None:
+def test_report_carries_title_use_case_version_and_window(two_runs: list[RunOutcome]) -> None:
     summary = two_runs[-1].summary
     html = Path(summary.report_html or "").read_text()
     header = html.split('id="steelthread-report-header"', 1)[1].split("</header>", 1)[0]
@@ -58,8 +58,6 @@ def test_report_carries_title_use_case_version_window_and_a_time_axis(two_runs: 
     assert summary.window_start.isoformat() in header
     assert summary.window_end.isoformat() in header
     assert f"<title>steelthread monitoring: {summary.model_name} v{summary.model_version}" in html
-    assert "Index binned" not in html
-    assert "Timestamp" in html
 
 
 def test_a_category_is_checked_once_not_also_through_its_one_hot_columns(two_runs: list[RunOutcome]) -> None:

@@ -70,7 +70,7 @@ _EVIDENTLY_PERFORMANCE = {
 
 
 TIME_COLUMN = "logged_at"
-"""The window's time axis: drift plots show the current values over time instead of "Index binned"."""
+"""Given to Evidently as the timestamp column (its drift plots still bin by index: not solved yet)."""
 
 
 @dataclass(frozen=True)
