@@ -13,7 +13,7 @@ from helpers.usecase import USE_CASE
 from steelthread_monitoring.analysis import checked_columns
 from steelthread_monitoring.job import RunOutcome, run_monitoring
 from steelthread_monitoring.reference import Reference
-from steelthread_monitoring.synthetic import plan, write_deployment
+from steelthread_monitoring.synthetic import write_deployment
 from steelthread_monitoring.workspace import WORKSPACE_DIR
 
 from .conftest import END, ROWS, _options_for
@@ -58,15 +58,6 @@ def test_report_carries_title_use_case_version_and_window(two_runs: list[RunOutc
     assert summary.window_start.isoformat() in header
     assert summary.window_end.isoformat() in header
     assert f"<title>steelthread monitoring: {summary.model_name} v{summary.model_version}" in html
-
-
-def test_a_category_is_checked_once_not_also_through_its_one_hot_columns(two_runs: list[RunOutcome]) -> None:
-    summary = two_runs[-1].summary
-    checked = set(summary.drift.feature_scores)
-    for category in plan().categorical:
-        assert category in checked
-        assert not [c for c in checked if c.startswith(f"{category}_")], checked
-        assert not [c for c in summary.quality.out_of_range_share if c.startswith(f"{category}_")]
 
 
 def test_one_hot_columns_are_recognised_by_their_prefix_and_values() -> None:
