@@ -149,9 +149,16 @@ def test_registry_swaps_refuses_and_keeps_the_old_model(tmp_path: Path) -> None:
     assert (registry.slots.champion.version, registry.slots.challenger.version) == ("3", "4")
     labels = {"role": "champion", "name": MODEL_NAME, "version": "3"}
     assert metrics.registry.get_sample_value("steelthread_model_info", labels) == 1
+    # Package age on the dashboard is time() minus the training time, not the load time.
+    created = "steelthread_model_created_timestamp_seconds"
+    trained = registry.slots.challenger.manifest.created_at
+    assert trained is not None
+    assert metrics.registry.get_sample_value(created, {"role": "challenger"}) == trained.timestamp()
     unpublish(tmp_path, "challenger")
     registry.refresh()
     assert registry.slots.challenger is None
+    assert metrics.registry.get_sample_value(created, {"role": "challenger"}) is None
+    assert metrics.registry.get_sample_value(created, {"role": "champion"}) is not None
 
 
 def test_pointer_and_package_versions_must_agree(tmp_path: Path) -> None:

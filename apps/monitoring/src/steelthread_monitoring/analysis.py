@@ -7,14 +7,16 @@ error, R²). A multiclass model's drift and quality are checked, its performance
 Drift methods are pinned (normed Wasserstein for numbers, Jensen-Shannon for categories) instead of
 Evidently's size-dependent defaults, so every drift score is a distance where larger means more drift and
 one threshold means the same thing on 500 rows and on 1,000,000 rows. That is what lets alert rules use a
-single constant.
+single constant. What counts as drift is defined once, in steelthread_monitoring.drift.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -46,10 +48,9 @@ with warnings.catch_warnings():
     )
 
 from steelthread_contracts.package import Task
+from steelthread_monitoring.drift import one_column_share
 from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN, Reference
 
-INPUT_DRIFT_SHARE = 0.25
-"""Share of drifted columns Evidently calls dataset drift; the same number as the input-drift alert."""
 NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
 PERFORMANCE_METRICS: dict[Task, tuple[str, ...]] = {
@@ -94,6 +95,59 @@ class LabelCoverageCalculation(SingleValueCalculation[LabelCoverage]):  # type: 
         )
 
 
+TIME_COLUMN = "logged_at"
+"""Given to Evidently as the timestamp column (its drift plots still bin by index: not solved yet)."""
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a reader of a report (HTML or the Evidently UI) needs to know which run it is looking at."""
+
+    use_case: str
+    model_name: str | None
+    model_version: str | None
+    window_start: datetime
+    window_end: datetime
+
+    @property
+    def title(self) -> str:
+        model = f"{self.model_name or 'model'} v{self.model_version or '?'}"
+        return f"steelthread monitoring: {model} ({self.use_case})"
+
+    @property
+    def window(self) -> str:
+        return f"{self.window_start.isoformat()} to {self.window_end.isoformat()}"
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "use_case": self.use_case,
+            "model_name": self.model_name or "",
+            "model_version": self.model_version or "",
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+        }
+
+    def tags(self) -> list[str]:
+        return [self.use_case, f"v{self.model_version or '?'}"]
+
+    def header(self, part: str) -> str:
+        """An HTML heading for the top of the report: Evidently's page starts straight with the widgets."""
+        rows = "".join(
+            f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>"
+            for k, v in (
+                ("Use case", self.use_case),
+                ("Model", f"{self.model_name or '-'} version {self.model_version or '-'}"),
+                ("Window", self.window),
+            )
+        )
+        return (
+            '<header id="steelthread-report-header" style="font-family:sans-serif;margin:16px">'
+            f"<h1>{html.escape(self.title)}: {html.escape(part)}</h1>"
+            f'<dl style="display:grid;grid-template-columns:max-content auto;gap:2px 12px">{rows}</dl>'
+            "</header>"
+        )
+
+
 @dataclass
 class DriftResult:
     feature_scores: dict[str, float]
@@ -101,6 +155,8 @@ class DriftResult:
     drift_share: float
     prediction_score: float | None
     html: str
+    snapshot: Any = None
+    """Evidently's snapshot, for the workspace (steelthread_monitoring.workspace)."""
 
 
 @dataclass
@@ -124,9 +180,26 @@ class PerformanceResult:
     current: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
     html: str | None = None
+    snapshot: Any = None
 
 
-def _definition(reference: Reference, columns: list[str], with_target: bool) -> DataDefinition:
+def checked_columns(reference: Reference) -> list[str]:
+    """The monitored columns less the one-hot indicators of a monitored categorical column (`purpose_car`
+    beside `purpose`): the category itself is checked (drift, new categories), so its 0/1 indicators would
+    count the same change twice in the drifted share and the data-quality checks."""
+    categorical = reference.categorical_columns
+    frame = reference.frame
+
+    def one_hot(column: str) -> bool:
+        prefixed = any(column.startswith(f"{c}_") for c in categorical)
+        return prefixed and set(frame[column].dropna().unique()) <= {0, 1}
+
+    return [c for c in reference.monitored_columns if c in categorical or not one_hot(c)]
+
+
+def _definition(
+    reference: Reference, columns: list[str], with_target: bool, timestamp: str | None = None
+) -> DataDefinition:
     numerical = [c for c in reference.numerical_columns if c in columns]
     categorical = [c for c in reference.categorical_columns if c in columns]
     binary = with_target and reference.task is Task.BINARY
@@ -138,6 +211,7 @@ def _definition(reference: Reference, columns: list[str], with_target: bool) -> 
             [BinaryClassification(target=LABEL_COLUMN, prediction_probas=SCORE_COLUMN)] if binary else None
         ),
         regression=[Regression(target=LABEL_COLUMN, prediction=SCORE_COLUMN)] if regression else None,
+        timestamp=timestamp,
     )
 
 
@@ -152,23 +226,48 @@ def _metric_values(snapshot: Any) -> list[tuple[str, dict[str, Any], Any]]:
 
 
 def _run(
-    metrics: list[Any], current: pd.DataFrame, reference: pd.DataFrame | None, dd: DataDefinition
+    metrics: list[Any],
+    current: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    dd: DataDefinition,
+    context: ReportContext | None = None,
+    part: str = "",
 ) -> Any:
     with warnings.catch_warnings():
         # Evidently/pandas/scipy internals warn on benign casts; our results are checked in tests.
         warnings.simplefilter("ignore")
-        report = Report(metrics)
+        if context is None:
+            return Report(metrics).run(
+                Dataset.from_pandas(current, data_definition=dd),
+                None if reference is None else Dataset.from_pandas(reference, data_definition=dd),
+            )
+        report = Report(metrics, metadata={**context.metadata(), "part": part}, tags=[*context.tags(), part])
         return report.run(
             Dataset.from_pandas(current, data_definition=dd),
             None if reference is None else Dataset.from_pandas(reference, data_definition=dd),
+            timestamp=context.window_end,
+            name=f"{context.title}: {part}, {context.window}",
         )
 
 
+def _titled_html(snapshot: Any, context: ReportContext | None, part: str) -> str:
+    page = str(snapshot.get_html_str(as_iframe=False))
+    if context is None:
+        return page
+    head, sep, rest = page.partition("<body>")
+    title = f"<title>{html.escape(context.title)}: {html.escape(part)}</title>"
+    head = head.replace("<head>", f"<head>{title}", 1)
+    return f"{head}{sep}{context.header(part)}{rest}" if sep else context.header(part) + page
+
+
 def analyse_drift_and_quality(
-    reference: Reference, current: pd.DataFrame, drift_threshold: float
+    reference: Reference,
+    current: pd.DataFrame,
+    drift_threshold: float,
+    context: ReportContext | None = None,
 ) -> tuple[DriftResult, QualityResult]:
     """One Evidently report with drift per column, score drift, quality counts and a data summary."""
-    columns = [c for c in reference.monitored_columns if c in current.columns]
+    columns = [c for c in checked_columns(reference) if c in current.columns]
     ref = reference.frame
     present = [c for c in columns if current[c].notna().any() and ref[c].notna().any()]
     metrics: list[Any] = []
@@ -179,7 +278,8 @@ def analyse_drift_and_quality(
                 num_method=NUM_METHOD,
                 cat_method=CAT_METHOD,
                 threshold=drift_threshold,
-                drift_share=INPUT_DRIFT_SHARE,
+                # The headline agrees with the input-drift alert: one drifted column is dataset drift.
+                drift_share=one_column_share(len(present)),
             )
         )
     has_scores = bool(current[SCORE_COLUMN].notna().any())
@@ -196,11 +296,15 @@ def analyse_drift_and_quality(
         else:
             categories[c] = sorted(str(v) for v in ref[c].dropna().unique())
             metrics.append(OutListValueCount(column=c, values=categories[c]))
-    frame = current[[*columns, SCORE_COLUMN]]
+    timed = TIME_COLUMN in current.columns
+    frame = current[[*columns, SCORE_COLUMN, *([TIME_COLUMN] if timed else [])]]
     ref_frame = ref[[*columns, SCORE_COLUMN]].copy()
+    if timed:  # the reference has no time of its own; Evidently plots the current window over time
+        ref_frame[TIME_COLUMN] = pd.Series(pd.NaT, index=ref_frame.index, dtype=frame[TIME_COLUMN].dtype)
     for c in (c for c in reference.categorical_columns if c in columns):
         ref_frame[c] = ref_frame[c].where(ref_frame[c].isna(), ref_frame[c].astype(str))
-    snapshot = _run(metrics, frame, ref_frame, _definition(reference, columns, with_target=False))
+    dd = _definition(reference, columns, with_target=False, timestamp=TIME_COLUMN if timed else None)
+    snapshot = _run(metrics, frame, ref_frame, dd, context, "drift and data quality")
 
     feature_scores: dict[str, float] = {}
     prediction: float | None = None
@@ -242,7 +346,8 @@ def analyse_drift_and_quality(
         drifted=drifted,
         drift_share=drift_share,
         prediction_score=prediction,
-        html=snapshot.get_html_str(as_iframe=False),
+        html=_titled_html(snapshot, context, "drift and data quality"),
+        snapshot=snapshot,
     )
     return drift, quality
 
@@ -257,7 +362,11 @@ def _weighted(shares: dict[str, float], current: pd.DataFrame) -> float:
 
 
 def analyse_performance(
-    reference: Reference, current: pd.DataFrame, min_labels: int, cohort: str | None = None
+    reference: Reference,
+    current: pd.DataFrame,
+    min_labels: int,
+    cohort: str | None = None,
+    context: ReportContext | None = None,
 ) -> PerformanceResult:
     """The task's quality on the labelled rows, next to the reference's own quality. `cohort` describes
     `current` when it is the matured cohort rather than the recent window (job.py); the report then opens
@@ -310,7 +419,7 @@ def analyse_performance(
     coverage = LabelCoverage(
         labelled=int(current[LABEL_COLUMN].notna().sum()), predicted=len(current), cohort=cohort or ""
     )
-    snapshot = _run([coverage, preset], cur, base, dd)
+    snapshot = _run([coverage, preset], cur, base, dd, context, "performance")
     reference_snapshot = _run(numbers, base, None, dd)
     return PerformanceResult(
         labelled_rows=rows,
@@ -318,7 +427,8 @@ def analyse_performance(
         task=task,
         current=_performance(snapshot),
         reference=_performance(reference_snapshot),
-        html=snapshot.get_html_str(as_iframe=False),
+        html=_titled_html(snapshot, context, "performance"),
+        snapshot=snapshot,
     )
 
 

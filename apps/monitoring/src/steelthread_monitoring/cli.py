@@ -151,6 +151,7 @@ def run(
                 else settings.monitor_cohort_window
             ),
             batch_log_dir=batch_log_dir or settings.monitor_batch_log_dir,
+            workspace=settings.monitor_workspace,
         )
         outcome = run_monitoring(options)
     summary = outcome.summary

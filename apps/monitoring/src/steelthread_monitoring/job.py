@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from steelthread_contracts import usecase
 from steelthread_contracts.durations import format_duration
+from steelthread_monitoring.drift import DRIFT_THRESHOLD
 from steelthread_monitoring.errors import EmptyWindowError, ExitCode
 from steelthread_monitoring.export import build_registry, push, write_textfile
 from steelthread_monitoring.reference import Reference, load_reference, resolve_reference_path
@@ -56,7 +57,7 @@ class RunOptions:
     pushgateway: str | None = None
     min_labels: int = 200
     labels_optional: bool = False
-    drift_threshold: float = 0.1
+    drift_threshold: float = DRIFT_THRESHOLD
     offline_features: OfflineFeatureSource | None = None
     skew_sample: int = 1000
     skew_rtol: float = 1e-6
@@ -72,6 +73,8 @@ class RunOptions:
     batch_log_dir: Path | None = None
     """A batch run's parquet prediction log (steelthread-batch's `<prediction_log_dir>/batch`), read besides
     the online log."""
+    workspace: Path | None = None
+    """Evidently workspace every run's reports are added to; default `<out_dir>/evidently-workspace`."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,11 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
     from steelthread_monitoring.analysis import (
         CAT_METHOD,
         NUM_METHOD,
+        ReportContext,
         analyse_drift_and_quality,
         analyse_performance,
     )
+    from steelthread_monitoring.workspace import WORKSPACE_DIR, save_runs
 
     end = options.now or started
     start = end - options.window
@@ -138,8 +143,15 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         _export(summary, options)
         raise EmptyWindowError("; ".join([message, *records]))
 
+    context = ReportContext(
+        use_case=_use_case_name(),
+        model_name=reference.model_name,
+        model_version=reference.model_version,
+        window_start=start,
+        window_end=end,
+    )
     _stage("drift", "drift and data quality", rows=len(window.frame))
-    drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold)
+    drift, quality = analyse_drift_and_quality(reference, window.frame, options.drift_threshold, context)
     _stage("performance", "performance")
     cohort_start, cohort_end = _cohort_bounds(options, end)
     cohort = (
@@ -149,7 +161,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
     )
     coverage = len(cohort.labelled) / len(cohort.frame) if not cohort.empty else None
     cohort_note = _cohort_note(options, cohort_start, cohort_end, len(cohort.frame), len(cohort.labelled))
-    performance = analyse_performance(reference, cohort.frame, options.min_labels, cohort_note)
+    performance = analyse_performance(reference, cohort.frame, options.min_labels, cohort_note, context)
     skew = None
     _stage("skew", "training/serving skew", enabled=options.offline_features is not None)
     if options.offline_features is not None:
@@ -179,6 +191,8 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         performance_html = run_dir / "performance.html"
         performance_html.write_text(performance.html, encoding="utf-8")
 
+    workspace = options.workspace or options.out_dir / WORKSPACE_DIR
+    save_runs(workspace, context, [s for s in (drift.snapshot, performance.snapshot) if s is not None])
     messages, code = _caveats(window.unseen_columns, performance, options.labels_optional)
     messages.insert(0, cohort_message(cohort_note))
     summary = Summary(
@@ -227,6 +241,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
         feedback=window.feedback_records,
         report_html=str(report_html),
         performance_html=str(performance_html) if performance_html else None,
+        evidently_workspace=str(workspace),
         exit_code=int(code),
         messages=[*messages, *records],
     )
@@ -326,6 +341,14 @@ def _log_source(options: RunOptions) -> str:
 
     assert options.log_dsn is not None
     return f"postgresql://{describe(options.log_dsn)}"
+
+
+def _use_case_name() -> str:
+    """The active use case's name for report titles; a bare reference without one installed says so."""
+    try:
+        return usecase.active().name
+    except usecase.UseCaseError:
+        return "no use case"
 
 
 def _entity_key() -> str:

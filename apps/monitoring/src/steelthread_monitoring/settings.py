@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from steelthread_contracts.durations import parse_duration
 from steelthread_contracts.settings import DeploymentSettings
+from steelthread_monitoring.drift import DRIFT_THRESHOLD
 
 
 class MonitorSettings(DeploymentSettings):
@@ -22,13 +23,21 @@ class MonitorSettings(DeploymentSettings):
         default=None, description="node-exporter textfile collector file (*.prom) to write."
     )
     monitor_pushgateway: str | None = Field(default=None, description="Pushgateway base URL.")
+    monitor_workspace: Path | None = Field(
+        default=None,
+        description="Evidently workspace every run is added to (`evidently ui --workspace DIR` shows the "
+        "history); default `<monitoring_dir>/evidently-workspace`.",
+    )
     monitor_min_labels: int = Field(
         default=200, ge=1, description="Labelled rows needed before performance is evaluated."
     )
     monitor_drift_threshold: float = Field(
-        default=0.1,
+        default=DRIFT_THRESHOLD,
         gt=0,
-        description="Distance (normed Wasserstein / Jensen-Shannon) at which a column counts as drifted.",
+        description=(
+            "Distance (normed Wasserstein / Jensen-Shannon) at which a column or the score counts as "
+            "drifted; the drift alert rules use the same number."
+        ),
     )
     monitor_label_delay: timedelta | None = Field(
         default=None,

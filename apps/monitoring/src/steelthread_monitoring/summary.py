@@ -118,5 +118,9 @@ class Summary(BaseModel):
     )
     report_html: str | None = None
     performance_html: str | None = None
+    evidently_workspace: str | None = Field(
+        default=None,
+        description="The Evidently workspace this run was added to (for `evidently ui`).",
+    )
     exit_code: int = 0
     messages: list[str] = Field(default_factory=list)

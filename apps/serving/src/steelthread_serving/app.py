@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from steelthread_contracts.logs import throttle
 from steelthread_serving.access_log import AccessLog
 from steelthread_serving.api import ops, v1
+from steelthread_serving.docs_ui import install_docs
 from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.features import logger as features_logger
@@ -121,7 +122,10 @@ def create_app(
         version=API_VERSION,
         summary=TEXTS.api_description,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     app.include_router(v1)
     app.include_router(ops)

@@ -137,6 +137,13 @@ class ServingMetrics:
             ["role"],
             registry=r,
         )
+        self.model_created = Gauge(
+            "steelthread_model_created_timestamp_seconds",
+            "When the package in each role was trained (its manifest's created_at, Unix time): the model's "
+            "age is time() minus this, whenever it was loaded.",
+            ["role"],
+            registry=r,
+        )
         self.feature_batch_size = Histogram(
             "steelthread_feature_batch_size",
             "Requests read and scored together (one store round trip and one model run per batch).",

@@ -113,6 +113,12 @@ class ModelRegistry:
         if model is not None:
             self.metrics.model_info.labels(role=role, name=model.name, version=model.version).set(1)
             self.metrics.model_loaded.labels(role=role).set(model.loaded_at.timestamp())
+        created = model.manifest.created_at if model is not None else None
+        if created is not None:
+            self.metrics.model_created.labels(role=role).set(created.timestamp())
+        else:  # an emptied role, or a package without created_at, has no age to show
+            self.metrics.model_created.remove(role)
+        if model is not None:
             logger.info(
                 "%s now %s:%s on %s",
                 role,
