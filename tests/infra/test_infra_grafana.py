@@ -290,12 +290,10 @@ def test_dashboard_provider_loads_the_mounted_folder() -> None:
 
 def test_every_plotted_metric_is_exported() -> None:
     known = serving_metrics() | monitoring_gauges() | {"up"}
-    # The two label-delay gauges arrive with their alerts (issue 19); until then the rules file decides.
-    pending = {"steelthread_monitor_window_records", "steelthread_monitor_label_coverage"}
     assert len(monitoring_gauges()) >= 10
     for p in panels():
         for expr in exprs(p):
-            for metric in metrics_of(expr) - pending:
+            for metric in metrics_of(expr):
                 assert metric in known, f"{p['title']}: {metric} is not exported by serving or monitoring"
 
 
