@@ -148,3 +148,18 @@ def test_every_stage_the_infra_workflow_can_plan_has_its_backend_and_variables(
         if not (root / name).is_file()
     ]
     assert not missing
+
+
+def test_infra_workflow_plans_each_stack_from_the_one_root_with_its_own_files(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    """Both stacks come from infra/terraform/env; only the stack's tfvars, backend and compliance folder differ."""
+    for job_id in ("plan", "apply"):
+        job = workflows["infra.yml"]["jobs"][job_id]
+        assert job["defaults"]["run"]["working-directory"] == "infra/terraform/env"
+        assert job["env"]["STACK"] == "${{ matrix.stack }}"
+    runs = "\n".join(str(step.get("run", "")) for step in workflows["infra.yml"]["jobs"]["plan"]["steps"])
+    assert '--var-file "$STACK/$STAGE.tfvars"' in runs, "checkov must see the stack's toggle"
+    assert '-backend-config="backend/$STACK/$STAGE.hcl"' in runs
+    assert '-var-file="$STACK/$STAGE.tfvars"' in runs
+    assert 'compliance "../compliance/$STACK"' in runs

@@ -99,7 +99,7 @@ variable "cpu_instance_types" {
 
   validation {
     condition     = length(var.cpu_instance_types) > 0 && alltrue([for t in var.cpu_instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t)) && !can(regex("^(g|p)[0-9]", t))])
-    error_message = "cpu_instance_types must be EC2 instance types such as m7i.large, and not GPU types (g*/p* families belong to the GPU environment)."
+    error_message = "cpu_instance_types must be EC2 instance types such as m7i.large, and not GPU types (g*/p* families belong in gpu_instance_types)."
   }
 }
 
