@@ -1,7 +1,10 @@
 """Shared fixtures of the offline infrastructure tests.
 
 Terraform, Docker and a Kubernetes API are not available where these tests run, so the tests read the files
-themselves: HCL through python-hcl2, YAML through PyYAML, and checkov once per Terraform root.
+themselves: HCL through python-hcl2, YAML through PyYAML, and checkov once per Terraform stack.
+
+There is one Terraform environment root, `infra/terraform/env`; a stack (cpu, gpu) is that root plus the stack's
+`<stack>/<stage>.tfvars` (which sets `gpu_node_group_enabled`) and `backend/<stack>/<stage>.hcl`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +26,30 @@ from hcl2.api import loads as hcl_loads
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 TERRAFORM = INFRA / "terraform"
-ENV_ROOTS = {"cpu": TERRAFORM / "envs" / "cpu", "gpu": TERRAFORM / "envs" / "gpu"}
+ENV_ROOT = TERRAFORM / "env"
 MODULES = TERRAFORM / "modules"
+STAGES = ("dev", "staging", "prod")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One deployable stack: the shared environment root with the stack's variable and backend files."""
+
+    name: str
+    root: Path = ENV_ROOT
+
+    @property
+    def gpu(self) -> bool:
+        return self.name == "gpu"
+
+    def tfvars(self, stage: str) -> Path:
+        return self.root / self.name / f"{stage}.tfvars"
+
+    def backend(self, stage: str) -> Path:
+        return self.root / "backend" / self.name / f"{stage}.hcl"
+
+
+STACKS = {name: Stack(name) for name in ("cpu", "gpu")}
 
 
 class Hcl:
@@ -122,19 +148,31 @@ def terraform_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def env_roots() -> dict[str, Path]:
-    return dict(ENV_ROOTS)
+def env_root() -> Path:
+    return ENV_ROOT
 
 
-def checkov_command(root: Path) -> list[str]:
-    """checkov over one Terraform root, offline: no module download, no calls to the vendor's platform."""
+@pytest.fixture(scope="session")
+def stacks() -> dict[str, Stack]:
+    return dict(STACKS)
+
+
+# checkov evaluates the root with the prod variables of a stack: the stage whose rules are strictest, and the
+# one the infra workflow plans on every pull request.
+CHECKOV_STAGE = "prod"
+
+
+def checkov_command(stack: Stack) -> list[str]:
+    """checkov over one stack, offline: no module download, no calls to the vendor's platform."""
     exe = shutil.which("checkov", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.fail("checkov is not installed in the test environment (dev group): cannot scan Terraform")
     return [
         exe,
         "-d",
-        str(root),
+        str(stack.root),
+        "--var-file",
+        str(stack.tfvars(CHECKOV_STAGE)),
         "--framework",
         "terraform",
         "--compact",
@@ -146,23 +184,23 @@ def checkov_command(root: Path) -> list[str]:
     ]
 
 
-def run_checkov(roots: dict[str, Path]) -> dict[str, dict[str, Any]]:
-    """Scan all roots concurrently (checkov is slow to start) and return each root's terraform report."""
+def run_checkov(stacks: dict[str, Stack]) -> dict[str, dict[str, Any]]:
+    """Scan all stacks concurrently (checkov is slow to start) and return each stack's terraform report."""
     procs = {
         name: subprocess.Popen(
-            checkov_command(root),
+            checkov_command(stack),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            cwd=root,
+            cwd=stack.root,
         )
-        for name, root in roots.items()
+        for name, stack in stacks.items()
     }
     reports: dict[str, dict[str, Any]] = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=300)
         if proc.returncode not in (0, 1):
-            pytest.fail(f"checkov crashed on envs/{name} (exit {proc.returncode}): {err[-2000:]}")
+            pytest.fail(f"checkov crashed on the {name} stack (exit {proc.returncode}): {err[-2000:]}")
         parsed = json.loads(out)
         candidates = parsed if isinstance(parsed, list) else [parsed]
         (terraform,) = [r for r in candidates if r.get("check_type") == "terraform"]
@@ -172,7 +210,7 @@ def run_checkov(roots: dict[str, Path]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def checkov_reports() -> dict[str, dict[str, Any]]:
-    return run_checkov(ENV_ROOTS)
+    return run_checkov(STACKS)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""checkov over every Terraform root: no failed check, every skip declared inline with a reason.
+"""checkov over every Terraform stack (the one root with each stack's tfvars): no failed check, every skip declared inline with a reason.
 
 External registry modules (VPC, EKS) are not downloaded offline, so checkov scans our own resources; these
 tests also require that it actually did (a scan that silently checked nothing would pass otherwise).
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z0-9_]+)(?::(.*))?")
-ROOTS = ["cpu", "gpu"]
+STACKS = ["cpu", "gpu"]
 
 
 def declared_skips(terraform_dir: Path) -> dict[str, list[str]]:
@@ -26,29 +26,31 @@ def declared_skips(terraform_dir: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("root", ROOTS)
-def test_checkov_finds_no_failed_check(root: str, checkov_reports: dict[str, dict[str, Any]]) -> None:
-    report = checkov_reports[root]
+@pytest.mark.parametrize("stack", STACKS)
+def test_checkov_finds_no_failed_check(stack: str, checkov_reports: dict[str, dict[str, Any]]) -> None:
+    report = checkov_reports[stack]
     failed = [
         f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
         for c in report["results"]["failed_checks"]
     ]
-    assert failed == [], "checkov failures in envs/" + root + ":\n" + "\n".join(failed)
+    assert failed == [], f"checkov failures in the {stack} stack:\n" + "\n".join(failed)
     assert report["summary"]["parsing_errors"] == 0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("stack", STACKS)
 def test_checkov_scanned_our_own_resources(
-    root: str, checkov_reports: dict[str, dict[str, Any]], env_roots: dict[str, Path]
+    stack: str, checkov_reports: dict[str, dict[str, Any]], env_root: Path
 ) -> None:
-    own_root = str(env_roots[root].resolve())
-    files = {c["file_abs_path"] for c in checkov_reports[root]["results"]["passed_checks"]}
-    assert any(f.startswith(own_root) for f in files), f"the {root} report holds no file of envs/{root}"
+    own_root = str(env_root.resolve())
+    files = {c["file_abs_path"] for c in checkov_reports[stack]["results"]["passed_checks"]}
+    assert any(f.startswith(own_root) for f in files), (
+        f"the {stack} report holds no file of the environment root"
+    )
     checked = {
         c["resource"].split("[")[0]
-        for c in checkov_reports[root]["results"]["passed_checks"]
-        + checkov_reports[root]["results"]["skipped_checks"]
+        for c in checkov_reports[stack]["results"]["passed_checks"]
+        + checkov_reports[stack]["results"]["skipped_checks"]
     }
     expected = {
         "module.storage.aws_s3_bucket.this",
@@ -61,16 +63,16 @@ def test_checkov_scanned_our_own_resources(
         "module.iam.aws_iam_policy_document.github_assume",
     }
     assert expected <= checked, f"checkov did not check: {sorted(expected - checked)}"
-    assert checkov_reports[root]["summary"]["passed"] >= 150
+    assert checkov_reports[stack]["summary"]["passed"] >= 150
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_skipped_check_is_declared_with_a_reason(
-    root: str, checkov_reports: dict[str, dict[str, Any]], terraform_dir: Path
+    stack: str, checkov_reports: dict[str, dict[str, Any]], terraform_dir: Path
 ) -> None:
     skips = declared_skips(terraform_dir)
-    for check in checkov_reports[root]["results"]["skipped_checks"]:
+    for check in checkov_reports[stack]["results"]["skipped_checks"]:
         assert check["check_id"] in skips, f"{check['check_id']} skipped without an inline declaration"
     for check_id, reasons in skips.items():
         for reason in reasons:

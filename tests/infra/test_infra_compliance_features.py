@@ -108,7 +108,7 @@ def all_steps(pattern: str) -> str:
         (r"^gpu/", 'And its value must match the "^(g|p)[0-9]" regex'),
         (r"^gpu/", "When its ami_type is AL2023_x86_64_NVIDIA"),
         (r"^gpu/", "And its value must be nvidia.com/gpu"),
-        # CPU environment without GPU nodes
+        # CPU stack without GPU nodes
         (r"^cpu/", "When its ami_type is AL2023_x86_64_NVIDIA"),
         (r"^cpu/", 'And its value must not match the "^(g|p)[0-9]" regex'),
         # deletion protection in prod

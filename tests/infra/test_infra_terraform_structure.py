@@ -1,7 +1,7 @@
 """Structural rules of the Terraform code, read with python-hcl2 (Terraform itself cannot run here).
 
-Each test names the rule from the infrastructure issue it guards: both roots use the shared modules, only the
-GPU root has a GPU node group (GPU instance types, NVIDIA AMI, taint, device plugin), buckets are encrypted,
+Each test names the rule from the infrastructure issue it guards: one environment root uses the shared modules
+and serves both stacks, only the GPU stack (its tfvars turn gpu_node_group_enabled on) has a GPU node group (GPU instance types, NVIDIA AMI, taint, device plugin), buckets are encrypted,
 versioned and private, the database is encrypted, private and deletion-protected in prod, Redis encrypts in
 transit and at rest, variables are typed, described and validated, outputs are described, state is remote.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Hcl
+    from conftest import Hcl, Stack
 
 EXPECTED_MODULES = {"network", "cluster", "storage", "database", "cache", "iam"}
 GPU_TYPE = re.compile(r"^(g|p)[0-9]")
@@ -53,60 +53,110 @@ def expr(value: object) -> str:
     return text
 
 
-# --- roots ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("root", ["cpu", "gpu"])
-def test_root_uses_every_shared_module(root: str, hcl: Hcl, env_roots: dict[str, Path]) -> None:
-    modules = merged(hcl, env_roots[root], "module")
+# --- the environment root and its stacks ---------------------------------------------------------------------------
+def test_root_uses_every_shared_module(hcl: Hcl, env_root: Path) -> None:
+    modules = merged(hcl, env_root, "module")
     sources = {name: hcl.attr(path, body, "source") for name, (path, body) in modules.items()}
-    local = {name: src for name, src in sources.items() if str(src).startswith("../../modules/")}
+    local = {name: src for name, src in sources.items() if str(src).startswith("../modules/")}
     assert {Path(src).name for src in local.values()} >= EXPECTED_MODULES
     for src in local.values():
-        assert (env_roots[root] / src).resolve().is_dir(), f"module source {src} does not exist"
+        assert (env_root / src).resolve().is_dir(), f"module source {src} does not exist"
 
 
-@pytest.mark.parametrize("root", ["cpu", "gpu"])
-def test_root_has_partial_s3_backend_and_per_environment_files(
-    root: str, hcl: Hcl, env_roots: dict[str, Path]
+def test_there_is_one_environment_root(terraform_dir: Path, env_root: Path) -> None:
+    roots = {p.parent for p in terraform_dir.rglob("versions.tf")} - {
+        p.parent for p in (terraform_dir / "modules").rglob("versions.tf")
+    }
+    assert roots == {env_root}, "stacks differ by tfvars, not by copied roots"
+
+
+@pytest.mark.parametrize("stack_name", ["cpu", "gpu"])
+def test_stack_has_partial_s3_backend_and_per_environment_files(
+    stack_name: str, hcl: Hcl, stacks: dict[str, Stack], env_root: Path
 ) -> None:
-    path = env_roots[root] / "versions.tf"
+    stack = stacks[stack_name]
+    path = env_root / "versions.tf"
     (terraform,) = hcl.doc(path)["terraform"]
     backends = hcl.blocks(terraform, "backend")
     assert len(backends) == 1
     assert [k.strip('"') for k in backends[0] if not k.startswith("__")] == ["s3"]
     for environment in ("dev", "staging", "prod"):
-        backend_file = env_roots[root] / "backend" / f"{environment}.hcl"
+        backend_file = stack.backend(environment)
         config = hcl.doc(backend_file)
         key = hcl.attr(backend_file, config, "key")
-        assert key == f"{root}/{environment}/terraform.tfstate", "each environment needs its own state key"
+        assert key == f"{stack.name}/{environment}/terraform.tfstate", (
+            "each stack and stage needs its own state"
+        )
         assert hcl.attr(backend_file, config, "encrypt") is True
         assert hcl.attr(backend_file, config, "use_lockfile") is True
-        tfvars = env_roots[root] / f"{environment}.tfvars"
-        assert hcl.attr(tfvars, hcl.doc(tfvars), "environment") == environment
+        tfvars = stack.tfvars(environment)
+        doc = hcl.doc(tfvars)
+        assert hcl.attr(tfvars, doc, "environment") == environment
+        assert hcl.attr(tfvars, doc, "gpu_node_group_enabled") is stack.gpu, (
+            "the stack's tfvars set the toggle"
+        )
 
 
-@pytest.mark.parametrize("root", ["cpu", "gpu"])
-def test_provider_applies_default_tags(root: str, hcl: Hcl, env_roots: dict[str, Path]) -> None:
-    path = env_roots[root] / "versions.tf"
+def test_provider_applies_default_tags(hcl: Hcl, env_root: Path) -> None:
+    path = env_root / "versions.tf"
     providers = hcl.labelled(path, "provider")
     default_tags = hcl.blocks(providers["aws"], "default_tags")
     assert len(default_tags) == 1
     assert expr(hcl.attr(path, default_tags[0], "tags")) == "local.tags"
-    tags = hcl.locals(env_roots[root] / "main.tf")["tags"]
-    assert {"Project", "Environment", "Owner", "ManagedBy"} <= set(tags)
+    local = hcl.locals(env_root / "main.tf")
+    assert {"Project", "Environment", "Owner", "ManagedBy", "Stack"} <= set(local["tags"])
+    assert expr(local["tags"]["Stack"]) == "local.stack"
+    assert expr(local["stack"]) == 'var.gpu_node_group_enabled?"gpu":"cpu"'
 
 
-# --- GPU pool only in the GPU environment -------------------------------------------------------------------------
+def test_stacks_get_distinct_names(hcl: Hcl, env_root: Path) -> None:
+    local = hcl.locals(env_root / "main.tf")
+    assert expr(local["name_infix"]) == 'var.gpu_node_group_enabled?"-gpu":""'
+    assert "local.name_infix" in expr(local["name"])
+    path, storage = merged(hcl, env_root, "module")["storage"]
+    assert "local.name_infix" in expr(hcl.attr(path, storage, "name_prefix"))
+
+
+# --- GPU pool only in the GPU stack -------------------------------------------------------------------------------
 def cluster_call(hcl: Hcl, root: Path) -> tuple[Path, dict[str, Any]]:
     return merged(hcl, root, "module")["cluster"]
 
 
-def test_cpu_root_has_no_gpu_node_group(hcl: Hcl, env_roots: dict[str, Path]) -> None:
-    _, body = cluster_call(hcl, env_roots["cpu"])
-    assert "gpu_node_group" not in body
-    assert "nvidia_device_plugin" not in merged(hcl, env_roots["cpu"], "module")
-    text = "\n".join(p.read_text() for p in tf_files(env_roots["cpu"]))
-    assert "gpu_instance_types" not in text
-    assert "helm" not in text, "the CPU root needs no Helm provider (no device plugin)"
+def test_gpu_toggle_is_off_by_default(hcl: Hcl, env_root: Path) -> None:
+    path = env_root / "variables.tf"
+    toggle = hcl.labelled(path, "variable")["gpu_node_group_enabled"]
+    assert hcl.attr(path, toggle, "type") in {"bool", "${bool}"}
+    assert hcl.attr(path, toggle, "default") is False
+
+
+def test_gpu_node_group_and_device_plugin_exist_only_with_the_toggle(hcl: Hcl, env_root: Path) -> None:
+    path, body = cluster_call(hcl, env_root)
+    group = expr(hcl.attr(path, body, "gpu_node_group"))
+    assert group.startswith("var.gpu_node_group_enabled?{")
+    assert group.endswith("}:null"), "off means no GPU node group at all"
+    assert "var.gpu_instance_types" in group
+    assert "var.gpu_ami_type" in group
+    plugin_path, plugin = merged(hcl, env_root, "module")["nvidia_device_plugin"]
+    assert hcl.attr(plugin_path, plugin, "source") == "../modules/nvidia-device-plugin"
+    assert expr(hcl.attr(plugin_path, plugin, "count")) == "var.gpu_node_group_enabled?1:0"
+    moved = hcl.doc(env_root / "main.tf").get("moved", [])
+    assert [
+        (expr(hcl.attr(env_root / "main.tf", m, "from")), expr(hcl.attr(env_root / "main.tf", m, "to")))
+        for m in moved
+    ] == [("module.nvidia_device_plugin", "module.nvidia_device_plugin[0]")], (
+        "the GPU stack's existing state keeps its device plugin"
+    )
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_cpu_stack_has_no_gpu_node_group(environment: str, hcl: Hcl, stacks: dict[str, Stack]) -> None:
+    path = stacks["cpu"].tfvars(environment)
+    doc = hcl.doc(path)
+    assert hcl.attr(path, doc, "gpu_node_group_enabled") is False
+    assert not [k for k in doc if k.startswith("gpu_") and k != "gpu_node_group_enabled"], (
+        "GPU sizes in the CPU stack"
+    )
+    assert not any(GPU_TYPE.match(t) for t in hcl.attr(path, doc, "cpu_instance_types"))
 
 
 def test_cluster_module_defaults_to_no_gpu_node_group(hcl: Hcl) -> None:
@@ -115,23 +165,15 @@ def test_cluster_module_defaults_to_no_gpu_node_group(hcl: Hcl) -> None:
     assert hcl.attr(path, variables["gpu_node_group"], "default", default="missing") is None
 
 
-def test_gpu_root_wires_gpu_node_group_and_device_plugin(hcl: Hcl, env_roots: dict[str, Path]) -> None:
-    path, body = cluster_call(hcl, env_roots["gpu"])
-    group = hcl.attr(path, body, "gpu_node_group")
-    assert expr(group["instance_types"]) == "var.gpu_instance_types"
-    assert expr(group["ami_type"]) == "var.gpu_ami_type"
-    plugin_path, plugin = merged(hcl, env_roots["gpu"], "module")["nvidia_device_plugin"]
-    assert hcl.attr(plugin_path, plugin, "source") == "../../modules/nvidia-device-plugin"
-
-
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_gpu_tfvars_name_gpu_instance_types_only(
-    environment: str, hcl: Hcl, env_roots: dict[str, Path]
+    environment: str, hcl: Hcl, stacks: dict[str, Stack]
 ) -> None:
-    path = env_roots["gpu"] / f"{environment}.tfvars"
+    path = stacks["gpu"].tfvars(environment)
     doc = hcl.doc(path)
+    assert hcl.attr(path, doc, "gpu_node_group_enabled") is True
     gpu_types = hcl.attr(path, doc, "gpu_instance_types")
-    assert gpu_types, "each GPU environment sets its GPU instance types"
+    assert gpu_types, "each GPU stage sets its GPU instance types"
     assert all(GPU_TYPE.match(t) for t in gpu_types)
     assert not any(GPU_TYPE.match(t) for t in hcl.attr(path, doc, "cpu_instance_types"))
     assert hcl.attr(path, doc, "gpu_ami_type") in {"AL2023_x86_64_NVIDIA", "AL2_x86_64_GPU"}
@@ -217,12 +259,14 @@ def test_database_is_encrypted_private_backed_up_and_protection_is_a_variable(
     assert hcl.attr(path, db, "manage_master_user_password") is True, "no password may pass through state"
 
 
-@pytest.mark.parametrize("root", ["cpu", "gpu"])
-def test_roots_force_deletion_protection_in_prod(root: str, hcl: Hcl, env_roots: dict[str, Path]) -> None:
-    path, call = merged(hcl, env_roots[root], "module")["database"]
+@pytest.mark.parametrize("stack_name", ["cpu", "gpu"])
+def test_stacks_force_deletion_protection_in_prod(
+    stack_name: str, hcl: Hcl, stacks: dict[str, Stack], env_root: Path
+) -> None:
+    path, call = merged(hcl, env_root, "module")["database"]
     wiring = expr(hcl.attr(path, call, "deletion_protection"))
     assert wiring == 'var.environment=="prod"?true:var.deletion_protection'
-    prod = env_roots[root] / "prod.tfvars"
+    prod = stacks[stack_name].tfvars("prod")
     assert hcl.attr(prod, hcl.doc(prod), "deletion_protection") is True
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Hcl
+    from conftest import Hcl, Stack
 
 # --- a tiny HCL expression interpreter ------------------------------------------------------------------------------
 TOKEN = re.compile(
@@ -345,9 +345,9 @@ GOOD_BAD: dict[str, tuple[list[Any], list[Any]]] = {
     "gpu_node_max": ([1, 4], [0, 51]),
     "nvidia_device_plugin_version": (["0.17.4"], ["latest"]),
 }
-# Context for cross-variable conditions (Terraform >= 1.9): the prod values of the environment roots,
-# where the checks bite hardest (e.g. deletion protection).
-ROOT_CONTEXT_FILE = "prod.tfvars"
+# Context for cross-variable conditions (Terraform >= 1.9): the GPU stack's prod values in the environment root,
+# where the checks bite hardest (deletion protection) and every GPU variable is set.
+ROOT_CONTEXT_FILE = Path("gpu") / "prod.tfvars"
 
 
 def validated_variables(hcl: Hcl, terraform_dir: Path) -> list[tuple[Path, str, dict[str, Any]]]:
@@ -417,27 +417,28 @@ def test_bad_values_are_rejected_with_a_message_naming_the_variable(hcl: Hcl, te
             assert any(name.split("_")[0] in msg for msg in failing), f"{name}: messages {failing}"
 
 
-@pytest.mark.parametrize("root", ["cpu", "gpu"])
+@pytest.mark.parametrize("stack_name", ["cpu", "gpu"])
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_shipped_tfvars_pass_every_validation(
-    root: str, environment: str, hcl: Hcl, env_roots: dict[str, Path]
+    stack_name: str, environment: str, hcl: Hcl, stacks: dict[str, Stack], env_root: Path
 ) -> None:
-    path = env_roots[root] / "variables.tf"
-    tfvars = env_roots[root] / f"{environment}.tfvars"
+    path = env_root / "variables.tf"
+    tfvars = stacks[stack_name].tfvars(environment)
     doc = hcl.doc(tfvars)
-    env = {n: hcl.attr(path, b, "default") for n, b in hcl.labelled(path, "variable").items()}
-    env |= {k: hcl.attr(tfvars, doc, k) for k in doc if not k.startswith("__")}
-    required = [n for n, b in hcl.labelled(path, "variable").items() if "default" not in b]
+    declared = hcl.labelled(path, "variable")
+    set_here = [k for k in doc if not k.startswith("__")]
+    assert set(set_here) <= set(declared), f"{tfvars}: undeclared {sorted(set(set_here) - set(declared))}"
+    env = {n: hcl.attr(path, b, "default") for n, b in declared.items()}
+    env |= {k: hcl.attr(tfvars, doc, k) for k in set_here}
+    required = [n for n, b in declared.items() if "default" not in b]
     assert all(env.get(n) is not None for n in required), f"{tfvars.name} misses a required variable"
-    for name, body in hcl.labelled(path, "variable").items():
+    for name, body in declared.items():
         for condition, message in conditions(hcl, path, body):
             assert evaluate(condition, env), f"{tfvars.name}: {name} fails: {message}"
 
 
-def test_gpu_root_rejects_a_cpu_instance_type_with_a_clear_message(
-    hcl: Hcl, env_roots: dict[str, Path]
-) -> None:
-    path = env_roots["gpu"] / "variables.tf"
+def test_gpu_stack_rejects_a_cpu_instance_type_with_a_clear_message(hcl: Hcl, env_root: Path) -> None:
+    path = env_root / "variables.tf"
     body = hcl.labelled(path, "variable")["gpu_instance_types"]
     ((condition, message),) = conditions(hcl, path, body)
     assert not evaluate(condition, {"gpu_instance_types": ["m7i.large"]})
@@ -445,10 +446,9 @@ def test_gpu_root_rejects_a_cpu_instance_type_with_a_clear_message(
     assert "g6.xlarge" in message, "the message shows a valid example"
 
 
-def test_prod_refuses_deletion_protection_off(hcl: Hcl, env_roots: dict[str, Path]) -> None:
-    for root in ("cpu", "gpu"):
-        path = env_roots[root] / "variables.tf"
-        ((condition, message),) = conditions(hcl, path, hcl.labelled(path, "variable")["deletion_protection"])
-        assert not evaluate(condition, {"environment": "prod", "deletion_protection": False})
-        assert evaluate(condition, {"environment": "dev", "deletion_protection": False})
-        assert message == "deletion_protection must be true when environment is prod."
+def test_prod_refuses_deletion_protection_off(hcl: Hcl, env_root: Path) -> None:
+    path = env_root / "variables.tf"
+    ((condition, message),) = conditions(hcl, path, hcl.labelled(path, "variable")["deletion_protection"])
+    assert not evaluate(condition, {"environment": "prod", "deletion_protection": False})
+    assert evaluate(condition, {"environment": "dev", "deletion_protection": False})
+    assert message == "deletion_protection must be true when environment is prod."

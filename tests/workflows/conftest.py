@@ -137,8 +137,8 @@ def paths_named() -> list[tuple[str, str]]:
                 found.add((wd, f"{path.name}:{job_id}"))
     expanded: set[tuple[str, str]] = set()
     for raw, where in found:
-        if "${{ matrix.env }}" in raw:
-            expanded.update((raw.replace("${{ matrix.env }}", env), where) for env in ("cpu", "gpu"))
+        if "${{ matrix.stack }}" in raw:
+            expanded.update((raw.replace("${{ matrix.stack }}", stack), where) for stack in ("cpu", "gpu"))
         else:
             expanded.add((raw, where))
     return sorted(expanded)

@@ -145,9 +145,9 @@ def _environment_names(workflows: dict[str, dict[str, Any]]) -> set[str]:
                 env = env.get("name")
             if env is not None and "${{" not in str(env):
                 names.add(str(env))
-            elif env is not None and "matrix.env" in str(env):
+            elif env is not None and "matrix.stack" in str(env):
                 names.update(
-                    str(env).replace("${{ matrix.env }}", v) for v in job["strategy"]["matrix"]["env"]
+                    str(env).replace("${{ matrix.stack }}", v) for v in job["strategy"]["matrix"]["stack"]
                 )
             for key in ("environment", "github-environment"):
                 with_env = (job.get("with") or {}).get(key)

@@ -123,8 +123,8 @@ def test_cli_subcommand_and_options_exist(cli_call: Any, declared_console_script
 def test_path_finder_sees_the_paths_we_know_are_named(all_paths_named: list[tuple[str, str]]) -> None:
     paths = {p for p, _ in all_paths_named}
     assert ".github/scripts/smoke_check.py" in paths
-    assert "infra/terraform/envs/cpu" in paths
-    assert "infra/terraform/envs/gpu/../../compliance" in paths
+    assert "infra/terraform/env" in paths
+    assert "infra/terraform/env/../compliance" in paths
 
 
 def test_named_path_exists(named_path: tuple[str, str], repo_root: Path) -> None:
@@ -134,12 +134,32 @@ def test_named_path_exists(named_path: tuple[str, str], repo_root: Path) -> None
     assert all(m.exists() for m in matches), f"{where} names {path}, which does not exist"
 
 
-def test_every_stage_the_infra_workflow_can_plan_has_its_backend_and_variables(repo_root: Path) -> None:
+def test_every_stage_the_infra_workflow_can_plan_has_its_backend_and_variables(
+    repo_root: Path, workflows: dict[str, dict[str, Any]]
+) -> None:
+    stacks = workflows["infra.yml"]["jobs"]["plan"]["strategy"]["matrix"]["stack"]
+    assert stacks == ["cpu", "gpu"]
+    root = repo_root / "infra" / "terraform" / "env"
     missing = [
-        f"infra/terraform/envs/{env}/{name}"
-        for env in ("cpu", "gpu")
+        f"infra/terraform/env/{name}"
+        for stack in stacks
         for stage in ("dev", "staging", "prod")
-        for name in (f"backend/{stage}.hcl", f"{stage}.tfvars")
-        if not (repo_root / "infra" / "terraform" / "envs" / env / name).is_file()
+        for name in (f"backend/{stack}/{stage}.hcl", f"{stack}/{stage}.tfvars")
+        if not (root / name).is_file()
     ]
     assert not missing
+
+
+def test_infra_workflow_plans_each_stack_from_the_one_root_with_its_own_files(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    """Both stacks come from infra/terraform/env; only the stack's tfvars, backend and compliance folder differ."""
+    for job_id in ("plan", "apply"):
+        job = workflows["infra.yml"]["jobs"][job_id]
+        assert job["defaults"]["run"]["working-directory"] == "infra/terraform/env"
+        assert job["env"]["STACK"] == "${{ matrix.stack }}"
+    runs = "\n".join(str(step.get("run", "")) for step in workflows["infra.yml"]["jobs"]["plan"]["steps"])
+    assert '--var-file "$STACK/$STAGE.tfvars"' in runs, "checkov must see the stack's toggle"
+    assert '-backend-config="backend/$STACK/$STAGE.hcl"' in runs
+    assert '-var-file="$STACK/$STAGE.tfvars"' in runs
+    assert 'compliance "../compliance/$STACK"' in runs

@@ -1,7 +1,7 @@
-Feature: The CPU environment has no GPU nodes
+Feature: The CPU stack has no GPU nodes
   In order not to pay for idle GPUs
   As the platform team
-  The CPU environment's node groups use standard AMIs and non-GPU instance types only
+  The CPU stack's node groups (gpu_node_group_enabled = false) use standard AMIs and non-GPU instance types only
 
   Scenario: No node group uses an NVIDIA-accelerated AMI
     Given I have aws_eks_node_group defined

@@ -1,9 +1,9 @@
 Feature: GPU node pools hold GPU instances only
   In order to pay for GPUs only where GPU workloads run
   As the platform team
-  The GPU environment's accelerated node group uses GPU instance types, an NVIDIA AMI and a NoSchedule taint
+  The GPU stack's accelerated node group (gpu_node_group_enabled = true) uses GPU instance types, an NVIDIA AMI and a NoSchedule taint
 
-  Scenario: The GPU environment has an NVIDIA-accelerated node group
+  Scenario: The GPU stack has an NVIDIA-accelerated node group
     Given I have aws_eks_node_group defined
     When its ami_type is AL2023_x86_64_NVIDIA
     Then it must contain instance_types

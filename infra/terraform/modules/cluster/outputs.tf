@@ -29,7 +29,7 @@ output "node_security_group_id" {
 }
 
 output "node_group_names" {
-  description = "Managed node groups created (cpu, and gpu in the GPU environment)."
+  description = "Managed node groups created (cpu, and gpu in the GPU stack)."
   value       = keys(module.eks.eks_managed_node_groups)
 }
 

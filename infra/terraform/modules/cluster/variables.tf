@@ -75,7 +75,7 @@ variable "gpu_node_group" {
     disk_size_gib  = optional(number, 100)
     ami_type       = optional(string, "AL2023_x86_64_NVIDIA")
   })
-  description = "GPU node group (NVIDIA AMI, tainted nvidia.com/gpu=true:NoSchedule); null means no GPU nodes, as in the CPU environment."
+  description = "GPU node group (NVIDIA AMI, tainted nvidia.com/gpu=true:NoSchedule); null means no GPU nodes, as in the CPU stack."
   default     = null
 
   validation {

@@ -91,7 +91,7 @@ variable "backup_retention_days" {
 
 variable "deletion_protection" {
   type        = bool
-  description = "Refuse to delete the instance; the environment roots force it on in prod."
+  description = "Refuse to delete the instance; the environment root forces it on in prod."
   default     = true
 }
 

@@ -11,7 +11,7 @@ variable "project" {
 
 variable "environment" {
   type        = string
-  description = "Deployment environment; one state per environment (see backend/<environment>.hcl)."
+  description = "Deployment environment; one state per stack and environment (see backend/<stack>/<environment>.hcl)."
 
   validation {
     condition     = contains(["dev", "staging", "prod"], var.environment)
@@ -99,7 +99,7 @@ variable "cpu_instance_types" {
 
   validation {
     condition     = length(var.cpu_instance_types) > 0 && alltrue([for t in var.cpu_instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t)) && !can(regex("^(g|p)[0-9]", t))])
-    error_message = "cpu_instance_types must be EC2 instance types such as m7i.large, and not GPU types (g*/p* families belong to the GPU environment)."
+    error_message = "cpu_instance_types must be EC2 instance types such as m7i.large, and not GPU types (g*/p* families belong in gpu_instance_types)."
   }
 }
 
@@ -222,4 +222,76 @@ variable "create_github_oidc_provider" {
   type        = bool
   description = "Create the account's GitHub OIDC provider (only one may exist per account: false in every stack but one)."
   default     = true
+}
+
+variable "gpu_node_group_enabled" {
+  type        = bool
+  description = "GPU stack: add the tainted GPU node group and the NVIDIA device plugin; the gpu_* variables below apply only when true."
+  default     = false
+}
+
+variable "gpu_instance_types" {
+  type        = list(string)
+  description = "Instance types of the GPU node group; GPU families (g*, p*) only."
+  default     = ["g6.xlarge"]
+
+  validation {
+    condition     = length(var.gpu_instance_types) > 0 && alltrue([for t in var.gpu_instance_types : can(regex("^(g|p)[0-9]", t))])
+    error_message = "gpu_instance_types must be GPU instance types only (g or p families such as g6.xlarge or p5.48xlarge); CPU types belong in cpu_instance_types."
+  }
+}
+
+variable "gpu_ami_type" {
+  type        = string
+  description = "NVIDIA-accelerated EKS AMI type of the GPU node group."
+  default     = "AL2023_x86_64_NVIDIA"
+
+  validation {
+    condition     = contains(["AL2023_x86_64_NVIDIA", "AL2_x86_64_GPU", "BOTTLEROCKET_x86_64_NVIDIA"], var.gpu_ami_type)
+    error_message = "gpu_ami_type must be an NVIDIA-accelerated AMI type: AL2023_x86_64_NVIDIA, AL2_x86_64_GPU or BOTTLEROCKET_x86_64_NVIDIA."
+  }
+}
+
+variable "gpu_node_min" {
+  type        = number
+  description = "Minimum number of GPU nodes (0 lets the pool scale to zero between batch runs)."
+  default     = 0
+
+  validation {
+    condition     = var.gpu_node_min >= 0 && var.gpu_node_min <= 50
+    error_message = "gpu_node_min must be between 0 and 50."
+  }
+}
+
+variable "gpu_node_desired" {
+  type        = number
+  description = "Desired number of GPU nodes at creation."
+  default     = 1
+
+  validation {
+    condition     = var.gpu_node_desired >= var.gpu_node_min && var.gpu_node_desired <= var.gpu_node_max
+    error_message = "gpu_node_desired must lie between gpu_node_min and gpu_node_max."
+  }
+}
+
+variable "gpu_node_max" {
+  type        = number
+  description = "Maximum number of GPU nodes."
+  default     = 2
+
+  validation {
+    condition     = var.gpu_node_max >= 1 && var.gpu_node_max >= var.gpu_node_min && var.gpu_node_max <= 50
+    error_message = "gpu_node_max must be between 1 and 50 and at least gpu_node_min."
+  }
+}
+
+variable "nvidia_device_plugin_version" {
+  type        = string
+  description = "Chart version of the NVIDIA device plugin."
+  default     = "0.17.4"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.nvidia_device_plugin_version))
+    error_message = "nvidia_device_plugin_version must be a semantic version such as 0.17.4."
+  }
 }

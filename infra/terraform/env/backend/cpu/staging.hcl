@@ -1,4 +1,4 @@
-# terraform init -backend-config=backend/staging.hcl  (state of the staging CPU environment)
+# terraform init -backend-config=backend/cpu/staging.hcl  (state of the staging CPU stack)
 bucket       = "steelthread-terraform-state"
 key          = "cpu/staging/terraform.tfstate"
 region       = "eu-west-1"

@@ -1,4 +1,4 @@
-# terraform init -backend-config=backend/prod.hcl  (state of the prod GPU environment)
+# terraform init -backend-config=backend/gpu/prod.hcl  (state of the prod GPU stack)
 bucket       = "steelthread-terraform-state"
 key          = "gpu/prod/terraform.tfstate"
 region       = "eu-west-1"

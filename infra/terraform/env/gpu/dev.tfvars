@@ -1,4 +1,7 @@
+# GPU stack, dev: terraform plan -var-file=gpu/dev.tfvars (state in backend/gpu/dev.hcl).
 # The CPU stack of this account owns the GitHub OIDC provider, hence create_github_oidc_provider = false.
+gpu_node_group_enabled = true
+
 environment                 = "dev"
 region                      = "eu-west-1"
 owner                       = "ml-platform"

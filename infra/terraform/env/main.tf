@@ -1,19 +1,26 @@
-# CPU environment: everything steelthread needs, with CPU nodes only. Online scoring of tree ensembles stays on
-# the CPU (onnxruntime runs them there), so this is the default environment.
+# The one environment root. Both stacks come from it: the CPU stack (gpu_node_group_enabled = false, the
+# default) has CPU nodes only, since onnxruntime scores the tree ensembles on the CPU; the GPU stack adds a
+# tainted GPU node group and the NVIDIA device plugin, for batch scoring of large sets with a tensorised model
+# and for deep models. Online serving stays on the CPU nodes in both. `<stack>/<environment>.tfvars` sets the
+# toggle; `backend/<stack>/<environment>.hcl` keeps each stack's state apart.
 locals {
-  name = "${var.project}-${var.environment}"
+  stack = var.gpu_node_group_enabled ? "gpu" : "cpu"
+
+  # The GPU stack's names carry "-gpu" so both stacks can live in one account and region.
+  name_infix = var.gpu_node_group_enabled ? "-gpu" : ""
+  name       = "${var.project}${local.name_infix}-${var.environment}"
 
   tags = {
     Project     = var.project
     Environment = var.environment
     Owner       = var.owner
     ManagedBy   = "terraform"
-    Stack       = "cpu"
+    Stack       = local.stack
   }
 }
 
 module "network" {
-  source = "../../modules/network"
+  source = "../modules/network"
 
   name               = local.name
   vpc_cidr           = var.vpc_cidr
@@ -23,7 +30,7 @@ module "network" {
 }
 
 module "cluster" {
-  source = "../../modules/cluster"
+  source = "../modules/cluster"
 
   cluster_name                 = local.name
   kubernetes_version           = var.kubernetes_version
@@ -37,17 +44,35 @@ module "cluster" {
     max_size       = var.cpu_node_max
     desired_size   = var.cpu_node_desired
   }
+
+  # null: no GPU node group at all (the CPU stack).
+  gpu_node_group = var.gpu_node_group_enabled ? {
+    instance_types = var.gpu_instance_types
+    ami_type       = var.gpu_ami_type
+    min_size       = var.gpu_node_min
+    max_size       = var.gpu_node_max
+    desired_size   = var.gpu_node_desired
+  } : null
+}
+
+module "nvidia_device_plugin" {
+  source = "../modules/nvidia-device-plugin"
+  count  = var.gpu_node_group_enabled ? 1 : 0
+
+  chart_version = var.nvidia_device_plugin_version
+
+  depends_on = [module.cluster]
 }
 
 module "storage" {
-  source = "../../modules/storage"
+  source = "../modules/storage"
 
-  name_prefix   = "${var.bucket_prefix}-${var.environment}"
+  name_prefix   = "${var.bucket_prefix}${local.name_infix}-${var.environment}"
   force_destroy = var.environment == "dev"
 }
 
 module "database" {
-  source = "../../modules/database"
+  source = "../modules/database"
 
   identifier                 = local.name
   vpc_id                     = module.network.vpc_id
@@ -60,7 +85,7 @@ module "database" {
 }
 
 module "cache" {
-  source = "../../modules/cache"
+  source = "../modules/cache"
 
   replication_group_id       = local.name
   vpc_id                     = module.network.vpc_id
@@ -71,7 +96,7 @@ module "cache" {
 }
 
 module "iam" {
-  source = "../../modules/iam"
+  source = "../modules/iam"
 
   name_prefix                 = local.name
   oidc_provider_arn           = module.cluster.oidc_provider_arn
@@ -86,4 +111,10 @@ module "iam" {
   github_repository           = var.github_repository
   github_branches             = var.github_branches
   github_environments         = [var.environment]
+}
+
+# The GPU stack's state predates the toggle, when the device plugin had no count.
+moved {
+  from = module.nvidia_device_plugin
+  to   = module.nvidia_device_plugin[0]
 }

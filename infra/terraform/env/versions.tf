@@ -16,8 +16,9 @@ terraform {
     }
   }
 
-  # Partial configuration: `terraform init -backend-config=backend/<environment>.hcl` picks the state of one
-  # environment (dev, staging, prod), so the same root serves all three with separate state.
+  # Partial configuration: `terraform init -backend-config=backend/<stack>/<environment>.hcl` picks the state of
+  # one stack (cpu, gpu) in one environment (dev, staging, prod), so this one root serves all six with separate
+  # state; the matching `-var-file=<stack>/<environment>.tfvars` sets the GPU toggle and sizes.
   backend "s3" {}
 }
 
@@ -29,7 +30,8 @@ provider "aws" {
   }
 }
 
-# The device plugin is installed through the cluster's API with short-lived tokens from the AWS CLI.
+# The device plugin (GPU stack only) is installed through the cluster's API with short-lived tokens from the AWS CLI.
+# The CPU stack declares no helm resource, so this provider is never used there.
 provider "helm" {
   kubernetes {
     host                   = module.cluster.cluster_endpoint

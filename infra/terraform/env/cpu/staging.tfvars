@@ -1,11 +1,13 @@
-# The CPU stack of this account owns the GitHub OIDC provider, hence create_github_oidc_provider = false.
+# CPU stack, staging: terraform plan -var-file=cpu/staging.tfvars (state in backend/cpu/staging.hcl).
+gpu_node_group_enabled = false
+
 environment                 = "staging"
 region                      = "eu-west-1"
 owner                       = "ml-platform"
 bucket_prefix               = "acme-steelthread"
 github_repository           = "acme/steelthread"
 create_github_oidc_provider = false
-vpc_cidr                    = "10.60.0.0/16"
+vpc_cidr                    = "10.30.0.0/16"
 availability_zones          = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 cpu_instance_types          = ["m7i.large"]
 cpu_node_min                = 2
@@ -17,8 +19,3 @@ db_backup_retention_days    = 7
 deletion_protection         = true
 redis_node_type             = "cache.t4g.medium"
 redis_num_nodes             = 2
-gpu_instance_types          = ["g6.xlarge"]
-gpu_ami_type                = "AL2023_x86_64_NVIDIA"
-gpu_node_min                = 0
-gpu_node_desired            = 1
-gpu_node_max                = 2

@@ -1,4 +1,4 @@
-# terraform init -backend-config=backend/staging.hcl  (state of the staging GPU environment)
+# terraform init -backend-config=backend/gpu/staging.hcl  (state of the staging GPU stack)
 bucket       = "steelthread-terraform-state"
 key          = "gpu/staging/terraform.tfstate"
 region       = "eu-west-1"

@@ -1,11 +1,13 @@
-# The CPU stack of this account owns the GitHub OIDC provider, hence create_github_oidc_provider = false.
+# CPU stack, prod: terraform plan -var-file=cpu/prod.tfvars (state in backend/cpu/prod.hcl).
+gpu_node_group_enabled = false
+
 environment                 = "prod"
 region                      = "eu-west-1"
 owner                       = "ml-platform"
 bucket_prefix               = "acme-steelthread"
 github_repository           = "acme/steelthread"
 create_github_oidc_provider = false
-vpc_cidr                    = "10.70.0.0/16"
+vpc_cidr                    = "10.40.0.0/16"
 availability_zones          = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 cpu_instance_types          = ["m7i.xlarge", "m6i.xlarge"]
 cpu_node_min                = 3
@@ -17,8 +19,3 @@ db_backup_retention_days    = 30
 deletion_protection         = true
 redis_node_type             = "cache.r7g.large"
 redis_num_nodes             = 3
-gpu_instance_types          = ["g6.2xlarge", "g5.2xlarge"]
-gpu_ami_type                = "AL2023_x86_64_NVIDIA"
-gpu_node_min                = 1
-gpu_node_desired            = 1
-gpu_node_max                = 4

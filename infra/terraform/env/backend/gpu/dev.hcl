@@ -1,4 +1,4 @@
-# terraform init -backend-config=backend/dev.hcl  (state of the dev GPU environment)
+# terraform init -backend-config=backend/gpu/dev.hcl  (state of the dev GPU stack)
 bucket       = "steelthread-terraform-state"
 key          = "gpu/dev/terraform.tfstate"
 region       = "eu-west-1"

@@ -1,4 +1,4 @@
-# terraform init -backend-config=backend/dev.hcl  (state of the dev CPU environment)
+# terraform init -backend-config=backend/cpu/dev.hcl  (state of the dev CPU stack)
 bucket       = "steelthread-terraform-state"
 key          = "cpu/dev/terraform.tfstate"
 region       = "eu-west-1"

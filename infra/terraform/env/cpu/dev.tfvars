@@ -1,3 +1,6 @@
+# CPU stack, dev: terraform plan -var-file=cpu/dev.tfvars (state in backend/cpu/dev.hcl).
+gpu_node_group_enabled = false
+
 environment              = "dev"
 region                   = "eu-west-1"
 owner                    = "ml-platform"

@@ -1,4 +1,4 @@
-# terraform init -backend-config=backend/prod.hcl  (state of the prod CPU environment)
+# terraform init -backend-config=backend/cpu/prod.hcl  (state of the prod CPU stack)
 bucket       = "steelthread-terraform-state"
 key          = "cpu/prod/terraform.tfstate"
 region       = "eu-west-1"

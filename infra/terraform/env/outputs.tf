@@ -9,7 +9,7 @@ output "cluster_endpoint" {
 }
 
 output "node_group_names" {
-  description = "Managed node groups of the cluster (cpu only in this environment)."
+  description = "Managed node groups of the cluster (cpu, plus gpu in the GPU stack)."
   value       = module.cluster.node_group_names
 }
 
@@ -46,4 +46,9 @@ output "workload_role_arns" {
 output "github_actions_role_arn" {
   description = "Role for aws-actions/configure-aws-credentials in the GitHub workflows."
   value       = module.iam.github_actions_role_arn
+}
+
+output "nvidia_device_plugin_chart_version" {
+  description = "Chart version of the NVIDIA device plugin installed on the GPU nodes; null in the CPU stack."
+  value       = one(module.nvidia_device_plugin[*].chart_version)
 }
