@@ -26,6 +26,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
     from evidently.core.metric_types import SingleValue, SingleValueCalculation, SingleValueMetric
+    from evidently.legacy.calculations.data_drift import ColumnDataDriftMetrics
+    from evidently.legacy.metrics import ColumnDriftMetric
     from evidently.metrics import (
         MAE,
         RMSE,
@@ -38,8 +40,8 @@ with warnings.catch_warnings():
         R2Score,
         Recall,
         RocAuc,
-        ValueDrift,
     )
+    from evidently.metrics._legacy import LegacyMetricCalculation
     from evidently.presets import (
         ClassificationPreset,
         DataDriftPreset,
@@ -96,7 +98,44 @@ class LabelCoverageCalculation(SingleValueCalculation[LabelCoverage]):  # type: 
 
 
 TIME_COLUMN = "logged_at"
-"""Given to Evidently as the timestamp column (its drift plots still bin by index: not solved yet)."""
+"""Given to Evidently as the timestamp column (`DataDefinition(timestamp=...)`, which Evidently hands to its
+drift table as `ColumnMapping(datetime=...)`): every numerical column's drift plot, and the score's, shows
+the window's mean per time bucket against the reference's mean ± std, with time on the x-axis."""
+
+
+class ValueDriftOverTime(SingleValueMetric):  # type: ignore[misc]  # evidently ships no type hints
+    """A column's drift distance, plotted over the window's time. Evidently's own `ValueDrift` bins its
+    plot by row index whatever the data definition's timestamp (it builds its column mapping without one);
+    the drift table of `DataDriftPreset` and Evidently's `ColumnDriftMetric` plot over the timestamp
+    column. So the score, which is not one of the preset's columns (it is not an input: a drifted score is
+    prediction drift), is measured by `ColumnDriftMetric` with the same method and threshold."""
+
+    column: str
+    method: str
+    threshold: float
+
+
+class ValueDriftOverTimeCalculation(
+    SingleValueCalculation[ValueDriftOverTime],  # type: ignore[misc]  # evidently ships no type hints
+    LegacyMetricCalculation[  # type: ignore[misc]
+        SingleValue, ValueDriftOverTime, ColumnDataDriftMetrics, ColumnDriftMetric
+    ],
+):
+    def legacy_metric(self) -> Any:
+        metric = self.metric
+        return ColumnDriftMetric(
+            column_name=metric.column, stattest=metric.method, stattest_threshold=metric.threshold
+        )
+
+    def calculate_value(
+        self, context: Any, legacy_result: ColumnDataDriftMetrics, render: list[Any]
+    ) -> SingleValue:
+        result = self.result(legacy_result.drift_score)
+        result.widget = render
+        return result
+
+    def display_name(self) -> str:
+        return f"Value drift for {self.metric.column} over {TIME_COLUMN}"
 
 
 @dataclass(frozen=True)
@@ -284,7 +323,7 @@ def analyse_drift_and_quality(
         )
     has_scores = bool(current[SCORE_COLUMN].notna().any())
     if has_scores:
-        metrics.append(ValueDrift(column=SCORE_COLUMN, method=NUM_METHOD, threshold=drift_threshold))
+        metrics.append(ValueDriftOverTime(column=SCORE_COLUMN, method=NUM_METHOD, threshold=drift_threshold))
     metrics.append(DataSummaryPreset(columns=columns))
     metrics.extend(MissingValueCount(column=c) for c in columns)
     bounds: dict[str, tuple[float, float]] = {}
@@ -314,7 +353,7 @@ def analyse_drift_and_quality(
     new_category: dict[str, float] = {}
     for kind, config, value in _metric_values(snapshot):
         column = config.get("column")
-        if kind == "ValueDrift" and column == SCORE_COLUMN:
+        if kind == "ValueDriftOverTime" and column == SCORE_COLUMN:
             prediction = float(value)
         elif kind == "ValueDrift" and column in present:
             feature_scores[str(column)] = float(value)
