@@ -109,6 +109,7 @@ def test_a_run_on_postgresql_reports_what_a_run_on_the_files_reports(
         options_for(deployment, tmp_path / "pg", log_dsn=database, log_dir=tmp_path / "nowhere")
     )
     ignore = {"run_id", "started_at", "finished_at", "log_files", "report_html", "performance_html"}
+    ignore |= {"evidently_workspace"}  # each run writes under its own out folder
     assert from_pg.summary.model_dump(exclude=ignore) == from_files.summary.model_dump(exclude=ignore)
     assert from_pg.summary.drift.drifted, "the scenario's drift is found"
     assert from_pg.exit_code == from_files.exit_code
@@ -141,6 +142,7 @@ def test_the_matured_cohort_and_its_labels_come_from_postgresql_as_from_the_file
     assert 0.65 < (performance.label_coverage or 0.0) < 0.75
     assert from_pg.summary.rows == 1500  # the recent window: drift and quality
     ignore = {"run_id", "started_at", "finished_at", "log_files", "report_html", "performance_html"}
+    ignore |= {"evidently_workspace"}  # each run writes under its own out folder
     assert from_pg.summary.model_dump(exclude=ignore) == from_files.summary.model_dump(exclude=ignore)
 
 
