@@ -87,7 +87,8 @@ class Demo:
     mode_history: list[tuple[str, int, int]] = field(default_factory=list)
     labels_posted: int = 0
     monitor: Any = None
-    fired: list[str] = field(default_factory=list)
+    fired: dict[str, str] = field(default_factory=dict)
+    """Each alert that fired and its runbook URL, as promtool rendered it."""
     batch: dict[str, Any] = field(default_factory=dict)
     stack: ExitStack = field(default_factory=ExitStack)
     log_dsn: str | None = None
@@ -360,7 +361,7 @@ def monitor(d: Demo) -> str:
 
 
 def alerts(d: Demo) -> str:
-    from steelthread_monitoring.alerts import firing_alerts
+    from steelthread_monitoring.alerts import evaluate
 
     if d.monitor is None:
         return "skipped: the monitoring job did not run"
@@ -371,8 +372,8 @@ def alerts(d: Demo) -> str:
             "skipped: promtool is not on PATH (needs Debian's prometheus package: `make tools` as root); "
             f"the monitoring job's findings are in {d.monitor.run_dir / 'summary.json'}"
         )
-    d.fired = firing_alerts(d.root / "monitoring" / "steelthread.prom")
-    return ", ".join(d.fired) or "none fired"
+    d.fired = {a.name: a.runbook for a in evaluate(d.root / "monitoring" / "steelthread.prom")}
+    return ", ".join(sorted(d.fired)) or "none fired"
 
 
 def batch(d: Demo) -> str:
@@ -478,11 +479,9 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
         if note.startswith("skipped:"):
             console.print(f"skipped step: {name}: {note.removeprefix('skipped:').strip()}", soft_wrap=True)
     if d.fired:
-        from steelthread_monitoring.alerts import runbook_for
-
         console.print("alerts that fired:")
-        for alert in d.fired:
-            console.print(f"  {alert} -> {runbook_for(alert)}")
+        for alert, runbook in sorted(d.fired.items()):
+            console.print(f"  {alert} -> {runbook}")
     report = d.monitor.run_dir / "report.html" if d.monitor else "-"
     if d.on_stack:
         from steelthread_training.settings import TrainingSettings

@@ -236,17 +236,3 @@ def evaluate(textfile: Path, rules_file: Path = MODEL_RULES) -> list[FiredAlert]
 def firing_alerts(textfile: Path, rules_file: Path = MODEL_RULES) -> list[str]:
     """Names of the alerts that fire (see evaluate)."""
     return sorted({alert.name for alert in evaluate(textfile, rules_file)})
-
-
-def runbook_for(alert: str, rules_dir: Path = RULES_DIR) -> str:
-    """The alert's runbook URL as Prometheus renders it (the rule's template filled from the external
-    labels), so the demo's summary links the same page as a real alert."""
-    labels = external_labels()
-    for rules_file in sorted(rules_dir.glob("*.yml")):
-        for rule in _rules(rules_file):
-            if rule.get("alert") == alert:
-                url = str(rule.get("annotations", {}).get("runbook_url", "-"))
-                for name, value in labels.items():
-                    url = url.replace(f"{{{{ $externalLabels.{name} }}}}", value)
-                return url
-    return "-"
