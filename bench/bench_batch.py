@@ -3,8 +3,10 @@
 Each contender runs in its own process on the same parquet input and the same 200-tree LightGBM model
 (ONNX); the parent samples the whole process tree's resident memory (JVM and Python workers included).
 Start-up (imports, session, JVM) is reported apart from the scoring run. Ratios are against the floor
-measured in this run. Targets (issue 12): local >= 90% of the floor, Spark local >= 45%, local peak
-memory flat in the row count.
+measured in this run. Targets (issues 12, 24): local >= 90% of the floor, Spark local >= 45%, peak memory
+of both engines flat in the row count (all rows vs a quarter of them). The machine must be idle: the CPU
+time other processes used during each contender is printed (with the load average before and after), and
+above `IDLE_SHARE` nothing is recorded.
 
     uv run --no-sync python bench/bench_batch.py --rows 1000000
 """
@@ -179,6 +181,7 @@ def worker_spark(args: argparse.Namespace) -> dict[str, float]:
             prediction_log_dir=str(Path(args.output) / "log") if args.log else None,
             master=args.spark_master,
             threads=1,
+            arrow_rows=args.batch_rows,
         )
     )
     result = {"startup_s": startup, "run_s": time.perf_counter() - t1, "rows": summary.rows_in}
@@ -240,10 +243,17 @@ WORKERS = {"floor": worker_floor, "local": worker_local, "spark": worker_spark, 
 # --- parent: run, sample memory, report -----------------------------------------------------------------
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (Linux /proc)."""
+IDLE_SHARE = 0.10
+"""Above this share of the machine's CPU used by other processes during a contender, the run is not
+idle and its figures are not recorded (a busy machine slows the floor and flatters Spark)."""
+
+
+def tree_usage(pid: int) -> tuple[int, dict[int, int]]:
+    """Resident memory of a process and all its descendants, and each one's CPU time in clock ticks
+    (Linux /proc)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -253,14 +263,22 @@ def tree_rss_bytes(pid: int) -> int:
             fields = stat.rsplit(")", 1)[1].split()
             children.setdefault(int(fields[1]), []).append(int(entry))
             rss[int(entry)] = int(fields[21]) * page
+            cpu[int(entry)] = int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             continue
-    total, stack = 0, [pid]
+    total, seen, stack = 0, {}, [pid]
     while stack:
         current = stack.pop()
         total += rss.get(current, 0)
+        seen[current] = cpu.get(current, 0)
         stack.extend(children.get(current, []))
-    return total
+    return total, seen
+
+
+def machine_busy_ticks() -> int:
+    """CPU time spent by every process since boot, in clock ticks (/proc/stat, all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
 
 
 def measure(
@@ -272,14 +290,20 @@ def measure(
         "--output", str(out), "--threads", str(args.threads), "--batch-rows", str(args.batch_rows),
         "--rows-per-part", str(args.rows_per_part), "--spark-master", args.spark_master,
     ] + (["--log"] if log else [])  # fmt: skip
+    load_before = os.getloadavg()[0]
+    busy_before, started = machine_busy_ticks(), time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = 0
+    ticks: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss_bytes(process.pid))
+            rss, cpu = tree_usage(process.pid)
+            peak = max(peak, rss)
+            for pid, used in cpu.items():
+                ticks[pid] = max(ticks.get(pid, 0), used)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -287,10 +311,16 @@ def measure(
     stdout, _ = process.communicate()
     done.set()
     sampler.join()
+    wall = time.perf_counter() - started
+    others = machine_busy_ticks() - busy_before - sum(ticks.values())
+    capacity = wall * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
     if process.returncode != 0:
         raise SystemExit(f"{kind} failed with exit code {process.returncode}")
     result: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
     result["peak_gb"] = peak / 1e9
+    result["load_before"] = load_before
+    result["load_after"] = os.getloadavg()[0]
+    result["others_cpu_share"] = max(0.0, others / capacity)
     return result
 
 
@@ -337,22 +367,29 @@ def main() -> None:
     results[f"local engine, {quarter_rows:,} rows"] = measure("local", args, quarter, models, log=False)
     if not args.skip_spark:
         results[f"spark {args.spark_master}"] = measure("spark", args, root / "input", models, log=False)
+        results[f"spark {args.spark_master}, {quarter_rows:,} rows"] = measure(
+            "spark", args, quarter, models, log=False
+        )
 
     floor = results["floor (pyarrow + onnxruntime)"]
     floor_rate = floor["rows"] / floor["run_s"]
     print(f"\n{'contender':<40} {'rows':>10} {'start s':>8} {'run s':>8} {'rows/s':>10} "
-          f"{'rows/s/core':>11} {'peak GB':>8} {'vs floor':>8}")  # fmt: skip
+          f"{'rows/s/core':>11} {'peak GB':>8} {'vs floor':>8} {'load before/after':>17} {'others':>6}")  # fmt: skip
     for name, r in results.items():
         rate = r["rows"] / r["run_s"]
         print(f"{name:<40} {int(r['rows']):>10,} {r['startup_s']:>8.1f} {r['run_s']:>8.1f} {rate:>10,.0f} "
-              f"{rate / cores:>11,.0f} {r['peak_gb']:>8.2f} {rate / floor_rate:>8.2f}")  # fmt: skip
+              f"{rate / cores:>11,.0f} {r['peak_gb']:>8.2f} {rate / floor_rate:>8.2f} "
+              f"{r['load_before']:>8.2f}/{r['load_after']:<8.2f} {r['others_cpu_share']:>6.0%}")  # fmt: skip
     local = results["local engine"]
     small = results[f"local engine, {quarter_rows:,} rows"]
     print(f"\nlocal engine / floor: {local['rows'] / local['run_s'] / floor_rate:.2f} (target >= 0.90)")
     if not args.skip_spark:
         spark = results[f"spark {args.spark_master}"]
+        spark_small = results[f"spark {args.spark_master}, {quarter_rows:,} rows"]
         print(f"spark / floor: {spark['rows'] / spark['run_s'] / floor_rate:.2f} (target >= 0.45), "
               f"start-up {spark['startup_s']:.1f} s apart")  # fmt: skip
+        print(f"spark peak memory at {int(spark['rows']):,} rows vs {quarter_rows:,} rows: "
+              f"{spark['peak_gb']:.2f} GB vs {spark_small['peak_gb']:.2f} GB (flat = streaming)")  # fmt: skip
     print(f"local peak memory at {int(local['rows']):,} rows vs {quarter_rows:,} rows: "
           f"{local['peak_gb']:.2f} GB vs {small['peak_gb']:.2f} GB (flat = streaming)")  # fmt: skip
     ratios = {
@@ -366,11 +403,21 @@ def main() -> None:
     }
     if not args.skip_spark:
         ratios["spark rows/s / floor rows/s"] = spark["rows"] / spark["run_s"] / floor_rate
+        ratios["spark peak memory at a quarter of the rows / at all rows"] = (
+            spark_small["peak_gb"] / spark["peak_gb"]
+        )
     figures = {}
     for name, r in results.items():
         figures[f"{name} rows/s"] = r["rows"] / r["run_s"]
         figures[f"{name} start-up s"] = r["startup_s"]
         figures[f"{name} peak GB"] = r["peak_gb"]
+    busy = {name: r["others_cpu_share"] for name, r in results.items() if r["others_cpu_share"] > IDLE_SHARE}
+    if busy:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
+        raise SystemExit(
+            f"not recorded: the machine was not idle (other processes used {shares} of its CPU, "
+            f"limit {IDLE_SHARE:.0%}); rerun on a quiet machine"
+        )
     bench_results.record(
         args,
         "batch",

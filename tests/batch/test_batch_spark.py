@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -110,3 +111,72 @@ def test_spark_scoring_with_the_feast_spark_join(tmp_path, spark, feature_world,
     np.testing.assert_allclose(got["score"], want["score"], rtol=1e-6, atol=1e-6)
     reasons = _read(tmp_path / "spark" / "quarantine").set_index("request_id")["quarantine_reason"]
     assert reasons[applications.loc[5, "request_id"]] == f"invalid_value:{choice.name}"
+
+
+def _error_line(result) -> str:
+    assert result.returncode != 0, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr, result.stderr[-2_000:]
+    return lines[-1]
+
+
+def test_a_multi_million_row_input_scores_on_default_settings(tmp_path, models_dir, package) -> None:
+    """The default path (the CLI, `local[*]`, the default driver memory) scores millions of rows and
+    accounts for every one, so it cannot silently go back to running out of memory."""
+    from batch.conftest import cli_env, run_cli
+
+    block = scoring_table(package, 250_000, seed=31, bad_every=1_000)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = 8
+    for i in range(files):
+        ids = pa.array([f"m{i}-{n}" for n in range(block.num_rows)], pa.string())
+        pq.write_table(block.set_column(0, "request_id", ids), folder / f"part-{i}.parquet")
+    out = tmp_path / "out"
+    env = cli_env(tmp_path, models_dir)
+    result = run_cli(["score", "--engine", "spark", "--input", str(folder), "--output", str(out)], env, 900)
+    assert result.returncode == 0, result.stderr[-2_000:]
+    summary = json.loads((out / "_SUCCESS").read_text())
+    assert summary["rows_in"] == files * block.num_rows == 2_000_000
+    assert summary["rows_in"] == summary["scored"] + summary["quarantined"]
+    assert summary["quarantined"] == files * 250
+    scored = ds.dataset(out / "scores", format="parquet").count_rows()
+    quarantined = ds.dataset(out / "quarantine", format="parquet").count_rows()
+    logged = ds.dataset(tmp_path / "prediction-log", format="parquet", partitioning="hive").count_rows()
+    assert (scored, quarantined, logged) == (summary["scored"], summary["quarantined"], summary["scored"])
+
+
+def test_too_little_spark_memory_is_one_line_naming_the_setting(tmp_path, models_dir, package) -> None:
+    from batch.conftest import cli_env, run_cli
+
+    source = write_input(scoring_table(package, 100, seed=32), tmp_path / "in")
+    env = cli_env(tmp_path, models_dir, STEELTHREAD_SPARK_DRIVER_MEMORY="100m")
+    out = tmp_path / "out"
+    line = _error_line(
+        run_cli(["score", "--engine", "spark", "--input", str(source), "--output", str(out)], env)
+    )
+    assert "out of memory" in line, line
+    assert "STEELTHREAD_SPARK_DRIVER_MEMORY" in line, line
+    assert not (out / "_SUCCESS").exists()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "java.lang.OutOfMemoryError: Java heap space",
+        "org.apache.arrow.memory.OutOfMemoryException: Memory was leaked by query",
+        "ExecutorLostFailure (executor 3 exited caused by one of the running tasks)",
+        "org.apache.spark.SparkException: Python worker exited unexpectedly (crashed)",
+    ],
+)
+def test_spark_failures_with_a_memory_remedy_name_the_setting(failure) -> None:
+    from steelthread_batch.errors import BatchInputError
+    from steelthread_batch.spark_session import spark_errors
+
+    hint = r"STEELTHREAD_SPARK_DRIVER_MEMORY.*spark\.executor\.memory"
+    with pytest.raises(BatchInputError, match=hint), spark_errors():
+        raise RuntimeError(f"An error occurred while calling o123.parquet.\n: {failure}")
+    with pytest.raises(BatchInputError, match="JVM stopped answering"), spark_errors():
+        raise ConnectionRefusedError(111, "Connection refused")
+    with pytest.raises(KeyError), spark_errors():  # anything else keeps its own error
+        raise KeyError("not a resource problem")

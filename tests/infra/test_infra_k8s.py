@@ -60,6 +60,7 @@ SPARK_POD = {
         "cores": {"type": "integer", "minimum": 1},
         "coreLimit": {"type": "string"},
         "memory": {"type": "string", "pattern": "^[0-9]+[kmgt]$"},
+        "memoryOverhead": {"type": "string", "pattern": "^[0-9]+[kmgt]$"},
         "instances": {"type": "integer", "minimum": 1},
         "serviceAccount": {"type": "string"},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -208,6 +209,20 @@ def test_spark_application_runs_the_batch_cli_from_the_batch_image(load_yaml_doc
     assert spec["sparkConf"]["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
     role_bindings = by_kind(load_yaml_docs, "RoleBinding")
     assert any(s["name"] == "steelthread-batch" for rb in role_bindings.values() for s in rb["subjects"])
+
+
+def test_spark_application_carries_the_engines_settings_and_explicit_memory(load_yaml_docs: Load) -> None:
+    """What the embedded session sets (`job_conf`) the cluster run sets too, and its memory is explicit:
+    the Python workers live outside the executor heap, in the overhead."""
+    from steelthread_batch.spark_session import job_conf
+
+    (app,) = by_kind(load_yaml_docs, "SparkApplication").values()
+    spec = app["spec"]
+    for key, value in job_conf().items():
+        assert spec["sparkConf"].get(key) == value, key
+    for role in ("driver", "executor"):
+        assert spec[role]["memory"], role
+        assert spec[role]["memoryOverhead"], role
 
 
 def test_spark_version_matches_the_locked_pyspark() -> None:

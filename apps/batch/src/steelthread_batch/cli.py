@@ -125,6 +125,7 @@ def score(
                 shuffle_partitions=settings.spark_shuffle_partitions,
                 driver_memory=settings.spark_driver_memory,
                 threads=settings.batch_threads or 1,
+                arrow_rows=settings.batch_arrow_rows,
                 feature_settings=_feature_settings(),
             )
         )
