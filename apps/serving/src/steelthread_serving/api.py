@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,17 +21,28 @@ from steelthread_contracts import (
     PredictionResponse,
 )
 from steelthread_contracts.package import Task
+from steelthread_serving.auth import API_KEY_HEADER
 from steelthread_serving.errors import ApiError
+from steelthread_serving.routes import JsonBytesRoute, ServingRoute
 from steelthread_serving.state import AppState
 from steelthread_serving.usecase import TEXTS, USE_CASE
 
-API_KEY_HEADER = "X-API-Key"
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="One of STEELTHREAD_API_KEYS.")
+"""Declares the key in the OpenAPI document; the check itself is `auth.authenticate`, which every `/v1`
+route's class (routes.py) runs before the body is read."""
 
+INTERNAL_ERROR: dict[int | str, dict[str, object]] = {
+    500: {"model": ErrorBody, "description": "Unexpected failure; the server logs it under `request_id`."},
+}
+JSON_BODY: dict[int | str, dict[str, object]] = {
+    415: {"model": ErrorBody, "description": "The body is not JSON (`Content-Type: application/json`)."},
+}
+"""What the routes with a body answer besides the common errors."""
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorBody, "description": "Missing or unknown API key."},
+    401: {"model": ErrorBody, "description": "Missing, repeated or unknown API key."},
     413: {"model": ErrorBody, "description": "Request body too large."},
     422: {"model": ErrorBody, "description": "Invalid request; `field` names the culprit."},
+    **INTERNAL_ERROR,
 }
 
 
@@ -46,53 +56,56 @@ async def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
-async def require_api_key(state: State, key: Annotated[str | None, Depends(_api_key)] = None) -> None:
-    """Compare against every configured key in constant time, so timing reveals nothing."""
-    if key is None:
-        raise ApiError(401, ErrorCode.UNAUTHORIZED, f"missing {API_KEY_HEADER} header", API_KEY_HEADER)
-    supplied = key.encode()
-    matched = False
-    for candidate in state.api_keys:
-        matched |= hmac.compare_digest(supplied, candidate)
-    if not matched:
-        raise ApiError(401, ErrorCode.UNAUTHORIZED, "unknown API key", API_KEY_HEADER)
-
-
-v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
-ops = APIRouter()
-
-
-@v1.post(
-    "/predictions",
-    tags=["predictions"],
-    response_model=PredictionResponse,
-    description=TEXTS.predict_description,
+v1 = APIRouter(
+    prefix="/v1", dependencies=[Depends(_api_key)], responses=ERROR_RESPONSES, route_class=ServingRoute
 )
-async def predict(body: PredictionRequest, state: State) -> Response:
+ops = APIRouter(responses=INTERNAL_ERROR)
+
+
+async def predict(body: PredictionRequest, request: Request) -> bytes:
     """The use case's score for one request and the decision that follows (its text in the API document
     is the use case's `texts.predict_description`)."""
     # The service answers JSON bytes in the declared `response_model`'s shape (service.py says why), so
-    # FastAPI neither re-validates nor re-serialises them; the model still documents the contract.
-    # Valid, authorised requests are answered by `hotpath.PredictionHotPath` before they get here; this
-    # route declares the contract, renders every error, and answers all when the hot path is off.
-    return Response(content=await state.service.predict(body), media_type="application/json")
+    # nothing re-validates or re-serialises them; the model still documents the contract.
+    state: AppState = request.app.state.steelthread
+    if body.request_id is not None:  # the answer's id is the request's: the X-Request-ID header says it too
+        request.state.request_id = body.request_id
+    return await state.service.predict(body, request.state.request_id)
 
 
-@v1.post(
-    "/predictions/batch",
-    tags=["predictions"],
-    response_model=BatchPredictionResponse,
-    description=TEXTS.batch_description,
-)
-async def predict_batch(body: BatchPredictionRequest, state: State) -> Response:
+async def predict_batch(body: BatchPredictionRequest, request: Request) -> bytes:
     """Up to `MAX_BATCH_SIZE` requests in one call; each is answered and logged as if sent alone."""
     # Predicted concurrently, so their features are read in one round trip and scored in one model run
     # (batching.py); gather keeps the answers in the items' order.
+    state: AppState = request.app.state.steelthread
     items = await asyncio.gather(*(state.service.predict(item) for item in body.items))
-    return Response(content=b'{"items":[%s]}' % b",".join(items), media_type="application/json")
+    return b'{"items":[%s]}' % b",".join(items)
 
 
-@v1.post("/feedback", status_code=202, tags=["feedback"])
+# Both answer JSON bytes: JsonBytesRoute parses with orjson and validates the body itself (routes.py).
+v1.add_api_route(
+    "/predictions",
+    predict,
+    methods=["POST"],
+    tags=["predictions"],
+    response_model=PredictionResponse,
+    description=TEXTS.predict_description,
+    responses=JSON_BODY,
+    route_class_override=JsonBytesRoute,
+)
+v1.add_api_route(
+    "/predictions/batch",
+    predict_batch,
+    methods=["POST"],
+    tags=["predictions"],
+    response_model=BatchPredictionResponse,
+    description=TEXTS.batch_description,
+    responses=JSON_BODY,
+    route_class_override=JsonBytesRoute,
+)
+
+
+@v1.post("/feedback", status_code=202, tags=["feedback"], responses=JSON_BODY)
 async def feedback(body: FeedbackRecord, state: State) -> FeedbackAccepted:
     """Record an observed outcome; monitoring joins it with the prediction log by `request_id`."""
     state.feedback.append(body)

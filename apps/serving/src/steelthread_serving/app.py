@@ -7,18 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from steelthread_contracts.logs import throttle
 from steelthread_serving.access_log import AccessLog
 from steelthread_serving.api import ops, v1
+from steelthread_serving.auth import KeyRing
 from steelthread_serving.docs_ui import install_docs
 from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.features import logger as features_logger
 from steelthread_serving.flags import ServingFlags
-from steelthread_serving.hotpath import PredictionHotPath, ServingAPI
 from steelthread_serving.metrics import ServingMetrics
-from steelthread_serving.middleware import BodyLimit, RequestMetrics
+from steelthread_serving.middleware import BodyLimit, RequestIds, RequestMetrics
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
@@ -58,7 +59,7 @@ def build_state(
     )
     state = AppState(
         settings=settings,
-        api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
+        keys=KeyRing.of_keys(k.get_secret_value() for k in settings.api_keys),
         flags=flags,
         metrics=metrics,
         service=service,
@@ -98,12 +99,15 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def create_app(
-    settings: ServingSettings | None = None, *, hot_path: bool = True, flags: ServingFlags | None = None
-) -> FastAPI:
-    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two). `flags` already
-    opened (the CLI opens them before the server starts, so a bad flag file is one line and exit 2) are
-    closed with the app; without, the app opens its own."""
+def operation_id(route: APIRoute) -> str:
+    """The operation's id in the API document is its endpoint's name (`predict`, `predict_batch`), which
+    generated clients use as method names; FastAPI's default appends the path and method."""
+    return route.name
+
+
+def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags | None = None) -> FastAPI:
+    """The app. `flags` already opened (the CLI opens them before the server starts, so a bad flag file
+    is one line and exit 2) are closed with the app; without, the app opens its own."""
     settings = settings or ServingSettings()
     metrics = ServingMetrics()
 
@@ -117,13 +121,14 @@ def create_app(
         finally:
             await state.aclose()
 
-    app = ServingAPI(
+    app = FastAPI(
         title=TEXTS.api_title,
         version=API_VERSION,
         summary=TEXTS.api_description,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_docs(app)
     install_error_handlers(app)
@@ -133,10 +138,9 @@ def create_app(
     # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
-    if hot_path:  # ahead of the whole stack: it checks the length and counts its answers itself
-        app.hot_path = PredictionHotPath(app, settings.max_body_bytes)
-    if settings.access_log:
-        app.access_log = AccessLog(app.dispatch)
+    app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too
+    if settings.access_log:  # outermost: one line per answer, whatever answered it
+        app.add_middleware(AccessLog)
     for noisy in (service_logger, features_logger):  # warnings every request meets during an outage
         throttle(noisy, settings.log_repeat_interval_s)
     return app

@@ -143,6 +143,9 @@ class ServingSettings(DeploymentSettings):
             raise ValueError("set at least one key (comma-separated) in STEELTHREAD_API_KEYS")
         for key in keys:
             raw = key.get_secret_value()
+            if not (raw.isascii() and raw.isprintable()) or " " in raw:
+                # A header carries bytes: a key outside visible ASCII would depend on a client's encoding.
+                raise ValueError("API keys must be visible ASCII characters (no spaces, no accents)")
             if raw.lower() in PLACEHOLDER_KEYS or len(raw) < MIN_KEY_LENGTH:
                 raise ValueError(
                     f"placeholder or too-short API key rejected (need >= {MIN_KEY_LENGTH} chars, "

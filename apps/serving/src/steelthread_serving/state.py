@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from steelthread_serving.auth import KeyRing
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.metrics import ServingMetrics
@@ -17,7 +18,7 @@ from steelthread_serving.sinks import RecordSink
 @dataclass
 class AppState:
     settings: ServingSettings
-    api_keys: tuple[bytes, ...]
+    keys: KeyRing
     flags: ServingFlags
     metrics: ServingMetrics
     service: PredictionService
