@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,9 +22,10 @@ from steelthread_contracts import (
     PredictionResponse,
 )
 from steelthread_contracts.package import Task
-from steelthread_serving.auth import API_KEY_HEADER
+from steelthread_serving.auth import API_KEY_HEADER, Principal, require
 from steelthread_serving.errors import ApiError
-from steelthread_serving.routes import JsonBytesRoute, ServingRoute
+from steelthread_serving.routes import SCOPE_EXTENSION, JsonBytesRoute, ServingRoute
+from steelthread_serving.scopes import KeyScope
 from steelthread_serving.state import AppState
 from steelthread_serving.usecase import TEXTS, USE_CASE
 
@@ -35,13 +37,23 @@ INTERNAL_ERROR: dict[int | str, dict[str, object]] = {
     500: {"model": ErrorBody, "description": "Unexpected failure; the server logs it under `request_id`."},
 }
 JSON_BODY: dict[int | str, dict[str, object]] = {
+    408: {"model": ErrorBody, "description": "The body did not arrive in time; the connection closes."},
     415: {"model": ErrorBody, "description": "The body is not JSON (`Content-Type: application/json`)."},
 }
 """What the routes with a body answer besides the common errors."""
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "Missing, repeated or unknown API key."},
+    403: {
+        "model": ErrorBody,
+        "description": "The key lacks the scope the operation (`x-required-scope`) or `explain` needs.",
+    },
     413: {"model": ErrorBody, "description": "Request body too large."},
     422: {"model": ErrorBody, "description": "Invalid request; `field` names the culprit."},
+    429: {
+        "model": ErrorBody,
+        "description": "The key's rate limit (`STEELTHREAD_RATE_LIMIT`) is exhausted; see `Retry-After`.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
     **INTERNAL_ERROR,
 }
 
@@ -62,24 +74,61 @@ v1 = APIRouter(
 ops = APIRouter(responses=INTERNAL_ERROR)
 
 
-async def predict(body: PredictionRequest, request: Request) -> bytes:
+REPLAYED_HEADER = "Idempotent-Replayed"
+PREDICTION_ERRORS: dict[int | str, dict[str, object]] = {
+    **JSON_BODY,
+    409: {"model": ErrorBody, "description": "The `request_id` was used with another body (idempotency)."},
+}
+
+
+def _scope(needs: KeyScope) -> dict[str, object]:
+    """The route's required key scope, checked by its route class and stated in the API document."""
+    return {SCOPE_EXTENSION: needs.value}
+
+
+async def _answer(state: AppState, principal: Principal, item: PredictionRequest) -> tuple[bytes, bool]:
+    """One prediction: the stored answer when its `request_id` was answered in the window (idempotency.py),
+    else the service's; and whether it was a replay."""
+    if item.explain:
+        require(principal, KeyScope.EXPLAIN, "explain")
+    if item.request_id is None:
+        return await state.service.predict(item, client=principal.owner), False
+    return await state.idempotency.answer(
+        principal.owner,
+        item.request_id,
+        item,
+        lambda: state.service.predict(item, client=principal.owner),
+    )
+
+
+async def predict(body: PredictionRequest, request: Request) -> Response:
     """The use case's score for one request and the decision that follows (its text in the API document
     is the use case's `texts.predict_description`)."""
     # The service answers JSON bytes in the declared `response_model`'s shape (service.py says why), so
     # nothing re-validates or re-serialises them; the model still documents the contract.
     state: AppState = request.app.state.steelthread
-    if body.request_id is not None:  # the answer's id is the request's: the X-Request-ID header says it too
-        request.state.request_id = body.request_id
-    return await state.service.predict(body, request.state.request_id)
+    principal: Principal = request.state.principal
+    if body.explain:
+        require(principal, KeyScope.EXPLAIN, "explain")
+    if body.request_id is None:  # the answer's id is the HTTP request's (its X-Request-ID header)
+        answer = await state.service.predict(body, request.state.request_id, client=principal.owner)
+        return Response(answer, media_type="application/json")
+    request.state.request_id = body.request_id
+    answer, replayed = await _answer(state, principal, body)
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
+    return Response(answer, media_type="application/json", headers=headers)
 
 
-async def predict_batch(body: BatchPredictionRequest, request: Request) -> bytes:
+async def predict_batch(body: BatchPredictionRequest, request: Request) -> Response:
     """Up to `MAX_BATCH_SIZE` requests in one call; each is answered and logged as if sent alone."""
     # Predicted concurrently, so their features are read in one round trip and scored in one model run
     # (batching.py); gather keeps the answers in the items' order.
     state: AppState = request.app.state.steelthread
-    items = await asyncio.gather(*(state.service.predict(item) for item in body.items))
-    return b'{"items":[%s]}' % b",".join(items)
+    principal: Principal = request.state.principal
+    if any(item.explain for item in body.items):  # refused before any item is answered
+        require(principal, KeyScope.EXPLAIN, "explain")
+    items = await asyncio.gather(*(_answer(state, principal, item) for item in body.items))
+    return Response(b'{"items":[%s]}' % b",".join(a for a, _ in items), media_type="application/json")
 
 
 # Both answer JSON bytes: JsonBytesRoute parses with orjson and validates the body itself (routes.py).
@@ -90,7 +139,8 @@ v1.add_api_route(
     tags=["predictions"],
     response_model=PredictionResponse,
     description=TEXTS.predict_description,
-    responses=JSON_BODY,
+    responses=PREDICTION_ERRORS,
+    openapi_extra=_scope(KeyScope.PREDICT),
     route_class_override=JsonBytesRoute,
 )
 v1.add_api_route(
@@ -100,15 +150,24 @@ v1.add_api_route(
     tags=["predictions"],
     response_model=BatchPredictionResponse,
     description=TEXTS.batch_description,
-    responses=JSON_BODY,
+    responses=PREDICTION_ERRORS,
+    openapi_extra=_scope(KeyScope.PREDICT),
     route_class_override=JsonBytesRoute,
 )
 
 
-@v1.post("/feedback", status_code=202, tags=["feedback"], responses=JSON_BODY)
-async def feedback(body: FeedbackRecord, state: State) -> FeedbackAccepted:
+@v1.post(
+    "/feedback",
+    status_code=202,
+    tags=["feedback"],
+    responses=JSON_BODY,
+    openapi_extra=_scope(KeyScope.FEEDBACK),
+)
+async def feedback(body: FeedbackRecord, request: Request, state: State) -> FeedbackAccepted:
     """Record an observed outcome; monitoring joins it with the prediction log by `request_id`."""
-    state.feedback.append(body)
+    principal: Principal = request.state.principal
+    # Stored with the key's owner (never the key), so a wrong label can be traced to who sent it.
+    state.feedback.append_json(orjson.dumps(body.model_dump(mode="json") | {"client": principal.owner}))
     state.metrics.feedback.labels(label=_feedback_label(body.observed_label)).inc()
     return FeedbackAccepted(request_id=body.request_id)
 
@@ -119,7 +178,7 @@ def _feedback_label(label: float | str) -> str:
     return "value" if USE_CASE.task is Task.REGRESSION else str(label)
 
 
-@v1.get("/model", tags=["model"])
+@v1.get("/model", tags=["model"], openapi_extra=_scope(KeyScope.PREDICT))
 async def model(state: State) -> ModelInfo:
     """What is serving, in which mode, and why."""
     return state.service.model_info()

@@ -18,9 +18,11 @@ from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.features import logger as features_logger
 from steelthread_serving.flags import ServingFlags
+from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
-from steelthread_serving.middleware import BodyLimit, RequestIds, RequestMetrics
+from steelthread_serving.middleware import BodyLimit, BodyTimeout, RequestIds, RequestMetrics
 from steelthread_serving.models import SkeletonModel
+from steelthread_serving.quotas import Quotas, parse_limits
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.service import logger as service_logger
@@ -59,7 +61,10 @@ def build_state(
     )
     state = AppState(
         settings=settings,
-        keys=KeyRing.of_keys(k.get_secret_value() for k in settings.api_keys),
+        keys=KeyRing.of_keys(k.get_secret_value() for k in settings.api_keys)
+        + KeyRing.of_scoped(settings.scoped_keys()),
+        idempotency=IdempotencyStore(settings.idempotency_window_s, settings.idempotency_max_entries),
+        quotas=Quotas(parse_limits(settings.rate_limit), settings.rate_limit_storage),
         flags=flags,
         metrics=metrics,
         service=service,
@@ -136,6 +141,7 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
     app.include_router(ops)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
     # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
+    app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
     app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too

@@ -7,14 +7,18 @@ route template so unknown paths cannot blow up label cardinality.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steelthread_contracts import ErrorBody, ErrorCode
-from steelthread_serving.metrics import ServingMetrics
+
+if TYPE_CHECKING:  # errors.py imports this module; settings import errors: keep the chain light
+    from steelthread_serving.metrics import ServingMetrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
@@ -79,20 +83,72 @@ class _BodyTooLargeError(Exception):
     pass
 
 
-async def _send_413(send: Send, limit: int, scope: Scope) -> None:
-    body = ErrorBody(
-        code=ErrorCode.PAYLOAD_TOO_LARGE,
-        message=f"request body exceeds {limit} bytes",
-        request_id=request_id(scope),
-    ).model_dump_json()
+class _BodyTooSlowError(Exception):
+    pass
+
+
+async def _refuse(send: Send, scope: Scope, status: int, code: ErrorCode, message: str) -> None:
+    """An error answer sent from a middleware, closing the connection (the rest of the body is unread)."""
+    body = ErrorBody(code=code, message=message, request_id=request_id(scope)).model_dump_json()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
         }
     )
     await send({"type": "http.response.body", "body": body.encode()})
+
+
+async def _send_413(send: Send, limit: int, scope: Scope) -> None:
+    await _refuse(send, scope, 413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body exceeds {limit} bytes")
+
+
+class BodyTimeout:
+    """408 and a closed connection when a request's body does not arrive in time.
+
+    A client that declares a length and sends the body slowly (or never) would otherwise hold a
+    connection and the request's task for as long as it likes. Each read of the body must deliver
+    within `timeout_s`; once the whole body is in, reads (waiting for a disconnect) are not timed.
+    """
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        complete = started = refused = False
+
+        async def timed_receive() -> Message:
+            # Answered here, as BodyLimit does: the framework turns an error from a body read into a 400.
+            nonlocal complete, refused
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                if not started and not refused:
+                    refused = True
+                    message = f"request body not received within {self.timeout_s:g} s"
+                    await _refuse(send, scope, 408, ErrorCode.REQUEST_TIMEOUT, message)
+                raise _BodyTooSlowError from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with contextlib.suppress(_BodyTooSlowError):
+            await self.app(scope, timed_receive, tracking_send)
 
 
 class BodyLimit:

@@ -29,11 +29,14 @@ from pydantic import BaseModel, ValidationError
 from steelthread_contracts import ErrorCode
 from steelthread_serving.auth import authenticate
 from steelthread_serving.errors import ApiError
+from steelthread_serving.scopes import KeyScope
 from steelthread_serving.state import AppState
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _CONTENT_TYPE = b"content-type"
+SCOPE_EXTENSION = "x-required-scope"
+"""The OpenAPI extension naming the key scope an operation needs (auth.KeyScope)."""
 
 
 def loads(body: bytes) -> Any:
@@ -66,10 +69,14 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-def check(request: Request) -> AppState:
-    """The checks before a `/v1` body is read: the key (401), then a JSON content type (415)."""
+async def check(request: Request, needs: KeyScope) -> AppState:
+    """The checks before a `/v1` body is read: the key (401) and its scope (403), its quota (429), then a
+    JSON content type (415). The caller is `request.state.principal` from here on."""
     state = app_state(request)
-    authenticate(request.scope, state.keys)
+    principal = authenticate(request.scope, state.keys, needs)
+    request.state.principal = principal
+    if state.quotas.limits:
+        await state.quotas.check(principal.owner)
     if request.scope["method"] in _BODY_METHODS:
         content_type = next((v for n, v in request.scope["headers"] if n == _CONTENT_TYPE), b"")
         if not is_json(content_type):
@@ -83,13 +90,22 @@ def check(request: Request) -> AppState:
 
 
 class ServingRoute(APIRoute):
-    """A `/v1` route: key and content type checked before the body, FastAPI's handler with orjson."""
+    """A `/v1` route: key and content type checked before the body, FastAPI's handler with orjson. The
+    route states the key scope it needs as `openapi_extra={SCOPE_EXTENSION: ...}` (in the API document)."""
+
+    @property
+    def needs(self) -> KeyScope:
+        scope = (self.openapi_extra or {}).get(SCOPE_EXTENSION)
+        if scope is None:
+            raise TypeError(f"{self.path}: a /v1 route states its key scope ({SCOPE_EXTENSION})")
+        return KeyScope(scope)
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
+        needs = self.needs
 
         async def route(request: Request) -> Response:
-            check(request)
+            await check(request, needs)
             return await handler(OrjsonRequest(request.scope, request.receive, request._send))
 
         return route
@@ -102,18 +118,20 @@ def _validation_error(exc: ValidationError) -> RequestValidationError:
 
 
 class JsonBytesRoute(ServingRoute):
-    """A route whose endpoint takes one validated body model and `request`, and answers JSON bytes."""
+    """A route whose endpoint takes one validated body model and `request`, and answers a `Response`
+    (JSON bytes)."""
 
     def get_route_handler(self) -> Handler:
         [param] = self.dependant.body_params
         model = cast(type[BaseModel], param.field_info.annotation)
         body_name, request_name = param.name, self.dependant.request_param_name
-        endpoint = cast(Callable[..., Coroutine[Any, Any, bytes]], self.endpoint)
+        endpoint = cast(Callable[..., Coroutine[Any, Any, Response]], self.endpoint)
+        needs = self.needs
         if request_name is None:
             raise TypeError(f"{self.path}: a JsonBytesRoute endpoint takes the request")
 
         async def route(request: Request) -> Response:
-            check(request)
+            await check(request, needs)
             try:
                 body = model.model_validate(loads(await request.body()))
             except ValidationError as exc:
@@ -122,7 +140,6 @@ class JsonBytesRoute(ServingRoute):
                 raise RequestValidationError(
                     [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
                 ) from None
-            answer = await endpoint(**{body_name: body, request_name: request})
-            return Response(answer, media_type="application/json")
+            return await endpoint(**{body_name: body, request_name: request})
 
         return route

@@ -78,11 +78,14 @@ class PredictionService:
     def flag_state(self) -> FlagState:
         return self.flags.current()
 
-    async def predict(self, request: PredictionRequest, request_id: str | None = None) -> bytes:
+    async def predict(
+        self, request: PredictionRequest, request_id: str | None = None, client: str | None = None
+    ) -> bytes:
         """The answer as JSON in `PredictionResponse`'s shape, built as a plain dict and serialised once
         with orjson: building the pydantic model (even unvalidated) and serialising it were ~3-4 % of the
         server's CPU in py-spy profiles. The tests validate answers against the contract. Its id is the
-        request's own, else `request_id` (the HTTP request's), else a new one."""
+        request's own, else `request_id` (the HTTP request's), else a new one; `client` (the API key's owner)
+        is logged with it."""
         started = time.perf_counter()
         state = self.flag_state()
         request_id = request.request_id or request_id or new_request_id()
@@ -162,6 +165,7 @@ class PredictionService:
                     "degraded_reason": degraded_reason,
                     "scores": scores,
                     "latency_ms": latency * 1000,
+                    "client": client,
                 },
                 option=orjson.OPT_UTC_Z,
             )

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from steelthread_serving.auth import KeyRing
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
+from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
+from steelthread_serving.quotas import Quotas
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
@@ -19,6 +21,8 @@ from steelthread_serving.sinks import RecordSink
 class AppState:
     settings: ServingSettings
     keys: KeyRing
+    idempotency: IdempotencyStore
+    quotas: Quotas
     flags: ServingFlags
     metrics: ServingMetrics
     service: PredictionService

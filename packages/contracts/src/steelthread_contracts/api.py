@@ -99,11 +99,15 @@ class ServingMode(StrEnum):
 
 class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     VALIDATION_ERROR = "validation_error"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    CONFLICT = "conflict"
+    REQUEST_TIMEOUT = "request_timeout"
+    RATE_LIMITED = "rate_limited"
     NOT_READY = "not_ready"
     INTERNAL_ERROR = "internal_error"
 
