@@ -23,6 +23,7 @@ from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyLimit, BodyTimeout, RequestIds, RequestMetrics
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.quotas import Quotas, parse_limits
+from steelthread_serving.quotas import logger as quotas_logger
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.service import logger as service_logger
@@ -147,6 +148,10 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
     app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too
     if settings.access_log:  # outermost: one line per answer, whatever answered it
         app.add_middleware(AccessLog)
-    for noisy in (service_logger, features_logger):  # warnings every request meets during an outage
+    for noisy in (
+        service_logger,
+        features_logger,
+        quotas_logger,
+    ):  # warnings every request meets during an outage
         throttle(noisy, settings.log_repeat_interval_s)
     return app
