@@ -11,12 +11,13 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from helpers.serving import API_KEY, APPLICATION, serve_env, serve_process
+from steelthread_serving.settings import ServingSettings
 
 DEADLINE_S = 1.0
 
@@ -86,10 +87,6 @@ def test_a_prompt_client_is_answered_and_kept_alive(url: str) -> None:
     assert (first.status_code, second.status_code) == (200, 200)
 
 
-def test_the_deadlines_are_settings(tmp_path: Path) -> None:
-    from pydantic import ValidationError
-
-    from steelthread_serving.settings import ServingSettings
-
+def test_the_deadlines_are_settings() -> None:
     with pytest.raises(ValidationError, match="body_timeout_s"):
         ServingSettings(api_keys=[API_KEY], body_timeout_s=0)  # type: ignore[list-item]

@@ -148,10 +148,7 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
     app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too
     if settings.access_log:  # outermost: one line per answer, whatever answered it
         app.add_middleware(AccessLog)
-    for noisy in (
-        service_logger,
-        features_logger,
-        quotas_logger,
-    ):  # warnings every request meets during an outage
+    # Warnings every request meets during an outage (a store down): at most one per interval and kind.
+    for noisy in (service_logger, features_logger, quotas_logger):
         throttle(noisy, settings.log_repeat_interval_s)
     return app
