@@ -123,7 +123,7 @@ class ApiClient:
         self._http.close()
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(initial=self.backoff_s, max=MAX_RETRY_AFTER_S)(state)
+        backoff = wait_exponential_jitter(self.backoff_s, MAX_RETRY_AFTER_S, jitter=self.backoff_s)(state)
         exc = state.outcome.exception() if state.outcome else None
         retry_after = exc.retry_after if isinstance(exc, ApiError) else None
         return max(backoff, retry_after or 0.0)
