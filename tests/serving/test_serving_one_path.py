@@ -138,7 +138,7 @@ def test_every_prediction_answer_is_counted_once_by_status(live: Live) -> None:
 def test_an_unexpected_failure_gets_the_apps_500_counted_once(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(self: PredictionService, request: object) -> None:
+    async def broken(self: PredictionService, *args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug, not a bad request")
 
     monkeypatch.setattr(PredictionService, "predict", broken)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from helpers.serving import API_KEY, APPLICATION, OTHER_KEY, free_port, running
 from steelthread_serving.settings import ServingSettings
@@ -76,7 +76,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 def test_replicas_share_a_quota_in_redis(settings: ServingSettings, redis_url: str) -> None:
     key = f"quota-key-{uuid.uuid4().hex}"
     shared = settings.model_copy(
-        update={"api_keys": [key], "rate_limit": "3/minute", "rate_limit_storage": redis_url}
+        update={"api_keys": [SecretStr(key)], "rate_limit": "3/minute", "rate_limit_storage": redis_url}
     )
     with (
         running(shared) as one,

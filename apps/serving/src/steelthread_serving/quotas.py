@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -41,9 +42,20 @@ def async_storage_uri(uri: str) -> str:
 class Quotas:
     def __init__(self, limits: list[RateLimitItem], storage_uri: str) -> None:
         self.limits = limits
-        uri = async_storage_uri(storage_uri)
-        options: dict[str, float | str | bool] = {"implementation": "redispy"} if "redis" in uri else {}
-        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(uri, **options))  # type: ignore[arg-type]
+        options: dict[str, Any] = {}
+        self._pool: Any = None
+        if storage_uri.startswith(("redis://", "rediss://")):
+            # Our own pool (redis-py, already a dependency), so the app can close it at shutdown.
+            import redis.asyncio
+
+            self._pool = redis.asyncio.ConnectionPool.from_url(storage_uri, socket_timeout=1.0)
+            options = {"implementation": "redispy", "connection_pool": self._pool}
+        storage = storage_from_string(async_storage_uri(storage_uri), **options)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.disconnect()
 
     async def check(self, owner: str) -> None:
         """Count one request of `owner`; the 429 when one of its limits is exhausted."""

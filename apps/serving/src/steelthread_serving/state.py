@@ -59,5 +59,6 @@ class AppState:
         self.service.close()
         self.feedback.close()
         self.flags.close()
+        await self.quotas.aclose()
         if self.features is not None:
             await self.features.aclose()
