@@ -75,7 +75,7 @@ class KeyRing:
 
 def supplied_key(scope: Scope) -> bytes:
     """The raw value of the one `X-API-Key` header, or the 401 for none or several."""
-    found = [value for name, value in scope["headers"] if name == _HEADER]
+    found: list[bytes] = [value for name, value in scope["headers"] if name == _HEADER]
     if not found:
         raise ApiError(401, ErrorCode.UNAUTHORIZED, f"missing {API_KEY_HEADER} header", API_KEY_HEADER)
     if len(found) > 1:

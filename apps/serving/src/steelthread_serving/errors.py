@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,7 +59,7 @@ def error_response(
     code: ErrorCode,
     message: str,
     field: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """The error answer, with the request's id in the body (the header carries it too)."""
     body = ErrorBody(code=code, message=message, field=field, request_id=request_id(request.scope))

@@ -133,8 +133,8 @@ class BodyTimeout:
             except TimeoutError:
                 if not started and not refused:
                     refused = True
-                    message = f"request body not received within {self.timeout_s:g} s"
-                    await _refuse(send, scope, 408, ErrorCode.REQUEST_TIMEOUT, message)
+                    why = f"request body not received within {self.timeout_s:g} s"
+                    await _refuse(send, scope, 408, ErrorCode.REQUEST_TIMEOUT, why)
                 raise _BodyTooSlowError from None
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message

@@ -51,7 +51,7 @@ class Quotas:
             self._pool = redis.asyncio.ConnectionPool.from_url(storage_uri, socket_timeout=1.0)
             options = {"implementation": "redispy", "connection_pool": self._pool}
         storage = storage_from_string(async_storage_uri(storage_uri), **options)
-        self._limiter = SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def aclose(self) -> None:
         if self._pool is not None:
