@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from steelthread_contracts.package import ALIASES
@@ -28,18 +28,19 @@ MIN_KEY_LENGTH = 16
 class ServingSettings(DeploymentSettings):
     """Settings of `steelthread-serve`; see docs/configuration.md for the generated reference."""
 
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list,
-        description=(
-            "Comma-separated API keys accepted in the X-API-Key header (at least 16 chars), each with the "
-            "predict, explain and feedback scopes; scoped keys: STEELTHREAD_API_KEYS_FILE."
-        ),
-    )
     api_keys_file: Path | None = Field(
         default=None,
         description=(
             "JSON file of scoped keys (a mounted secret): a list of {owner, sha256 (hex digest of the key), "
             "scopes (predict, explain, feedback, admin)}; the keys themselves are never stored."
+        ),
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validate_default=True,
+        description=(
+            "Comma-separated API keys accepted in the X-API-Key header (at least 16 chars), each with the "
+            "predict, explain and feedback scopes; scoped keys: STEELTHREAD_API_KEYS_FILE."
         ),
     )
     flags_path: Path = Field(
@@ -174,15 +175,12 @@ class ServingSettings(DeploymentSettings):
             raise ValueError("must be memory:// or a redis:// URL")
         return uri
 
-    @model_validator(mode="after")
-    def _some_key(self) -> ServingSettings:
-        if not self.api_keys and self.api_keys_file is None:
-            raise ValueError(
-                "set at least one key (comma-separated) in STEELTHREAD_API_KEYS, or STEELTHREAD_API_KEYS_FILE"
-            )
-        if self.api_keys_file is not None:
-            read_scoped_keys(self.api_keys_file)  # refused at start-up, not at the first request
-        return self
+    @field_validator("api_keys_file")
+    @classmethod
+    def _readable_key_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_scoped_keys(path)  # refused at start-up, not at the first request
+        return path
 
     def scoped_keys(self) -> list[ScopedKey]:
         return [] if self.api_keys_file is None else read_scoped_keys(self.api_keys_file)
@@ -211,7 +209,11 @@ class ServingSettings(DeploymentSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _reject_placeholders(cls, keys: list[SecretStr]) -> list[SecretStr]:
+    def _reject_placeholders(cls, keys: list[SecretStr], info: ValidationInfo) -> list[SecretStr]:
+        if not keys and info.data.get("api_keys_file") is None and "api_keys_file" in info.data:
+            raise ValueError(
+                "set at least one key (comma-separated) in STEELTHREAD_API_KEYS, or STEELTHREAD_API_KEYS_FILE"
+            )
         for key in keys:
             raw = key.get_secret_value()
             if not (raw.isascii() and raw.isprintable()) or " " in raw:
