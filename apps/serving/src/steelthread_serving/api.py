@@ -24,7 +24,7 @@ from steelthread_contracts import (
 from steelthread_contracts.package import Task
 from steelthread_serving.auth import API_KEY_HEADER, Principal, require
 from steelthread_serving.errors import ApiError
-from steelthread_serving.routes import SCOPE_EXTENSION, JsonBytesRoute, ServingRoute
+from steelthread_serving.routes import SCOPE_EXTENSION, JsonBytesRoute, ServingRoute, operation_id
 from steelthread_serving.scopes import KeyScope
 from steelthread_serving.state import AppState
 from steelthread_serving.usecase import TEXTS, USE_CASE
@@ -69,9 +69,13 @@ State = Annotated[AppState, Depends(app_state)]
 
 
 v1 = APIRouter(
-    prefix="/v1", dependencies=[Depends(_api_key)], responses=ERROR_RESPONSES, route_class=ServingRoute
+    prefix="/v1",
+    dependencies=[Depends(_api_key)],
+    responses=ERROR_RESPONSES,
+    route_class=ServingRoute,
+    generate_unique_id_function=operation_id,
 )
-ops = APIRouter(responses=INTERNAL_ERROR)
+ops = APIRouter(responses=INTERNAL_ERROR, generate_unique_id_function=operation_id)
 
 
 REPLAYED_HEADER = "Idempotent-Replayed"

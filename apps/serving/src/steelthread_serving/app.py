@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from steelthread_contracts.logs import throttle
 from steelthread_serving.access_log import AccessLog
@@ -25,6 +24,7 @@ from steelthread_serving.models import SkeletonModel
 from steelthread_serving.quotas import Quotas, parse_limits
 from steelthread_serving.quotas import logger as quotas_logger
 from steelthread_serving.registry import ModelRegistry
+from steelthread_serving.routes import operation_id
 from steelthread_serving.service import PredictionService
 from steelthread_serving.service import logger as service_logger
 from steelthread_serving.settings import ServingSettings
@@ -105,12 +105,6 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def operation_id(route: APIRoute) -> str:
-    """The operation's id in the API document is its endpoint's name (`predict`, `predict_batch`), which
-    generated clients use as method names; FastAPI's default appends the path and method."""
-    return route.name
-
-
 def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags | None = None) -> FastAPI:
     """The app. `flags` already opened (the CLI opens them before the server starts, so a bad flag file
     is one line and exit 2) are closed with the app; without, the app opens its own."""
@@ -136,10 +130,14 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
         redoc_url=None,
         generate_unique_id_function=operation_id,
     )
-    install_docs(app)
     install_error_handlers(app)
-    app.include_router(v1)
-    app.include_router(ops)
+    # The routers' routes go straight into the app's route list, first (the prediction route is matched
+    # before the docs pages): FastAPI's `include_router` keeps each router as a node that is matched on
+    # every request, a cost on the route that carries the traffic. The routes carry their router's
+    # prefix, dependencies and responses already.
+    for router in (v1, ops):
+        app.router.routes.extend(router.routes)
+    install_docs(app)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
     # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
     app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)

@@ -39,6 +39,12 @@ SCOPE_EXTENSION = "x-required-scope"
 """The OpenAPI extension naming the key scope an operation needs (auth.KeyScope)."""
 
 
+def operation_id(route: APIRoute) -> str:
+    """The operation's id in the API document is its endpoint's name (`predict`, `predict_batch`), which
+    generated clients use as method names; FastAPI's default appends the path and method."""
+    return route.name
+
+
 def loads(body: bytes) -> Any:
     """orjson's parse; what it refuses (a NaN literal, a 70-bit integer, a lone surrogate) the standard
     library decides, as FastAPI would, so a refusal names the field where it can instead of calling
