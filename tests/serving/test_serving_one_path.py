@@ -143,10 +143,41 @@ def test_an_unexpected_failure_gets_the_apps_500_counted_once(
 
     monkeypatch.setattr(PredictionService, "predict", broken)
     with live.client() as c:
-        r = c.post("/v1/predictions", json=APPLICATION)
+        r = c.post("/v1/predictions", json=APPLICATION, headers={"X-Request-ID": "bug-1"})
     assert r.status_code == 500
+    assert (r.headers["x-request-id"], r.json()["request_id"]) == ("bug-1", "bug-1")
+    assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-type"] == "application/json"
     error = ErrorBody.model_validate(r.json())
     assert error.code == "internal_error"
     assert "a bug" not in r.text
     assert _requests_by_status(live.url, "/v1/predictions") == {"500": 1.0}
+
+
+def test_every_answer_carries_its_request_id_and_the_security_headers(live: Live) -> None:
+    with httpx.Client(base_url=live.url, timeout=5) as c:
+        refused = c.post("/v1/predictions", json=APPLICATION, headers={"X-Request-ID": "client-id-1"})
+        made_up = c.post("/v1/predictions", json=APPLICATION, headers={"X-Request-ID": "has spaces"})
+        too_large = c.post(
+            "/v1/predictions",
+            content=b" " * (live.settings.max_body_bytes + 1),
+            headers={"X-API-Key": API_KEY, "X-Request-ID": "client-id-2"},
+        )
+        answered = c.post("/v1/predictions", json=APPLICATION, headers={"X-API-Key": API_KEY})
+        own_id = c.post(
+            "/v1/predictions", json=APPLICATION | {"request_id": "body-id"}, headers={"X-API-Key": API_KEY}
+        )
+        health = c.get("/healthz")
+        asset = c.get("/static/docs/swagger-ui.css")
+    assert (refused.headers["x-request-id"], refused.json()["request_id"]) == ("client-id-1", "client-id-1")
+    generated = made_up.headers["x-request-id"]
+    assert generated.startswith("req-")
+    assert made_up.json()["request_id"] == generated  # an invalid id is replaced, never echoed
+    assert (too_large.status_code, too_large.json()["request_id"]) == (413, "client-id-2")
+    assert answered.headers["x-request-id"] == answered.json()["request_id"]
+    assert own_id.headers["x-request-id"] == "body-id"
+    for r in (refused, made_up, too_large, answered, own_id, health):
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+    assert asset.status_code == 200
+    assert "no-store" not in asset.headers.get("cache-control", "")  # the docs' assets may be cached
