@@ -127,7 +127,7 @@ def test_the_scan_covers_the_places_figures_used_to_live() -> None:
         "docs/batch.md",
         "docs/training.md",
         "docs/adr/0009-one-row-transforms-and-batched-scoring.md",
-        "apps/serving/src/steelthread_serving/hotpath.py",
+        "apps/serving/src/steelthread_serving/batching.py",
         "packages/features/src/steelthread_features/online.py",
         "Makefile",
     ):

@@ -62,11 +62,11 @@ class Live:
 
 
 @contextmanager
-def running(settings: ServingSettings, *, hot_path: bool = True) -> Iterator[Live]:
+def running(settings: ServingSettings) -> Iterator[Live]:
     """The app under a real uvicorn server in a thread, ready, then shut down (and flushed)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, hot_path=hot_path),
+        create_app(settings),
         host="127.0.0.1",
         port=port,
         log_level="warning",

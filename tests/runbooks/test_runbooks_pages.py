@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from helpers.runbooks import sections
+from steelthread_contracts.degraded import degraded_reasons, unknown_entity
 from steelthread_contracts.usecase import load, registered
-from steelthread_serving.degraded import degraded_reasons, unknown_entity
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = REPO / "runbooks"

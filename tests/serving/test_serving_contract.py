@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -67,7 +68,10 @@ def test_feedback_is_accepted_and_stored(live: Live) -> None:
     assert r.json() == {"request_id": "abc-1", "accepted": True}
     files = list(live.settings.feedback_dir.glob("feedback-*.jsonl"))
     lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
-    assert lines == [{"request_id": "abc-1", "observed_label": 1, "observed_at": "2026-11-01T10:00:00Z"}]
+    owner = "key-" + hashlib.sha256(API_KEY.encode()).hexdigest()[:8]  # the key's owner, never the key
+    assert lines == [
+        {"request_id": "abc-1", "observed_label": 1, "observed_at": "2026-11-01T10:00:00Z", "client": owner}
+    ]
 
 
 def test_model_endpoint_says_what_serves_and_why(live: Live) -> None:
@@ -197,6 +201,14 @@ def test_feedback_needs_a_timezone_and_a_label_of_the_task(live: Live) -> None:
         )
     assert (naive.status_code, naive.json()["field"]) == (422, "observed_at")
     assert (label.status_code, label.json()["field"]) == (422, "observed_label")
+
+
+@pytest.mark.parametrize("number", ["1733000000000", 1733000000000, "1733000000.5", "2026"])
+def test_feedback_time_is_iso_8601_text_only(live: Live, number: object) -> None:
+    """A number, or a number in a string, is ambiguous (seconds? milliseconds?): refused."""
+    with live.client() as c:
+        r = c.post("/v1/feedback", json={"request_id": "x", "observed_label": 1, "observed_at": number})
+    assert (r.status_code, r.json()["field"]) == (422, "observed_at")
 
 
 def test_body_over_the_cap_gets_413(live: Live) -> None:

@@ -1,15 +1,21 @@
 """Schemathesis fuzzes the running app from its own OpenAPI document: no input may produce a 5xx, every
-answer must match the documented schema and status codes, and invalid input must be refused."""
+answer must match the documented schema and status codes, and invalid input must be refused. A quick run
+in every suite; a few hundred examples per operation in the slow-marked one."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
 from helpers.serving import API_KEY, Live
 
 
-def test_schemathesis_finds_no_failure(live: Live) -> None:
+@pytest.mark.parametrize(
+    "examples", [pytest.param(60, id="quick"), pytest.param(300, id="thorough", marks=pytest.mark.slow)]
+)
+def test_schemathesis_finds_no_failure(live: Live, examples: int) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -22,7 +28,7 @@ def test_schemathesis_finds_no_failure(live: Live) -> None:
             "--header",
             f"X-API-Key: {API_KEY}",
             "--max-examples",
-            "60",
+            str(examples),
             "--seed",
             "20261122",
             "--no-color",

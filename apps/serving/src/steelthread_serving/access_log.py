@@ -1,9 +1,9 @@
 """The access log, switched on by `STEELTHREAD_ACCESS_LOG=true`: one JSON line per answered request.
 
 Off by default: every prediction already has its record in the prediction log, and a line per request costs
-the server time. When on, it wraps the whole app (the prediction hot path included), so each answer is logged
-once, with the event name `access`, method, path, status, duration, and for a prediction the request id,
-mode and model version read from the answer itself.
+the server time. When on, it is the outermost middleware, so each answer is logged once, with the event name
+`access`, method, path, status, duration, and for a prediction the request id, mode and model version read
+from the answer itself.
 """
 
 from __future__ import annotations

@@ -11,16 +11,20 @@ from fastapi import FastAPI
 from steelthread_contracts.logs import throttle
 from steelthread_serving.access_log import AccessLog
 from steelthread_serving.api import ops, v1
+from steelthread_serving.auth import KeyRing
 from steelthread_serving.docs_ui import install_docs
 from steelthread_serving.errors import install_error_handlers
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.features import logger as features_logger
 from steelthread_serving.flags import ServingFlags
-from steelthread_serving.hotpath import PredictionHotPath, ServingAPI
+from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
-from steelthread_serving.middleware import BodyLimit, RequestMetrics
+from steelthread_serving.middleware import BodyLimit, BodyTimeout, RequestIds, RequestMetrics
 from steelthread_serving.models import SkeletonModel
+from steelthread_serving.quotas import Quotas, parse_limits
+from steelthread_serving.quotas import logger as quotas_logger
 from steelthread_serving.registry import ModelRegistry
+from steelthread_serving.routes import operation_id
 from steelthread_serving.service import PredictionService
 from steelthread_serving.service import logger as service_logger
 from steelthread_serving.settings import ServingSettings
@@ -58,7 +62,10 @@ def build_state(
     )
     state = AppState(
         settings=settings,
-        api_keys=tuple(k.get_secret_value().encode() for k in settings.api_keys),
+        keys=KeyRing.of_keys(k.get_secret_value() for k in settings.api_keys)
+        + KeyRing.of_scoped(settings.scoped_keys()),
+        idempotency=IdempotencyStore(settings.idempotency_window_s, settings.idempotency_max_entries),
+        quotas=Quotas(parse_limits(settings.rate_limit), settings.rate_limit_storage),
         flags=flags,
         metrics=metrics,
         service=service,
@@ -98,12 +105,9 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def create_app(
-    settings: ServingSettings | None = None, *, hot_path: bool = True, flags: ServingFlags | None = None
-) -> FastAPI:
-    """The app; `hot_path=False` leaves every request to FastAPI (tests compare the two). `flags` already
-    opened (the CLI opens them before the server starts, so a bad flag file is one line and exit 2) are
-    closed with the app; without, the app opens its own."""
+def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags | None = None) -> FastAPI:
+    """The app. `flags` already opened (the CLI opens them before the server starts, so a bad flag file
+    is one line and exit 2) are closed with the app; without, the app opens its own."""
     settings = settings or ServingSettings()
     metrics = ServingMetrics()
 
@@ -117,26 +121,32 @@ def create_app(
         finally:
             await state.aclose()
 
-    app = ServingAPI(
+    app = FastAPI(
         title=TEXTS.api_title,
         version=API_VERSION,
         summary=TEXTS.api_description,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
-    install_docs(app)
     install_error_handlers(app)
-    app.include_router(v1)
-    app.include_router(ops)
+    # The routers' routes go straight into the app's route list, first (the prediction route is matched
+    # before the docs pages): FastAPI's `include_router` keeps each router as a node that is matched on
+    # every request, a cost on the route that carries the traffic. The routes carry their router's
+    # prefix, dependencies and responses already.
+    for router in (v1, ops):
+        app.router.routes.extend(router.routes)
+    install_docs(app)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
     # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
+    app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
-    if hot_path:  # ahead of the whole stack: it checks the length and counts its answers itself
-        app.hot_path = PredictionHotPath(app, settings.max_body_bytes)
-    if settings.access_log:
-        app.access_log = AccessLog(app.dispatch)
-    for noisy in (service_logger, features_logger):  # warnings every request meets during an outage
+    app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too
+    if settings.access_log:  # outermost: one line per answer, whatever answered it
+        app.add_middleware(AccessLog)
+    # Warnings every request meets during an outage (a store down): at most one per interval and kind.
+    for noisy in (service_logger, features_logger, quotas_logger):
         throttle(noisy, settings.log_repeat_interval_s)
     return app

@@ -112,12 +112,14 @@ def serve(
         fail(f"STEELTHREAD_FLAGS_PATH: {exc}", ExitCode.USAGE)
 
     from steelthread_serving.app import create_app
+    from steelthread_serving.http_protocol import with_header_timeout
 
     config = uvicorn.Config(
         create_app(settings, flags=flags),
         log_level=log_level,
         log_config=None,  # uvicorn's lines go through configure_logging's JSON handler too
         timeout_graceful_shutdown=20,
+        http=with_header_timeout(settings.header_timeout_s),  # a slow client cannot hold a connection
         access_log=False,  # the app's own access log (STEELTHREAD_ACCESS_LOG) has the request's fields
     )
     # uvicorn handles SIGTERM and SIGINT itself: it stops accepting, lets answers finish and runs the

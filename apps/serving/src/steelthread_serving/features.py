@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from steelthread_contracts import PredictionRequest
+from steelthread_contracts.degraded import FEATURE_STORE_ERROR, FEATURE_STORE_TIMEOUT, STALE_FEATURES
 from steelthread_features.definitions import USE_CASE, feature_names
 from steelthread_features.online import (
     OnlineReader,
@@ -22,7 +23,6 @@ from steelthread_features.online import (
     online_vectors_async,
     open_reader,
 )
-from steelthread_serving.degraded import FEATURE_STORE_ERROR, FEATURE_STORE_TIMEOUT, STALE_FEATURES
 from steelthread_serving.usecase import UNKNOWN_ENTITY
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TypedDict
 
-from steelthread_serving.degraded import INVALID_SCORE_REASON, MODEL_ERROR_REASON
+from steelthread_contracts.degraded import INVALID_SCORE_REASON, MODEL_ERROR_REASON
 from steelthread_serving.features import FeatureVector
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.package import OnnxModel

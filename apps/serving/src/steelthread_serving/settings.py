@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from steelthread_contracts.package import ALIASES
 from steelthread_contracts.settings import DeploymentSettings
 from steelthread_contracts.usecase import active
+from steelthread_serving.quotas import parse_limits
+from steelthread_serving.scopes import ScopedKey, read_scoped_keys
 
 DEFAULT_FLAGS_PATH = Path(__file__).resolve().parents[2] / "flags.json"
 PLACEHOLDER_KEYS = frozenset(
@@ -26,9 +28,20 @@ MIN_KEY_LENGTH = 16
 class ServingSettings(DeploymentSettings):
     """Settings of `steelthread-serve`; see docs/configuration.md for the generated reference."""
 
+    api_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "JSON file of scoped keys (a mounted secret): a list of {owner, sha256 (hex digest of the key), "
+            "scopes (predict, explain, feedback, admin)}; the keys themselves are never stored."
+        ),
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated API keys accepted in the X-API-Key header (at least 16 chars).",
+        validate_default=True,
+        description=(
+            "Comma-separated API keys accepted in the X-API-Key header (at least 16 chars), each with the "
+            "predict, explain and feedback scopes; scoped keys: STEELTHREAD_API_KEYS_FILE."
+        ),
     )
     flags_path: Path = Field(
         default=DEFAULT_FLAGS_PATH,
@@ -84,6 +97,41 @@ class ServingSettings(DeploymentSettings):
         le=600_000,
         description="Pause between reconnection attempts and between replays of spilled records.",
     )
+    body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Each read of a request body must deliver within this time, else 408 and a close.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="A connection must send a request's whole headers within this time, else it is closed.",
+    )
+    rate_limit: str = Field(
+        default="",
+        description=(
+            "Per-key rate limits in the `limits` notation, `;`-separated (`100/second;5000/minute`); past "
+            "them 429 with Retry-After. Empty: no quotas."
+        ),
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where quotas are counted: `memory://` (per replica) or `redis://host:6379/0` (shared).",
+    )
+    idempotency_window_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=7 * 86_400,
+        description=(
+            "A prediction repeating a `request_id` within this window gets the stored answer (a different "
+            "body: 409); 0 turns replays off. Per replica: replicas share nothing."
+        ),
+    )
+    idempotency_max_entries: int = Field(
+        default=10_000, ge=1, description="Most answers kept for replays per replica (oldest out first)."
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
     access_log: bool = Field(
         default=False,
@@ -114,6 +162,29 @@ class ServingSettings(DeploymentSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limits(cls, text: str) -> str:
+        parse_limits(text)
+        return text
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, uri: str) -> str:
+        if not uri.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be memory:// or a redis:// URL")
+        return uri
+
+    @field_validator("api_keys_file")
+    @classmethod
+    def _readable_key_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_scoped_keys(path)  # refused at start-up, not at the first request
+        return path
+
+    def scoped_keys(self) -> list[ScopedKey]:
+        return [] if self.api_keys_file is None else read_scoped_keys(self.api_keys_file)
+
     @field_validator("onnx_providers", mode="before")
     @classmethod
     def _split_providers(cls, value: object) -> object:
@@ -138,11 +209,16 @@ class ServingSettings(DeploymentSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _reject_placeholders(cls, keys: list[SecretStr]) -> list[SecretStr]:
-        if not keys:
-            raise ValueError("set at least one key (comma-separated) in STEELTHREAD_API_KEYS")
+    def _reject_placeholders(cls, keys: list[SecretStr], info: ValidationInfo) -> list[SecretStr]:
+        if not keys and info.data.get("api_keys_file") is None and "api_keys_file" in info.data:
+            raise ValueError(
+                "set at least one key (comma-separated) in STEELTHREAD_API_KEYS, or STEELTHREAD_API_KEYS_FILE"
+            )
         for key in keys:
             raw = key.get_secret_value()
+            if not (raw.isascii() and raw.isprintable()) or " " in raw:
+                # A header carries bytes: a key outside visible ASCII would depend on a client's encoding.
+                raise ValueError("API keys must be visible ASCII characters (no spaces, no accents)")
             if raw.lower() in PLACEHOLDER_KEYS or len(raw) < MIN_KEY_LENGTH:
                 raise ValueError(
                     f"placeholder or too-short API key rejected (need >= {MIN_KEY_LENGTH} chars, "

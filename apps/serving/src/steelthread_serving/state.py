@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from steelthread_serving.auth import KeyRing
 from steelthread_serving.features import OnlineFeatures
 from steelthread_serving.flags import ServingFlags
+from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
+from steelthread_serving.quotas import Quotas
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.service import PredictionService
 from steelthread_serving.settings import ServingSettings
@@ -17,7 +20,9 @@ from steelthread_serving.sinks import RecordSink
 @dataclass
 class AppState:
     settings: ServingSettings
-    api_keys: tuple[bytes, ...]
+    keys: KeyRing
+    idempotency: IdempotencyStore
+    quotas: Quotas
     flags: ServingFlags
     metrics: ServingMetrics
     service: PredictionService
@@ -54,5 +59,6 @@ class AppState:
         self.service.close()
         self.feedback.close()
         self.flags.close()
+        await self.quotas.aclose()
         if self.features is not None:
             await self.features.aclose()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from steelthread_contracts.degraded import unknown_entity
 from steelthread_contracts.requests import ApiModels, api_models
 from steelthread_contracts.usecase import Texts
 from steelthread_features.definitions import USE_CASE
-from steelthread_serving.degraded import unknown_entity
 
 __all__ = [
     "JOIN_KEY",

@@ -11,6 +11,7 @@ checkers, the fields every use case's derived models have (`*Base`).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,11 +33,15 @@ def _whole_number(value: object) -> object:
     return value
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
 def _iso_timestamp(value: object) -> object:
-    """Only ISO 8601 text (or a datetime): a bare number is ambiguous (seconds? milliseconds?)."""
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 timestamp with timezone, e.g. 2026-11-01T10:00:00Z")
-    return value
+    """Only ISO 8601 text (or a datetime): a bare number is ambiguous (seconds? milliseconds?), and so is
+    a number in a string (`"1733000000000"`), which pydantic would read as a Unix time."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 timestamp with timezone, e.g. 2026-11-01T10:00:00Z")
 
 
 RequestId = Annotated[
@@ -53,10 +58,19 @@ ObservedAt = Annotated[AwareDatetime, BeforeValidator(_iso_timestamp)]
 
 
 class _Strict(BaseModel):
-    """Unknown fields are rejected and scalar fields are strict (`0` is no bool, `"5"` no amount), so a
-    misspelt or mistyped field never passes silently."""
+    """What a client sends: unknown fields are rejected and scalar fields are strict (`0` is no bool, `"5"`
+    no amount), so a misspelt or mistyped field never passes silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Answer(BaseModel):
+    """What the server answers: a reader ignores fields it does not know, so adding a field to an answer
+    stays a compatible change (docs/api-contract.md) for clients built on these models, and the published
+    schema does not forbid additional properties. Every field is always present in an answer (null when
+    empty), so the published schema marks every field required."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, json_schema_serialization_defaults_required=True)
 
 
 class Decision(StrEnum):
@@ -85,11 +99,15 @@ class ServingMode(StrEnum):
 
 class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     VALIDATION_ERROR = "validation_error"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    CONFLICT = "conflict"
+    REQUEST_TIMEOUT = "request_timeout"
+    RATE_LIMITED = "rate_limited"
     NOT_READY = "not_ready"
     INTERNAL_ERROR = "internal_error"
 
@@ -104,7 +122,7 @@ class PredictionRequestBase(_Strict):
         explain: bool = False
 
 
-class PredictionResponseBase(_Strict):
+class PredictionResponseBase(_Answer):
     """What every use case's answer has, besides the score (named by the use case's `texts.score_field`)."""
 
     if TYPE_CHECKING:
@@ -124,7 +142,7 @@ class BatchPredictionRequestBase(_Strict):
         items: list[PredictionRequestBase]
 
 
-class BatchPredictionResponseBase(_Strict):
+class BatchPredictionResponseBase(_Answer):
     if TYPE_CHECKING:
         items: list[PredictionResponseBase]
 
@@ -138,12 +156,12 @@ class FeedbackRecordBase(_Strict):
         observed_at: datetime
 
 
-class FeedbackAccepted(_Strict):
+class FeedbackAccepted(_Answer):
     request_id: RequestId
     accepted: bool = True
 
 
-class ModelInfo(_Strict):
+class ModelInfo(_Answer):
     """What `GET /v1/model` reports: what is serving and why."""
 
     mode: ServingMode
@@ -171,7 +189,7 @@ class ModelInfo(_Strict):
     )
 
 
-class ModelDescription(_Strict):
+class ModelDescription(_Answer):
     name: str
     version: str
     loaded_at: datetime
@@ -182,19 +200,22 @@ class ModelDescription(_Strict):
     )
 
 
-class RefusedPackage(_Strict):
+class RefusedPackage(_Answer):
     path: str
     reason: str
     refused_at: datetime
 
 
-class ErrorBody(_Strict):
+class ErrorBody(_Answer):
     """Every error answer has this shape; `code` is stable, `message` is for people."""
 
     code: ErrorCode
     message: str
     field: str | None = Field(default=None, description="Dotted path of the offending field.")
-    request_id: str | None = None
+    request_id: str | None = Field(
+        default=None,
+        description="The request's id (also in the `X-Request-ID` header), to quote when reporting it.",
+    )
 
 
 ModelInfo.model_rebuild()

@@ -60,6 +60,10 @@ class PredictionLogRecord(BaseModel):
     degraded_reason: str | None = None
     scores: list[ScoreRecord] = Field(default_factory=list, description="Every score computed.")
     latency_ms: float = Field(ge=0)
+    client: str | None = Field(
+        default=None,
+        description="Owner of the API key that asked (never the key); null for batch and older records.",
+    )
 
     @model_validator(mode="before")
     @classmethod

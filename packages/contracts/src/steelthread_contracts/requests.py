@@ -38,6 +38,7 @@ from steelthread_contracts.api import (
     ServingMode,
     _whole_number,
 )
+from steelthread_contracts.degraded import degraded_reasons
 from steelthread_contracts.package import Task
 from steelthread_contracts.usecase import RequestField, UseCase, UseCaseError, active_name, load
 
@@ -107,13 +108,22 @@ def _request_field(field: RequestField, enums: dict[str, type[StrEnum]]) -> tupl
         raise UseCaseError(f"request field {field.name!r} is a choice without choices")
     if all(isinstance(c, str) for c in field.choices):
         enum = _enum(field)
-        if enum.__name__ in enums or enum.__name__ in DERIVED:
+        if enum.__name__ in enums or enum.__name__ in DERIVED or enum.__name__ == "DegradedReason":
             raise UseCaseError(f"request field {field.name!r}: enum name {enum.__name__!r} is taken")
         enums[enum.__name__] = enum
         return enum, Field(**text)
     if all(isinstance(c, int) and not isinstance(c, bool) for c in field.choices):
         return cast(Any, Literal)[tuple(field.choices)], Field(**text)
     raise UseCaseError(f"request field {field.name!r}: choices must be all strings or all integers")
+
+
+def _degraded_reason(use_case: UseCase) -> type[StrEnum]:
+    """The closed set of reasons serving gives for this use case (`steelthread_contracts.degraded`), as an
+    enum, so the API document lists them."""
+    reasons = sorted(degraded_reasons(use_case.entity.name))
+    return cast(
+        "type[StrEnum]", StrEnum("DegradedReason", [(_member_name(r), r) for r in reasons], module=__name__)
+    )
 
 
 def _bounded(low: float, high: float, description: str) -> Any:
@@ -220,7 +230,10 @@ def build(use_case: UseCase) -> ApiModels:
                 description="True when the answer came from the fallback because the model could not answer."
             ),
         ),
-        "degraded_reason": (str | None, None),
+        "degraded_reason": (
+            _degraded_reason(use_case) | None,
+            Field(default=None, description="Why the fallback answered; null when `degraded` is false."),
+        ),
         "features": (
             dict[str, float | None] | None,
             Field(default=None, description="Feature values the model saw; only with `explain=true`."),

@@ -1,9 +1,11 @@
 """Why an answer came from the fallback: the closed set of `degraded_reason` values serving produces.
 
 Each reason is the `reason` label of `steelthread_degraded_predictions_total`, the answer's and the
-prediction log's `degraded_reason`. runbooks/degraded-answers.md says what each one means and what to do;
-tests/runbooks checks that page against `degraded_reasons` for every shipped use case, so a new reason
-cannot ship without its row. Names only: this module imports nothing of serving.
+prediction log's `degraded_reason`. It lives in the contracts so the API document can publish the set as
+an enum (`DegradedReason`, derived per use case by `steelthread_contracts.requests`) and clients see it.
+runbooks/degraded-answers.md says what each one means and what to do; tests/runbooks checks that page
+against `degraded_reasons` for every shipped use case, so a new reason cannot ship without its row. Names
+only: this module imports nothing.
 """
 
 from __future__ import annotations
