@@ -83,8 +83,9 @@ data: setup ## Generate data (ROWS), apply the Feast repo and materialise the on
 	$(RUN) steelthread-features apply
 	$(RUN) steelthread-features materialize
 
-train: setup ## Train, evaluate, gate, export ONNX and register a challenger in MLflow
-	$(RUN) steelthread-train run $(if $(TRAIN_ROWS),--rows $(TRAIN_ROWS),)
+train: setup ## Train, evaluate, gate, export ONNX and register a challenger in MLflow (TUNE=1: search first)
+	$(RUN) steelthread-train run $(if $(TRAIN_ROWS),--rows $(TRAIN_ROWS),) $(if $(TUNE),--tune,) \
+		--report-dir $(STEELTHREAD_DATA_DIR)/training/last-run
 
 promote: setup ## Promote VERSION to TO (staging|champion) with REASON, through the gates
 	$(RUN) steelthread-promote promote --version "$(VERSION)" --to "$(TO)" --reason "$(REASON)"

@@ -74,7 +74,7 @@ def local_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
     root = tmp_path_factory.mktemp("runbook-deployment")
     data_dir = root / "var"
     now = datetime.now(UTC)
-    # A healthy deployment: its model trained a week ago (the fixed synthetic date ages past ModelStale).
+    # A healthy deployment: its model trained a week ago, well inside the age SteelthreadModelStale allows.
     deployment = write_deployment(
         data_dir, 2000, now - timedelta(minutes=5), package_created_at=now - timedelta(days=7)
     )

@@ -181,9 +181,14 @@ def test_canary_page_aborts_a_failing_canary_to_stable(tmp_path: Path) -> None:
 
 def test_verify_fails_while_the_alert_holds(tmp_path: Path) -> None:
     """A Verify block is not a formality: model-stale's fails on a run whose model is past the rule's age
-    (the synthetic package's fixed training date is months before now), and names the alert."""
+    (read from the rule file, which the staleness backtest sets), and names the alert."""
+    from steelthread_training.staleness import rule_days
+
+    rules = REPO / "infra" / "prometheus" / "rules" / "steelthread-model.yml"
+    stale = timedelta(days=rule_days(rules.read_text(encoding="utf-8")) + 10)
     data_dir = tmp_path / "var"
-    deployment = write_deployment(data_dir, 500, datetime.now(UTC) - timedelta(minutes=5))
+    now = datetime.now(UTC)
+    deployment = write_deployment(data_dir, 500, now - timedelta(minutes=5), package_created_at=now - stale)
     textfile = data_dir / "textfile" / "steelthread_monitor.prom"
     run_monitoring(
         RunOptions(

@@ -39,7 +39,9 @@ def cli_root(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One MLflow store for this module: a first run through the CLI registers version 1."""
     root = tmp_path_factory.mktemp("cli")
     result = CliRunner().invoke(
-        cli_train.app, ["run", "--rows", "2000", "--seed", "3"], env=_env(world, root)
+        cli_train.app,
+        ["run", "--seed", "3", "--report-dir", str(root / "report")],
+        env=_env(world, root),
     )
     assert result.exit_code == 0, result.output
     (root / "first-run.txt").write_text(result.output)
@@ -54,6 +56,16 @@ def test_train_run_registers_and_publishes_a_challenger(cli_root: Path) -> None:
         assert f"{stage} " in output.split("stages:")[1]
     assert json.loads((cli_root / "models" / "challenger.json").read_text())["version"] == "1"
     assert (cli_root / "audit" / "promotions.jsonl").read_text().count("\n") == 1
+
+
+def test_train_run_writes_the_report_the_workflow_posts(cli_root: Path) -> None:
+    report = cli_root / "report"
+    gate = json.loads((report / "gate.json").read_text())
+    assert gate["passed"] is True
+    assert set(json.loads((report / "metrics.json").read_text())) == {"lightgbm", "baseline"}
+    review = (report / "review.md").read_text()
+    assert "v1: ✅ gate passed" in review
+    assert (report / "model_card.md").read_text().strip() in review
 
 
 def test_a_refused_gate_exits_3_and_sets_no_alias(world, cli_root: Path, tmp_path: Path) -> None:

@@ -102,6 +102,27 @@ def test_run_is_logged_with_everything_a_reviewer_needs(trained) -> None:
     assert registry.gate_verdict(reg.version)["passed"] is True
 
 
+def test_mlflow_shows_a_named_run_its_dataset_and_the_model_card_on_the_version(trained) -> None:
+    """MLflow hygiene: a run name that says what it is, the training frame as the run's dataset input with
+    its fingerprint, the model card as the registered version's description, and an experiment the UI
+    opens on model-training runs."""
+    registry = Registry(trained.world.settings)
+    reg = trained.outcome.registered
+    run = registry.client.get_run(reg.run_id)
+    seed = trained.world.settings.seed
+    assert (
+        run.info.run_name == f"train-{registry.model_name}-data-{trained.outcome.fingerprint[:8]}-seed{seed}"
+    )
+    (dataset,) = run.inputs.dataset_inputs
+    assert {t.key: t.value for t in dataset.tags}["fingerprint"] == trained.outcome.fingerprint
+    assert {t.key: t.value for t in dataset.tags}["mlflow.data.context"] == "training"
+    assert dataset.dataset.name.endswith(trained.outcome.fingerprint[:12])
+    assert registry.version(reg.version).description == reg.model_card
+    assert reg.model_card.startswith("# ")
+    experiment = registry.client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
 def test_version_is_registered_with_signature_input_example_and_challenger_alias(trained) -> None:
     import mlflow
 

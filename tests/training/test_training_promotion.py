@@ -181,7 +181,7 @@ def test_a_version_whose_gate_failed_is_never_promoted(flow: Flow) -> None:
         register_challenger(flow.registry, flow.settings, v3, "force")
     flow.registry.set_alias("challenger", v3)  # someone set the alias by hand in the MLflow UI
     try:
-        with pytest.raises(GateRefusedError, match=rf"did not pass its gate \(failed: {PRIMARY}"):
+        with pytest.raises(GateRefusedError, match=rf"did not pass its gate \(failed: [^)]*{PRIMARY}"):
             promote(flow.registry, flow.settings, v3, "staging", "sneak it in")
     finally:
         flow.registry.delete_alias("challenger")

@@ -199,7 +199,11 @@ def test_a_small_performance_dip_and_missing_labels_fire_nothing(tmp_path: Path)
 
 def test_the_longest_for_duration_is_waited_out(tmp_path: Path) -> None:
     """SteelthreadModelStale holds for an hour before it fires: the series must last past it."""
-    result, wrote = judge(tmp_path, textfile(tmp_path, summary(model_age_seconds=40 * DAY)))
+    from steelthread_training.staleness import rule_days
+
+    rules = Path(__file__).resolve().parents[2] / "infra" / "prometheus" / "rules" / "steelthread-model.yml"
+    stale = (rule_days(rules.read_text(encoding="utf-8")) + 10) * DAY  # past the age the backtest derived
+    result, wrote = judge(tmp_path, textfile(tmp_path, summary(model_age_seconds=stale)))
     assert result.returncode == 0, result.stderr
     assert fired(wrote["body"]) == ["SteelthreadModelStale"]
 

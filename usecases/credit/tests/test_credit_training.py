@@ -1,5 +1,5 @@
 """The credit example's training values, whatever use case the process runs: its training.yaml (the
-registered name that must stay `credit-risk`, the income bands, the application-form baseline), its derived
+registered name that must stay `credit-risk`, the income bands), its derived
 income-band slice and its smoke cases as the transform sees them.
 
 The plumbing that reads them (training's frame names, `add_derived_slices`, the smoke vectors) is tested use
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from steelthread_usecase_credit import USE_CASE
-from steelthread_usecase_credit.domain import APPLICATION_FEATURES, HISTORY_FEATURES, INCOME_BAND
+from steelthread_usecase_credit.domain import HISTORY_FEATURES, INCOME_BAND
 from steelthread_usecase_credit.slices import add_derived_slices, income_band
 from steelthread_usecase_credit.transforms import application_features
 
@@ -36,16 +36,6 @@ def test_the_slices_are_purpose_income_band_and_region_and_fairness_is_across_pr
     assert USE_CASE.protected_attribute == "protected_group"
     assert USE_CASE.protected_attribute not in USE_CASE.feature_names
     assert USE_CASE.derived_slices == "steelthread_usecase_credit.slices:add_derived_slices"
-
-
-def test_the_baseline_is_the_application_form_alone() -> None:
-    """A lender's scorecard without the bureau history: LightGBM must beat it with the history."""
-    features = CONFIG["baseline"]["features"]
-    assert features
-    assert set(features) <= set(APPLICATION_FEATURES)
-    assert not set(features) & set(HISTORY_FEATURES)
-    assert "credit_utilisation" not in features
-    assert "debt_to_income" not in features  # it needs the bureau balance
 
 
 def test_income_band_names_zero_income_apart() -> None:

@@ -41,6 +41,7 @@ from steelthread_training.smoke import SmokeSet
 from steelthread_training.split import Split, time_split
 from steelthread_training.tasks import TaskKind, task_kind
 from steelthread_training.timing import StageTimer
+from steelthread_training.tuning import TuningResult, tune
 
 ChampionScorer = Callable[[pd.DataFrame, np.ndarray], ChampionComparison]
 """Scores the current champion on the test frame (rows, labels); returns the comparison."""
@@ -81,6 +82,8 @@ class Candidate:
     score_description: str = ""
     test_predictions: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """ONNX predictions on the test slice in `TrainedModel.score`'s shape (multiclass: [N, K])."""
+    tuning: TuningResult | None = None
+    """The search whose best parameters the final model was fitted with (`--tune`); None: training.yaml's."""
 
     @property
     def task(self) -> Task:
@@ -129,11 +132,13 @@ def fit_candidate(
     timer: StageTimer | None = None,
     spec: FrameSpec | None = None,
     smoke: SmokeSet | None = None,
+    tuned: bool = False,
 ) -> Candidate:
-    """Split, train LightGBM and the baseline, evaluate both, export and check ONNX, gate.
+    """Split, (tune,) train LightGBM and the baseline, evaluate both, export and check ONNX, gate.
 
     `spec` and `smoke` default to the active use case's (its task, features, slices, protected attribute
-    and smoke cases); pass them to run the same stages on another frame.
+    and smoke cases); pass them to run the same stages on another frame. `tuned` searches LightGBM's
+    parameters first (`tuning.tune`, on the training slice alone) and fits the final model with the best.
     """
     spec = spec or SPEC
     smoke = smoke or SmokeSet.of_use_case()
@@ -142,8 +147,14 @@ def fit_candidate(
     timer = timer or StageTimer()
     with timer.stage("split"):
         split = time_split(frame, config.split)
+    classes = kind.classes(labels(frame, spec.task), config)  # every class of the frame, not only train's
+    tuning = None
+    lightgbm_config = config.lightgbm
+    if tuned:
+        with timer.stage("tune"):
+            tuning = tune(split.train, config, seed, features=features, task=spec.task, classes=classes)
+        lightgbm_config = config.lightgbm.model_copy(update=tuning.best_params)
     with timer.stage("train"):
-        classes = kind.classes(labels(frame, spec.task), config)  # every class of the frame, not only train's
         baseline = train_baseline(
             split.train,
             config.baseline,
@@ -162,7 +173,7 @@ def fit_candidate(
         lightgbm = train_lightgbm(
             split.train,
             split.validation,
-            config.lightgbm,
+            lightgbm_config,
             seed,
             features=features,
             task=spec.task,
@@ -236,4 +247,5 @@ def fit_candidate(
         score_column=column,
         score_description=description,
         test_predictions=exported,
+        tuning=tuning,
     )

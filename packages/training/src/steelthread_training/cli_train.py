@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -63,6 +64,21 @@ def run_command(
     config: Annotated[
         Path | None, typer.Option(help="Training config YAML (default: the use case's training.yaml).")
     ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write gate.json, metrics.json, model_card.md and review.md (the pull-request comment) "
+            "here."
+        ),
+    ] = None,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune",
+            help="Search LightGBM's parameters first (training.yaml `tuning`: seeded, on the training slice; "
+            "each trial an MLflow child run) and train with the best.",
+        ),
+    ] = False,
 ) -> None:
     """Train LightGBM and the baseline, gate, export ONNX, log to MLflow; publish a passing model."""
     from steelthread_training.pipeline import STAGES, generate_data, run_training
@@ -108,6 +124,7 @@ def run_command(
                 labels_as_of=as_of,
                 timer=timer,
                 on_note=progress.console.print,
+                tune=tune,
             )
         except DataValidationError as exc:
             if isinstance(exc.report, ValidationReport):
@@ -115,6 +132,13 @@ def run_command(
             raise
 
     candidate = outcome.candidate
+    if candidate.tuning is not None:
+        best = candidate.tuning.best
+        console.print(
+            f"tuning: {len(candidate.tuning.trials)} trials, best #{best.number} "
+            f"({candidate.tuning.metric} {best.value:.4g} on the training slice's holdout): "
+            + ", ".join(f"{k}={v:.4g}" for k, v in best.params.items())
+        )
     m, b = candidate.evaluation.metrics.as_dict(), candidate.baseline_eval.metrics.as_dict()
     table = Table(title=f"test slice (newest data), {candidate.task}")
     for column in ("metric", "lightgbm", "baseline"):
@@ -136,6 +160,19 @@ def run_command(
         "stages: " + ", ".join(f"{s} {outcome.seconds[s]:.1f} s" for s in stages) + f" (total {total:.1f} s)"
     )
     reg = outcome.registered
+    if report_dir is not None:
+        from steelthread_training.review import write_report
+
+        review = write_report(
+            report_dir,
+            gate=json.loads(verdict.to_json()),  # NaN stored as null, as in gate.json
+            metrics={"lightgbm": m, "baseline": b},
+            card=reg.model_card,
+            model_name=settings.model_name,
+            version=reg.version,
+            run_id=reg.run_id,
+        )
+        console.print(f"report written to {report_dir} (pull-request comment: {review.name})")
     console.print(
         f"run {reg.run_id}: version {reg.version} of {settings.model_name}, "
         f"tree hash {candidate.tree_hash[:16]}, "
@@ -150,6 +187,92 @@ def run_command(
         f"version {reg.version} is the challenger, published to {outcome.challenger.path}; "
         f"promote with `steelthread-promote promote --version {reg.version} --to staging --reason ...`"
     )
+
+
+@app.command("backtest")
+@cli_errors
+def backtest_command(
+    rows: Annotated[int, typer.Option(min=1_000, help="Events in the generated history.")] = 40_000,
+    days: Annotated[int, typer.Option(min=60, help="Days of generated history.")] = 730,
+    seed: Annotated[int | None, typer.Option(help="Seed for the generator and the model.")] = None,
+    trained_at: Annotated[
+        str | None,
+        typer.Option(help="ISO time the model is trained at (default: --train-share into the history)."),
+    ] = None,
+    train_share: Annotated[
+        float, typer.Option(min=0.05, max=0.95, help="Where in the history to train, when no --trained-at.")
+    ] = 0.4,
+    window_days: Annotated[int, typer.Option(min=1, help="Days per scored window.")] = 30,
+    out: Annotated[Path | None, typer.Option(help="Write the backtest (JSON) here.")] = None,
+    from_table: Annotated[
+        Path | None,
+        typer.Option(help="Read a stored backtest (JSON) instead of running one (with --write-rule)."),
+    ] = None,
+    write_rule: Annotated[
+        Path | None,
+        typer.Option(help="Rewrite SteelthreadModelStale's age in this Prometheus rule file."),
+    ] = None,
+    write_dashboard: Annotated[
+        Path | None,
+        typer.Option(help="Rewrite the model-age panel's threshold in this Grafana dashboard (JSON)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Root of local state (MLflow; default STEELTHREAD_DATA_DIR or var).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Training config YAML (default: the use case's training.yaml).")
+    ] = None,
+) -> None:
+    """Train at T on the labels known by T, score every later window: the decay curve and the model-age
+    alert threshold (the age at which the metric falls below the gate floor), logged to MLflow."""
+    from steelthread_training.backtest import Backtest, alert_age, summary_rows
+    from steelthread_training.staleness import write_dashboard as redraw
+    from steelthread_training.staleness import write_rule as rewrite
+
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if config is not None:
+        overrides["training_config"] = config
+    settings = TrainingSettings(**overrides)  # type: ignore[arg-type]
+    if from_table is not None:
+        try:
+            result = Backtest.from_json(from_table.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {from_table}: {exc.strerror or exc}") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise typer.BadParameter(f"{from_table} is not a stored backtest: {exc}") from None
+    else:
+        from steelthread_training.backtest_run import run_backtest
+
+        result = run_backtest(
+            settings,
+            rows=rows,
+            days=days,
+            seed=settings.seed if seed is None else seed,
+            trained_at=parse_time(trained_at) if trained_at else None,
+            train_share=train_share,
+            window_days=window_days,
+            on_note=console.print,
+        )
+    table = Table(title=f"decay of {result.metric} with model age (floor {result.floor:g})")
+    for column in ("age (days)", "window start", "rows", result.metric):
+        table.add_column(column)
+    for row in summary_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    age = alert_age(result)
+    console.print(f"model-age alert threshold: {age.days} days ({age.basis})")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(result.to_json(), encoding="utf-8")
+        console.print(f"backtest written to {out}")
+    if write_rule is not None:
+        rewrite(write_rule, result)
+        console.print(f"{write_rule}: SteelthreadModelStale fires past {age.days} days")
+    if write_dashboard is not None:
+        redraw(write_dashboard, result)
+        console.print(f"{write_dashboard}: the model-age panel turns red past {age.days} days")
 
 
 def main() -> None:

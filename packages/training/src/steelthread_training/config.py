@@ -74,6 +74,71 @@ class LightGBMConfig(_Frozen):
     early_stopping_rounds: int = Field(default=40, ge=0)
 
 
+TUNABLE: dict[str, Literal["int", "float"]] = {
+    "n_estimators": "int",
+    "learning_rate": "float",
+    "num_leaves": "int",
+    "min_child_samples": "int",
+    "reg_lambda": "float",
+}
+"""The LightGBM parameters a search may set, and their kind."""
+
+
+class SearchRange(_Frozen):
+    """One parameter's range: inclusive [low, high], searched on a log scale when `log`; an integer
+    parameter (TUNABLE) is searched over the integers in it."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SearchRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range must be positive")
+        return self
+
+
+def _default_space() -> dict[str, SearchRange]:
+    return {
+        "learning_rate": SearchRange(low=0.01, high=0.2, log=True),
+        "num_leaves": SearchRange(low=7, high=63, log=True),
+        "min_child_samples": SearchRange(low=10, high=200, log=True),
+        "reg_lambda": SearchRange(low=0.001, high=10.0, log=True),
+    }
+
+
+class TuningConfig(_Frozen):
+    """`steelthread-train run --tune`: budget and search space of the seeded search (tuning.py)."""
+
+    trials: int = Field(default=20, ge=1, description="Trials of the search (the budget).")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Optional wall-clock budget; the trial count then depends on the machine (not "
+        "reproducible), so it is off by default.",
+    )
+    holdout: float = Field(
+        default=0.25,
+        gt=0.0,
+        lt=0.9,
+        description="Newest share of the training slice the trials are scored on (never the test set).",
+    )
+    space: dict[str, SearchRange] = Field(
+        default_factory=_default_space,
+        description="LightGBM parameter -> {low, high, log}; one of " + ", ".join(TUNABLE) + ".",
+    )
+
+    @model_validator(mode="after")
+    def _tunable(self) -> TuningConfig:
+        unknown = [name for name in self.space if name not in TUNABLE]
+        if unknown:
+            raise ValueError(f"not tunable: {', '.join(unknown)} (one of {', '.join(TUNABLE)})")
+        return self
+
+
 class BaselineConfig(_Frozen):
     C: float = Field(default=1.0, gt=0.0, description="Binary and multiclass: logistic regression's C.")
     max_iter: int = Field(default=2000, ge=10)
@@ -232,6 +297,7 @@ class TrainingConfig(_Frozen):
     gate: GateConfig = GateConfig()
     parity: ParityConfig = ParityConfig()
     multiclass: MulticlassConfig = MulticlassConfig()
+    tuning: TuningConfig = TuningConfig()
 
 
 def default_model_name(path: Path | None = None) -> str:

@@ -24,7 +24,7 @@ from steelthread_training.timing import StageTimer
 from steelthread_training.tracking import Registry
 from steelthread_training.validation import ValidationReport, raise_if_invalid, validate_frame
 
-STAGES = ("build", "validate", "registry", "split", "train", "evaluate", "export", "gate", "log")
+STAGES = ("build", "validate", "registry", "split", "tune", "train", "evaluate", "export", "gate", "log")
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,15 @@ class TrainingOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def generate_data(settings: TrainingSettings, rows: int, seed: int) -> Path:
-    """Write the deterministic synthetic data set and register the feature repo for it."""
+def generate_data(settings: TrainingSettings, rows: int, seed: int, days: int | None = None) -> Path:
+    """Write the deterministic synthetic data set (`days` of history; default the generator's) and
+    register the feature repo for it."""
     from steelthread_features import generator, store
 
     out = settings.tables_dir
-    generator.write(generator.generate(rows, seed=seed), out)
+    days = generator.DEFAULT_DAYS if days is None else days
+    data = generator.generate(rows, seed=seed, days=days)
+    generator.write(data, out)
     store.apply(settings.feature_settings())
     return out
 
@@ -57,8 +60,10 @@ def run_training(
     timer: StageTimer | None = None,
     on_note: Callable[[str], None] | None = None,
     training_set: TrainingSet | None = None,
+    tune: bool = False,
 ) -> TrainingOutcome:
-    """Train, gate, register; publish as challenger when the gate passed."""
+    """Train, gate, register; publish as challenger when the gate passed. `tune`: search LightGBM's
+    parameters first (training.yaml's `tuning`), each trial logged as a child run."""
     config = config or load_config(settings.training_config)
     seed = settings.seed if seed is None else seed
     timer = timer or StageTimer()
@@ -81,6 +86,7 @@ def run_training(
         seed,
         champion=lambda test, y: compare_with_champion(registry, test, y, config=config),
         timer=timer,
+        tuned=tune,
     )
     with timer.stage("log"), tempfile.TemporaryDirectory(prefix="steelthread-train-") as tmp:
         tags = {
@@ -92,7 +98,14 @@ def run_training(
             "data_source": data.source,
         }
         registered = log_and_register(
-            registry, candidate, config=config, seed=seed, tags=tags, validation=report, workdir=Path(tmp)
+            registry,
+            candidate,
+            config=config,
+            seed=seed,
+            tags=tags,
+            validation=report,
+            workdir=Path(tmp),
+            training_set=data,
         )
         move = None
         if registered.gate_passed:

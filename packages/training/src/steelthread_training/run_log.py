@@ -9,6 +9,7 @@ promotion publishes. The registered version carries a tensor signature and an in
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +20,15 @@ import numpy as np
 from steelthread_contracts.package import Task
 from steelthread_training.candidate import Candidate
 from steelthread_training.config import TrainingConfig
+from steelthread_training.dataset import TrainingSet
 from steelthread_training.export import INPUT_NAME
-from steelthread_training.frame import SERVICE
+from steelthread_training.frame import LABEL, REQUEST_ID, SERVICE, TIME
 from steelthread_training.model_card import model_card
 from steelthread_training.models import labels, matrix
 from steelthread_training.package import write_run_package
 from steelthread_training.smoke import SmokeSet, smoke_document
 from steelthread_training.tracking import GATE_ARTIFACT, PACKAGE_ARTIFACT, Registry, quiet
+from steelthread_training.tuning import TuningResult
 from steelthread_training.validation import ValidationReport
 
 
@@ -36,6 +39,7 @@ class Registered:
     gate_passed: bool
     package_dir: Path
     """The package as logged (in a temporary folder that lives as long as the caller keeps it)."""
+    model_card: str = ""
 
 
 def _metrics(candidate: Candidate) -> dict[str, float]:
@@ -103,6 +107,67 @@ def manifest_fields(
     return fields
 
 
+def run_name(model_name: str, candidate: Candidate, seed: int, fingerprint: str) -> str:
+    """What a reader of the runs list needs: model, data (fingerprint prefix), seed, tuned or not."""
+    data = f"-data-{fingerprint[:8]}" if fingerprint else ""
+    tuned = "-tuned" if candidate.tuning is not None else ""
+    return f"train-{model_name}{data}-seed{seed}{tuned}"
+
+
+def log_dataset(training_set: TrainingSet, candidate: Candidate) -> None:
+    """The training frame (ids, time, features, label; every split) as the run's MLflow dataset input,
+    with its fingerprint: the same fingerprint, the same rows."""
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+
+    columns = [REQUEST_ID, TIME, *candidate.spec.features, LABEL]
+    frame = training_set.frame[[c for c in columns if c in training_set.frame.columns]]
+    with warnings.catch_warnings():
+        # MLflow registers the local artifact source twice (its `file` scheme and the bare path) and warns
+        # that a path "can be interpreted in multiple ways"; both readings are the same local source.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        dataset = from_pandas(
+            frame,
+            source=training_set.source,
+            targets=LABEL,
+            name=f"{SERVICE}-training-{training_set.fingerprint[:12]}",
+        )
+    mlflow.log_input(dataset, context="training", tags={"fingerprint": training_set.fingerprint})
+
+
+def log_tuning(tuning: TuningResult) -> None:
+    """The search on the active (parent) run: its summary, the best parameters (also the `lightgbm.*`
+    params the final model was fitted with) and one child run per trial."""
+    import mlflow
+
+    mlflow.log_params(
+        {f"tuning.best.{k}": v for k, v in tuning.best_params.items()}
+        | {"tuning.trials": len(tuning.trials), "tuning.holdout_rows": tuning.holdout_rows}
+    )
+    mlflow.log_metric(f"tuning.best.{tuning.metric}", tuning.best.value)
+    mlflow.set_tags({"tuning.best_trial": str(tuning.best.number), "tuning.direction": tuning.direction})
+    mlflow.log_text(json.dumps(tuning.as_dict(), indent=2), "tuning.json")
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent is not None else None
+    for trial in tuning.trials:
+        # In the parent's experiment: a nested run otherwise goes to the default (the active) one.
+        with mlflow.start_run(run_name=f"trial-{trial.number:03d}", nested=True, experiment_id=experiment_id):
+            mlflow.log_params(trial.params)
+            mlflow.log_metrics(
+                {
+                    f"holdout.{tuning.metric}": trial.value,
+                    "best_iteration": float(trial.best_iteration),
+                    "seconds": trial.seconds,
+                }
+            )
+            mlflow.set_tags(
+                {
+                    "tuning.trial": str(trial.number),
+                    "tuning.best": str(trial.number == tuning.best.number).lower(),
+                }
+            )
+
+
 def log_and_register(
     registry: Registry,
     candidate: Candidate,
@@ -112,6 +177,7 @@ def log_and_register(
     tags: dict[str, str],
     validation: ValidationReport,
     workdir: Path,
+    training_set: TrainingSet | None = None,
 ) -> Registered:
     import mlflow
     import mlflow.onnx
@@ -122,8 +188,11 @@ def log_and_register(
     mlflow.set_tracking_uri(registry.uri)  # the fluent API is global; make sure it is this registry
     experiment_id = registry.experiment_id()
     split_info = candidate.split.describe()
-    with quiet(), mlflow.start_run(experiment_id=experiment_id, run_name=f"lightgbm-seed{seed}") as run:
+    name = run_name(registry.model_name, candidate, seed, tags.get("data_fingerprint", ""))
+    with quiet(), mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
         run_id = run.info.run_id
+        if training_set is not None:
+            log_dataset(training_set, candidate)
         params: dict[str, Any] = {f"lightgbm.{k}": v for k, v in candidate.lightgbm.params.items()}
         params |= {f"baseline.{k}": v for k, v in candidate.baseline.params.items()}
         params |= {f"split.{k}.rows": v["rows"] for k, v in split_info.items()}
@@ -185,6 +254,8 @@ def log_and_register(
         )
         mlflow.log_text(card, "model_card.md")
         mlflow.log_text(candidate.lightgbm.model.model_to_string(), "native/lightgbm.txt")
+        if candidate.tuning is not None:
+            log_tuning(candidate.tuning)
 
         manifest = manifest_fields(candidate, name=registry.model_name, run_id=run_id, seed=seed, tags=tags)
         package_dir = write_run_package(
@@ -212,9 +283,17 @@ def log_and_register(
             onnx_execution_providers=["CPUExecutionProvider"],
         )
         version = registry.register(
-            info.model_uri, run_id, info.model_id, tags={"gate": gate_word, "run_id": run_id}
+            info.model_uri,
+            run_id,
+            info.model_id,
+            tags={"gate": gate_word, "run_id": run_id},
+            description=card,
         )
         mlflow.set_tag("registered_version", version)
     return Registered(
-        run_id=run_id, version=version, gate_passed=candidate.verdict.passed, package_dir=package_dir
+        run_id=run_id,
+        version=version,
+        gate_passed=candidate.verdict.passed,
+        package_dir=package_dir,
+        model_card=card,
     )

@@ -34,6 +34,16 @@ _QUIET = ("mlflow", "alembic", "sqlalchemy", "urllib3", "git", "matplotlib", "ps
 NOT_FOUND: Final = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 """MLflow's error codes for "no such model, version or alias" (and a malformed version number)."""
 HTTP_MAX_RETRIES: Final = "2"
+EXPERIMENT_TAGS: Final = {
+    # MLflow 3's UI opens an experiment by its kind: model training runs, not the GenAI traces view.
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": (
+        "steelthread training runs (`steelthread-train run`; `--tune` trials are their child runs) and "
+        "staleness backtests (`steelthread-train backtest`, tag steelthread.run_kind=backtest)."
+    ),
+}
+DESCRIPTION_LIMIT: Final = 5_000
+"""MLflow stores a model version's description in a 5,000-character column."""
 
 
 def normalise_uri(uri: str) -> str:
@@ -94,6 +104,14 @@ def _check_reachable(uri: str) -> None:
             raise RegistryError(f"MLflow backend store {display(uri)} is unreachable: {detail}") from None
         finally:
             engine.dispose()
+
+
+def fit_description(text: str) -> str:
+    """`text` within the registry's description limit; a longer one is cut and points to the full one."""
+    if len(text) <= DESCRIPTION_LIMIT:
+        return text
+    note = "\n\n(cut to fit the registry; the full model card is the run's `model_card.md`)\n"
+    return text[: DESCRIPTION_LIMIT - len(note)] + note
 
 
 def not_found(exc: Exception) -> bool:
@@ -172,17 +190,33 @@ class Registry:
                 raise RegistryError(f"MLflow at {self.where} failed {what}: {_first(exc)}") from None
 
     def experiment_id(self) -> str:
+        """The experiment's id (created on first use), tagged so that MLflow's UI opens on its runs."""
         with self.call("reading the experiment"):
             experiment = self.client.get_experiment_by_name(self.settings.experiment_name)
-            if experiment is not None:
-                return str(experiment.experiment_id)
-            location = None if self.uri.startswith("http") else self.settings.resolved_artifacts_uri()
-            return str(
-                self.client.create_experiment(self.settings.experiment_name, artifact_location=location)
-            )
+            if experiment is None:
+                location = None if self.uri.startswith("http") else self.settings.resolved_artifacts_uri()
+                experiment_id = str(
+                    self.client.create_experiment(
+                        self.settings.experiment_name, artifact_location=location, tags=EXPERIMENT_TAGS
+                    )
+                )
+            else:
+                experiment_id = str(experiment.experiment_id)
+                for key, value in EXPERIMENT_TAGS.items():
+                    if experiment.tags.get(key) != value:
+                        self.client.set_experiment_tag(experiment_id, key, value)
+        return experiment_id
 
-    def register(self, source: str, run_id: str, model_id: str | None, tags: dict[str, str]) -> str:
-        """Create the registered model when needed and a new version from a logged model."""
+    def register(
+        self,
+        source: str,
+        run_id: str,
+        model_id: str | None,
+        tags: dict[str, str],
+        description: str | None = None,
+    ) -> str:
+        """Create the registered model when needed and a new version from a logged model; `description`
+        (the model card) is what the registry's UI shows on the version."""
         from mlflow.exceptions import MlflowException
 
         with self.call("registering a version"):
@@ -195,7 +229,12 @@ class Registry:
                     self.model_name, description=f"steelthread {self.model_name} model (ONNX)."
                 )
             created = self.client.create_model_version(
-                self.model_name, source=source, run_id=run_id, tags=tags, model_id=model_id
+                self.model_name,
+                source=source,
+                run_id=run_id,
+                tags=tags,
+                model_id=model_id,
+                description=fit_description(description) if description else None,
             )
         return str(created.version)
 

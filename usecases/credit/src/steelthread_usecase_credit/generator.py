@@ -23,6 +23,7 @@ import pyarrow as pa
 from steelthread_contracts import tables
 from steelthread_contracts.tables import micros, utc_series
 from steelthread_usecase_credit.domain import (
+    APPLICATION_FEATURES,
     CREATED_TIMESTAMP,
     EVENT_TIMESTAMP,
     HOME_OWNERSHIP,
@@ -32,6 +33,7 @@ from steelthread_usecase_credit.domain import (
     PURPOSES,
     REGIONS,
 )
+from steelthread_usecase_credit.transforms import application_matrix
 
 DEFAULT_END: Final = datetime(2026, 10, 1, tzinfo=UTC)
 DEFAULT_DAYS: Final = 365
@@ -137,6 +139,88 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _round(x: np.ndarray, step: float) -> np.ndarray:
     return np.asarray(np.round(x / step) * step)
+
+
+ECONOMY_EPOCH: Final = datetime(2025, 1, 1, tzinfo=UTC)
+"""The economy turns slowly from here on (`default_logit`'s `years`), whatever window is generated."""
+ECONOMY_DRIFT: Final = 2.0
+"""How fast the relationships turn, per year since ECONOMY_EPOCH (the turn is capped at 3, a new steady
+state): what the staleness backtest measures."""
+
+PURPOSE_EFFECT: Final[dict[str, float]] = {"debt_consolidation": 0.25, "medical": 0.3, "car": -0.2}
+"""Log-odds of default per purpose (business is set apart: its risk depends on the years employed)."""
+
+
+def default_logit(
+    *,
+    risk: np.ndarray,
+    utilisation: np.ndarray,
+    delinquencies: np.ndarray,
+    months_since_delinquency: np.ndarray,
+    inquiries: np.ndarray,
+    loan_to_income: np.ndarray,
+    instalment_to_income: np.ndarray,
+    income_missing: np.ndarray,
+    term: np.ndarray,
+    purpose: np.ndarray,
+    age: np.ndarray,
+    years_employed: np.ndarray,
+    home_ownership: np.ndarray,
+    years: np.ndarray,
+) -> np.ndarray:
+    """Log-odds of default: the generator's truth, in one place.
+
+    It is meant to need a model, as a lender's book does: a maxed-out credit line is a threshold, not a
+    slope; recent delinquencies count up to two; many inquiries matter only on a high balance; borrowing
+    against income saturates and is steep for a renter, mild for an owner (segment-specific slopes); an
+    instalment past a share of income is a cliff; youth raises the risk and so does old age (U-shaped); a
+    business loan is risky only without years in a job. A logistic regression on every feature misses most
+    of this (usecases/credit/tests/test_credit_models.py and bench/bench_model_margin.py measure it against
+    LightGBM). And the economy turns: over the `years` since ECONOMY_EPOCH (times ECONOMY_DRIFT, capped)
+    the old regime fades (renters' steep borrowing slope, the maxed-out line, the instalment cliff, youth)
+    while a new one grows (owners' borrowing, inquiries, thin files, a lower instalment cliff, old age), so
+    a model ages (`steelthread-train backtest` measures how fast). `home_ownership` is an index into
+    HOME_OWNERSHIP; the rest are the model's own features.
+    """
+    rent = home_ownership == HOME_OWNERSHIP.index("rent")
+    own = home_ownership == HOME_OWNERSHIP.index("own")
+    turn = np.clip(years, 0.0, 3.0) * ECONOMY_DRIFT
+    fade = np.clip(1.0 - 0.4 * turn, 0.0, 1.0)
+    slope = np.where(rent, 0.6 + 2.4 * fade, np.where(own, 0.2 + 1.0 * turn, 1.2 + 0.5 * turn))
+    borrowed = np.minimum(loan_to_income, 1.5) * slope
+    recent = (delinquencies > 0) & (months_since_delinquency < 6)
+    business = purpose == "business"
+    purpose_effect = np.array([PURPOSE_EFFECT.get(str(p), 0.0) for p in purpose])
+    return np.asarray(
+        -3.6
+        + 0.3 * risk
+        + 2.2 * fade * (utilisation > 0.8)
+        + (1.3 + 0.6 * turn) * (utilisation < 0.05)
+        + 1.2 * recent * np.minimum(delinquencies, 2.0)
+        + (1.2 + 1.0 * turn) * ((inquiries >= 3) & (utilisation > 0.5))
+        + borrowed
+        + 1.7 * fade * (instalment_to_income > 0.35)
+        + 0.8 * turn * (instalment_to_income > 0.2)
+        + 1.2 * income_missing
+        + 0.9 * ((term >= 60) & (loan_to_income > 0.4))
+        + 1.6 * fade * (age < 26)
+        + (1.3 + 0.6 * turn) * (age > 66)
+        - 0.6 * (years_employed >= 5)
+        + np.where(business, np.where(years_employed < 3, 1.6, -0.3), purpose_effect)
+    )
+
+
+def _latest_snapshot(
+    h_cust: np.ndarray, h_time: np.ndarray, a_cust: np.ndarray, a_time: np.ndarray, low: int, high: int
+) -> np.ndarray:
+    """Per application, the index of its customer's latest snapshot at or before it (Feast's point-in-time
+    join). Snapshots are ordered by customer, then time, and every time lies in [low, high)."""
+    span = high - low
+    keys = h_cust * span + (h_time - low)
+    latest = np.searchsorted(keys, a_cust * span + (a_time - low), side="right") - 1
+    if (latest < 0).any() or (h_cust[latest] != a_cust).any():
+        raise RuntimeError("an application precedes its customer's first credit-history snapshot")
+    return np.asarray(latest)
 
 
 def generate(
@@ -249,21 +333,36 @@ def generate(
         }
     )
 
-    # Labels: default depends on latent risk (visible through the history), affordability and
-    # the loan itself; they arrive 2-15 months after the application.
-    purpose_effect = {"business": 0.5, "debt_consolidation": 0.25, "medical": 0.3, "car": -0.2}
-    p_eff = np.array([purpose_effect.get(p, 0.0) for p in base_purposes])[purpose_idx]
-    income_eff = np.maximum(declared_income, 1_000.0)
-    logit = (
-        -2.9
-        + 1.1 * risk[a_cust]
-        + 2.2 * np.minimum(loan_amount / income_eff, 3.0)
-        + 0.012 * (term - 36)
-        + p_eff
-        + 0.8 * (declared_income <= 0)
-        - 0.015 * (age[a_cust] - 42)
-        - 0.03 * years_employed[a_cust]
-        + 0.35 * (home_idx[a_cust] == 0)
+    # Labels: the truth at what the model sees (the customer's latest bureau snapshot at the application,
+    # the application's own ratios) plus a latent risk it sees only through noisy history; they arrive
+    # 2-15 months after the application.
+    latest = _latest_snapshot(h_cust, h_time, a_cust, a_time, first - 11 * day_us, end_us + 11 * day_us)
+    ratios = application_matrix(
+        {
+            "loan_amount": loan_amount,
+            "term_months": term,
+            "purpose": purpose,
+            "declared_income": declared_income,
+            "home_ownership": np.asarray(HOME_OWNERSHIP, dtype=object)[home_idx[a_cust]],
+            "total_balance": balance[latest],
+        }
+    )
+    column = {name: j for j, name in enumerate(APPLICATION_FEATURES)}
+    logit = default_logit(
+        risk=risk[a_cust],
+        utilisation=utilisation[latest],
+        delinquencies=delinquencies[latest],
+        months_since_delinquency=months_since[latest],
+        inquiries=inquiries[latest],
+        loan_to_income=ratios[:, column["loan_to_income"]],
+        instalment_to_income=ratios[:, column["instalment_to_income"]],
+        income_missing=ratios[:, column["income_missing"]],
+        term=term.astype(np.float64),
+        purpose=purpose,
+        age=age[a_cust],
+        years_employed=years_employed[a_cust],
+        home_ownership=home_idx[a_cust],
+        years=(a_time - micros(ECONOMY_EPOCH)) / (365 * day_us),
     )
     defaulted = (rng.random(rows) < _sigmoid(logit)).astype(np.int64)
     delay = rng.integers(LABEL_DELAY_DAYS[0] * day_us, LABEL_DELAY_DAYS[1] * day_us, rows)

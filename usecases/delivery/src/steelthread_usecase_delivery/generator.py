@@ -9,7 +9,7 @@ the finished baseline with their own random stream and touch only the columns th
 The truth is meant to need a model: preparation saturates with the basket size, a kitchen queues only past
 a load threshold and only at rush hour, courier waits grow at rush hour, a car crawls at rush hour while a
 bike does not, and a bike slows past a few kilometres. A linear model on every feature misses most of this
-(usecases/delivery/tests/test_models.py measures it against LightGBM).
+(usecases/delivery/tests/test_delivery_models.py and bench/bench_model_margin.py measure it against LightGBM).
 """
 
 from __future__ import annotations

@@ -111,6 +111,10 @@ class TaskKind(ABC):
     @abstractmethod
     def champion_tolerance(self, config: GateConfig) -> float: ...
 
+    @abstractmethod
+    def primary_floor(self, config: GateConfig) -> float | None:
+        """The gate's absolute floor (or ceiling) on the primary metric; None: the gate sets none."""
+
     def champion_check(
         self, candidate: Evaluation, champion: ChampionComparison, config: GateConfig
     ) -> GateCheck:

@@ -76,6 +76,9 @@ class BinaryTask(TaskKind):
     def champion_tolerance(self, config: GateConfig) -> float:
         return config.champion_tolerance
 
+    def primary_floor(self, config: GateConfig) -> float | None:
+        return config.min_roc_auc
+
     def label_checks(
         self, label: pd.Series, config: ValidationConfig, *, objective: str | None = None
     ) -> list[Check]:

@@ -255,6 +255,9 @@ class MulticlassTask(TaskKind):
     def champion_tolerance(self, config: GateConfig) -> float:
         return config.multiclass.champion_tolerance
 
+    def primary_floor(self, config: GateConfig) -> float | None:
+        return config.multiclass.min_macro_f1
+
     def label_checks(
         self, label: pd.Series, config: ValidationConfig, *, objective: str | None = None
     ) -> list[Check]:

@@ -277,6 +277,9 @@ class RegressionTask(TaskKind):
     def champion_tolerance(self, config: GateConfig) -> float:
         return config.regression.champion_tolerance
 
+    def primary_floor(self, config: GateConfig) -> float | None:
+        return config.regression.max_mae
+
     def label_checks(
         self, label: pd.Series, config: ValidationConfig, *, objective: str | None = None
     ) -> list[Check]:
