@@ -17,7 +17,7 @@ ROWS ?= 20000
 WINDOW ?= 24h
 BENCH_RESULTS ?= bench/results.json
 
-.PHONY: help setup tools demo test test-fast coverage lint typecheck fmt serve bench bench-small data train promote rollback audit monitor \
+.PHONY: help setup tools demo test test-fast coverage lint typecheck fmt serve bench bench-small data train promote rollback audit monitor evaluate \
 	config-docs openapi openapi-check images stack-up stack-down clean
 
 help: ## List the targets
@@ -97,6 +97,10 @@ audit: setup ## Which version was champion at time AT (default: now)
 
 monitor: setup ## Run the monitoring job over the last WINDOW of the prediction log
 	$(RUN) steelthread-monitor run --window $(WINDOW)
+
+evaluate: setup ## Evaluate every registered version on the labelled cohort of WINDOW, then compare them
+	$(RUN) steelthread-eval backfill --window $(WINDOW)
+	$(RUN) steelthread-eval compare
 
 config-docs: setup ## Regenerate docs/configuration.md and the valid STEELTHREAD_* names from the settings classes
 	$(RUN) python docs/gen_config_reference.py
