@@ -124,6 +124,7 @@ def store(make_frame, settings_for, register_version, tmp_path_factory: pytest.T
     for version in (good, weak):
         publish(registry, settings, version)
     write_pointer(settings.models_dir, "champion", good)
+    registry.set_alias("champion", good)
     cohort = make_frame(COHORT_ROWS, seed=12)
     with loaded(registry, [good, weak]) as models:
         scores = {v: KIND.score(m.predict(cohort), None) for v, m in models.items()}
@@ -238,3 +239,18 @@ def test_paired_compares_the_shadow_scores_and_stores_the_verdict(store: Store) 
     )  # fmt: skip
     assert code == 5
     assert "no verdict yet" in out
+
+
+def test_test_sets_measure_each_version_on_its_own_and_the_champions_test_set(store: Store) -> None:
+    code, out = _invoke(store, cli_eval.app, "test-sets")
+    assert code == 0, out
+    assert f"test:v{store.weak}: " in out
+    stored = {(e.version, e.dataset.name) for e in EvaluationStore(store.registry).evaluations()}
+    own, champions = f"test:v{store.weak}", f"test:v{store.good}"
+    expected = {(store.weak, own), (store.good, own), (store.weak, champions), (store.good, champions)}
+    assert expected <= stored
+    again, out = _invoke(store, cli_eval.app, "test-sets")
+    assert again == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("test:v")]
+    assert lines
+    assert all(" 0 new evaluation(s)" in line for line in lines), out

@@ -4,6 +4,8 @@ champion/challenger comparison on shadow traffic.
 - `compare`: the stored evaluations as one table (and a plot), by dataset and version;
 - `backfill`: keep the newest labelled production cohort and evaluate every registered version on it (the
   monitor workflow runs it after the monitoring job);
+- `test-sets`: every version and the champion on each version's own test set, every version on the
+  champion's;
 - `paired`: champion against challenger on the labelled requests both scored, with a paired test, and the
   verdict stored.
 
@@ -190,6 +192,32 @@ def backfill(
     )
     for version, why in measured.skipped.items():
         err.print(f"warning: v{version} not evaluated: {why}", markup=False)
+
+
+@app.command("test-sets")
+@cli_errors
+def evaluate_test_sets(
+    versions: Annotated[
+        list[str] | None, typer.Option("--version", help="Only these versions (default: every one).")
+    ] = None,
+) -> None:
+    """Evaluate every version, and the champion, on the version's own test set, and every version on the
+    champion's test set."""
+    from steelthread_training.config import load_config
+    from steelthread_training.evidence import measure_test_sets
+    from steelthread_training.settings import TrainingSettings
+    from steelthread_training.tracking import Registry
+
+    training = TrainingSettings()
+    results = measure_test_sets(Registry(training), load_config(training.training_config), versions)
+    for measured in results:
+        info = measured.dataset
+        console.print(
+            f"{info.name}: {info.rows} rows; {len(measured.new)} new evaluation(s), "
+            f"{len(measured.stored) - len(measured.new)} already stored"
+        )
+        for version, why in measured.skipped.items():
+            err.print(f"warning: v{version} not evaluated on {info.name}: {why}", markup=False)
 
 
 @app.command()

@@ -68,6 +68,25 @@ def backfill(
         return measure(store, models, cohort, config)
 
 
+def measure_test_sets(
+    registry: Registry, config: TrainingConfig, versions: Iterable[str] | None = None
+) -> list[Measured]:
+    """Every version (or those asked for) and the champion on the version's own test set, and every
+    version on the champion's test set: what each version is compared on at promotion."""
+    store = EvaluationStore(registry)
+    wanted = require_versions(registry, versions)
+    champion = registry.alias_version("champion")
+    results: list[Measured] = []
+    with loaded(registry, [*wanted, *([champion] if champion else [])]) as models:
+        for version in wanted:
+            pair = {v: models[v] for v in dict.fromkeys([version, champion]) if v is not None}
+            results.append(measure(store, pair, models[version].test_set(registry), config))
+        if champion is not None:
+            everyone = {v: models[v] for v in dict.fromkeys([*wanted, champion])}
+            results.append(measure(store, everyone, models[champion].test_set(registry), config))
+    return results
+
+
 def _check(
     dataset: DatasetInfo,
     candidate: StoredEvaluation,
