@@ -23,6 +23,8 @@ from steelthread_contracts.package import Task
 from steelthread_monitoring.synthetic import THRESHOLDS, plan, reference_frame
 
 STABLE, CANARY = "1", "2"
+STABLE_SEED, CANARY_SEED = 7, 8
+"""Seeds of the versions' reference sets (what `steelthread-experiment plan` reads its baseline from)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ def write_traffic(
     models, log_dir, feedback_dir = root / "models", root / "prediction-log", root / "feedback"
     for folder in (log_dir, feedback_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    publish_version(models, STABLE, seed=7)
-    publish_version(models, CANARY, seed=8)
+    publish_version(models, STABLE, seed=STABLE_SEED)
+    publish_version(models, CANARY, seed=CANARY_SEED)
     if shadow:  # version 1 is the champion, version 2 its challenger
         package.write_pointer(models, "champion", STABLE)
     else:  # a canary: version 2 is the new champion, version 1 the stable it replaced

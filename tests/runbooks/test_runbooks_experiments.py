@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.experiments import CANARY, STABLE, World, write_traffic
+from helpers.experiments import CANARY, STABLE, STABLE_SEED, World, write_traffic
+from steelthread_monitoring.synthetic import plan, reference_frame
+from steelthread_training.rollout import row_loss
 
 pytestmark = [
     pytest.mark.slow,
@@ -54,10 +56,18 @@ def run(command: list[str] | str, env: dict[str, str]) -> subprocess.CompletedPr
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+def _mde() -> float:
+    """A fifth of the per-request loss's spread of version 1 (what `plan` takes as its baseline): an
+    effect of the same size whatever the use case's units."""
+    reference = reference_frame(1_000, STABLE_SEED)
+    loss = row_loss(plan().task, reference["score"].to_numpy(), reference["label"].to_numpy())
+    return 0.2 * float(loss.std(ddof=1))
+
+
 def _plan(env: dict[str, str], name: str, share: float) -> None:
     planned = run(
         ["steelthread-experiment", "plan", "--name", name, "--treatment", CANARY, "--treatment-share",
-         str(share), "--mde", "0.01", "--daily-units", "100000", "--max-days", "3650"],
+         str(share), "--mde", f"{_mde():.6g}", "--daily-units", "100000", "--max-days", "3650"],
         env,
     )  # fmt: skip
     assert planned.returncode == 0, planned.stderr

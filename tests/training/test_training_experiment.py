@@ -167,9 +167,11 @@ def test_a_canary_worse_by_a_known_amount_is_aborted() -> None:
 
 
 def test_an_equal_canary_advances_at_the_end_and_holds_before() -> None:
-    plan = _plan(treatment_share=0.3, mde=0.1, baseline=0.6)
+    plan = _plan(treatment_share=0.3, mde=0.02, baseline=0.6)  # a horizon the traffic has not reached
     traffic = _traffic(np.random.default_rng(6), shift=0.0, treatment_share=0.3)
-    assert step(plan, "regression", traffic).action == "hold"
+    held = step(plan, "regression", traffic)
+    assert held.action == "hold", held.reason
+    assert held.exit_code == 4
     assert step(plan, "regression", traffic, final=True).action == "advance"
 
 

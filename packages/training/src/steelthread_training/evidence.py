@@ -152,5 +152,6 @@ def champion_checks(
             checks.append(check)
             if on_note is not None:
                 verdict = "ok" if check.passed else "WORSE"
-                on_note(f"evaluation store: {check.name} = {check.value} ({check.rule()}): {verdict}")
+                value = "n/a" if check.value is None else f"{check.value:.4g}"
+                on_note(f"evaluation store: {check.name} = {value} ({check.rule()}): {verdict}")
     return checks

@@ -268,7 +268,7 @@ def compare(
     raise ValueError(f"no paired comparison for a {task} model yet (binary and regression)")
 
 
-def _nothing() -> dict[str, float]:
+def _nothing() -> dict[str, Any]:
     nan = math.nan
     return {
         "champion_value": nan,
