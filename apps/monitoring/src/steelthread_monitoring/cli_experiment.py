@@ -95,7 +95,9 @@ def plan(
         if metric_kind != "mean":
             raise typer.BadParameter("a proportion needs the control's rate", param_hint="--baseline")
         reference = _reference(settings, version=control)
-        losses = row_loss(reference.task, reference.frame["score"], reference.frame["label"])
+        losses = row_loss(
+            reference.task, reference.frame["score"].to_numpy(), reference.frame["label"].to_numpy()
+        )
         baseline = float(losses.std(ddof=1))
 
     rails = []
