@@ -100,6 +100,7 @@ def write_traffic(
     canary = rng.random(rows) < treatment_share
     start = end - timedelta(hours=1)
     times = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.uniform(0, 3_600, size=rows)), unit="s")
+    times = times.floor("us")  # the log's timestamps are microseconds
     lines, labels = [], []
     for i in range(rows):
         answering = STABLE if shadow or not canary[i] else CANARY
