@@ -204,7 +204,11 @@ class EvaluationStore:
         return self._experiment
 
     def _search(self, kind: RunKind, **tags: str) -> list[Any]:
-        clauses = [f"tags.{KIND} = '{kind}'", f"tags.model_name = '{self.model}'"]
+        clauses = [
+            f"tags.{KIND} = '{kind}'",
+            f"tags.model_name = '{self.model}'",
+            "attributes.status = 'FINISHED'",  # a run a failure left half written is not stored
+        ]
         clauses += [f"tags.{k} = '{v}'" for k, v in tags.items()]
         runs: list[Any] = []
         token: str | None = None
