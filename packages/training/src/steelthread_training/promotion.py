@@ -2,7 +2,8 @@
 
 A move is allowed only when the version's stored gate verdict passed and the version holds the alias
 before the target in the order; to `champion`, the evaluation store must also say it is not worse than the
-current champion on its own test set and the newest labelled cohort (`steelthread_training.evidence`). It is carried out as a recoverable sequence (ADR 0013): the package is
+current champion on its own test set and the newest labelled cohort (`steelthread_training.evidence`).
+It is carried out as a recoverable sequence (ADR 0013): the package is
 published (inert until a pointer names it), the intent is written to the promotion journal, then the
 MLflow aliases move, the audit record is appended, the deployment pointers are swapped and the journal is
 closed. Serving only ever follows a pointer the registry and the audit log already agree with, and a move
