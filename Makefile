@@ -17,7 +17,7 @@ ROWS ?= 20000
 WINDOW ?= 24h
 BENCH_RESULTS ?= bench/results.json
 
-.PHONY: help setup tools demo test test-fast coverage lint typecheck fmt serve bench bench-small data train promote rollback audit monitor \
+.PHONY: help setup tools demo test test-fast coverage lint typecheck fmt serve bench bench-small data train promote rollback audit monitor evaluate \
 	config-docs openapi openapi-check images stack-up stack-down clean
 
 help: ## List the targets
@@ -48,7 +48,8 @@ test: setup tools ## Run every test (the one command CI runs)
 UNIT_TESTS := packages usecases examples tests/habits tests/serving/test_serving_contract.py \
 	tests/serving/test_serving_flags.py tests/infra/test_infra_terraform_structure.py \
 	tests/infra/test_infra_compliance_features.py tests/runbooks/test_runbooks_pages.py \
-	tests/workflows/test_workflows_policy.py tests/training/test_training_tasks.py
+	tests/workflows/test_workflows_policy.py tests/training/test_training_tasks.py \
+	tests/training/test_training_paired.py tests/training/test_training_experiment.py
 
 test-fast: setup ## Run the unit tier only (no servers, Spark, MLflow training or databases; under a minute)
 	$(RUN) pytest -m "not slow and not services" $(UNIT_TESTS)
@@ -98,6 +99,11 @@ audit: setup ## Which version was champion at time AT (default: now)
 
 monitor: setup ## Run the monitoring job over the last WINDOW of the prediction log
 	$(RUN) steelthread-monitor run --window $(WINDOW)
+
+evaluate: setup ## Evaluate every version on the test sets and the labelled cohort of WINDOW; compare them
+	$(RUN) steelthread-eval test-sets
+	$(RUN) steelthread-eval backfill --window $(WINDOW)
+	$(RUN) steelthread-eval compare
 
 config-docs: setup ## Regenerate docs/configuration.md and the valid STEELTHREAD_* names from the settings classes
 	$(RUN) python docs/gen_config_reference.py

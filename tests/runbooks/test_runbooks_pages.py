@@ -25,6 +25,9 @@ PROCEDURES = {
     "scale-out",
     "deploy",
     "incident",
+    "canary-aborted",
+    "experiment-halted",
+    "challenger-better",
 }
 ALERT_SECTIONS = ["What it means", "How to confirm", "How to mitigate", "How to verify", "When to escalate"]
 RUNNABLE = re.compile(r"```bash runnable\n(.*?)```", re.DOTALL)

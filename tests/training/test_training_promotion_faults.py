@@ -51,6 +51,18 @@ PROMOTE_CALLS = [
     "reading version 2",  # gate verdict
     "reading run *",
     "reading alias champion",
+    "reading version 2",  # the evaluation store's check: both packages and the test set's time range
+    "reading run *",
+    "reading version 1",
+    "reading run *",
+    "reading run *",
+    "searching the evaluation store",  # stored cohorts (the experiment is read inside the search)
+    "reading the evaluation store",
+    "searching the evaluation store",  # stored evaluations on the candidate's test set
+    "writing to the evaluation store",  # two evaluations, each a run created, then its metrics
+    "writing to the evaluation store",
+    "writing to the evaluation store",
+    "writing to the evaluation store",
     "reading version 2",  # publish
     "reading run *",
     "moving alias champion to version 2",

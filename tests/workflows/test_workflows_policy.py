@@ -239,6 +239,18 @@ def test_a_failed_canary_is_aborted_to_stable_only_once_its_alias_moved(
     assert ".github/scripts/canary_check.py" in check["run"]
     assert '--canary-version "$VERSION"' in check["run"]
     assert abort["if"] == "failure() && inputs.mode == 'canary' && steps.move.outputs.moved == 'true'"
+    # the canary is also a planned experiment: planned before the observation, stepped after it
+    plan = steps[names.index("Plan the canary as an experiment")]
+    step = steps[names.index("Canary step (sample ratio, guardrails, always-valid test)")]
+    assert (
+        names.index(plan["name"])
+        < names.index("Observe")
+        < names.index(step["name"])
+        < names.index(abort["name"])
+    )
+    assert "steelthread-experiment plan" in plan["run"]
+    assert "steelthread-experiment step" in step["run"]
+    assert "--final" in step["run"]
     assert "--mode canary --canary-fraction 0" in abort["run"]
     assert "--check-flags" in abort["run"]
     settle = steps[names.index("Settle stable")]

@@ -1,7 +1,9 @@
 """Moving versions between aliases (challenger -> staging -> champion) through gates, with an audit trail.
 
 A move is allowed only when the version's stored gate verdict passed and the version holds the alias
-before the target in the order. It is carried out as a recoverable sequence (ADR 0013): the package is
+before the target in the order; to `champion`, the evaluation store must also say it is not worse than the
+current champion on its own test set and the newest labelled cohort (`steelthread_training.evidence`).
+It is carried out as a recoverable sequence (ADR 0013): the package is
 published (inert until a pointer names it), the intent is written to the promotion journal, then the
 MLflow aliases move, the audit record is appended, the deployment pointers are swapped and the journal is
 closed. Serving only ever follows a pointer the registry and the audit log already agree with, and a move
@@ -75,6 +77,24 @@ def require_gate_passed(registry: Registry, version: str) -> None:
     if not verdict["passed"]:
         failed = [c.get("name", "?") for c in verdict["checks"] if not c.get("passed")]
         raise GateRefusedError(f"version {version} did not pass its gate (failed: {', '.join(failed[:5])})")
+
+
+def require_not_worse(
+    registry: Registry,
+    settings: TrainingSettings,
+    version: str,
+    champion: str | None,
+    on_note: Note | None = None,
+) -> None:
+    """The evaluation store's word (steelthread_training.evidence): not worse than the champion on the
+    candidate's own test set and on the newest labelled production cohort, within the gate's tolerance."""
+    from steelthread_training.evidence import champion_checks
+
+    checks = champion_checks(registry, version, champion, load_config(settings.training_config), on_note)
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        detail = "; ".join(f"{c.name} = {c.value} ({c.rule()}; {c.note})" for c in failed)
+        raise GateRefusedError(f"version {version} is worse than champion {champion}: {detail}")
 
 
 def publish(registry: Registry, settings: TrainingSettings, version: str) -> Path:
@@ -208,10 +228,17 @@ def promote(
         finished = _finish_pending(registry, settings, on_note)
         if finished is not None and _same(finished, "promote", version, to):
             return _as_move(finished, settings)
-        return _promote(registry, settings, version, to, reason)
+        return _promote(registry, settings, version, to, reason, on_note)
 
 
-def _promote(registry: Registry, settings: TrainingSettings, version: str, to: str, reason: str) -> Move:
+def _promote(
+    registry: Registry,
+    settings: TrainingSettings,
+    version: str,
+    to: str,
+    reason: str,
+    on_note: Note | None = None,
+) -> Move:
     text = _reason(reason)
     if to not in PREVIOUS:
         raise PromotionError(f"cannot promote to {to!r}; expected staging or champion")
@@ -226,6 +253,8 @@ def _promote(registry: Registry, settings: TrainingSettings, version: str, to: s
         )
     require_gate_passed(registry, version)
     replaced = registry.alias_version(to)
+    if to == "champion":
+        require_not_worse(registry, settings, version, replaced, on_note)
     path = publish(registry, settings, version)
     move = Move(version, source_alias, to, replaced, path)
     changes = [AliasChange(alias=to, version=version), AliasChange(alias=source_alias, version=None)]
