@@ -35,6 +35,7 @@ from steelthread_batch.run import RunSummary, package_identity, start_or_resume
 from steelthread_batch.scoring import RunInfo, scorer
 from steelthread_batch.spark_session import spark_session
 from steelthread_batch.storage import Location, locate
+from steelthread_contracts.privacy import NO_POLICY, LogPolicy
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -52,6 +53,8 @@ class SparkJob:
     driver_memory: str = "2g"
     threads: int = 1
     feature_settings: FeatureSettings | None = None
+    log_policy: LogPolicy = NO_POLICY
+    """What the prediction log keeps of personal fields (steelthread_contracts.privacy)."""
 
 
 def spark_uri(location: Location) -> str:
@@ -132,8 +135,10 @@ def run_spark(job: SparkJob) -> RunSummary:
             spark_uri(root.child("quarantine"))
         )
         if layout.log_run is not None:
-            log_schema = prediction_log_schema(scored_schema, job.package.feature_names)
-            log_fn = partial(log_batches, feature_names=job.package.feature_names, role=job.role)
+            log_schema = prediction_log_schema(scored_schema, job.package.feature_names, job.log_policy)
+            log_fn = partial(
+                log_batches, feature_names=job.package.feature_names, role=job.role, policy=job.log_policy
+            )
             scored.mapInArrow(log_fn, to_spark_schema(log_schema)).write.mode("overwrite").parquet(
                 spark_uri(layout.log_run)
             )

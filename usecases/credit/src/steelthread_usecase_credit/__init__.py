@@ -35,6 +35,7 @@ from steelthread_usecase_credit.domain import (
     PURPOSES,
     TERMS,
 )
+from steelthread_usecase_credit.reasons import PERSONAL, REASONS
 
 __all__ = ["USE_CASE"]
 
@@ -229,6 +230,8 @@ USE_CASE = UseCase(
         ),
     ),
     training_config=Path(__file__).with_name("training.yaml"),
+    reasons=REASONS,
+    personal=PERSONAL,
     demo_scenario="income_shift",
     policy=DecisionPolicy(fallback=DecisionPolicy().fallback, name="credit-fail-closed"),
     label_delay=timedelta(days=LABEL_DELAY_DAYS[1]),

@@ -34,6 +34,7 @@ from steelthread_usecase_delivery.domain import (
     STATS_FEATURES,
     VEHICLES,
 )
+from steelthread_usecase_delivery.reasons import REASONS
 
 __all__ = ["PROMISE", "USE_CASE"]
 
@@ -224,6 +225,7 @@ USE_CASE = UseCase(
         request_description="One food order as the ordering app knows it at checkout.",
     ),
     training_config=Path(__file__).with_name("training.yaml"),
+    reasons=REASONS,
     policy=DecisionPolicy(fallback=Decision.REVIEW, name="delivery-promise", cuts=PROMISE),
     score_range=(0.0, MAX_MINUTES),
     label_delay=timedelta(minutes=MAX_MINUTES),
