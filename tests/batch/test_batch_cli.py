@@ -21,7 +21,6 @@ from batch.conftest import INVALID_EVERY, cli_env, run_cli, scoring_table, start
 from helpers.usecase import JOIN_KEY, USE_CASE
 from steelthread_contracts import PredictionLogRecord
 
-
 NOT_LOGGED = {p.name for p in USE_CASE.personal if p.handling == "drop"}
 
 

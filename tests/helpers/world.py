@@ -49,7 +49,8 @@ class FeatureWorld:
 
         vectors = store.online_vector(requests, settings=self.settings)
         return np.array(
-            [[np.nan if (v := vec.values[n]) is None else v for n in names] for vec in vectors], dtype=np.float32
+            [[np.nan if (v := vec.values[n]) is None else v for n in names] for vec in vectors],
+            dtype=np.float32,
         )
 
     def keys(self, n: int) -> list[int]:

@@ -19,10 +19,10 @@ from helpers.world import FeatureWorld
 from steelthread_batch.package import load_package as load_batch_package
 from steelthread_batch.scoring import RunInfo, score_batch
 from steelthread_features.definitions import FEATURE_NAMES
+from steelthread_serving.settings import ServingSettings
 
 NOT_LOGGED = {p.name for p in USE_CASE.personal if p.handling == "drop"}
 """Fields the use case keeps out of answers' `features` and the log (steelthread_contracts.privacy)."""
-from steelthread_serving.settings import ServingSettings
 
 
 def champion_version(live: Live) -> str | None:
@@ -55,7 +55,8 @@ def test_live_offline_and_batch_scores_are_identical(
     # What serving read (the use case's personal fields are kept out of answers: read them from the store)
     matrix = world.matrix(world.requests(20), FEATURE_NAMES)
     answered = np.array(
-        [[np.nan if a["features"][n] is None else a["features"][n] for n in kept] for a in answers], dtype=np.float32
+        [[np.nan if a["features"][n] is None else a["features"][n] for n in kept] for a in answers],
+        dtype=np.float32,
     )
     assert np.array_equal(answered, matrix[:, [FEATURE_NAMES.index(n) for n in kept]], equal_nan=True)
     offline = onnx_scores(folder / "model.onnx", matrix)
