@@ -155,7 +155,9 @@ class BoosterExplainer:
         (float32, NaN for missing); they are widened exactly, so the trees split them as the graph did."""
         import numpy as np
 
-        out = self.booster.predict(np.asarray(matrix, dtype=np.float64), pred_contrib=True)
+        # One thread: a request's row is tiny, and OpenMP's pool spinning beside the server's event loop cost
+        # more than the trees themselves (bench/bench_explain.py).
+        out = self.booster.predict(np.asarray(matrix, dtype=np.float64), pred_contrib=True, num_threads=1)
         return np.asarray(out, dtype=np.float64)
 
     def explain(

@@ -175,6 +175,7 @@ USE_CASE = UseCase(
             name="customer_profile",
             table="customers",
             ttl=timedelta(days=3650),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Customer profile; region and protected_group are for slices only.",
             features=PROFILE_FEATURES,
             strings=("home_ownership",),
@@ -184,6 +185,7 @@ USE_CASE = UseCase(
             name="credit_history",
             table="credit_history",
             ttl=timedelta(days=90),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Credit-bureau snapshots; older than the TTL counts as unknown.",
             features=HISTORY_FEATURES,
         ),
@@ -194,6 +196,7 @@ USE_CASE = UseCase(
         features=APPLICATION_FEATURES,
         stored_inputs=("home_ownership", "total_balance"),
         frame="steelthread_usecase_credit.transforms:application_features",
+        budget_ms=1.0,  # p99 of one request's row (bench/bench_features.py)
         row="steelthread_usecase_credit.transforms:application_row",
         freshness={
             "debt_to_income": "credit_history",

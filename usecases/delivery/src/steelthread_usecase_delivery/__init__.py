@@ -170,6 +170,7 @@ USE_CASE = UseCase(
             name="restaurant_profile",
             table="restaurants",
             ttl=timedelta(days=3650),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Restaurant profile; cuisine feeds the transform; city and city_zone are slices.",
             features=PROFILE_FEATURES,
             strings=("cuisine",),
@@ -179,6 +180,7 @@ USE_CASE = UseCase(
             name="restaurant_performance",
             table="restaurant_stats",
             ttl=timedelta(days=21),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Weekly restaurant statistics; older than the TTL counts as unknown.",
             features=STATS_FEATURES,
         ),
@@ -189,6 +191,7 @@ USE_CASE = UseCase(
         features=ORDER_FEATURES,
         stored_inputs=("cuisine", "prep_minutes_p50"),
         frame="steelthread_usecase_delivery.transforms:order_features",
+        budget_ms=1.0,  # p99 of one request's row (bench/bench_features.py)
         row="steelthread_usecase_delivery.transforms:order_row",
         freshness={
             "prep_plus_ride": "restaurant_profile",
