@@ -8,6 +8,11 @@
 2. Point-in-time join of N entity rows (default 1,000,000 events): training_frame through Feast's
    DuckDB offline store next to a pandas merge_asof reference on the same data; wall time and peak RSS of
    each in its own process (the import-only baseline RSS is printed too).
+3. Feature cost: each feature view's online read of one entity (SQLite, and Redis unless skipped) and
+   the request-time transform of one request, p50 and p99, against the use case's latency budgets
+   (`FeatureView.read_budget_ms`, `OnDemandView.budget_ms`). The figures are recorded first; a cost over
+   its budget then fails the run (exit 1, naming it), so `make bench` and CI's bench job catch a view
+   that grew too slow to serve.
 
     uv run --no-sync python bench/bench_features.py --rows 1000000
     uv run --no-sync python bench/bench_features.py --rows 200000 --skip-redis
@@ -55,6 +60,52 @@ def _time(fn, iterations: int) -> tuple[float, float]:
 
 MEASURED: dict[str, dict[str, float]] = {"ratios": {}, "figures": {}}
 """What `record` stores: every printed p50 as a figure, every p50 against its base as a ratio."""
+OVER_BUDGET: list[str] = []
+"""Feature views (and the transform) whose measured p99 exceeded the use case's budget: the run fails."""
+
+
+def _judge(what: str, stats: tuple[float, float], budget_ms: float | None, where: str) -> str:
+    """One line for a budgeted cost; an exceeded budget is remembered for the run's exit status."""
+    MEASURED["figures"][f"{where}: {what} p50 ms"] = stats[0]
+    MEASURED["figures"][f"{where}: {what} p99 ms"] = stats[1]
+    if budget_ms is None:
+        verdict = "no budget"
+    elif stats[1] <= budget_ms:
+        verdict = f"within budget {budget_ms:g} ms"
+    else:
+        verdict = f"OVER budget {budget_ms:g} ms"
+        OVER_BUDGET.append(f"{where}: {what} p99 {stats[1]:.3f} ms > {budget_ms:g} ms")
+    return f"  {what:<45} p50 {stats[0]:8.3f} ms  p99 {stats[1]:8.3f} ms  {verdict}"
+
+
+def _feature_cost(
+    read_view: Callable[[str], object], transform_inputs: dict[str, object], where: str, iterations: int
+) -> list[str]:
+    """Each feature view's online read of one entity (`read_view(view)`) and the request-time transform,
+    each against the use case's budget (`FeatureView.read_budget_ms`, `OnDemandView.budget_ms`)."""
+    from steelthread_contracts.usecase import load_hook
+    from steelthread_features.definitions import USE_CASE
+    from steelthread_features.online import ONLINE_VIEWS
+
+    lines = [f"feature cost per view ({where}), against the use case's budgets"]
+    for view in ONLINE_VIEWS:
+        budget = USE_CASE.view(view).read_budget_ms
+        lines.append(_judge(f"read {view}", _time(lambda v=view: read_view(v), iterations), budget, where))
+    transform = load_hook(USE_CASE.on_demand.row)
+    stats = _time(lambda: transform(**transform_inputs), iterations)
+    lines.append(_judge(f"transform {USE_CASE.on_demand.name}", stats, USE_CASE.on_demand.budget_ms, where))
+    return lines
+
+
+def _transform_inputs(entity: int, read: Callable[[list[int]], list[dict[str, object]]]) -> dict[str, object]:
+    """The transform's keyword arguments for one request of `entity`: request fields and stored inputs."""
+    from steelthread_features.definitions import USE_CASE
+
+    request = _request(entity)
+    (row,) = read([entity])
+    return {name: request[name] for name in USE_CASE.request_names} | {
+        name: row.get(name) for name in USE_CASE.on_demand.stored_inputs
+    }
 
 
 def _row(label: str, stats: tuple[float, float], base: tuple[float, float] | None, where: str) -> str:
@@ -150,7 +201,7 @@ def bench_online(
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
-    from steelthread_features import store
+    from steelthread_features import online, store
     from steelthread_features.definitions import JOIN_KEY, USE_CASE
     from steelthread_features.generator import generate, write
     from steelthread_features.online import ONLINE_VIEWS
@@ -181,6 +232,20 @@ def bench_online(
     lines.append("local profile (SQLite)")
     lines.append(_row(f"raw SQLite read ({len(ONLINE_VIEWS)} views)", raw, None, "SQLite"))
     lines.extend(_compared_to_raw(local, raw, entity, at, iterations))
+    one = [(f"{local.project}_{view}", view) for view in ONLINE_VIEWS]
+    by_view = {
+        view: f"SELECT feature_name, value, event_ts FROM {table} WHERE entity_key = ?" for table, view in one
+    }
+    reader = online.open_reader(local)
+    lines.extend(
+        _feature_cost(
+            lambda view: conn.execute(by_view[view], (blob,)).fetchall(),
+            _transform_inputs(entity, reader.read),
+            "SQLite",
+            iterations,
+        )
+    )
+    reader.close()
     if skip_redis:
         return lines
 
@@ -218,6 +283,20 @@ def bench_online(
         lines.extend(_compared_to_raw(prod, raw, entity, at, iterations))
         lines.append("production profile (Redis), on an event loop")
         lines.extend(_async_redis_reads(prod, entity, iterations))
+        fields = {
+            view: [online.redis_field(view, f) for f in features] + [f"_ts:{view}".encode()]
+            for view, features in ONLINE_VIEWS.items()
+        }
+        reader = online.open_reader(prod)
+        lines.extend(
+            _feature_cost(
+                lambda view: client.hmget(rkey, fields[view]),
+                _transform_inputs(entity, reader.read),
+                "Redis",
+                iterations,
+            )
+        )
+        reader.close()
     finally:
         try:
             store.get_store(prod).teardown()
@@ -377,6 +456,9 @@ def main() -> None:  # pragma: no cover - benchmark
         ratios=MEASURED["ratios"],
         figures=MEASURED["figures"],
     )
+    if OVER_BUDGET:  # recorded first, so the figures that failed the run are there to read
+        print("\n".join(["feature cost over the use case's budget:", *OVER_BUDGET]), file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,7 @@ def main() -> None:
             "STEELTHREAD_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:5432/{db}",
             "STEELTHREAD_OFFLINE_STORE_URI": str(world.settings.tables_dir.resolve()),
             "STEELTHREAD_PROJECT": f"st_bench_{suffix}",
+            "STEELTHREAD_PSEUDONYM_KEY": "bench-pseudonym-key",  # production: no local key file
         }
         prod_root = tmp / "prod"
         shutil.copytree(models, prod_root / "models")

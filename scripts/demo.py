@@ -62,6 +62,7 @@ STACK_DEFAULTS: dict[str, str] = {
     "STEELTHREAD_MODELS_DIR": str(ROOT / "var" / "models"),
     "STEELTHREAD_AUDIT_DIR": str(ROOT / "var" / "audit"),
     "STEELTHREAD_FLAGS_PATH": str(ROOT / "var" / "stack" / "flags" / "flags.json"),
+    "STEELTHREAD_PSEUDONYM_KEY": "laptop-stack-only-not-a-secret",
 }
 """The compose stack (infra/compose.yaml) as seen from the host: its published ports, the model packages and
 the flag file it mounts from var/. `--stack` uses each unless the environment already sets it;

@@ -12,7 +12,7 @@ FROM ${UV_IMAGE} AS uv
 
 FROM ${CUDA_IMAGE} AS base
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3.12 ca-certificates \
+    && apt-get install -y --no-install-recommends python3.12 ca-certificates libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 
 FROM base AS build
@@ -30,7 +30,7 @@ COPY apps/ apps/
 COPY examples/ examples/
 COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra gpu --extra postgres --no-dev --no-editable
+    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra gpu --extra postgres --extra explain --no-dev --no-editable
 
 FROM base AS runtime
 ARG USECASE

@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1.7
 # steelthread-serving (CPU). Build from the repository root:
 #   docker build -f infra/docker/serving.Dockerfile -t steelthread-serving .
-# Only the serving member's locked dependencies are installed (uv.lock, --locked), with onnxruntime for the CPU
-# and psycopg for the PostgreSQL prediction log (the `postgres` extra: STEELTHREAD_PREDICTION_LOG_DSN).
+# Only the serving member's locked dependencies are installed (uv.lock, --locked), with onnxruntime for the CPU,
+# psycopg for the PostgreSQL prediction log (the `postgres` extra: STEELTHREAD_PREDICTION_LOG_DSN) and LightGBM
+# to explain decisions from the booster a package ships (the `explain` extra; it brings scipy and needs the
+# OpenMP runtime, libgomp1).
 ARG USECASE=credit
 # The use case the image serves (a folder under usecases/): installed beside the app, selected by
 # STEELTHREAD_USECASE at run time.
@@ -25,11 +27,14 @@ COPY apps/ apps/
 COPY examples/ examples/
 COPY usecases/ usecases/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra cpu --extra postgres --no-dev --no-editable
+    uv sync --locked --package steelthread-serving --package "steelthread-usecase-${USECASE}" --extra cpu --extra postgres --extra explain --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG USECASE
-RUN groupadd --system --gid 10001 steelthread \
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 steelthread \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin steelthread \
     && mkdir -p /var/lib/steelthread \
     && chown 10001:10001 /var/lib/steelthread

@@ -39,9 +39,10 @@ T0 = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Packages of the active use case's task: the champion and a challenger."""
+    """Packages of the active use case's task: the champion (shipping its booster, for reason codes) and a
+    challenger (without one)."""
     root = tmp_path_factory.mktemp("models")
-    publish(root, "1", aliases=("champion",), threshold=0.5, seed=0)
+    publish(root, "1", aliases=("champion",), threshold=0.5, seed=0, booster=True)
     publish(root, "2", aliases=("challenger",), threshold=0.3, seed=1, trees=20)
     return root
 

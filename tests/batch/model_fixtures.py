@@ -24,11 +24,13 @@ def publish(
     seed: int = 0,
     trees: int = 40,
     task: str = USE_CASE.task.value,
+    booster: bool = False,
 ) -> Path:
     """Write `<models_dir>/versions/<version>/` and point the aliases at it; returns the folder.
 
     The package has the active use case's task unless `task` says otherwise; `threshold` is a binary
-    package's own (a package of another task states none)."""
+    package's own (a package of another task states none); with `booster` the package ships its LightGBM
+    model (reason codes, `--reasons`)."""
     folder = make_package(
         models_dir,
         version,
@@ -40,6 +42,7 @@ def publish(
         missing=0.05,
         name=MODEL_NAME,
         task=task,
+        booster=booster,
     )
     for alias in aliases:
         point(models_dir, alias, version)

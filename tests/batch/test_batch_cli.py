@@ -18,8 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from batch.conftest import INVALID_EVERY, cli_env, run_cli, scoring_table, start_cli, write_input
 
-from helpers.usecase import JOIN_KEY
+from helpers.usecase import JOIN_KEY, USE_CASE
 from steelthread_contracts import PredictionLogRecord
+
+NOT_LOGGED = {p.name for p in USE_CASE.personal if p.handling == "drop"}
 
 
 def _ids(folder: Path) -> list[str]:
@@ -69,7 +71,8 @@ def test_score_writes_scores_quarantine_and_prediction_log(tmp_path, models_dir,
         record = PredictionLogRecord.model_validate(row)
         assert record.source == "batch"
         assert record.model_version == "1"
-        assert set(record.features) == set(package.feature_names)
+        # the features less those the use case's privacy policy keeps out of the log
+        assert set(record.features) == set(package.feature_names) - NOT_LOGGED
         assert record.scores[0].score == record.score
 
 

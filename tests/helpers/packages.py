@@ -47,6 +47,7 @@ def train_tiny(
         logits += 0.5 * x[:, 2] * x[:, 3]
     if missing:
         x[rng.random(x.shape) < missing] = np.nan
+    names = list(feature_names)  # the booster names its features as the package does (booster.txt)
     params = {
         "n_estimators": trees,
         "num_leaves": 7,
@@ -58,12 +59,13 @@ def train_tiny(
     if contract.Task(task) is contract.Task.REGRESSION:
         if value_range is not None:
             low, high = value_range
-            return lgb.LGBMRegressor(**params).fit(x, low + (high - low) / (1 + np.exp(-logits)))
-        return lgb.LGBMRegressor(**params).fit(x, logits)
+            target = low + (high - low) / (1 + np.exp(-logits))
+            return lgb.LGBMRegressor(**params).fit(x, target, feature_name=names)
+        return lgb.LGBMRegressor(**params).fit(x, logits, feature_name=names)
     if contract.Task(task) is contract.Task.MULTICLASS:
         classes = np.digitize(logits, np.quantile(logits, [1 / 3, 2 / 3]))
-        return lgb.LGBMClassifier(**params).fit(x, classes)
-    return lgb.LGBMClassifier(**params).fit(x, (logits > 0).astype(int))
+        return lgb.LGBMClassifier(**params).fit(x, classes, feature_name=names)
+    return lgb.LGBMClassifier(**params).fit(x, (logits > 0).astype(int), feature_name=names)
 
 
 SCORED_CLASS = {"binary": 1, "multiclass": 2}
@@ -95,8 +97,12 @@ def make_package(
     missing: float = 0.0,
     name: str = MODEL_NAME,
     task: str = USE_CASE.task.value,
+    booster: bool = False,
 ) -> Path:
     """Publish `root/versions/<version>/` (model.onnx, smoke.json, package.json); return the folder.
+
+    With `booster` the package also ships the LightGBM model as `booster.txt`, as training's do (readers
+    explain decisions from it).
 
     `review_threshold` defaults to 0.75 x `threshold`; the package states both, as training's do. A
     `task="regression"` package (LGBMRegressor, ONNX output [N, 1]) states no thresholds and no
@@ -118,6 +124,8 @@ def make_package(
     with tempfile.TemporaryDirectory(prefix="test-package-") as tmp:
         run = Path(tmp)
         (run / contract.MODEL_FILE).write_bytes(onx.SerializeToString())
+        if booster:
+            (run / contract.BOOSTER_FILE).write_text(model.booster_.model_to_string())
         smoke = np.random.default_rng(seed + 1).normal(size=(5, len(names))).astype(np.float32)
         smoke[0, 0] = np.nan  # a missing value is part of every smoke test
         scores = onnx_scores(run / contract.MODEL_FILE, smoke, task=task)

@@ -41,6 +41,18 @@ class FeatureWorld:
             for row in events.to_dict("records")
         ]
 
+    def matrix(self, requests: list[Any], names: tuple[str, ...] | list[str]) -> Any:
+        """The float32 rows serving builds for `requests` from this world's online store now (NaN for
+        missing): every model feature, those the use case keeps out of answers and logs included, so a
+        test can score what serving scored without reading it back from an answer."""
+        import numpy as np
+
+        vectors = store.online_vector(requests, settings=self.settings)
+        return np.array(
+            [[np.nan if (v := vec.values[n]) is None else v for n in names] for vec in vectors],
+            dtype=np.float32,
+        )
+
     def keys(self, n: int) -> list[int]:
         return [int(k) for k in self.events()[JOIN_KEY].drop_duplicates().head(n)]
 

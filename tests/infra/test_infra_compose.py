@@ -40,6 +40,7 @@ SHARED_SETTINGS = {
     "STEELTHREAD_MLFLOW_TRACKING_URI",
     "STEELTHREAD_OFFLINE_STORE_URI",
     "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
+    "STEELTHREAD_PSEUDONYM_KEY",
 }
 # Platform-wide settings every app receives, whether or not its settings class reads them yet.
 PLATFORM_WIDE = {

@@ -20,10 +20,11 @@ from steelthread_monitoring.skew import callable_source
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "infra" / "docker"
 # image -> (workspace member, extras, console script the image runs by default); `postgres` is the
-# PostgreSQL prediction log (serving writes it, monitoring reads it)
+# PostgreSQL prediction log (serving writes it, monitoring reads it); `explain` is LightGBM, for serving's
+# explanations from a package's booster
 IMAGES = {
-    "serving": ("steelthread-serving", ("cpu", "postgres"), "steelthread-serve"),
-    "serving-gpu": ("steelthread-serving", ("gpu", "postgres"), "steelthread-serve"),
+    "serving": ("steelthread-serving", ("cpu", "postgres", "explain"), "steelthread-serve"),
+    "serving-gpu": ("steelthread-serving", ("gpu", "postgres", "explain"), "steelthread-serve"),
     "training": ("steelthread-training", (), "steelthread-train"),
     "monitoring": ("steelthread-monitoring", ("postgres",), "steelthread-monitor"),
     "batch": ("steelthread-batch", (), "steelthread-batch"),

@@ -101,6 +101,8 @@ def test_demo_stack_defaults_are_the_ports_and_mounts_compose_publishes() -> Non
         "STEELTHREAD_PREDICTION_LOG_DSN",
     ):
         assert defaults[key] == host_view(env[key], services), key
+    # the demo's batch and monitoring pseudonymise as the stack's serving does
+    assert defaults["STEELTHREAD_PSEUDONYM_KEY"] == env["STEELTHREAD_PSEUDONYM_KEY"]
     mounts = bind_mounts(services["serving"])
     assert Path(defaults["STEELTHREAD_MODELS_DIR"]) == mounts[env["STEELTHREAD_MODELS_DIR"]]
     flags = Path(env["STEELTHREAD_FLAGS_PATH"])
@@ -276,6 +278,7 @@ def test_demo_stack_mode_runs_the_loop_on_the_stack_services(local_stack: LocalS
             "STEELTHREAD_AUDIT_DIR": str(host / "audit"),
             "STEELTHREAD_FLAGS_PATH": str(host / "stack" / "flags" / "flags.json"),
             "STEELTHREAD_API_KEYS": api_key,
+            "STEELTHREAD_PSEUDONYM_KEY": serving["STEELTHREAD_PSEUDONYM_KEY"],
             "STEELTHREAD_PROJECT": local.project,
             "STEELTHREAD_DEMO_DIR": str(demo_root),
             "STEELTHREAD_DEMO_ROWS": str(ROWS),

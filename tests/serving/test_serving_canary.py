@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from helpers.packages import MODEL_NAME, make_package, promote
 from helpers.serving import body, read_log, running, serves, wait_until, write_flags
-from helpers.usecase import JOIN_KEY
+from helpers.usecase import JOIN_KEY, USE_CASE
 from helpers.world import FeatureWorld
 from steelthread_serving.routing import canary_bucket
 from steelthread_serving.settings import ServingSettings
@@ -74,10 +74,13 @@ def test_canary_splits_the_new_champion_and_stable_by_the_fraction_and_never_ans
     assert counts[("stable", "1", "ok")] == 2 * (len(expected) - canary)
     assert not any(role == "fallback" and n for (role, _, _), n in counts.items())
 
-    # The canary model runs only for the canary share: the others never wait for it.
+    # The canary model runs only for the canary share: the others never wait for it. The log keeps the
+    # entity key as the use case's privacy policy says (a pseudonym where it is tagged `hash`).
+    policy = two_versions.log_policy(USE_CASE)
+    logged_as = {policy.key(key): version for key, version in expected.items()}
     for record in read_log(two_versions.prediction_log_dir):
         roles = [s["role"] for s in record["scores"]]
-        in_canary = expected[record["entity_key"]] == "2"
+        in_canary = logged_as[record["entity_key"]] == "2"
         assert roles == (["champion", "fallback"] if in_canary else ["stable", "fallback"])
 
 

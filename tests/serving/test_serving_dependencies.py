@@ -1,5 +1,6 @@
 """What the serving image installs, read from uv.lock the way `uv sync --package steelthread-serving
---extra cpu --no-dev` resolves it: no Feast, pandas, MLflow, Evidently or training libraries.
+--extra cpu --extra explain --no-dev` resolves it: no Feast, pandas, MLflow, Evidently or training
+libraries; LightGBM only through the `explain` extra (explanations from a package's booster).
 
 `test_serving_imports.py` checks what a running server imports; this checks what its image would carry.
 """
@@ -49,12 +50,19 @@ def closure(root: str, extras: set[str]) -> set[str]:
     return names
 
 
+EXPLAIN_BRINGS = {"lightgbm", "scipy", "narwhals"}
+"""What the `explain` extra adds to the image: LightGBM and what it requires (scipy, narwhals)."""
+
+
 @pytest.mark.parametrize("extra", ["cpu", "gpu"])
 def test_the_serving_image_carries_no_feast_pandas_mlflow_or_evidently(extra: str) -> None:
     installed = closure("steelthread-serving", {extra})
     assert {"fastapi", "uvicorn", "steelthread-features", "redis", "protobuf"} <= installed
     assert "onnxruntime" + ("-gpu" if extra == "gpu" else "") in installed
     assert installed & FORBIDDEN == set()
+    explained = closure("steelthread-serving", {extra, "explain"})
+    assert explained - installed == EXPLAIN_BRINGS
+    assert explained & FORBIDDEN == {"lightgbm"}
 
 
 def test_the_closure_follows_extras() -> None:

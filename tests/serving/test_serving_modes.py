@@ -21,6 +21,9 @@ from steelthread_batch.scoring import RunInfo, score_batch
 from steelthread_features.definitions import FEATURE_NAMES
 from steelthread_serving.settings import ServingSettings
 
+NOT_LOGGED = {p.name for p in USE_CASE.personal if p.handling == "drop"}
+"""Fields the use case keeps out of answers' `features` and the log (steelthread_contracts.privacy)."""
+
 
 def champion_version(live: Live) -> str | None:
     with live.client() as c:
@@ -44,17 +47,21 @@ def test_live_offline_and_batch_scores_are_identical(
         answers = [
             c.post("/v1/predictions", json=body(r) | {"explain": True}).json() for r in world.requests(20)
         ]
+    kept = [n for n in FEATURE_NAMES if n not in NOT_LOGGED]
     assert all(a["model_version"] == "1" and a["mode"] == "live" and not a["degraded"] for a in answers)
     # a binary package decides with its own thresholds; other tasks with the use case's cuts
     expected_source = "package" if USE_CASE.task == "binary" else "use_case"
     assert {a["decided_by"] for a in answers} == {expected_source}
-    matrix = np.array(
-        [[np.nan if a["features"][n] is None else a["features"][n] for n in FEATURE_NAMES] for a in answers],
+    # What serving read (the use case's personal fields are kept out of answers: read them from the store)
+    matrix = world.matrix(world.requests(20), FEATURE_NAMES)
+    answered = np.array(
+        [[np.nan if a["features"][n] is None else a["features"][n] for n in kept] for a in answers],
         dtype=np.float32,
     )
+    assert np.array_equal(answered, matrix[:, [FEATURE_NAMES.index(n) for n in kept]], equal_nan=True)
     offline = onnx_scores(folder / "model.onnx", matrix)
     assert [a[SCORE_FIELD] for a in answers] == [float(s) for s in offline]
-    assert set(answers[0]["features"]) == set(FEATURE_NAMES)
+    assert set(answers[0]["features"]) == set(kept)
 
     # Third path: the batch app's one scoring function on the same features gives the same scores.
     requests = world.requests(20)

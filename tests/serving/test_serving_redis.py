@@ -138,6 +138,7 @@ def production(
         profile="production",
         data_dir=tmp_path / "var",
         api_keys=[API_KEY],  # type: ignore[list-item]
+        pseudonym_key="redis-test-pseudonym-key",  # type: ignore[arg-type]  # production has no key file
         flags_path=tmp_path / "flags.json",
         flags_poll_ms=50,
         model_poll_ms=100,

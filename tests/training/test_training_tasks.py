@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from steelthread_contracts import package as contract
+from steelthread_contracts.explain import BoosterExplainer
 from steelthread_contracts.package import Task
 from steelthread_contracts.usecase import SmokeCase
 from steelthread_training.candidate import NO_CHAMPION, fit_candidate
@@ -484,6 +485,15 @@ def test_a_regression_run_is_logged_registered_and_compared_as_champion(
     manifest = verify_run_package(registered.package_dir)
     assert manifest.task is Task.REGRESSION
     assert manifest.onnx.output == REGRESSION_OUTPUT
+    # The package ships the booster the graph came from: its contributions explain the graph's answers
+    # (a log-link objective: exp(margin) is the prediction).
+    assert contract.ships(manifest, contract.BOOSTER_FILE)
+    explainer = BoosterExplainer.load(registered.package_dir, manifest)
+    assert explainer is not None
+    assert explainer.scale == "log_score"
+    rows = matrix(regression.split.test, FEATURES)[:200].astype(np.float32)
+    margins = explainer.contributions(rows).sum(axis=1)
+    assert np.allclose(np.exp(margins), regression.test_scores[:200], rtol=1e-5)
 
     registry.set_alias("champion", registered.version)
     test = regression.split.test

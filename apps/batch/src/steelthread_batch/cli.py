@@ -94,11 +94,24 @@ def score(
         bool, typer.Option("--no-prediction-log", help="Do not write prediction-log records.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    reasons: Annotated[
+        bool,
+        typer.Option(
+            "--reasons",
+            help="Write each row's reason codes (reason_codes: an adverse decision's, largest first); the "
+            "package must ship its booster. Local engine only.",
+        ),
+    ] = False,
 ) -> None:
     """Score decision requests with a published model package; resumes an unfinished run in OUTPUT."""
     settings = BatchSettings()
     package = resolve_package(settings.models_dir, alias=alias, version=version)
     sessions.smoke_check(package)
+    if reasons:
+        if (engine or settings.batch_engine) == "spark":
+            raise BatchInputError("--reasons runs with the local engine only")
+        package = package.with_reasons()
+        sessions.explainer_for(package)  # a booster that cannot load fails here, before any row
     role = alias or ("champion" if version is None else "pinned")
     log_dir = None if no_prediction_log else str(settings.prediction_log_dir)
     chosen = engine or settings.batch_engine
@@ -127,6 +140,7 @@ def score(
                 threads=settings.batch_threads or 1,
                 arrow_rows=settings.batch_arrow_rows,
                 feature_settings=_feature_settings(),
+                log_policy=settings.log_policy(active()),
             )
         )
     else:
@@ -145,6 +159,7 @@ def score(
             threads=settings.batch_threads,
             device=device,
             feature_settings=_feature_settings(),
+            log_policy=settings.log_policy(active()),
         )
         logger.info(
             "scoring %s with %s v%s",

@@ -37,6 +37,11 @@ RUN_ID: Final = "batch_run_id"
 SCORED_AT: Final = "scored_at"
 LATENCY_MS: Final = "latency_ms"
 QUARANTINE_REASON: Final = "quarantine_reason"
+REASON_CODES: Final = "reason_codes"
+"""With `--reasons`: the codes of an adverse decision's reasons, largest first, at most four
+(`steelthread_contracts.explain.reason_codes`, as serving's `explain=true` answers them); empty for an
+approval, null for a quarantined row."""
+REASON_CODES_TYPE: Final = pa.list_(pa.string())
 
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
@@ -80,7 +85,14 @@ SCORE_COLUMNS: Final[tuple[str, ...]] = (
     RUN_ID,
     SCORED_AT,
 )
-"""Columns of the `scores/` output (the consumer-facing table)."""
+"""Columns of the `scores/` output (the consumer-facing table); `score_columns` adds the reason codes."""
+
+
+def score_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The `scores/` columns of a scored batch's schema: SCORE_COLUMNS, then the reason codes if written."""
+    return (*SCORE_COLUMNS, *((REASON_CODES,) if REASON_CODES in schema.names else ()))
+
+
 QUARANTINE_COLUMNS: Final[tuple[str, ...]] = (
     REQUEST_ID,
     ENTITY_KEY,
@@ -93,9 +105,12 @@ QUARANTINE_COLUMNS: Final[tuple[str, ...]] = (
 
 
 def output_schema(input_schema: pa.Schema, package: ModelPackage) -> pa.Schema:
-    """Keys, results, the request fields the input has, then the package's features (float64)."""
+    """Keys, results (and the reason codes when the run writes them), the request fields the input has,
+    then the package's features (float64)."""
     names = set(input_schema.names)
     fields = [*KEY_FIELDS, *RESULT_FIELDS]
+    if package.reasons:
+        fields.append(pa.field(REASON_CODES, REASON_CODES_TYPE))
     fields += [pa.field(n, t) for n, t in REQUEST_FIELDS.items() if n in names]
     fields += [pa.field(n, pa.float64()) for n in package.feature_names]
     return pa.schema(fields)

@@ -28,6 +28,7 @@ from steelthread_batch.package import ModelPackage
 from steelthread_batch.run import RunSummary, package_identity, start_or_resume
 from steelthread_batch.scoring import RunInfo, scorer
 from steelthread_batch.storage import locate
+from steelthread_contracts.privacy import NO_POLICY, LogPolicy
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -45,6 +46,8 @@ class LocalJob:
     threads: int = 0
     device: str = "cpu"
     feature_settings: FeatureSettings | None = None
+    log_policy: LogPolicy = NO_POLICY
+    """What the prediction log keeps of personal fields (steelthread_contracts.privacy)."""
 
 
 Progress = Callable[[int, int], None]
@@ -88,7 +91,11 @@ def run_local(job: LocalJob, progress: Progress | None = None) -> RunSummary:
             batches = part_batches(dataset, part, columns, job.batch_rows)
             if join:
                 batches = _joined(batches, job)
-            counts.append(commit_part(layout, part.name, score(batches), job.package.feature_names, job.role))
+            counts.append(
+                commit_part(
+                    layout, part.name, score(batches), job.package.feature_names, job.role, job.log_policy
+                )
+            )
         if counts[-1].rows_in != part.rows:
             raise BatchInputError(
                 f"{part.name}: read {counts[-1].rows_in} rows but the input plan says {part.rows}; "

@@ -28,9 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from steelthread_batch.columns import QUARANTINE_COLUMNS, QUARANTINE_REASON, SCORE_COLUMNS
+from steelthread_batch.columns import QUARANTINE_COLUMNS, QUARANTINE_REASON, score_columns
 from steelthread_batch.prediction_log import prediction_log_schema, to_prediction_log
 from steelthread_batch.storage import Location
+from steelthread_contracts.privacy import NO_POLICY, LogPolicy
 
 RUN_FILE = "_run.json"
 SUCCESS_FILE = "_SUCCESS"
@@ -170,8 +171,11 @@ class _PartWriter:
     k+1; the queue is bounded, so memory stays at a few batches.
     """
 
-    def __init__(self, layout: Layout, part: str, feature_names: Sequence[str], role: str) -> None:
+    def __init__(
+        self, layout: Layout, part: str, feature_names: Sequence[str], role: str, policy: LogPolicy
+    ) -> None:
         self.layout, self.part, self.feature_names, self.role = layout, part, feature_names, role
+        self.policy = policy
         self.sinks: dict[str, _Sink] = {}
         self.rows_in = 0
         self.failure: BaseException | None = None
@@ -182,7 +186,7 @@ class _PartWriter:
     def _open(self, schema: pa.Schema) -> None:
         root, staging = self.layout.root, self.layout.staging
         self.sinks["scores"] = _Sink(
-            root.child("scores", f"{self.part}.parquet"), _pick(schema, SCORE_COLUMNS), staging
+            root.child("scores", f"{self.part}.parquet"), _pick(schema, score_columns(schema)), staging
         )
         self.sinks["quarantine"] = _Sink(
             root.child("quarantine", f"{self.part}.parquet"), _pick(schema, QUARANTINE_COLUMNS), staging
@@ -190,7 +194,7 @@ class _PartWriter:
         if self.layout.log_run is not None and self.layout.log_staging is not None:
             self.sinks["log"] = _Sink(
                 self.layout.log_run.child(f"{self.part}.parquet"),
-                prediction_log_schema(schema, self.feature_names),
+                prediction_log_schema(schema, self.feature_names, self.policy),
                 self.layout.log_staging,
             )
 
@@ -200,9 +204,10 @@ class _PartWriter:
         self.rows_in += batch.num_rows
         refused = pc.is_valid(batch.column(QUARANTINE_REASON))
         self.sinks["quarantine"].write(batch.filter(refused).select(list(QUARANTINE_COLUMNS)))
-        self.sinks["scores"].write(batch.filter(pc.invert(refused)).select(list(SCORE_COLUMNS)))
+        scored = batch.filter(pc.invert(refused))
+        self.sinks["scores"].write(scored.select(list(score_columns(batch.schema))))
         if "log" in self.sinks:
-            self.sinks["log"].write(to_prediction_log(batch, self.feature_names, self.role))
+            self.sinks["log"].write(to_prediction_log(batch, self.feature_names, self.role, self.policy))
 
     def _drain(self) -> None:
         while (batch := self.queue.get()) is not None:
@@ -231,9 +236,11 @@ def commit_part(
     scored: Iterator[pa.RecordBatch],
     feature_names: Sequence[str],
     role: str,
+    policy: LogPolicy = NO_POLICY,
 ) -> PartCounts:
-    """Write one part's scores, quarantine and prediction log, then its done marker."""
-    writer = _PartWriter(layout, part, feature_names, role)
+    """Write one part's scores, quarantine and prediction log (kept as `policy` says), then its done
+    marker."""
+    writer = _PartWriter(layout, part, feature_names, role, policy)
     try:
         for batch in scored:
             if writer.failure is not None:

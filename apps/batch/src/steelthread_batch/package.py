@@ -15,7 +15,14 @@ from steelthread_batch.errors import BatchInputError
 from steelthread_contracts import package as contract
 from steelthread_contracts.api import Decision, DecisionSource
 from steelthread_contracts.decision import DecisionPolicy, Thresholds
-from steelthread_contracts.package import MODEL_FILE, SCORING_FILES, PackageError, Task, sha256_file
+from steelthread_contracts.package import (
+    BOOSTER_FILE,
+    MODEL_FILE,
+    SCORING_FILES,
+    PackageError,
+    Task,
+    sha256_file,
+)
 from steelthread_contracts.usecase import active
 
 SCORED_TASKS = (Task.BINARY, Task.REGRESSION, Task.MULTICLASS)
@@ -50,6 +57,10 @@ class ModelPackage:
     executors never need the use case's policy)."""
     decided_by: DecisionSource = DecisionSource.PACKAGE
     """Which rule decides this package's scored rows (resolved on the driver, like `fallback`)."""
+    booster_sha256: str | None = None
+    """The shipped booster's hash (`booster.txt`, for reason codes); None when the package ships none."""
+    reasons: bool = False
+    """The run writes each row's reason codes (`--reasons`): set by `with_reasons`."""
 
     @property
     def model_path(self) -> Path:
@@ -64,6 +75,15 @@ class ModelPackage:
 
     def shipped(self, name: str) -> ModelPackage:
         return replace(self, shipped_as=name)
+
+    def with_reasons(self) -> ModelPackage:
+        """This package, scoring with reason codes; refused when it ships no booster to explain with."""
+        if self.booster_sha256 is None:
+            raise BatchInputError(
+                f"{self.directory} ships no {BOOSTER_FILE}: reason codes need the package's booster "
+                "(packages trained before it was shipped cannot give them)"
+            )
+        return replace(self, reasons=True)
 
 
 def load_package(directory: Path, policy: DecisionPolicy | None = None) -> ModelPackage:
@@ -97,6 +117,7 @@ def load_package(directory: Path, policy: DecisionPolicy | None = None) -> Model
         task=manifest.task,
         fallback=policy.fallback,
         decided_by=policy.source_for(manifest),
+        booster_sha256=manifest.sha256.get(BOOSTER_FILE),
     )
 
 

@@ -7,7 +7,7 @@ gives the online JSON-lines log. Both engines call `to_prediction_log` (Spark th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,7 @@ from steelthread_batch.columns import (
 )
 from steelthread_contracts import PREDICTION_LOG_SCHEMA_VERSION, ServingMode
 from steelthread_contracts.log import ENTITY_FIELD as LOG_ENTITY_FIELD
+from steelthread_contracts.privacy import NO_POLICY, LogPolicy
 
 SOURCE = "batch"
 MODE = ServingMode.LIVE.value
@@ -45,9 +46,20 @@ SCORE_RECORD = pa.struct(
 )
 
 
-def prediction_log_schema(scored: pa.Schema, feature_names: Sequence[str]) -> pa.Schema:
+def logged_features(feature_names: Sequence[str], policy: LogPolicy) -> list[str]:
+    """The features a record keeps: the package's, less those the use case's privacy policy drops."""
+    return [n for n in feature_names if n not in policy.dropped]
+
+
+def prediction_log_schema(
+    scored: pa.Schema, feature_names: Sequence[str], policy: LogPolicy = NO_POLICY
+) -> pa.Schema:
+    """The records' schema; the request fields and features the privacy policy drops are not in it."""
+    feature_names = logged_features(feature_names, policy)
     request = [pa.field(ENTITY_KEY, pa.int64())]
-    request += [pa.field(n, t) for n, t in REQUEST_FIELDS.items() if n in scored.names]
+    request += [
+        pa.field(n, t) for n, t in REQUEST_FIELDS.items() if n in scored.names and n not in policy.dropped
+    ]
     return pa.schema(
         [
             pa.field("schema_version", pa.int64()),
@@ -76,16 +88,24 @@ def _repeat(value: object, type_: pa.DataType, n: int) -> pa.Array:
     return array
 
 
-def to_prediction_log(batch: pa.RecordBatch, feature_names: Sequence[str], role: str) -> pa.RecordBatch:
-    """The scored (not quarantined) rows of a scorer output batch as prediction-log records."""
+def to_prediction_log(
+    batch: pa.RecordBatch, feature_names: Sequence[str], role: str, policy: LogPolicy = NO_POLICY
+) -> pa.RecordBatch:
+    """The scored (not quarantined) rows of a scorer output batch as prediction-log records, kept as the
+    use case's privacy policy says (the entity key pseudonymised, dropped fields left out)."""
     kept = pc.is_null(batch.column(QUARANTINE_REASON))
     if not pc.all(kept).as_py():
         batch = batch.filter(kept)
-    schema = prediction_log_schema(batch.schema, feature_names)
+    schema = prediction_log_schema(batch.schema, feature_names, policy)
+    feature_names = logged_features(feature_names, policy)
     n = batch.num_rows
+    key = batch.column(ENTITY_KEY)
+    if policy.hash_key:
+        key = pa.array([None if k is None else policy.key(k) for k in key.to_pylist()], pa.int64())
     request_type = schema.field("request").type
     request = pa.StructArray.from_arrays(
-        [batch.column(f.name) for f in request_type], fields=list(request_type)
+        [key if f.name == ENTITY_KEY else batch.column(f.name) for f in request_type],
+        fields=list(request_type),
     )
     features = pa.StructArray.from_arrays(
         [batch.column(name) for name in feature_names], names=list(feature_names)
@@ -105,7 +125,7 @@ def to_prediction_log(batch: pa.RecordBatch, feature_names: Sequence[str], role:
         _repeat(PREDICTION_LOG_SCHEMA_VERSION, pa.int64(), n),
         batch.column(SCORED_AT),
         batch.column(REQUEST_ID),
-        batch.column(ENTITY_KEY),
+        key,
         _repeat(SOURCE, pa.string(), n),
         batch.column(MODEL_NAME),
         batch.column(MODEL_VERSION),
@@ -121,13 +141,3 @@ def to_prediction_log(batch: pa.RecordBatch, feature_names: Sequence[str], role:
         batch.column(LATENCY_MS),
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def log_batches(
-    batches: Iterator[pa.RecordBatch], feature_names: Sequence[str], role: str
-) -> Iterator[pa.RecordBatch]:
-    """`to_prediction_log` over a stream (the `mapInArrow` shape)."""
-    for batch in batches:
-        out = to_prediction_log(batch, feature_names, role)
-        if out.num_rows:
-            yield out

@@ -28,11 +28,14 @@ from steelthread_batch.columns import (
     MODEL_NAME,
     MODEL_VERSION,
     QUARANTINE_REASON,
+    REASON_CODES,
+    REASON_CODES_TYPE,
     RUN_ID,
     SCORE,
     SCORED_AT,
     THRESHOLD,
     TIMESTAMP,
+    USE_CASE,
     output_schema,
 )
 from steelthread_batch.errors import BatchInputError
@@ -40,6 +43,7 @@ from steelthread_batch.package import ModelPackage
 from steelthread_batch.validation import feature_matrix, row_reasons
 from steelthread_contracts.api import Decision
 from steelthread_contracts.decision import BELOW_ALL_CUTS, DEFAULT_POLICY, Thresholds
+from steelthread_contracts.explain import is_adverse, reason_codes
 from steelthread_contracts.package import Task
 
 BatchScorer = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
@@ -97,6 +101,28 @@ def predict(package: ModelPackage, matrix: np.ndarray, run: RunInfo) -> np.ndarr
     return array.reshape(-1)
 
 
+def reason_code_lists(
+    package: ModelPackage, matrix: np.ndarray, ok: np.ndarray, decisions: pa.Array
+) -> pa.Array:
+    """Each row's reason codes (`--reasons`): the same ranking serving answers `explain=true` with, from
+    the package's booster on the float32 values the graph scored; null for a quarantined row."""
+    codes: list[list[str] | None] = [None] * len(ok)
+    rows = np.flatnonzero(ok)
+    if len(rows):
+        explainer = sessions.explainer_for(package)
+        contributions = explainer.contributions(matrix[rows])
+        decided = decisions.to_pylist()
+        reasons = USE_CASE.reason_texts
+        for row, values in zip(rows, contributions, strict=True):
+            if not is_adverse(Decision(decided[row]), package.decided_by):
+                codes[row] = []
+                continue
+            named = dict(zip(explainer.feature_names, values.tolist(), strict=False))
+            codes[row] = [reason.code for reason in reason_codes(named, reasons)]
+    array: pa.Array = pa.array(codes, type=REASON_CODES_TYPE)
+    return array
+
+
 def normalise(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Accept the events table's own event-time column (the use case's `tables.event_time`) as the
     event time."""
@@ -124,9 +150,10 @@ def score_batch(batch: pa.RecordBatch, package: ModelPackage, run: RunInfo) -> p
     latency_ms = (time.perf_counter() - started) * 1000.0 / max(n, 1)
     score_array = pa.array(scores, mask=~ok, type=pa.float64())
     ok_array = pa.array(ok)
+    decisions = decide(score_array, package.thresholds, package.fallback)
     columns: dict[str, pa.Array] = {
         SCORE: score_array,
-        DECISION: decide(score_array, package.thresholds, package.fallback),
+        DECISION: decisions,
         DECIDED_BY: pc.if_else(ok_array, package.decided_by.value, pa.scalar(None, pa.string())),
         MODEL_NAME: _constant(package.name, pa.string(), n),
         MODEL_VERSION: _constant(package.version, pa.string(), n),
@@ -136,6 +163,8 @@ def score_batch(batch: pa.RecordBatch, package: ModelPackage, run: RunInfo) -> p
         LATENCY_MS: _constant(latency_ms, pa.float64(), n),
         QUARANTINE_REASON: reasons.array(),
     }
+    if package.reasons:
+        columns[REASON_CODES] = reason_code_lists(package, matrix, ok, decisions)
     arrays = [columns[f.name] if f.name in columns else batch.column(f.name).cast(f.type) for f in schema]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 

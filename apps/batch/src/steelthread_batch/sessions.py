@@ -16,9 +16,11 @@ import numpy as np
 from steelthread_batch.errors import BatchInputError
 from steelthread_batch.package import ModelPackage, sha256_of
 from steelthread_contracts import package as contract
+from steelthread_contracts.explain import BoosterExplainer, ExplainerUnavailableError
 
 _LOCK = threading.Lock()
 _SESSIONS: dict[tuple[str, str, int], Any] = {}
+_EXPLAINERS: dict[tuple[str, str], BoosterExplainer] = {}
 builds = 0
 """How many sessions this process has built (tests check that tasks reuse them)."""
 
@@ -58,9 +60,29 @@ def session_for(package: ModelPackage, threads: int = 0) -> Any:
         return session
 
 
+def explainer_for(package: ModelPackage) -> BoosterExplainer:
+    """The cached explainer of the package's booster (`--reasons`), checked against its recorded sha256
+    when loaded; a package without one, or an environment without LightGBM, is a one-line input error."""
+    folder = model_path(package).parent
+    key = (package.booster_sha256 or "", str(folder))
+    with _LOCK:
+        explainer = _EXPLAINERS.get(key)
+        if explainer is not None:
+            return explainer
+        try:
+            explainer = BoosterExplainer.load(folder, contract.read_manifest(folder))
+        except (contract.PackageError, ExplainerUnavailableError) as exc:
+            raise BatchInputError(f"{folder}: {exc}") from None
+        if explainer is None:
+            raise BatchInputError(f"{folder} ships no {contract.BOOSTER_FILE}: no reason codes without it")
+        _EXPLAINERS[key] = explainer
+        return explainer
+
+
 def clear() -> None:
     with _LOCK:
         _SESSIONS.clear()
+        _EXPLAINERS.clear()
 
 
 def smoke_check(package: ModelPackage) -> None:

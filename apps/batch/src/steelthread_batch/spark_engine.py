@@ -47,6 +47,7 @@ from steelthread_batch.run import RunSummary, package_identity, start_or_resume
 from steelthread_batch.scoring import RunInfo, score_batches
 from steelthread_batch.spark_session import spark_errors, spark_session
 from steelthread_batch.storage import Location, locate
+from steelthread_contracts.privacy import NO_POLICY, LogPolicy
 
 if TYPE_CHECKING:
     from steelthread_features.settings import FeatureSettings
@@ -62,6 +63,7 @@ LOG_COLUMN = "prediction_log"
 class LogSpec:
     feature_names: tuple[str, ...]
     role: str
+    policy: LogPolicy = NO_POLICY
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class SparkJob:
     threads: int = 1
     arrow_rows: int = 65_536
     feature_settings: FeatureSettings | None = None
+    log_policy: LogPolicy = NO_POLICY
+    """What the prediction log keeps of personal fields (steelthread_contracts.privacy)."""
 
 
 def spark_uri(location: Location) -> str:
@@ -102,7 +106,7 @@ def spark_output_schema(in_schema: pa.Schema, package: ModelPackage, log: LogSpe
     scored = output_schema(in_schema, package)
     fields = [scored.field(name) for name in RESULT_COLUMNS]
     if log is not None:
-        record = prediction_log_schema(scored, log.feature_names)
+        record = prediction_log_schema(scored, log.feature_names, log.policy)
         fields.append(pa.field(LOG_COLUMN, pa.struct(list(record))))
     return pa.schema(fields)
 
@@ -110,7 +114,7 @@ def spark_output_schema(in_schema: pa.Schema, package: ModelPackage, log: LogSpe
 def _aligned_log(scored: pa.RecordBatch, log: LogSpec) -> pa.Array:
     """The batch's log records as one struct per input row: `to_prediction_log` keeps scored rows
     only, so each quarantined row gets a null."""
-    records = to_prediction_log(scored, log.feature_names, log.role)
+    records = to_prediction_log(scored, log.feature_names, log.role, log.policy)
     struct = pa.StructArray.from_arrays(records.columns, fields=list(records.schema))
     kept = pc.is_null(scored.column(QUARANTINE_REASON)).to_numpy(zero_copy_only=False)
     if kept.all():
@@ -213,7 +217,11 @@ def _score_and_write(
     else:
         frame = frame.select(*keep, *(n for n in job.package.feature_names if n not in keep))
     shipped = ship_package(spark, job.package)
-    log = LogSpec(tuple(job.package.feature_names), job.role) if layout.log_run is not None else None
+    log = (
+        LogSpec(tuple(job.package.feature_names), job.role, job.log_policy)
+        if layout.log_run is not None
+        else None
+    )
     schema = spark_output_schema(to_arrow_schema(frame.schema), job.package, log)
     fn = partial(score_for_spark, package=shipped, run=run, log=log)
     scored = frame.mapInArrow(fn, to_spark_schema(schema)).persist(StorageLevel.DISK_ONLY)

@@ -216,6 +216,32 @@ def export(
     console.print(f"exported {rows} records to {log_out} and {labels} labels to {feedback_out}")
 
 
+@app.command()
+@cli_errors
+def retention(
+    now: Annotated[
+        str | None,
+        typer.Option(help="Delete what is older than the retention before this time (ISO 8601, or `now`)."),
+    ] = None,
+) -> None:
+    """Delete prediction-log records and feedback older than STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS:
+    the JSON-lines folders, batch runs' logs and, when configured, the PostgreSQL store."""
+    from steelthread_monitoring.retention import apply_retention, check_retention
+
+    settings = MonitorSettings()
+    configure_logging(OWN_LOGGERS, fmt=None)
+    keep = check_retention(settings.prediction_log_retention_days, _label_delay(None, settings))
+    deleted = apply_retention(
+        now=_window_end(now) or datetime.now(UTC),
+        keep=keep,
+        log_dir=settings.prediction_log_dir,
+        feedback_dir=settings.feedback_dir,
+        spill_dir=settings.prediction_log_spill_dir,
+        dsn=settings.prediction_log_dsn.get_secret_value() if settings.prediction_log_dsn else None,
+    )
+    console.print(deleted.line())
+
+
 def _label_delay(option: str | None, settings: MonitorSettings) -> timedelta:
     """--label-delay, else STEELTHREAD_MONITOR_LABEL_DELAY, else the active use case's declaration (zero
     where no use case is installed: the recent window is then the cohort)."""

@@ -121,6 +121,14 @@ def build_registry(summary: Summary) -> CollectorRegistry:
             current.labels(**base, metric=metric).set(value)
         for metric, value in performance.reference.items():
             ref.labels(**base, metric=metric).set(value)
+    if performance.estimated:
+        estimated = gauge(
+            "estimated_performance",
+            "CBPE's estimate on the current window, before labels (roc_auc, positive_rate).",
+            ("metric",),
+        )
+        for metric, value in performance.estimated.items():
+            estimated.labels(**base, metric=metric).set(value)
     if summary.skew is not None:
         gauge("skew_share", "Share of sampled requests with serving/offline feature mismatch.").labels(
             **base

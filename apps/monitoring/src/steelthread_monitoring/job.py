@@ -162,6 +162,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
     coverage = len(cohort.labelled) / len(cohort.frame) if not cohort.empty else None
     cohort_note = _cohort_note(options, cohort_start, cohort_end, len(cohort.frame), len(cohort.labelled))
     performance = analyse_performance(reference, cohort.frame, options.min_labels, cohort_note, context)
+    estimated = estimated_performance(reference, window)
     skew = None
     _stage("skew", "training/serving skew", enabled=options.offline_features is not None)
     if options.offline_features is not None:
@@ -235,6 +236,7 @@ def run_monitoring(options: RunOptions) -> RunOutcome:
             reason=performance.reason,
             current=performance.current,
             reference=performance.reference,
+            estimated=estimated,
         ),
         skew=skew,
         prediction_log=window.log_records,
@@ -341,6 +343,28 @@ def _log_source(options: RunOptions) -> str:
 
     assert options.log_dsn is not None
     return f"postgresql://{describe(options.log_dsn)}"
+
+
+def estimated_performance(reference: Reference, window: Window) -> dict[str, float]:
+    """CBPE on the whole current window, before its labels arrive: a binary model whose reference has
+    labels (steelthread_monitoring.cbpe); nothing otherwise."""
+    import numpy as np
+
+    from steelthread_contracts.package import Task
+    from steelthread_monitoring.cbpe import estimate
+    from steelthread_monitoring.reference import LABEL_COLUMN, SCORE_COLUMN
+
+    frame = reference.frame
+    if reference.task is not Task.BINARY or LABEL_COLUMN not in frame.columns or window.empty:
+        return {}
+    found = estimate(
+        frame[SCORE_COLUMN].to_numpy(dtype=np.float64),
+        frame[LABEL_COLUMN].fillna(-1).to_numpy(dtype=np.int64),
+        window.frame[SCORE_COLUMN].to_numpy(dtype=np.float64),
+    )
+    if found is None:
+        return {}
+    return {name: value for name, value in found.as_dict().items() if np.isfinite(value)}
 
 
 def _use_case_name() -> str:

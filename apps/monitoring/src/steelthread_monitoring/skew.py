@@ -81,7 +81,7 @@ def measure_skew(
     offline = source(requests.iloc[rows].reset_index(drop=True))
     if "request_id" not in offline.columns:
         raise InvalidInputError("offline features frame has no request_id column")
-    shared = [f for f in features if f in offline.columns]
+    shared = [f for f in features if f in offline.columns and f in sample.columns]
     if not shared:
         raise InvalidInputError(
             "offline features frame has none of the reference's feature columns "

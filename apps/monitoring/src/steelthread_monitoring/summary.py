@@ -57,6 +57,13 @@ class PerformanceSummary(BaseModel):
     reason: str | None = None
     current: dict[str, float] = Field(default_factory=dict)
     reference: dict[str, float] = Field(default_factory=dict)
+    estimated: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Binary: CBPE's estimate on the whole current window, before its labels arrive (roc_auc, "
+            "positive_rate; steelthread_monitoring.cbpe). Blind to concept drift."
+        ),
+    )
 
 
 class SkewSummary(BaseModel):

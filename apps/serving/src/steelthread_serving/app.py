@@ -30,7 +30,7 @@ from steelthread_serving.service import logger as service_logger
 from steelthread_serving.settings import ServingSettings
 from steelthread_serving.sinks import JsonlSink, RecordSink
 from steelthread_serving.state import AppState
-from steelthread_serving.usecase import TEXTS
+from steelthread_serving.usecase import TEXTS, USE_CASE
 
 API_VERSION = "1.0.0"
 
@@ -59,6 +59,7 @@ def build_state(
         metrics=metrics,
         registry=registry,
         features=features,
+        log_policy=settings.log_policy(USE_CASE),
     )
     state = AppState(
         settings=settings,

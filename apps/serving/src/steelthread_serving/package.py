@@ -4,6 +4,8 @@ The format (manifest, pointers, hashes, smoke document) is `steelthread_contract
 adds the onnxruntime session and the checks that need it. Serving reads only the package files: it never
 imports MLflow or training code, so the image stays small and the request path stays fast.
 
+A package that ships its booster (`booster.txt`) also explains its answers (steelthread_serving.explain).
+
 A package serves when its task is the use case's: a binary package answers `output[:, positive_class_index]`
 and decides by its own thresholds; a regression package answers its one output value per row (`[N]` or
 `[N, 1]`) and decides by the use case's policy cuts (`DecisionPolicy.thresholds_for`). Multiclass packages
@@ -24,6 +26,7 @@ from numpy.typing import NDArray
 from steelthread_contracts import ModelDescription
 from steelthread_contracts import package as contract
 from steelthread_contracts.decision import DecisionPolicy, Thresholds
+from steelthread_contracts.explain import BoosterExplainer
 from steelthread_contracts.package import (
     MODEL_FILE,
     SCORING_FILES,
@@ -32,6 +35,7 @@ from steelthread_contracts.package import (
     PackageManifest,
     Task,
 )
+from steelthread_serving.explain import load_explainer
 from steelthread_serving.usecase import USE_CASE
 
 __all__ = ["AliasPointer", "OnnxModel", "PackageError", "load_package", "read_pointer"]
@@ -48,6 +52,8 @@ class OnnxModel:
     output_name: str
     output_column: int | None
     policy: DecisionPolicy = USE_CASE.policy
+    explainer: BoosterExplainer | None = None
+    """The package's booster for `explain=true` (steelthread_serving.explain); None: no explanations."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -161,6 +167,7 @@ def load_package(
         input_name=input_name,
         output_name=output_name,
         output_column=column,
+        explainer=load_explainer(directory, manifest),
     )
     _smoke_check(model)
     return model

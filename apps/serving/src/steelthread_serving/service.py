@@ -23,7 +23,9 @@ from steelthread_contracts import (
 )
 from steelthread_contracts.decision import DecisionPolicy, decide, decided_by
 from steelthread_contracts.degraded import FEATURE_STORE_MISSING, MODEL_ERROR_REASON, NO_MODEL_REASON
+from steelthread_contracts.privacy import NO_POLICY, LogPolicy
 from steelthread_serving.batching import Models, ScoringBatcher
+from steelthread_serving.explain import explanation_for
 from steelthread_serving.features import FeatureVector, OnlineFeatures
 from steelthread_serving.flags import FlagState, ServingFlags
 from steelthread_serving.metrics import ServingMetrics
@@ -62,6 +64,8 @@ class PredictionService:
     registry: ModelRegistry | None = None
     features: OnlineFeatures | None = None
     policy: DecisionPolicy = USE_CASE.policy
+    log_policy: LogPolicy = NO_POLICY
+    """What the log and `explain` keep of personal fields (steelthread_contracts.privacy)."""
     _batcher: ScoringBatcher | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -140,7 +144,10 @@ class PredictionService:
             "mode": state.mode.value,
             "degraded": degraded_reason is not None,
             "degraded_reason": degraded_reason,
-            "features": explained if request.explain else None,
+            "features": self.log_policy.keep(explained) if request.explain else None,
+            "explanation": explanation_for(answering, explained, decision, source)
+            if request.explain
+            else None,
         }
         latency = time.perf_counter() - started
         # The record is a plain dict in PredictionLogRecord's shape (the tests validate logged lines against
@@ -151,13 +158,15 @@ class PredictionService:
                     "schema_version": PREDICTION_LOG_SCHEMA_VERSION,
                     "logged_at": datetime.now(UTC),
                     "request_id": request_id,
-                    "entity_key": key,
+                    "entity_key": self.log_policy.key(key),
                     "source": "online",
                     "model_name": answering.name,
                     "model_version": answering.version,
                     "mode": state.mode.value,
-                    "request": {name: getattr(request, name) for name in LOGGED_REQUEST_FIELDS},
-                    "features": explained,
+                    "request": self.log_policy.request(
+                        {name: getattr(request, name) for name in LOGGED_REQUEST_FIELDS}, JOIN_KEY
+                    ),
+                    "features": self.log_policy.keep(explained),
                     "score": score,
                     "decision": decision.value,
                     "decided_by": source.value,

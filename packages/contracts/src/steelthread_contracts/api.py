@@ -112,6 +112,36 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+class ReasonCode(_Strict):
+    """One reason for an adverse decision, as the use case words it (`UseCase.reasons`)."""
+
+    code: str = Field(description="Stable code of the reason (the use case declares it).")
+    text: str = Field(description="The factor the model scored, in words a notice can state.")
+    contribution: float = Field(
+        description="How far this factor's features together moved the score towards the adverse decision, "
+        "in the units of `explanation.scale`."
+    )
+    features: list[str] = Field(description="The model features this reason covers.")
+
+
+class Explanation(_Strict):
+    """Why the model answered what it did: each feature's contribution to the answering model's raw output
+    (TreeSHAP, computed by LightGBM itself from the booster the package ships), and the reason codes of an
+    adverse decision."""
+
+    scale: str = Field(
+        description="Units of the contributions: `log_odds` (binary: the score is sigmoid(margin)) or "
+        "`score` (regression: the margin is the predicted value itself)."
+    )
+    base_value: float = Field(description="The model's expected raw output over its training data.")
+    margin: float = Field(description="base_value plus every contribution: the model's raw output.")
+    contributions: dict[str, float] = Field(description="Each model feature's contribution, by name.")
+    reasons: list[ReasonCode] = Field(
+        description="At most four reasons, largest first, when the decision is adverse (review or decline "
+        "by the model): only factors that pushed towards it. Empty for an approval."
+    )
+
+
 class PredictionRequestBase(_Strict):
     """What every use case's prediction request has. The model itself (`PredictionRequest`: these fields,
     the entity key and the use case's request fields) is derived by `steelthread_contracts.requests`; the
@@ -135,6 +165,7 @@ class PredictionResponseBase(_Answer):
         degraded: bool
         degraded_reason: str | None = None
         features: dict[str, float | None] | None = None
+        explanation: Explanation | None = None
 
 
 class BatchPredictionRequestBase(_Strict):

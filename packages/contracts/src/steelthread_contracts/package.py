@@ -6,6 +6,9 @@ Layout under the deployment location (`models_dir`):
     versions/<version>/package.json       `PackageManifest`: name, version, task, feature_names, thresholds...
     versions/<version>/reference.parquet  feature columns, score, label, slice columns (monitoring)
     versions/<version>/smoke.json         `SmokeDocument`: fixed inputs with expected scores and bounds
+    versions/<version>/booster.txt        optional: the LightGBM model the graph was converted from, as
+                                          LightGBM's text format; readers use it only to explain decisions
+                                          (per-feature contributions), never to score
     <alias>.json                          `AliasPointer` {"version": "3", "path": "versions/3"}
     stable.json                           the champion the current one replaced (`keep_stable`), until the
                                           new one goes live (`settle_stable`)
@@ -48,8 +51,12 @@ MANIFEST_FILE: Final = "manifest.json"
 """package.json without `version` (unknown until the registry assigns it): what a training run logs."""
 REFERENCE_FILE: Final = "reference.parquet"
 SMOKE_FILE: Final = "smoke.json"
+BOOSTER_FILE: Final = "booster.txt"
 PACKAGE_FILES: Final = (MODEL_FILE, REFERENCE_FILE, SMOKE_FILE)
-"""Every file whose sha256 the manifest records."""
+"""The files a complete package has; the manifest records the sha256 of each (and of OPTIONAL_FILES)."""
+OPTIONAL_FILES: Final = (BOOSTER_FILE,)
+"""Files a package may ship: recorded and verified when present, never required (older packages and
+models without a native form lack them)."""
 SCORING_FILES: Final = (MODEL_FILE, SMOKE_FILE)
 """What a scorer (serving, batch) reads and verifies."""
 ALIASES: Final = ("challenger", "staging", "champion")
@@ -245,9 +252,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_files(folder: Path, manifest: RunManifest, names: Iterable[str] = PACKAGE_FILES) -> None:
-    """Each named file exists and matches the sha256 the manifest recorded for it."""
-    for name in names:
+def ships(manifest: RunManifest, name: str) -> bool:
+    """Whether the package ships an optional file (the manifest records its hash)."""
+    return name in manifest.sha256
+
+
+def files_of(manifest: RunManifest) -> tuple[str, ...]:
+    """The required files plus the optional ones this package ships: what a full verification checks."""
+    return (*PACKAGE_FILES, *(n for n in OPTIONAL_FILES if ships(manifest, n)))
+
+
+def verify_files(folder: Path, manifest: RunManifest, names: Iterable[str] | None = None) -> None:
+    """Each named file (default: `files_of(manifest)`) exists and matches the sha256 the manifest recorded
+    for it."""
+    for name in files_of(manifest) if names is None else names:
         path = folder / name
         if not path.is_file():
             raise PackageError(f"package file {path} is missing")
@@ -385,7 +403,11 @@ def write_run_manifest(folder: Path, fields: dict[str, Any]) -> RunManifest:
     `format_version` and `sha256` are this module's to fill; a file missing from the folder is simply not
     recorded (a reference-only package for monitoring), and readers refuse what they need but lack.
     """
-    hashes = {name: sha256_file(folder / name) for name in PACKAGE_FILES if (folder / name).is_file()}
+    hashes = {
+        name: sha256_file(folder / name)
+        for name in (*PACKAGE_FILES, *OPTIONAL_FILES)
+        if (folder / name).is_file()
+    }
     try:
         manifest = RunManifest.model_validate({**fields, "format_version": FORMAT_VERSION, "sha256": hashes})
     except ValidationError as exc:
@@ -413,7 +435,7 @@ def publish(
     version is refused, never overwritten.
     """
     manifest = read_run_manifest(source)
-    verify_files(source, manifest, [n for n in PACKAGE_FILES if n in manifest.sha256])
+    verify_files(source, manifest, list(manifest.sha256))
     target = version_dir(models_dir, version)
     fields = {**manifest.model_dump(mode="json"), "version": version}
     if target.is_dir():
@@ -440,10 +462,11 @@ def publish(
 def verify(
     folder: Path,
     *,
-    names: Iterable[str] = PACKAGE_FILES,
+    names: Iterable[str] | None = None,
     score_smoke: Callable[[Path, SmokeDocument], Sequence[float]] | None = None,
 ) -> PackageManifest:
-    """Manifest valid, the named files match their hashes and, with `score_smoke`, the smoke scores."""
+    """Manifest valid, the named files (default: `files_of`) match their hashes and, with `score_smoke`,
+    the smoke scores."""
     manifest = read_manifest(folder)
     verify_files(folder, manifest, names)
     if score_smoke is not None:

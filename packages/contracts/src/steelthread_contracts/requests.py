@@ -30,6 +30,7 @@ from steelthread_contracts.api import (
     BatchPredictionResponseBase,
     Decision,
     DecisionSource,
+    Explanation,
     FeedbackRecordBase,
     ObservedAt,
     PredictionRequestBase,
@@ -194,7 +195,10 @@ def build(use_case: UseCase) -> ApiModels:
         "explain": (
             bool,
             Field(
-                default=False, strict=True, description="Return the feature values the model saw, by name."
+                default=False,
+                strict=True,
+                description="Return the feature values the model saw, by name, and why it decided "
+                "(`explanation`).",
             ),
         ),
     }
@@ -238,8 +242,16 @@ def build(use_case: UseCase) -> ApiModels:
             dict[str, float | None] | None,
             Field(default=None, description="Feature values the model saw; only with `explain=true`."),
         ),
+        "explanation": (
+            Explanation | None,
+            Field(
+                default=None,
+                description="Why the model decided; only with `explain=true` when the answering model's "
+                "package ships its booster (null for the fallback's answers).",
+            ),
+        ),
     }
-    if len(response_fields) != 10:  # the score replaced one of the others
+    if len(response_fields) != 11:  # the score replaced one of the others
         raise UseCaseError(f"use case {use_case.name!r}: score field {score_field!r} is a reserved name")
     response = create_model(
         "PredictionResponse", __base__=PredictionResponseBase, __module__=__name__, **response_fields

@@ -25,6 +25,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_valid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from steelthread_contracts.env_names import SETTINGS_VARIABLES
+from steelthread_contracts.privacy import LogPolicy, secret_of
+from steelthread_contracts.usecase import UseCase
 
 ENV_PREFIX = "STEELTHREAD_"
 EXIT_UNKNOWN_VARIABLE = 2
@@ -123,6 +125,31 @@ class DeploymentSettings(BaseSettings):
         ),
     )
 
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret of the keyed pseudonyms the prediction log stores for the identifiers the use case tags "
+            "`hash` (HMAC-SHA256); serving, batch and monitoring must share it. Unset in the local profile: "
+            "a random one generated once as `<data_dir>/pseudonym.key`; required in production."
+        ),
+    )
+    prediction_log_retention_days: int = Field(
+        default=730,
+        ge=1,
+        description=(
+            "Prediction-log records and feedback older than this many days are deleted by "
+            "`steelthread-monitor retention` (files and PostgreSQL rows); at least the use case's label "
+            "delay, so no label arrives for a deleted prediction."
+        ),
+    )
+
+    def log_policy(self, use_case: UseCase) -> LogPolicy:
+        """The use case's privacy policy with this deployment's pseudonym secret (`privacy.LogPolicy`)."""
+        if not any(p.handling == "hash" for p in use_case.personal):
+            return LogPolicy.of(use_case)
+        configured = self.pseudonym_key.get_secret_value() if self.pseudonym_key else None
+        return LogPolicy.of(use_case, secret_of(configured, self.data_dir, self.profile))
+
     @field_validator(*LAYOUT, mode="before")
     @classmethod
     def _none_is_the_default(cls, value: object, info: ValidationInfo) -> object:
@@ -130,7 +157,7 @@ class DeploymentSettings(BaseSettings):
             return _under_root(LAYOUT[info.field_name])(info.data)
         return value
 
-    @field_validator("prediction_log_dsn", mode="before")
+    @field_validator("prediction_log_dsn", "pseudonym_key", mode="before")
     @classmethod
     def _empty_dsn_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -134,6 +134,9 @@ class FeatureView:
     slices: tuple[str, ...] = ()
     model_features: tuple[str, ...] | None = None
     """The subset of `features` the feature service serves to the model (default: all of them)."""
+    read_budget_ms: float | None = None
+    """What one entity's online read of this view may cost (p99, milliseconds): bench/bench_features.py
+    times each view in each online store and fails its run over budget (None: timed, not judged)."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -161,6 +164,8 @@ class OnDemandView:
     row: str
     freshness: dict[str, str] = field(default_factory=dict)
     """Output feature -> the batch view whose freshness it depends on (request-only ones: none)."""
+    budget_ms: float | None = None
+    """What computing one request's row may cost (p99, milliseconds); judged as `read_budget_ms` is."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,32 @@ class SmokeCase:
 
 
 @dataclass(frozen=True)
+class ReasonText:
+    """One reason code of an adverse decision: the model features it covers and the text a notice states.
+
+    The text names the factor the model actually scored (as adverse-action notices require), never a
+    guess at a cause: "Proportion of available credit in use", not "too much debt". The features of one
+    reason are scored as one factor (a category's one-hot columns, a value and its missing flag), so their
+    contributions are added before reasons are ranked (`steelthread_contracts.explain.reason_codes`).
+    """
+
+    code: str
+    text: str
+    features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PersonalField:
+    """A personal field (the entity key, a request field or a model feature) and how records keep it:
+    `hash` (the entity key only: a keyed pseudonym), `drop` (never written) or `keep` (tagged, kept on
+    purpose). `steelthread_contracts.privacy` applies it; `why` says what makes it personal."""
+
+    name: str
+    handling: Literal["hash", "drop", "keep"]
+    why: str
+
+
+@dataclass(frozen=True)
 class Texts:
     api_title: str
     api_description: str
@@ -199,7 +230,6 @@ class Texts:
     """The score's description in the API document (empty: none)."""
     label_description: str
     request_description: str
-    reasons: dict[str, str] = field(default_factory=dict)
     predict_description: str = "The model's score for one request, and the decision that follows from it."
     """What `POST /v1/predictions` answers, in the API document."""
     batch_description: str = (
@@ -251,6 +281,12 @@ class UseCase:
     delay between an event and its label). Monitoring evaluates performance on the predictions logged
     before `now - label_delay`, the latest cohort whose labels have had time to arrive (zero: labels
     arrive with the prediction, and the recent window is that cohort)."""
+    reasons: tuple[ReasonText, ...] = ()
+    """Reason codes for adverse decisions: every model feature in exactly one (empty: each feature is its
+    own reason, coded and worded by its name, which a fork should replace before it explains decisions)."""
+    personal: tuple[PersonalField, ...] = ()
+    """Personal fields and how the prediction log, explanations and logs keep them (empty: nothing is
+    personal, e.g. a restaurant's key)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.request_fields]
@@ -269,6 +305,39 @@ class UseCase:
             raise UseCaseError(f"use case {self.name!r}: protected attribute is not a stored slice")
         if self.label_delay < timedelta(0):
             raise UseCaseError(f"use case {self.name!r}: label_delay is negative")
+        self._check_reasons(features)
+        self._check_personal(names, features)
+
+    def _check_personal(self, names: list[str], features: tuple[str, ...]) -> None:
+        """Each tag names a real field once; only the entity key can be hashed (into an integer key)."""
+        tagged = [p.name for p in self.personal]
+        if len(set(tagged)) != len(tagged):
+            raise UseCaseError(f"use case {self.name!r}: a personal field is tagged twice")
+        known = {self.entity.join_key, *names, *features}
+        unknown = sorted(set(tagged) - known)
+        if unknown:
+            raise UseCaseError(f"use case {self.name!r}: personal fields name unknown fields {unknown}")
+        hashed = [p.name for p in self.personal if p.handling == "hash" and p.name != self.entity.join_key]
+        if hashed:
+            raise UseCaseError(f"use case {self.name!r}: only the entity key can be hashed, not {hashed}")
+        if any(p.handling == "drop" and p.name == self.entity.join_key for p in self.personal):
+            raise UseCaseError(f"use case {self.name!r}: the entity key is hashed or kept, never dropped")
+
+    def _check_reasons(self, features: tuple[str, ...]) -> None:
+        """Every model feature has exactly one reason: a feature without one could push a decision towards
+        decline and never be named, which a notice must not hide."""
+        if not self.reasons:
+            return
+        codes = [r.code for r in self.reasons]
+        if len(set(codes)) != len(codes):
+            raise UseCaseError(f"use case {self.name!r}: duplicate reason codes")
+        covered = [f for r in self.reasons for f in r.features]
+        unknown = sorted(set(covered) - set(features))
+        twice = sorted({f for f in covered if covered.count(f) > 1})
+        missing = [f for f in features if f not in covered]
+        for problem, names in (("unknown", unknown), ("twice", twice), ("without a reason", missing)):
+            if names:
+                raise UseCaseError(f"use case {self.name!r}: reason features {problem}: {names}")
 
     @property
     def join_key(self) -> str:
@@ -288,6 +357,13 @@ class UseCase:
     def feature_names(self) -> tuple[str, ...]:
         """The model's input columns in tensor order: each view's served features, then the transform's."""
         return (*(f for v in self.views for f in v.served), *self.on_demand.features)
+
+    @property
+    def reason_texts(self) -> tuple[ReasonText, ...]:
+        """The declared reasons, or one per feature named after it when the use case declares none."""
+        if self.reasons:
+            return self.reasons
+        return tuple(ReasonText(code=f, text=f, features=(f,)) for f in self.feature_names)
 
     @property
     def stored_slices(self) -> tuple[str, ...]:

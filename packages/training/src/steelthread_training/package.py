@@ -20,6 +20,7 @@ import pandas as pd
 from steelthread_contracts import package as contract
 from steelthread_contracts.package import (
     ALIASES,
+    BOOSTER_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
     PACKAGE_FILE,
@@ -106,13 +107,18 @@ def write_run_package(
     smoke: dict[str, Any],
     manifest: dict[str, Any],
     onnx: dict[str, Any] | None = None,
+    booster: str | None = None,
 ) -> Path:
     """The package as a training run logs it: the files plus manifest.json with their hashes.
 
     `onnx` is the manifest's signature (input, output, positive_class_index); default a binary graph's.
+    `booster` is the LightGBM model the graph was converted from, in LightGBM's text format: shipped as
+    `booster.txt` so readers can explain decisions (steelthread_contracts.explain), never to score.
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MODEL_FILE).write_bytes(onnx_bytes)
+    if booster is not None:
+        (folder / BOOSTER_FILE).write_text(booster)
     reference.to_parquet(folder / REFERENCE_FILE, index=False)
     with _as(CorruptArtifactError):
         contract.write_smoke(folder, SmokeDocument.model_validate(smoke))

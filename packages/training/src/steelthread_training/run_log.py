@@ -22,6 +22,7 @@ from steelthread_training.candidate import Candidate
 from steelthread_training.config import TrainingConfig
 from steelthread_training.dataset import TrainingSet
 from steelthread_training.export import INPUT_NAME
+from steelthread_training.feature_value import permutation_value, without_value
 from steelthread_training.frame import LABEL, REQUEST_ID, SERVICE, TIME
 from steelthread_training.model_card import model_card
 from steelthread_training.models import labels, matrix
@@ -168,6 +169,29 @@ def log_tuning(tuning: TuningResult) -> None:
             )
 
 
+def log_feature_value(candidate: Candidate, y: np.ndarray, *, config: TrainingConfig, seed: int) -> list[str]:
+    """Permutation importance on the test slice (steelthread_training.feature_value), logged as
+    `evaluation/permutation_importance.csv`, the metric `features_without_value` and the tag of the same
+    name listing them (`none` when every feature earns its place); returns the flagged features."""
+    import mlflow
+
+    kind = candidate.kind
+    table = permutation_value(
+        candidate.lightgbm,
+        candidate.split.test,
+        y,
+        lambda labels_, predicted: kind.primary_value(labels_, predicted, config),
+        higher_is_better=kind.higher_is_better,
+        seed=seed,
+        features=candidate.spec.features,
+    )
+    flagged = without_value(table)
+    mlflow.log_text(table.to_csv(index=False), "evaluation/permutation_importance.csv")
+    mlflow.log_metric("features_without_value", len(flagged))
+    mlflow.set_tag("features_without_value", ",".join(flagged) or "none")
+    return flagged
+
+
 def log_and_register(
     registry: Registry,
     candidate: Candidate,
@@ -228,6 +252,7 @@ def log_and_register(
             )
         mlflow.log_text(json.dumps(candidate.parity.as_dict(), indent=2), "evaluation/parity.json")
         mlflow.log_text(candidate.importance.to_csv(index=False), "evaluation/importance.csv")
+        log_feature_value(candidate, y, config=config, seed=seed)
         plots = workdir / "plots"
         plots.mkdir(parents=True, exist_ok=True)
         figures = candidate.kind.plots(
@@ -265,6 +290,7 @@ def log_and_register(
             smoke=smoke_document(candidate.smoke_scores, candidate.smoke or SmokeSet.of_use_case()),
             manifest=manifest,
             onnx=onnx_signature(candidate),
+            booster=candidate.lightgbm.model.model_to_string(),
         )
         mlflow.log_artifacts(str(package_dir), PACKAGE_ARTIFACT)
 

@@ -35,6 +35,7 @@ from steelthread_usecase_credit.domain import (
     PURPOSES,
     TERMS,
 )
+from steelthread_usecase_credit.reasons import PERSONAL, REASONS
 
 __all__ = ["USE_CASE"]
 
@@ -174,6 +175,7 @@ USE_CASE = UseCase(
             name="customer_profile",
             table="customers",
             ttl=timedelta(days=3650),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Customer profile; region and protected_group are for slices only.",
             features=PROFILE_FEATURES,
             strings=("home_ownership",),
@@ -183,6 +185,7 @@ USE_CASE = UseCase(
             name="credit_history",
             table="credit_history",
             ttl=timedelta(days=90),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Credit-bureau snapshots; older than the TTL counts as unknown.",
             features=HISTORY_FEATURES,
         ),
@@ -193,6 +196,7 @@ USE_CASE = UseCase(
         features=APPLICATION_FEATURES,
         stored_inputs=("home_ownership", "total_balance"),
         frame="steelthread_usecase_credit.transforms:application_features",
+        budget_ms=1.0,  # p99 of one request's row (bench/bench_features.py)
         row="steelthread_usecase_credit.transforms:application_row",
         freshness={
             "debt_to_income": "credit_history",
@@ -229,6 +233,8 @@ USE_CASE = UseCase(
         ),
     ),
     training_config=Path(__file__).with_name("training.yaml"),
+    reasons=REASONS,
+    personal=PERSONAL,
     demo_scenario="income_shift",
     policy=DecisionPolicy(fallback=DecisionPolicy().fallback, name="credit-fail-closed"),
     label_delay=timedelta(days=LABEL_DELAY_DAYS[1]),

@@ -34,6 +34,7 @@ from steelthread_usecase_delivery.domain import (
     STATS_FEATURES,
     VEHICLES,
 )
+from steelthread_usecase_delivery.reasons import REASONS
 
 __all__ = ["PROMISE", "USE_CASE"]
 
@@ -169,6 +170,7 @@ USE_CASE = UseCase(
             name="restaurant_profile",
             table="restaurants",
             ttl=timedelta(days=3650),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Restaurant profile; cuisine feeds the transform; city and city_zone are slices.",
             features=PROFILE_FEATURES,
             strings=("cuisine",),
@@ -178,6 +180,7 @@ USE_CASE = UseCase(
             name="restaurant_performance",
             table="restaurant_stats",
             ttl=timedelta(days=21),
+            read_budget_ms=2.0,  # p99 of one entity's online read (bench/bench_features.py)
             description="Weekly restaurant statistics; older than the TTL counts as unknown.",
             features=STATS_FEATURES,
         ),
@@ -188,6 +191,7 @@ USE_CASE = UseCase(
         features=ORDER_FEATURES,
         stored_inputs=("cuisine", "prep_minutes_p50"),
         frame="steelthread_usecase_delivery.transforms:order_features",
+        budget_ms=1.0,  # p99 of one request's row (bench/bench_features.py)
         row="steelthread_usecase_delivery.transforms:order_row",
         freshness={
             "prep_plus_ride": "restaurant_profile",
@@ -224,6 +228,7 @@ USE_CASE = UseCase(
         request_description="One food order as the ordering app knows it at checkout.",
     ),
     training_config=Path(__file__).with_name("training.yaml"),
+    reasons=REASONS,
     policy=DecisionPolicy(fallback=Decision.REVIEW, name="delivery-promise", cuts=PROMISE),
     score_range=(0.0, MAX_MINUTES),
     label_delay=timedelta(minutes=MAX_MINUTES),
