@@ -79,6 +79,7 @@ def prediction_log_schema(
             pa.field("degraded_reason", pa.string()),
             pa.field("scores", pa.list_(SCORE_RECORD)),
             pa.field(LATENCY_MS, pa.float64()),
+            pa.field("client", pa.string()),
         ]
     )
 
@@ -139,5 +140,6 @@ def to_prediction_log(
         pa.nulls(n, pa.string()),
         scores,
         batch.column(LATENCY_MS),
+        pa.nulls(n, pa.string()),  # client: no API key asked for a batch record
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
