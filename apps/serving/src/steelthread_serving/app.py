@@ -129,6 +129,10 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # FastAPI's native OpenTelemetry looks up the global tracer, meter and logger providers on every
+        # request; this app exports its own metrics to Prometheus and installs no OpenTelemetry provider,
+        # so the lookups are work for nothing on the route that carries the traffic.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     # The routers' routes go straight into the app's route list, first (the prediction route is matched
