@@ -19,7 +19,7 @@ from steelthread_serving.features import logger as features_logger
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
-from steelthread_serving.middleware import BodyLimit, BodyTimeout, RequestIds, RequestMetrics
+from steelthread_serving.middleware import BodyGuard, RequestIds
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.quotas import Quotas, parse_limits
 from steelthread_serving.quotas import logger as quotas_logger
@@ -143,11 +143,10 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
         app.router.routes.extend(router.routes)
     install_docs(app)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
-    # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
-    app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
-    app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too
+    # Added last = outermost: the ids, headers and counts cover every answer the stack gives, the body
+    # guard's 413s and 408s included.
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(RequestIds, metrics=metrics, routes=routes)
     if settings.access_log:  # outermost: one line per answer, whatever answered it
         app.add_middleware(AccessLog)
     # Warnings every request meets during an outage (a store down): at most one per interval and kind.
