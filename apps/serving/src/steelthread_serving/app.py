@@ -136,11 +136,11 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
     )
     install_error_handlers(app)
     # The routers' routes go straight into the app's route list, first (the prediction route is matched
-    # before the docs pages): FastAPI's `include_router` keeps each router as a node that is matched on
-    # every request, a cost on the route that carries the traffic. The routes carry their router's
-    # prefix, dependencies and responses already.
-    for router in (v1, ops):
-        app.router.routes.extend(router.routes)
+    # before the API document's and the docs pages' routes, each a match attempt on every request):
+    # FastAPI's `include_router` keeps each router as a node that is matched on every request, a cost on
+    # the route that carries the traffic. The routes carry their router's prefix, dependencies and
+    # responses already.
+    app.router.routes[:0] = [*v1.routes, *ops.routes]
     install_docs(app)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
     # Added last = outermost: the ids, headers and counts cover every answer the stack gives, the body
