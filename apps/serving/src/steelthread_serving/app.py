@@ -19,7 +19,7 @@ from steelthread_serving.features import logger as features_logger
 from steelthread_serving.flags import ServingFlags
 from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
-from steelthread_serving.middleware import BodyLimit, BodyTimeout, RequestIds, RequestMetrics
+from steelthread_serving.middleware import BodyGuard, RequestIds
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.quotas import Quotas, parse_limits
 from steelthread_serving.quotas import logger as quotas_logger
@@ -130,21 +130,24 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # FastAPI's native OpenTelemetry looks up the global tracer, meter and logger providers on every
+        # request; this app exports its own metrics to Prometheus and installs no OpenTelemetry provider,
+        # so the lookups are work for nothing on the route that carries the traffic.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     # The routers' routes go straight into the app's route list, first (the prediction route is matched
-    # before the docs pages): FastAPI's `include_router` keeps each router as a node that is matched on
-    # every request, a cost on the route that carries the traffic. The routes carry their router's
-    # prefix, dependencies and responses already.
-    for router in (v1, ops):
-        app.router.routes.extend(router.routes)
+    # before the API document's and the docs pages' routes, each a match attempt on every request):
+    # FastAPI's `include_router` keeps each router as a node that is matched on every request, a cost on
+    # the route that carries the traffic. The routes carry their router's prefix, dependencies and
+    # responses already.
+    app.router.routes[:0] = [*v1.routes, *ops.routes]
     install_docs(app)
     routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
-    # Added last = outermost: metrics see every answer the stack gives, the body limit's 413s included.
-    app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics, metrics=metrics, routes=routes)
-    app.add_middleware(RequestIds)  # outside the body limit and metrics: their answers carry the id too
+    # Added last = outermost: the ids, headers and counts cover every answer the stack gives, the body
+    # guard's 413s and 408s included.
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(RequestIds, metrics=metrics, routes=routes)
     if settings.access_log:  # outermost: one line per answer, whatever answered it
         app.add_middleware(AccessLog)
     # Warnings every request meets during an outage (a store down): at most one per interval and kind.

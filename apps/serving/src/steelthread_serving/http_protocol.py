@@ -4,7 +4,7 @@ uvicorn times out idle keep-alive connections, but not a connection that opens a
 slowly, or never: each such connection holds a socket and memory for as long as the client likes (the
 slowloris attack). `with_header_timeout` gives the protocol a timer from the moment a connection opens,
 or a new request begins on it, until its headers are complete; past `timeout_s` the connection closes.
-The body has its own deadline (`middleware.BodyTimeout`), inside the app where an answer can be given.
+The body has its own deadline (`middleware.BodyGuard`), inside the app where an answer can be given.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path).
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path), two layers.
 
-`RequestIds` gives every request an id and every answer the `X-Request-ID` and security headers;
-`BodyLimit` answers 413 before a large body is read into memory; `RequestMetrics` counts every answer by
-route template so unknown paths cannot blow up label cardinality.
+`RequestIds` gives every request an id, and every answer the `X-Request-ID` and security headers and its
+count by route template (so unknown paths cannot blow up label cardinality); `BodyGuard` answers 413
+before a large body is read into memory and 408 when a body does not arrive in time. Each layer costs a
+call and a `send` wrapper on every request, so what runs at the same point of a request shares a layer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _VALID_ID = re.compile(rb"[A-Za-z0-9_.:-]{1,64}")
 """A client's request id (the contract's `RequestId` pattern); anything else is replaced by a new one."""
 _NO_STORE_EXEMPT = ("/static/",)
 """Paths whose answers may be cached (the docs UI's assets); every API answer is `no-store`."""
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The methods counted by name; clients choose methods, so any other counts as `other`."""
 
 
 def new_request_id() -> str:
@@ -50,12 +53,20 @@ def answer_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
 
 
 class RequestIds:
-    """The request's id is the client's `X-Request-ID` when it is a valid id, else a new one; handlers
-    read it (`request_id`) for error bodies and predictions without their own id, and may replace it
-    (a prediction's `request_id`) before answering. Every answer gets `answer_headers`."""
+    """Every request's id and every answer's headers and count, in one layer (each layer of the stack is
+    a call and a `send` wrapper on every request, the prediction route's included).
 
-    def __init__(self, app: ASGIApp) -> None:
+    The request's id is the client's `X-Request-ID` when it is a valid id, else a new one; handlers read it
+    (`request_id`) for error bodies and predictions without their own id, and may replace it (a
+    prediction's `request_id`) before answering. Every answer gets `answer_headers`, and is counted by
+    route template (unknown paths as `unmatched`, so clients cannot blow up label cardinality) and status;
+    an answer that never started (an error past every handler) counts as a 500.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics, routes: frozenset[str]) -> None:
         self.app = app
+        self.metrics = metrics
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,24 +78,30 @@ class RequestIds:
                 rid = value.decode() if _VALID_ID.fullmatch(value) else None
                 break
         scope.setdefault("state", {})["request_id"] = rid or new_request_id()
+        status = 500
 
         async def with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = int(message["status"])
                 headers = list(message.get("headers", []))
                 present = {name for name, _ in headers}
                 headers += [h for h in answer_headers(scope) if h[0] not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        finally:
+            path = scope.get("path", "")
+            route = path if path in self.routes else "unmatched"
+            method = scope.get("method", "")
+            method = method if method in _METHODS else "other"  # clients choose methods: bound the labels
+            self.metrics.child(self.metrics.http_requests, route, method, str(status)).inc()
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
-class _BodyTooSlowError(Exception):
-    pass
+class _BodyRefusedError(Exception):
+    """The body was refused (413 or 408) while the framework was reading it; the answer is sent."""
 
 
 async def _refuse(send: Send, scope: Scope, status: int, code: ErrorCode, message: str) -> None:
@@ -104,63 +121,31 @@ async def _send_413(send: Send, limit: int, scope: Scope) -> None:
     await _refuse(send, scope, 413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body exceeds {limit} bytes")
 
 
-class BodyTimeout:
-    """408 and a closed connection when a request's body does not arrive in time.
+class BodyGuard:
+    """413 before a large body is read into memory, and 408 and a closed connection when a body does not
+    arrive in time: the two checks on a request's body, in one layer.
 
-    A client that declares a length and sends the body slowly (or never) would otherwise hold a
-    connection and the request's task for as long as it likes. Each read of the body must deliver
-    within `timeout_s`; once the whole body is in, reads (waiting for a disconnect) are not timed.
+    A declared `Content-Length` over `max_bytes` is refused before anything is read; the server never
+    delivers more than a declared length, so a declared body is not counted while it is read, and a body
+    without a length (chunked) is counted read by read. A client that declares a length and sends the body
+    slowly (or never) would otherwise hold a connection and the request's task for as long as it likes:
+    each read of the body must deliver within `timeout_s`; once the whole body is in, reads (waiting for a
+    disconnect) are not timed. Both refusals are answered here, while reading: the framework turns an
+    exception raised from a body read into a generic 400, so the refusal must be on the wire before it sees
+    the error.
     """
 
-    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app = app
+        self.max_bytes = max_bytes
         self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        complete = started = refused = False
-
-        async def timed_receive() -> Message:
-            # Answered here, as BodyLimit does: the framework turns an error from a body read into a 400.
-            nonlocal complete, refused
-            if complete:
-                return await receive()
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    message = await receive()
-            except TimeoutError:
-                if not started and not refused:
-                    refused = True
-                    why = f"request body not received within {self.timeout_s:g} s"
-                    await _refuse(send, scope, 408, ErrorCode.REQUEST_TIMEOUT, why)
-                raise _BodyTooSlowError from None
-            complete = message["type"] != "http.request" or not message.get("more_body", False)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if refused:
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        with contextlib.suppress(_BodyTooSlowError):
-            await self.app(scope, timed_receive, tracking_send)
-
-
-class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
+        counted = True
+        for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     length = int(value)
@@ -169,25 +154,37 @@ class BodyLimit:
                 if length > self.max_bytes:
                     await _send_413(send, self.max_bytes, scope)
                     return
-                # The server never delivers more than a declared length: nothing to count while reading.
-                await self.app(scope, receive, send)
-                return
+                counted = False
+                break
         seen = 0
-        started = False
-        refused = False
+        complete = started = refused = False
 
-        async def limited_receive() -> Message:
-            # Answer 413 here, while reading: the framework would turn an exception raised from a body
-            # read into a generic 400, so the refusal must be on the wire before it sees the error.
-            nonlocal seen, refused
-            message = await receive()
-            if message["type"] == "http.request":
+        async def refuse(status: int, code: ErrorCode, why: str) -> None:
+            nonlocal refused
+            if not started and not refused:
+                refused = True
+                await _refuse(send, scope, status, code, why)
+            raise _BodyRefusedError
+
+        async def guarded_receive() -> Message:
+            nonlocal complete, seen
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                why = f"request body not received within {self.timeout_s:g} s"
+                await refuse(408, ErrorCode.REQUEST_TIMEOUT, why)
+            if message["type"] != "http.request":
+                complete = True
+                return message
+            if counted:
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    if not started and not refused:
-                        refused = True
-                        await _send_413(send, self.max_bytes, scope)
-                    raise _BodyTooLargeError
+                    why = f"request body exceeds {self.max_bytes} bytes"
+                    await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, why)
+            complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -198,36 +195,5 @@ class BodyLimit:
                 started = True
             await send(message)
 
-        with contextlib.suppress(_BodyTooLargeError):
-            await self.app(scope, limited_receive, tracking_send)
-
-
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-class RequestMetrics:
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics, routes: frozenset[str]) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes = routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            path = scope.get("path", "")
-            route = path if path in self.routes else "unmatched"
-            method = scope.get("method", "")
-            method = method if method in _METHODS else "other"  # clients choose methods: bound the labels
-            self.metrics.child(self.metrics.http_requests, route, method, str(status)).inc()
+        with contextlib.suppress(_BodyRefusedError):
+            await self.app(scope, guarded_receive, tracking_send)
