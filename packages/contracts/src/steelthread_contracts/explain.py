@@ -99,6 +99,12 @@ def reason_codes(
     return [reason for _, _, reason in ranked[:limit]]
 
 
+def explainable(model_text: str) -> bool:
+    """Whether a booster's objective has contributions this module explains (a package ships only
+    such a booster; a multiclass model is served without explanations)."""
+    return objective_of(model_text) in SCALES
+
+
 def objective_of(model_text: str) -> str:
     """The objective's name from a LightGBM model file (`objective=binary sigmoid:1` -> `binary`)."""
     for line in model_text.splitlines():

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from steelthread_contracts.explain import explainable
 from steelthread_contracts.package import Task
 from steelthread_training.candidate import Candidate
 from steelthread_training.config import TrainingConfig
@@ -283,6 +284,7 @@ def log_and_register(
             log_tuning(candidate.tuning)
 
         manifest = manifest_fields(candidate, name=registry.model_name, run_id=run_id, seed=seed, tags=tags)
+        booster = candidate.lightgbm.model.model_to_string()
         package_dir = write_run_package(
             workdir / PACKAGE_ARTIFACT,
             onnx_bytes=candidate.onnx_bytes,
@@ -290,7 +292,7 @@ def log_and_register(
             smoke=smoke_document(candidate.smoke_scores, candidate.smoke or SmokeSet.of_use_case()),
             manifest=manifest,
             onnx=onnx_signature(candidate),
-            booster=candidate.lightgbm.model.model_to_string(),
+            booster=booster if explainable(booster) else None,
         )
         mlflow.log_artifacts(str(package_dir), PACKAGE_ARTIFACT)
 
