@@ -98,7 +98,9 @@ def run_smoke(
     with httpx.Client(base_url=base_url, headers=headers, timeout=10.0) as client:
         _wait_for_model(client, expect_version, expect_mode, time.monotonic() + wait_seconds, poll_seconds)
         answers = []
-        for request in SMOKE_REQUESTS:
+        run = os.urandom(4).hex()  # fresh ids: the server replays an answer to a request id it has seen
+        for i, smoke in enumerate(SMOKE_REQUESTS):
+            request = smoke.model_copy(update={"request_id": f"smoke-{run}-{i}"})
             response = client.post(
                 "/v1/predictions",
                 content=request.model_dump_json(),

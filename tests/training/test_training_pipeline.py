@@ -147,6 +147,7 @@ def test_challenger_package_is_published_for_serving(trained) -> None:
     assert pointer == {"version": version, "path": f"versions/{version}"}
     folder = models_dir / pointer["path"]
     assert sorted(p.name for p in folder.iterdir()) == [
+        "booster.txt",  # a binary LightGBM: explained from its own booster (ADR 0017)
         "model.onnx",
         "package.json",
         "reference.parquet",

@@ -41,7 +41,7 @@ TOMORROW = TODAY | {
     "decision": "escalate",  # a decision it does not know
     "decided_by": "committee",
     "degraded_reason": "quota_exhausted",
-    "explanation": {"top_reasons": ["utilisation"]},  # a field it does not know
+    "rationale": {"top_reasons": ["utilisation"]},  # a field it does not know
 }
 
 Script = list[tuple[int, dict[str, str], object]]
@@ -99,7 +99,7 @@ def test_tomorrows_answer_parses_with_fallbacks(request_with_id: object) -> None
     assert answer.decided_by is DecisionSource.FALLBACK
     assert answer.degraded_reason is None
     assert getattr(answer, MODELS.score_field) == 0.25
-    assert not hasattr(answer, "explanation")
+    assert not hasattr(answer, "rationale")
 
 
 def test_todays_answer_is_read_as_it_is(request_with_id: object) -> None:

@@ -112,7 +112,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-class ReasonCode(_Strict):
+class ReasonCode(_Answer):
     """One reason for an adverse decision, as the use case words it (`UseCase.reasons`)."""
 
     code: str = Field(description="Stable code of the reason (the use case declares it).")
@@ -124,7 +124,7 @@ class ReasonCode(_Strict):
     features: list[str] = Field(description="The model features this reason covers.")
 
 
-class Explanation(_Strict):
+class Explanation(_Answer):
     """Why the model answered what it did: each feature's contribution to the answering model's raw output
     (TreeSHAP, computed by LightGBM itself from the booster the package ships), and the reason codes of an
     adverse decision."""
