@@ -6,14 +6,23 @@ Endpoints, each its own server process with one uvicorn worker on this machine:
   live-local /v1/predictions in live mode: LightGBM ONNX + online features from the local (SQLite) store
   live-redis same, online features from Redis (production profile, SQL registry in PostgreSQL)
   mlflow     `mlflow models serve` of the same LightGBM model (pyfunc), the alternative people reach for
+  mlserver   Seldon MLServer's LightGBM runtime serving the same booster over the V2 inference protocol
+             (`POST /v2/models/<name>/infer`, one FP32 row of the model's features), from its own pinned
+             environment under var/bench/mlserver (seldon_mlserver.py says why and which versions). It
+             runs in-process, `parallel_workers: 0`: its default pool of inference worker processes
+             fails to start on this Python; and on one OpenMP thread, as every other server predicts.
+             Before it is measured it must score the live package's smoke cases as the package's ONNX
+             graph does, so both answer with one model.
 At 1 and 8 connections, in interleaved rounds (median reported, with the range): requests/s, p50, p99;
 the server's CPU time per answer (user + kernel, from /proc, its child processes included: at one
 connection the server is busy for the whole of each request, so this is what throughput buys and it
-swings less than req/s between runs); ratios against bare and mlflow; cold start to ready and resident
-memory of each server. Targets (issue 5):
-skeleton >= 70% of bare, live >= 40% of bare and >= 10x mlflow, cold start < 3 s.
+swings less than req/s between runs); ratios against bare, mlflow and mlserver; cold start to ready and
+resident memory of each server. Targets, printed with the measured value: skeleton >= 70% of bare, live
+>= 40% of bare and >= 10x mlflow, cold start < 3 s (issue 5); live >= 3x mlserver at eight connections
+(issue 22). When MLServer cannot be installed, started or checked, the run ends with one `error:` line
+and exit 1, unless --skip-mlserver leaves it out.
 
-Usage: uv run python bench/bench_serving.py [--duration 5] [--rounds 3] [--skip-mlflow]
+Usage: uv run python bench/bench_serving.py [--duration 5] [--rounds 3] [--skip-mlflow] [--skip-mlserver]
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import results as bench_results
+import seldon_mlserver as seldon
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build worlds and packages
@@ -41,12 +51,28 @@ sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build wor
 from helpers.packages import MODEL_NAME, make_package, publish, train_tiny  # noqa: E402
 from helpers.serving import free_port, write_flags  # noqa: E402
 from helpers.world import build_world  # noqa: E402
+from steelthread_contracts import package as contract  # noqa: E402
 from steelthread_features import store  # noqa: E402
 from steelthread_features.definitions import FEATURE_NAMES  # noqa: E402
 from steelthread_features.settings import FeatureSettings  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 PY = sys.executable
+CONNECTIONS = (1, 8)
+LIVE = ("live-local", "live-redis")
+COMPETITORS = ("mlflow", "mlserver")
+"""Other projects' servers: our servers' ratios are taken against them, theirs against bare are not recorded
+(a ratio is oriented so that higher is better for this project's code; mlflow's ratio against bare stays
+recorded because the committed results compare it)."""
+TARGETS: tuple[tuple[str, str, int, float, str], ...] = (
+    *(("skeleton", "bare", c, 0.70, "issue 5") for c in CONNECTIONS),
+    *((live, "bare", c, 0.40, "issue 5") for live in LIVE for c in CONNECTIONS),
+    *((live, "mlflow", c, 10.0, "issue 5") for live in LIVE for c in CONNECTIONS),
+    *((live, "mlserver", 8, 3.0, "issue 22") for live in LIVE),
+)
+"""(server, against, connections, lowest ratio of their req/s, where the target was set)."""
+COLD_START_TARGET_S = 3.0
+"""Issue 5: each of our servers ready within this many seconds of its start."""
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/readyz", timeout: float = 120) -> float:
@@ -128,10 +154,68 @@ def wrk(
     }
 
 
+def start_mlserver(
+    tmp: Path, booster: str, smoke: contract.SmokeDocument, procs: list[subprocess.Popen[bytes]]
+) -> tuple[str, str, dict[str, object], dict[str, str]]:
+    """Seldon MLServer's LightGBM runtime serving `booster`: the URL wrk loads, the one-row V2 body it
+    sends, the server's start-up entry and the installed versions.
+
+    Before it is measured it scores the package's smoke cases and must give the scores the package
+    records for its ONNX graph (the contract's own check), so MLServer and the live contender answer
+    with one model. Cases with a missing value are left out of that check: JSON has no NaN.
+    Raises `MLServerUnavailableError` (one line) when MLServer cannot be installed, started or checked.
+    """
+    print(f"preparing Seldon MLServer {seldon.MLSERVER_VERSION} in {seldon.ENV_DIR} ...", flush=True)
+    versions = seldon.environment()
+    folder = tmp / "mlserver"
+    port = free_port()
+    seldon.write_repository(
+        folder, MODEL_NAME, booster, http_port=port, grpc_port=free_port(), metrics_port=free_port()
+    )
+    log = tmp / "mlserver.log"
+    print("starting Seldon MLServer (LightGBM runtime, in-process, one OpenMP thread) ...", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        seldon.command(folder),
+        cwd=folder,
+        env=seldon.process_env(),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    procs.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc, path=seldon.ready_path(MODEL_NAME), timeout=180)
+    except SystemExit as exc:
+        why = seldon.failure(log.read_text(errors="replace"))
+        raise seldon.MLServerUnavailableError(f"{exc}: {why}") from None
+    cold_start = time.perf_counter() - started
+    checked = smoke.model_copy(update={"cases": [c for c in smoke.cases if None not in c.features]})
+    rows = checked.matrix()
+    answer = httpx.post(
+        url + seldon.infer_path(MODEL_NAME),
+        content=seldon.infer_body(rows),
+        headers={"Content-Type": "application/json"},
+    )
+    if answer.status_code != 200:
+        raise seldon.MLServerUnavailableError(
+            f"the smoke request was answered {answer.status_code}: {answer.text[:300]}"
+        )
+    try:
+        contract.check_smoke(checked, seldon.scores(answer.json()))
+    except contract.PackageError as exc:
+        raise seldon.MLServerUnavailableError(
+            f"it does not answer as the live package's model: {exc}"
+        ) from None
+    entry: dict[str, object] = {"cold_start_s": cold_start, "pid": proc.pid}
+    return url + seldon.infer_path(MODEL_NAME), seldon.infer_body(rows[:1]), entry, versions
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--skip-mlserver", action="store_true", help="leave Seldon MLServer out")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     args = bench_results.parse(parser, small={"duration": 2, "rounds": 1})
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -145,7 +229,7 @@ def main() -> None:
         # No request_id: wrk repeats one body, and a repeated id is answered from the idempotency store.
         request.pop("request_id", None)
         models = tmp / "var" / "models"
-        make_package(models, "1")
+        package = make_package(models, "1")
         publish(models, "champion", "1")
 
         # Redis profile: a fresh project in the running Redis, registry in a fresh PostgreSQL database.
@@ -248,13 +332,14 @@ def main() -> None:
             if (answer["mode"], answer["model_name"]) != expected or answer["degraded"]:
                 raise SystemExit(f"{name} does not answer as measured: {answer}")
 
+        # make_package's own training (same features, seed, rows and trees): the live package's model.
+        model = train_tiny(list(FEATURE_NAMES), 0)
         if not args.skip_mlflow:
             print("starting `mlflow models serve` (pyfunc LightGBM) ...", flush=True)
             import mlflow
             import numpy as np
 
             mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-            model = train_tiny(list(FEATURE_NAMES), 0)
             with mlflow.start_run():
                 info = mlflow.lightgbm.log_model(
                     model, name="model", input_example=np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
@@ -296,11 +381,31 @@ def main() -> None:
             urls["mlflow"] = f"http://127.0.0.1:{port}/invocations"
             bodies["mlflow"] = json.dumps({"inputs": [[0.0] * len(FEATURE_NAMES)]})
 
+        mlserver_versions: dict[str, str] = {}
+        if not args.skip_mlserver:
+            smoke = contract.read_smoke(package, list(FEATURE_NAMES))
+            try:
+                urls["mlserver"], bodies["mlserver"], results["mlserver"], mlserver_versions = start_mlserver(
+                    tmp, model.booster_.model_to_string(), smoke, procs
+                )
+            except seldon.MLServerUnavailableError as exc:
+                raise SystemExit(
+                    f"error: Seldon MLServer cannot be measured: {exc} (--skip-mlserver runs without it)"
+                ) from None
+            print(
+                "Seldon MLServer "
+                + ", ".join(f"{k} {v}" for k, v in mlserver_versions.items())
+                + "; in-process (parallel_workers 0: its default worker pool fails to start on this Python)"
+                + ", "
+                + " ".join(f"{k}={v}" for k, v in seldon.THREADS.items()),
+                flush=True,
+            )
+
         # Rounds interleave the servers, so a slow spell of the machine hits all of them alike; each
         # figure is the round with the median throughput (the spread is printed with it).
         runs: dict[tuple[str, int], list[dict[str, float]]] = {}
         for round_ in range(1, args.rounds + 1):
-            for c in (1, 8):
+            for c in CONNECTIONS:
                 for name, url in urls.items():
                     print(f"round {round_}/{args.rounds}: wrk {name} c={c} ...", flush=True)
                     runs.setdefault((name, c), []).append(
@@ -322,51 +427,79 @@ def main() -> None:
         for name in urls:
             results[name]["rss_mb"] = rss_mb(int(results[name]["pid"]))  # type: ignore[arg-type]
 
+        def rps(name: str, c: int) -> float:
+            """The median round's req/s; NaN for a contender that was skipped."""
+            if name not in results:
+                return float("nan")
+            return float(results[name][f"c{c}"]["rps"])  # type: ignore[index]
+
         print()
         print(
             f"median of {args.rounds} interleaved rounds of {args.duration} s (range: lowest-highest req/s)"
         )
         print(
             f"{'server':<12}{'conns':>6}{'req/s':>10}{'range':>13}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-            f"{'cpu us':>8}{'vs bare':>9}{'vs mlflow':>10}"
+            f"{'cpu us':>8}{'vs bare':>9}{'vs mlflow':>10}{'vs mlserver':>12}"
         )
         for name in urls:
-            for c in (1, 8):
+            for c in CONNECTIONS:
                 r = results[name][f"c{c}"]
-                bare_rps = results["bare"][f"c{c}"]["rps"]  # type: ignore[index]
-                mlf_rps = results["mlflow"][f"c{c}"]["rps"] if "mlflow" in results else float("nan")  # type: ignore[index]
                 spread = f"{r['low']:.0f}-{r['high']:.0f}"  # type: ignore[index]
                 print(
                     f"{name:<12}{c:>6}{r['rps']:>10.0f}{spread:>13}"  # type: ignore[index]
                     f"{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}{r['cpu_us']:>8.0f}"  # type: ignore[index]
-                    f"{r['rps'] / bare_rps:>9.2f}{r['rps'] / mlf_rps:>10.1f}"
-                )  # type: ignore[index]
+                    f"{rps(name, c) / rps('bare', c):>9.2f}{rps(name, c) / rps('mlflow', c):>10.1f}"
+                    f"{rps(name, c) / rps('mlserver', c):>12.1f}"
+                )
         print()
         print(f"{'server':<12}{'cold start s':>13}{'RSS MB':>9}")
         for name in urls:
             print(f"{name:<12}{results[name]['cold_start_s']:>13.2f}{results[name]['rss_mb']:>9.0f}")
+        print()
+        print("targets")
+        for name, against, c, floor, issue in TARGETS:
+            label = f"{name} req/s / {against} req/s, c{c}"
+            if against not in results:
+                print(f"  {label}: not measured (--skip-{against}); target >= {floor:g} ({issue})")
+                continue
+            value = rps(name, c) / rps(against, c)
+            verdict = "met" if value >= floor else "NOT met"
+            print(f"  {label}: {value:.2f}, target >= {floor:g} ({issue}): {verdict}")
+        for name in ("skeleton", *LIVE):
+            cold = float(results[name]["cold_start_s"])  # type: ignore[arg-type]
+            verdict = "met" if cold < COLD_START_TARGET_S else "NOT met"
+            print(
+                f"  {name} cold start: {cold:.2f} s, target < {COLD_START_TARGET_S:g} s (issue 5): {verdict}"
+            )
+
         ratios: dict[str, float] = {}
         figures: dict[str, float] = {}
         for name in urls:
             figures[f"{name} cold start s"] = float(results[name]["cold_start_s"])  # type: ignore[arg-type]
             figures[f"{name} RSS MB"] = float(results[name]["rss_mb"])  # type: ignore[arg-type]
-            for c in (1, 8):
+            for c in CONNECTIONS:
                 r: dict[str, float] = results[name][f"c{c}"]  # type: ignore[assignment]
                 for key in ("rps", "p50", "p99", "cpu_us"):
                     figures[f"{name} c{c} {key}"] = r[key]
-                if name != "bare":
-                    bare_rps = results["bare"][f"c{c}"]["rps"]  # type: ignore[index]
-                    ratios[f"{name} req/s / bare req/s, c{c}"] = r["rps"] / bare_rps
-                if name not in ("bare", "mlflow") and "mlflow" in results:
-                    mlf_rps = results["mlflow"][f"c{c}"]["rps"]  # type: ignore[index]
-                    ratios[f"{name} req/s / mlflow req/s, c{c}"] = r["rps"] / mlf_rps
-        bench_results.record(
-            args,
-            "serving",
-            params={"duration_s": args.duration, "rounds": args.rounds, "mlflow": not args.skip_mlflow},
-            ratios=ratios,
-            figures=figures,
-        )
+                if name not in ("bare", "mlserver"):
+                    ratios[f"{name} req/s / bare req/s, c{c}"] = rps(name, c) / rps("bare", c)
+                if name in ("bare", *COMPETITORS):
+                    continue
+                for against in COMPETITORS:
+                    if against in results:
+                        ratios[f"{name} req/s / {against} req/s, c{c}"] = rps(name, c) / rps(against, c)
+        params: dict[str, object] = {
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "mlflow": not args.skip_mlflow,
+            "mlserver": not args.skip_mlserver,
+        }
+        if mlserver_versions:
+            params["mlserver_versions"] = ", ".join(f"{k} {v}" for k, v in mlserver_versions.items())
+            params["mlserver_workers"] = "in-process (parallel_workers 0), " + " ".join(
+                f"{k}={v}" for k, v in seldon.THREADS.items()
+            )
+        bench_results.record(args, "serving", params=params, ratios=ratios, figures=figures)
     finally:
         for p in procs:
             p.terminate()
