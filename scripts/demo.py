@@ -40,11 +40,13 @@ from typing import Any
 import httpx
 import pandas as pd
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from steelthread_contracts import ServingMode
+from steelthread_contracts.cli import one_line
 from steelthread_contracts.settings import exit_on_unknown_variables
 from steelthread_contracts.usecase import active
 
@@ -501,9 +503,12 @@ def summary(d: Demo, timings: list[tuple[str, float, str]], total: float) -> int
     return 0 if logged == len(d.answers) else 1
 
 
-def check_stack(serving_url: str) -> str:
+def check_stack(d: Demo, serving_url: str) -> str:
     """Every endpoint answers before anything is written: a stack that is not up is one line naming what
-    did not answer (host and port only, no credentials), not a failure halfway through the loop."""
+    did not answer (host and port only, no credentials), not a failure halfway through the loop.
+
+    The endpoints are read through the settings that own them, as the apps read them (the prediction log's
+    DSN validated as serving validates it); the log's DSN is kept for the steps that read the log."""
     from urllib.parse import urlsplit
 
     import psycopg
@@ -515,7 +520,9 @@ def check_stack(serving_url: str) -> str:
         raise RuntimeError("set STEELTHREAD_API_KEYS to the key(s) the stack was started with")
     settings = TrainingSettings()
     tracking = settings.resolved_tracking_uri()
-    log_dsn = os.environ["STEELTHREAD_PREDICTION_LOG_DSN"]
+    if settings.prediction_log_dsn is None:
+        raise RuntimeError("set STEELTHREAD_PREDICTION_LOG_DSN: the stack's prediction log (postgresql://)")
+    log_dsn = settings.prediction_log_dsn.get_secret_value()
     checks: dict[str, tuple[str, Callable[[], object]]] = {
         "Redis": (
             settings.redis_url,
@@ -539,6 +546,7 @@ def check_stack(serving_url: str) -> str:
             down.append(f"{name} at {parts.hostname}:{parts.port}")
     if down:
         raise RuntimeError(f"not answering: {', '.join(down)}; start the stack with `make stack-up`")
+    d.log_dsn = log_dsn
     return f"{', '.join(sorted(checks))} answer"
 
 
@@ -546,7 +554,7 @@ def stack_steps(serving_url: str) -> list[tuple[str, Callable[[Demo], str]]]:
     """The same loop on the compose stack: its serving container answers instead of a server of the demo's."""
     serve = ("use the stack's serving (skeleton)", lambda d: use_stack_serving(d, serving_url))
     steps = [serve if step is start_serving else (name, step) for name, step in STEPS]
-    return [("check the stack's endpoints", lambda d: check_stack(serving_url)), *steps]
+    return [("check the stack's endpoints", lambda d: check_stack(d, serving_url)), *steps]
 
 
 def main(stack: bool = False, serving_url: str = STACK_SERVING_URL) -> int:
@@ -567,7 +575,6 @@ def main(stack: bool = False, serving_url: str = STACK_SERVING_URL) -> int:
             os.environ.setdefault(name, value)
         # The demo's generated tables are the offline store: Feast (and the batch job) read them from here.
         os.environ["STEELTHREAD_OFFLINE_STORE_URI"] = str(root / "data")
-        d.log_dsn = os.environ["STEELTHREAD_PREDICTION_LOG_DSN"]
         d.run_tag = f"-{d.now:%Y%m%dT%H%M%S}"
         steps = stack_steps(serving_url)
     timings: list[tuple[str, float, str]] = []
@@ -577,7 +584,10 @@ def main(stack: bool = False, serving_url: str = STACK_SERVING_URL) -> int:
             with timed(name, timings) as note:
                 note.append(step(d))
     except Exception as exc:  # one readable line, not a traceback: the log files hold the details
-        message = str(exc).splitlines()[0] if str(exc) else repr(exc)  # (`!r` would quote the line too)
+        if isinstance(exc, ValidationError):  # a bad setting: the contracts' line names the setting
+            message = one_line(exc)
+        else:
+            message = str(exc).splitlines()[0] if str(exc) else repr(exc)  # (`!r` would quote the line too)
         console.print(f"[bold red]error:[/] {escape(name)} failed: {escape(message)}", highlight=False)
         return 1
     finally:

@@ -41,6 +41,7 @@ SHARED_SETTINGS = {
     "STEELTHREAD_OFFLINE_STORE_URI",
     "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
     "STEELTHREAD_PSEUDONYM_KEY",
+    "STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS",
 }
 # Platform-wide settings every app receives, whether or not its settings class reads them yet.
 PLATFORM_WIDE = {
@@ -57,7 +58,11 @@ IMAGES = {
     "steelthread-monitoring",
     "steelthread-batch",
 }
-APP_SETTINGS: dict[str, type[BaseSettings]] = {"serving": ServingSettings, "monitoring": MonitorSettings}
+APP_SETTINGS: dict[str, type[BaseSettings]] = {
+    "serving": ServingSettings,
+    "monitoring": MonitorSettings,
+    "maintenance": MonitorSettings,
+}
 THIRD_PARTY_ENV = {"postgres": "POSTGRES_", "grafana": "GF_"}
 
 
@@ -113,6 +118,7 @@ def test_the_whole_stack_is_there(compose: dict[str, Any]) -> None:
         "grafana",
         "serving",
         "monitoring",
+        "maintenance",
     }
     assert expected <= set(services(compose))
 
@@ -203,6 +209,53 @@ def test_monitoring_runs_the_skew_check(compose: dict[str, Any], monkeypatch: py
     assert function == "steelthread_features.monitoring:recompute"
     assert callable(callable_source(function))
     assert "--offline-features " not in " ".join(services(compose)["monitoring"]["command"])
+
+
+def test_maintenance_runs_the_clusters_retention_and_backfill_on_the_same_store(
+    compose: dict[str, Any],
+) -> None:
+    """The stand-in for the CronJobs steelthread-retention and steelthread-evaluation-backfill runs their
+    commands, word for word, with the options the CLIs have, on the store serving writes, keeping what the
+    cluster's ConfigMap keeps."""
+    from typer.main import get_command
+
+    from steelthread_monitoring.cli import app as monitor_app
+    from steelthread_monitoring.cli_eval import app as eval_app
+
+    maintenance, serving = services(compose)["maintenance"], services(compose)["serving"]
+    command = " ".join(maintenance["command"])
+    crons = {
+        doc["metadata"]["name"]: doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        for path in (REPO / "infra/k8s/base").glob("*-cronjob.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+    }
+    retention = " ".join(crons["steelthread-retention"]["args"])
+    backfill = re.search(
+        r"^(steelthread-eval backfill[^\n;]*)$", crons["steelthread-evaluation-backfill"]["args"][0], re.M
+    )
+    assert backfill is not None
+    for invocation, app, name in (
+        (retention, monitor_app, "retention"),
+        (backfill.group(1), eval_app, "backfill"),
+    ):
+        assert f"{invocation};" in command, f"compose does not run {invocation!r} as the cluster does"
+        cli = get_command(app).commands[name]  # type: ignore[attr-defined]
+        known = {opt for param in cli.params for opt in param.opts}
+        used = {word for word in invocation.split() if word.startswith("--")}
+        assert used <= known, f"{name}: unknown options {sorted(used - known)}"
+    env, serving_env = env_of(maintenance), env_of(serving)
+    for key in (
+        "STEELTHREAD_PREDICTION_LOG_DSN",
+        "STEELTHREAD_MODELS_DIR",
+        "STEELTHREAD_MLFLOW_TRACKING_URI",
+    ):
+        assert env[key] == serving_env[key], f"{key} differs: maintenance would work on another store"
+    config = yaml.safe_load_all((REPO / "infra/k8s/base/config.yaml").read_text())
+    data = next(doc["data"] for doc in config if doc["metadata"]["name"] == "steelthread-config")
+    key = "STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS"
+    assert env[key] == data[key], "the laptop keeps what the cluster keeps"
+    assert maintenance["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert maintenance["depends_on"]["mlflow"]["condition"] == "service_healthy"
 
 
 def test_other_services_use_their_own_documented_variables(compose: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ Terraform taint, images and settings names, and the security context of every co
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,12 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate import utils as kv  # type: ignore[import-untyped]
 
+from steelthread_contracts.durations import parse_duration
+from steelthread_contracts.env_names import SETTINGS_VARIABLES
+from steelthread_contracts.usecase import active
+from steelthread_monitoring.errors import ExitCode
+from steelthread_monitoring.retention import check_retention
+from steelthread_monitoring.settings import MonitorSettings
 from steelthread_monitoring.skew import callable_source
 
 if TYPE_CHECKING:
@@ -50,7 +57,10 @@ SETTINGS = {
     "STEELTHREAD_MLFLOW_TRACKING_URI",
     "STEELTHREAD_OFFLINE_STORE_URI",
     "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
+    "STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS",
 }
+SCHEDULED = ("steelthread-monitoring", "steelthread-retention", "steelthread-evaluation-backfill")
+"""The CronJobs, each on the monitoring image with the monitoring job's settings and service account."""
 Load = Callable[[Path], list[dict[str, Any]]]
 
 SPARK_POD = {
@@ -158,6 +168,8 @@ def test_there_are_manifests_for_every_workload(load_yaml_docs: Load) -> None:
         ("HorizontalPodAutoscaler", "steelthread-serving"),
         ("PodDisruptionBudget", "steelthread-serving"),
         ("CronJob", "steelthread-monitoring"),
+        ("CronJob", "steelthread-retention"),
+        ("CronJob", "steelthread-evaluation-backfill"),
         ("Job", "steelthread-training"),
         ("SparkApplication", "steelthread-batch-score"),
     } <= kinds
@@ -314,6 +326,7 @@ def test_every_container_has_resources_and_a_locked_down_security_context(load_y
 def test_our_containers_use_fixed_images_and_settings_names(load_yaml_docs: Load) -> None:
     config_maps = by_kind(load_yaml_docs, "ConfigMap")
     assert set(config_maps["steelthread-config"]["data"]) <= SETTINGS
+    assert SETTINGS <= SETTINGS_VARIABLES, "every name is one a settings class reads"
     assert config_maps["steelthread-config"]["data"]["STEELTHREAD_PROFILE"] == "production"
     for name, doc in workloads(load_yaml_docs):
         for container in pod_spec(doc)["containers"]:
@@ -327,10 +340,15 @@ def test_our_containers_use_fixed_images_and_settings_names(load_yaml_docs: Load
 
 
 def test_jobs_run_the_fixed_clis(load_yaml_docs: Load) -> None:
-    cron = by_kind(load_yaml_docs, "CronJob")["steelthread-monitoring"]
-    (monitor,) = pod_spec(cron)["containers"]
+    crons = by_kind(load_yaml_docs, "CronJob")
+    assert set(crons) == set(SCHEDULED)
+    (monitor,) = pod_spec(crons["steelthread-monitoring"])["containers"]
     assert monitor["args"][:2] == ["steelthread-monitor", "run"]
-    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (retention,) = pod_spec(crons["steelthread-retention"])["containers"]
+    assert retention["args"] == ["steelthread-monitor", "retention"]
+    assert backfill_invocation(crons)[:2] == ["steelthread-eval", "backfill"]
+    for name, cron in crons.items():
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid", name
     (train,) = pod_spec(by_kind(load_yaml_docs, "Job")["steelthread-training"])["containers"]
     assert train["args"][0] == "steelthread-train"
 
@@ -338,7 +356,7 @@ def test_jobs_run_the_fixed_clis(load_yaml_docs: Load) -> None:
 def test_serving_and_monitoring_share_the_postgresql_prediction_log(load_yaml_docs: Load) -> None:
     """Every serving replica writes, and the monitoring job reads, one store named by one Secret key. The key
     is required (not `optional`), so a Secret without it stops the pod instead of logging to its own disk."""
-    names = ["steelthread-serving", "steelthread-serving-gpu", "steelthread-monitoring"]
+    names = ["steelthread-serving", "steelthread-serving-gpu", *SCHEDULED]
     docs = by_kind(load_yaml_docs, "Deployment") | by_kind(load_yaml_docs, "CronJob")
     for name in names:
         (container,) = pod_spec(docs[name])["containers"]
@@ -369,6 +387,94 @@ def test_the_monitoring_job_runs_the_skew_check_against_the_offline_store(load_y
     config = by_kind(load_yaml_docs, "ConfigMap")["steelthread-config"]["data"]
     assert config["STEELTHREAD_OFFLINE_STORE_URI"].startswith("s3://")
     assert {r.get("configMapRef", {}).get("name") for r in monitor["envFrom"]} >= {"steelthread-config"}
+
+
+def backfill_invocation(crons: dict[str, dict[str, Any]]) -> list[str]:
+    """The `steelthread-eval backfill ...` line of the backfill CronJob's script, as words."""
+    (container,) = pod_spec(crons["steelthread-evaluation-backfill"])["containers"]
+    assert container["command"] == ["/bin/sh", "-c"]
+    (script,) = container["args"]
+    match = re.search(r"^(steelthread-eval backfill[^\n;]*)$", script, re.MULTILINE)
+    assert match, script
+    return match.group(1).split()
+
+
+def tolerated_exit_codes(crons: dict[str, dict[str, Any]]) -> set[int]:
+    """The exit codes the backfill CronJob's script turns into success."""
+    (container,) = pod_spec(crons["steelthread-evaluation-backfill"])["containers"]
+    match = re.search(r'case "\$code" in ([0-9|]+)\) exit 0', container["args"][0])
+    assert match, container["args"][0]
+    return {int(code) for code in match.group(1).split("|")}
+
+
+def test_scheduled_jobs_share_the_monitoring_jobs_image_settings_and_security(load_yaml_docs: Load) -> None:
+    """Retention and backfill run as the monitoring job does: its image, service account (its IRSA role),
+    node pool, pod security, ConfigMap and Secret, and the prediction log's required Secret key; the backfill
+    mirrors the model packages into the folder the settings name, as the monitoring job does."""
+    crons = by_kind(load_yaml_docs, "CronJob")
+    monitoring = pod_spec(crons["steelthread-monitoring"])
+    (reference,) = monitoring["containers"]
+    for name in SCHEDULED[1:]:
+        spec = pod_spec(crons[name])
+        for key in ("serviceAccountName", "automountServiceAccountToken", "securityContext", "nodeSelector"):
+            assert spec[key] == monitoring[key], f"{name}: {key}"
+        (container,) = spec["containers"]
+        for key in ("image", "envFrom", "securityContext"):
+            assert container[key] == reference[key], f"{name}: {key}"
+        env = {e["name"]: e for e in container["env"]}
+        ref_env = {e["name"]: e for e in reference["env"]}
+        dsn = "STEELTHREAD_PREDICTION_LOG_DSN"
+        assert env[dsn] == ref_env[dsn], name
+        assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]}[
+            "data"
+        ] == "/var/lib/steelthread"
+    backfill = pod_spec(crons["steelthread-evaluation-backfill"])
+    assert backfill["initContainers"] == monitoring["initContainers"], "the same model sync"
+    models_dir = by_kind(load_yaml_docs, "ConfigMap")["steelthread-config"]["data"]["STEELTHREAD_MODELS_DIR"]
+    (container,) = backfill["containers"]
+    assert {m["mountPath"]: m["name"] for m in container["volumeMounts"]}[models_dir] == "models"
+
+
+def test_the_backfill_runs_real_options_daily_on_consecutive_days_and_tolerates_only_waiting(
+    load_yaml_docs: Load,
+) -> None:
+    """The backfill's options are the CLI's own, its window is the schedule's period (one daily run of a 24 h
+    window: consecutive cohorts, none skipped or stored twice), and only an empty window or too few labels
+    yet pass as success, as in the monitor workflow; retention's command is the CLI's too."""
+    from typer.main import get_command
+
+    from steelthread_monitoring.cli import app as monitor_app
+    from steelthread_monitoring.cli_eval import app as eval_app
+
+    crons = by_kind(load_yaml_docs, "CronJob")
+    words = backfill_invocation(crons)
+    backfill = get_command(eval_app).commands["backfill"]  # type: ignore[attr-defined]
+    known = {opt for param in backfill.params for opt in param.opts}
+    used = {w for w in words[2:] if w.startswith("--")}
+    assert used <= known, f"unknown options {sorted(used - known)}"
+    window = parse_duration(words[words.index("--window") + 1])
+    schedule = crons["steelthread-evaluation-backfill"]["spec"]["schedule"].split()
+    assert all(field.isdigit() for field in schedule[:2]), "one minute of one hour"
+    assert schedule[2:] == ["*", "*", "*"], "every day"
+    assert window.total_seconds() == 24 * 3600
+    assert tolerated_exit_codes(crons) == {ExitCode.OK, ExitCode.EMPTY_WINDOW, ExitCode.NO_LABELS}
+    assert "retention" in get_command(monitor_app).commands  # type: ignore[attr-defined]
+
+
+def test_the_configured_retention_is_one_the_retention_job_accepts(
+    load_yaml_docs: Load, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ConfigMap's retention, read by the settings as the job reads it, is at least the active use case's
+    label delay (a shorter one makes the job refuse to run, exit 7)."""
+    data = by_kind(load_yaml_docs, "ConfigMap")["steelthread-config"]["data"]
+    label_delay = active().label_delay
+    for key in [k for k in os.environ if k.startswith("STEELTHREAD_")]:
+        monkeypatch.delenv(key)
+    for key, value in data.items():
+        monkeypatch.setenv(key, str(value))
+    days = MonitorSettings().prediction_log_retention_days
+    assert days == int(data["STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS"])
+    assert check_retention(days, label_delay).days == days
 
 
 def test_service_accounts_exist_and_carry_irsa_roles(load_yaml_docs: Load) -> None:

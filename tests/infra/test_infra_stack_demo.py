@@ -388,3 +388,43 @@ def test_demo_stack_mode_without_a_stack_is_one_line_naming_what_is_down(tmp_pat
     assert "make stack-up" in line
     assert "secret" not in out, "no credentials in the message"
     assert not (tmp_path / "demo" / "data").exists(), "nothing is generated before the stack answers"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        ("", "set STEELTHREAD_PREDICTION_LOG_DSN"),
+        (
+            "mysql://steelthread:secret@127.0.0.1:3306/log",
+            "invalid setting prediction_log_dsn: Value error, must be a postgresql:// URL",
+        ),
+    ],
+    ids=["empty", "not-postgresql"],
+)
+def test_demo_stack_mode_reads_the_prediction_log_dsn_through_the_settings(
+    tmp_path: Path, dsn: str, expected: str
+) -> None:
+    """The stack's prediction log is the deployment settings' `prediction_log_dsn`, read and validated as the
+    apps read it: an empty one is unset (the stack's default does not fill it in, nor does a connection to
+    libpq's defaults), one that is not PostgreSQL is refused; each is one line before anything is written."""
+    env = clean_env() | {
+        "STEELTHREAD_PREDICTION_LOG_DSN": dsn,
+        "STEELTHREAD_API_KEYS": f"stack-{secrets.token_hex(16)}",
+        "STEELTHREAD_DEMO_DIR": str(tmp_path / "demo"),
+        "COLUMNS": "400",
+    }
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--stack", "--serving-url", "http://127.0.0.1:9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "Traceback" not in out
+    (line,) = [x for x in out.splitlines() if x.startswith("error:")]
+    assert expected in line
+    assert "secret" not in out, "no credentials in the message"
+    assert not (tmp_path / "demo" / "data").exists(), "nothing is generated before the settings are read"

@@ -1,20 +1,31 @@
 """The pull-request review of a training run (review.py): the verdict, the champion comparison on the same
 test rows, the failing checks first, and the model card, rendered from a run's real gate verdict and card.
+The workflow's job summary is rendered by the same module, so a value reads the same in both.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from steelthread_training.review import MARKER, render_review, write_report
+from steelthread_training.review import (
+    MARKER,
+    MISSING,
+    read_report,
+    render_review,
+    render_summary,
+    write_report,
+)
 
 CARD = "# Model card: credit-risk\n\nIntended use: tests.\n"
 
 
-def _gate(passed: bool, champion: dict[str, object] | None = None) -> dict[str, object]:
+def _gate(
+    passed: bool, champion: dict[str, object] | None = None, *extra: dict[str, object]
+) -> dict[str, object]:
     checks = [
         {"name": "roc_auc", "value": 0.81, "op": ">=", "threshold": 0.7, "passed": True},
         {
@@ -27,6 +38,7 @@ def _gate(passed: bool, champion: dict[str, object] | None = None) -> dict[str, 
         {"name": "slice.purpose=car.roc_auc", "value": 0.8, "op": ">=", "threshold": 0.6, "passed": True},
         {"name": "slice.purpose=other.roc_auc", "value": 0.9, "op": ">=", "threshold": 0.6, "passed": True},
         {"name": "champion.roc_auc_delta", "value": 0.003, "op": ">=", "threshold": -0.005, "passed": True},
+        *extra,
     ]
     return {
         "passed": passed,
@@ -94,3 +106,40 @@ def test_the_workflow_summary_script_reads_the_same_folder(tmp_path: Path, passe
     text, verdict = module.render(tmp_path)
     assert verdict is passed
     assert "| roc_auc | 0.812 | 0.772 |" in text
+
+
+def test_a_missing_value_reads_the_same_in_the_comment_and_the_job_summary(tmp_path: Path) -> None:
+    metrics = {
+        "lightgbm": {"roc_auc": 0.81, "log_loss": float("nan"), "brier": 0.2},
+        "baseline": {"roc_auc": 0.77, "log_loss": 0.5},
+    }
+    unmeasured = {
+        "name": "parity.p9999_abs_diff",
+        "value": None,
+        "op": "<=",
+        "threshold": 1e-5,
+        "passed": False,
+    }
+    gate = _gate(False, None, unmeasured)
+    write_report(tmp_path, gate=gate, metrics=metrics, card=CARD, model_name="m", version="1", run_id=None)
+    review = (tmp_path / "review.md").read_text(encoding="utf-8")
+    summary = render_summary(*read_report(tmp_path))
+    assert MISSING == "n/a"
+    assert "| log_loss | n/a | 0.5 |" in summary, "NaN is stored as null and reads as missing"
+    assert "| brier | 0.2 | n/a |" in summary, "a metric one model lacks reads as missing"
+    row = "| parity.p9999_abs_diff | n/a | <= 1e-05 | ❌ |"
+    assert row in summary
+    assert row in review
+    assert not re.search(r"\|\s*[-–]\s*\|", summary + review), "no other spelling of a missing value"
+
+
+def test_the_job_summary_lists_every_check_and_fails_closed_on_an_unclear_one() -> None:
+    checks = [
+        {"name": "slice.purpose=car.roc_auc", "value": 0.8, "passed": True},
+        {"name": "unsure", "value": 1.0, "op": ">=", "threshold": 0.5},
+    ]
+    gate = {"passed": True, "checks": checks}
+    summary = render_summary(gate, {"roc_auc": 0.8})
+    assert "| slice.purpose=car.roc_auc | 0.8 | n/a | ✅ |" in summary, "the summary does not fold slices"
+    assert "| unsure | 1 | >= 0.5 | ❌ |" in summary, "a check that does not say it passed did not"
+    assert "Gate verdict: ✅ **passed**" in summary

@@ -189,6 +189,26 @@ def test_summary_treats_an_unclear_verdict_as_failed(tmp_path: Path) -> None:
     assert passed is False
 
 
+def test_summary_is_the_training_packages_rendering_with_its_missing_value(tmp_path: Path) -> None:
+    """One owner of the report's tables (steelthread_training.review): the script renders nothing itself,
+    and a value that is not there reads as the pull-request comment spells it."""
+    from steelthread_training.review import MISSING, read_report, render_summary
+
+    gate = {
+        "passed": False,
+        "checks": [{"name": "parity", "value": None, "threshold": 1e-5, "passed": False}],
+    }
+    report = _report(
+        tmp_path, gate, {"lightgbm": {"roc_auc": 0.8, "log_loss": None}, "baseline": {"roc_auc": 0.7}}
+    )
+    text, passed = _load("train_summary").render(report)
+    assert passed is False
+    assert text == render_summary(*read_report(report))
+    assert f"| log_loss | {MISSING} | {MISSING} |" in text
+    assert f"| parity | {MISSING} | 1e-05 | ❌ |" in text
+    assert "–" not in text
+
+
 def test_summary_cli_appends_and_fails_clearly_without_a_report(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")

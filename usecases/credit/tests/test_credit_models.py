@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from steelthread_contracts.asof import feature_frame
 from steelthread_usecase_credit import USE_CASE
 from steelthread_usecase_credit.generator import generate
 
@@ -32,8 +33,8 @@ def test_the_gate_baseline_is_a_logistic_regression_on_every_feature_with_a_marg
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
-def test_lightgbm_beats_logistic_regression_on_all_features(seed: int, frame_of) -> None:
-    frame = frame_of(generate(ROWS, seed=seed))
+def test_lightgbm_beats_logistic_regression_on_all_features(seed: int) -> None:
+    frame = feature_frame(USE_CASE, generate(ROWS, seed=seed))
     assert frame[USE_CASE.tables.event_timestamp].is_monotonic_increasing, "the split below is by time"
     x = frame[list(USE_CASE.feature_names)].to_numpy(dtype=np.float64)
     y = frame[USE_CASE.tables.label].to_numpy(dtype=np.int64)

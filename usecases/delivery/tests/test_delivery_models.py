@@ -15,6 +15,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from steelthread_contracts.asof import feature_frame
 from steelthread_usecase_delivery import USE_CASE
 from steelthread_usecase_delivery.generator import generate
 
@@ -23,8 +24,8 @@ MIN_GAIN = 0.05
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_lightgbm_beats_ridge_on_all_features(seed: int, frame_of) -> None:
-    frame = frame_of(generate(ROWS, seed=seed))
+def test_lightgbm_beats_ridge_on_all_features(seed: int) -> None:
+    frame = feature_frame(USE_CASE, generate(ROWS, seed=seed))
     assert frame[USE_CASE.tables.event_timestamp].is_monotonic_increasing, "the split below is by time"
     x = frame[list(USE_CASE.feature_names)].to_numpy(dtype=np.float64)
     y = frame[USE_CASE.tables.label].to_numpy(dtype=np.float64)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from steelthread_contracts.asof import feature_frame
 from steelthread_usecase_delivery import USE_CASE
 from steelthread_usecase_delivery.domain import ORDER_FEATURES
 from steelthread_usecase_delivery.generator import DEFAULT_END, GeneratedData, generate
@@ -151,7 +152,7 @@ def test_online_vectors_serve_a_known_restaurant_and_mark_an_unknown_one_missing
     assert unknown["values"]["ride_minutes"] == known["values"]["ride_minutes"]
 
 
-def test_training_frame_is_point_in_time_correct_with_the_declared_columns(run: Run, frame_of) -> None:
+def test_training_frame_is_point_in_time_correct_with_the_declared_columns(run: Run) -> None:
     assert (run.out / "frame.parquet").is_file(), run.child.stderr[-2_000:]
     frame = pd.read_parquet(run.out / "frame.parquet")
     entity_columns = [
@@ -161,7 +162,7 @@ def test_training_frame_is_point_in_time_correct_with_the_declared_columns(run: 
     assert list(frame.columns) == [*entity_columns, *USE_CASE.feature_names, *USE_CASE.stored_slices]
     assert frame[USE_CASE.tables.request_id].tolist() == run.data.orders[USE_CASE.tables.request_id].tolist()
 
-    expected = frame_of(run.data)
+    expected = feature_frame(USE_CASE, run.data)
     for name in (*USE_CASE.feature_names, *USE_CASE.stored_slices):
         pd.testing.assert_series_equal(
             frame[name].reset_index(drop=True),

@@ -84,6 +84,18 @@ def prediction_log_schema(
     )
 
 
+def pseudonymised(keys: pa.Array, policy: LogPolicy) -> pa.Array:
+    """The entity keys as records store them: `policy.key` (the one owner of the pseudonym, serving's too)
+    called once per distinct key of the batch, not once per row (HMAC is the costly part, and a batch repeats
+    its entities), then taken back to the rows; a null key stays null."""
+    if not policy.hash_key:
+        return keys
+    encoded = pc.dictionary_encode(keys)
+    distinct = pa.array([policy.key(k) for k in encoded.dictionary.to_pylist()], pa.int64())
+    mapped: pa.Array = distinct.take(encoded.indices)
+    return mapped
+
+
 def _repeat(value: object, type_: pa.DataType, n: int) -> pa.Array:
     array: pa.Array = pa.repeat(pa.scalar(value, type_), n)
     return array
@@ -100,9 +112,7 @@ def to_prediction_log(
     schema = prediction_log_schema(batch.schema, feature_names, policy)
     feature_names = logged_features(feature_names, policy)
     n = batch.num_rows
-    key = batch.column(ENTITY_KEY)
-    if policy.hash_key:
-        key = pa.array([None if k is None else policy.key(k) for k in key.to_pylist()], pa.int64())
+    key = pseudonymised(batch.column(ENTITY_KEY), policy)
     request_type = schema.field("request").type
     request = pa.StructArray.from_arrays(
         [key if f.name == ENTITY_KEY else batch.column(f.name) for f in request_type],
