@@ -42,6 +42,8 @@ SHARED_SETTINGS = {
     "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
     "STEELTHREAD_PSEUDONYM_KEY",
     "STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS",
+    "STEELTHREAD_METRICS_PORT",
+    "STEELTHREAD_RATE_LIMIT_STORAGE",
 }
 # Platform-wide settings every app receives, whether or not its settings class reads them yet.
 PLATFORM_WIDE = {
@@ -266,7 +268,7 @@ def test_other_services_use_their_own_documented_variables(compose: dict[str, An
 
 
 def test_serving_publishes_port_8000_and_monitoring_gauges_reach_prometheus(compose: dict[str, Any]) -> None:
-    assert services(compose)["serving"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert services(compose)["serving"]["ports"][0] == "127.0.0.1:8000:8000"
     command = " ".join(services(compose)["monitoring"]["command"])
     assert "steelthread-monitor run" in command
     textfile = re.search(r"--textfile (\S+)\.prom", command)
@@ -280,12 +282,30 @@ def test_serving_publishes_port_8000_and_monitoring_gauges_reach_prometheus(comp
     assert "steelthread-data:/steelthread:ro" in services(compose)["node-exporter"]["volumes"]
     scrape = yaml.safe_load((REPO / "infra/prometheus/prometheus.yml").read_text())["scrape_configs"]
     targets = {t for job in scrape for cfg in job.get("static_configs", []) for t in cfg["targets"]}
-    assert {"serving:8000", "node-exporter:9100"} <= targets, (
-        "prometheus.yml must scrape the compose services"
-    )
+    assert {"node-exporter:9100"} <= targets, "prometheus.yml must scrape the compose services"
     for svc in services(compose).values():
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), "the laptop stack listens on loopback only"
+
+
+def test_prometheus_scrapes_serving_on_its_metrics_port_not_the_api_port(compose: dict[str, Any]) -> None:
+    """Serving answers /metrics on STEELTHREAD_METRICS_PORT (404 on the API port): Prometheus scrapes that
+    port, which the host sees on loopback only (the runbooks' STEELTHREAD_METRICS_URL)."""
+    serving = services(compose)["serving"]
+    port = int(env_of(serving)["STEELTHREAD_METRICS_PORT"])
+    assert port != 8000
+    scrape = yaml.safe_load((REPO / "infra/prometheus/prometheus.yml").read_text())["scrape_configs"]
+    (job,) = [job for job in scrape if job["job_name"] == "steelthread-serving"]
+    assert job["static_configs"] == [{"targets": [f"serving:{port}"]}]
+    assert job["metrics_path"] == "/metrics"
+    assert f"127.0.0.1:{port}:{port}" in serving["ports"]
+
+
+def test_serving_counts_quotas_in_the_stacks_redis(compose: dict[str, Any]) -> None:
+    """As every replica of a deployment does, so what is rehearsed on the stack is the shared count."""
+    env = env_of(services(compose)["serving"])
+    assert env["STEELTHREAD_RATE_LIMIT_STORAGE"].startswith("redis://redis:6379/")
+    assert services(compose)["serving"]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 def bind_sources(compose: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

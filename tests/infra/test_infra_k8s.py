@@ -58,9 +58,21 @@ SETTINGS = {
     "STEELTHREAD_OFFLINE_STORE_URI",
     "STEELTHREAD_MONITOR_OFFLINE_FEATURES_FN",
     "STEELTHREAD_PREDICTION_LOG_RETENTION_DAYS",
+    "STEELTHREAD_METRICS_PORT",
+    "STEELTHREAD_RATE_LIMIT",
+    "STEELTHREAD_RATE_LIMIT_STORAGE",
+    "STEELTHREAD_AUTH_FAILURE_RATE_LIMIT",
+    "STEELTHREAD_LOG_BYTES_LIMIT",
+    "STEELTHREAD_UNKNOWN_ENTITY_LIMIT",
 }
 SCHEDULED = ("steelthread-monitoring", "steelthread-retention", "steelthread-evaluation-backfill")
 """The CronJobs, each on the monitoring image with the monitoring job's settings and service account."""
+QUOTA_SETTINGS = (
+    "STEELTHREAD_RATE_LIMIT",
+    "STEELTHREAD_AUTH_FAILURE_RATE_LIMIT",
+    "STEELTHREAD_LOG_BYTES_LIMIT",
+    "STEELTHREAD_UNKNOWN_ENTITY_LIMIT",
+)
 Load = Callable[[Path], list[dict[str, Any]]]
 
 SPARK_POD = {
@@ -249,11 +261,46 @@ def test_serving_probes_resources_and_port(load_yaml_docs: Load) -> None:
     for name in ("steelthread-serving", "steelthread-serving-gpu"):
         deployment = by_kind(load_yaml_docs, "Deployment")[name]
         (container,) = pod_spec(deployment)["containers"]
-        assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+        assert container["ports"][0] == {"name": "http", "containerPort": 8000, "protocol": "TCP"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_serving_metrics_are_scraped_on_their_own_port_which_no_service_exposes(load_yaml_docs: Load) -> None:
+    """STEELTHREAD_METRICS_PORT moves /metrics off the API port (404 there): the container declares that
+    port, Prometheus' annotation names it, and the Services clients reach forward only the API port."""
+    services = by_kind(load_yaml_docs, "Service")
+    for name in ("steelthread-serving", "steelthread-serving-gpu"):
+        deployment = by_kind(load_yaml_docs, "Deployment")[name]
+        (container,) = pod_spec(deployment)["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        port = int(env["STEELTHREAD_METRICS_PORT"])
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": 8000, "metrics": port}, name
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(port), name
+        assert annotations["prometheus.io/path"] == "/metrics"
+        targets = {p["targetPort"] for p in services[name]["spec"]["ports"]}
+        assert targets == {"http"}, f"{name}: the Service must not expose the metrics port"
+
+
+def test_serving_quotas_are_set_and_counted_in_redis_from_the_secret(load_yaml_docs: Load) -> None:
+    """Every quota is set in the shared ConfigMap, each valid for the app's settings, and every replica
+    counts in Redis: the online store's URL from the Secret (it holds the Redis token), never memory."""
+    from steelthread_serving.quotas import parse_limits
+
+    config = by_kind(load_yaml_docs, "ConfigMap")["steelthread-config"]["data"]
+    for variable in QUOTA_SETTINGS:
+        assert parse_limits(config[variable]), f"{variable} is missing or empty in steelthread-config"
+    for name in ("steelthread-serving", "steelthread-serving-gpu"):
+        (container,) = pod_spec(by_kind(load_yaml_docs, "Deployment")[name])["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        ref = env["STEELTHREAD_RATE_LIMIT_STORAGE"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "steelthread-secrets", "key": "STEELTHREAD_REDIS_URL"}, name
+        assert "STEELTHREAD_RATE_LIMIT_STORAGE" not in config
 
 
 def test_service_hpa_and_pdb_select_the_serving_pods(load_yaml_docs: Load) -> None:

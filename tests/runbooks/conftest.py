@@ -112,6 +112,7 @@ def local_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                 "STEELTHREAD_DATA_DIR": str(data_dir),
                 "STEELTHREAD_URL": serving.url,
+                "STEELTHREAD_METRICS_URL": serving.url,  # no STEELTHREAD_METRICS_PORT here: the API's
                 "STEELTHREAD_API_KEY": API_KEY,
                 "STEELTHREAD_FLAGS_PATH": str(flags),
                 "PROMETHEUS_URL": prometheus.url,

@@ -144,6 +144,7 @@ def test_canary_page_aborts_a_failing_canary_to_stable(tmp_path: Path) -> None:
             env |= {
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                 "STEELTHREAD_URL": live.url,
+                "STEELTHREAD_METRICS_URL": live.url,  # no STEELTHREAD_METRICS_PORT here: the API's
                 "STEELTHREAD_API_KEY": API_KEY,
                 "STEELTHREAD_FLAGS_PATH": str(flags),
                 "PROMETHEUS_URL": prometheus.url,

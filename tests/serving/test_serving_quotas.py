@@ -1,7 +1,11 @@
-"""Per-key quotas: past its rate limit a key gets 429 with `Retry-After`; counted per key owner, in
-memory per replica or in Redis shared by replicas; a quota store that fails lets requests through.
+"""Quotas: past one a caller gets 429 with `Retry-After`. Per key owner: its rate limit and the bytes of
+records it causes to be logged (refused before anything is scored, so no answer goes unlogged); per client
+address: requests without a valid key (refused before the key is checked). Counted in memory per replica
+or in Redis shared by replicas; a quota store that fails lets requests through.
 
-Real servers over HTTP, and a real throwaway `redis-server` for the shared count.
+Real servers over HTTP (a client address of its own through `X-Forwarded-For`, which uvicorn trusts from
+loopback), and a real throwaway `redis-server` for the shared count. The unknown-entity quota needs a
+model and a feature store: test_serving_enumeration.py.
 """
 
 from __future__ import annotations
@@ -13,12 +17,42 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from pydantic import SecretStr, ValidationError
 
 from helpers.serving import API_KEY, APPLICATION, OTHER_KEY, free_port, running
+from steelthread_contracts import ErrorBody
 from steelthread_serving.settings import ServingSettings
+
+WRONG_KEY = "wrong-key-0123456789abcdef"
+ELSEWHERE = {"X-Forwarded-For": "203.0.113.7"}
+"""Another client address (a documentation address): uvicorn takes it from a proxy on loopback."""
+
+
+def refused_by(answer: httpx.Response, words: str) -> bool:
+    """A 429 whose error body names the quota (`words`) and whose `Retry-After` is a period's seconds."""
+    if answer.status_code != 429:
+        return False
+    error = ErrorBody.model_validate(answer.json())
+    return error.code == "rate_limited" and words in error.message and int(answer.headers["retry-after"]) >= 1
+
+
+def logged_sizes(directory: Path, prefix: str = "predictions") -> list[int]:
+    """The size of each record in a sink's JSON-lines files, in the order written."""
+    return [
+        len(line)
+        for file in sorted(directory.glob(f"{prefix}-*.jsonl"))
+        for line in file.read_bytes().splitlines()
+        if line
+    ]
+
+
+def metric(live_url: str, name: str) -> str:
+    return "\n".join(
+        line for line in httpx.get(f"{live_url}/metrics").text.splitlines() if line.startswith(name)
+    )
 
 
 def test_past_its_limit_a_key_gets_429_with_retry_after(settings: ServingSettings) -> None:
@@ -35,10 +69,102 @@ def test_past_its_limit_a_key_gets_429_with_retry_after(settings: ServingSetting
 
 def test_a_request_without_a_valid_key_uses_no_quota(settings: ServingSettings) -> None:
     with running(settings.model_copy(update={"rate_limit": "2/minute"})) as live:
-        with live.client(key="wrong-key-0123456789abcdef") as c:
+        with live.client(key=WRONG_KEY) as c:
             assert {c.get("/v1/model").status_code for _ in range(3)} == {401}
         with live.client() as c:
             assert c.get("/v1/model").status_code == 200
+
+
+def test_past_its_failed_authentications_an_address_gets_429_before_any_key_check(
+    settings: ServingSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    limited = settings.model_copy(update={"auth_failure_rate_limit": "3/minute", "rate_limit": "4/minute"})
+    with running(limited) as live:
+        with live.client(key=None) as nokey, live.client(key=WRONG_KEY) as wrong, live.client() as good:
+            failures = [
+                nokey.get("/v1/model").status_code,
+                wrong.get("/v1/model").status_code,
+                nokey.get("/v1/model", headers=[("X-API-Key", API_KEY)] * 2).status_code,  # repeated
+                wrong.post("/v1/predictions", json=APPLICATION).status_code,  # passes the limit
+            ]
+            refused = [
+                wrong.get("/v1/model"),
+                good.get("/v1/model"),  # a valid key too: the address is refused before its key is read
+                good.post("/v1/predictions", json=APPLICATION),
+            ]
+            # another address is another count, and the refusals above used none of the key's quota
+            elsewhere = [good.get("/v1/model", headers=ELSEWHERE).status_code for _ in range(5)]
+        refusals = metric(live.url, "steelthread_quota_refusals_total")
+    assert failures == [401, 401, 401, 401]
+    assert all(refused_by(a, "without a valid API key from this address") for a in refused)
+    assert int(refused[0].headers["retry-after"]) <= 60
+    assert elsewhere == [200, 200, 200, 200, 429]
+    assert 'steelthread_quota_refusals_total{quota="auth-failures"} 3.0' in refusals
+    assert 'steelthread_quota_refusals_total{quota="requests"} 1.0' in refusals
+    events = [r for r in caplog.records if getattr(r, "event", None) == "auth_failures_exceeded"]
+    assert [getattr(r, "address", None) for r in events] == ["127.0.0.1"]
+
+
+def test_failed_authentications_are_counted_by_default_and_can_be_turned_off(
+    settings: ServingSettings,
+) -> None:
+    assert ServingSettings.model_fields["auth_failure_rate_limit"].default  # on unless turned off
+    with running(settings) as live, live.client(key=WRONG_KEY) as c:
+        default = settings.quota_limits().auth_failures[0].amount
+        statuses = {c.get("/v1/model").status_code for _ in range(default + 1)}
+        assert c.get("/v1/model").status_code == 429
+    assert statuses == {401}
+    off = settings.model_copy(update={"auth_failure_rate_limit": ""})
+    with running(off) as live, live.client(key=WRONG_KEY) as c:
+        assert {c.get("/v1/model").status_code for _ in range(default + 2)} == {401}
+
+
+def test_past_its_logged_bytes_a_key_is_refused_before_scoring_and_every_answer_is_logged(
+    settings: ServingSettings,
+) -> None:
+    limit = 3000
+    capped = settings.model_copy(update={"log_bytes_limit": f"{limit}/minute"})
+    with running(capped) as live:
+        with live.client() as c:
+            answers = []
+            while not answers or answers[-1].status_code == 200:
+                answers.append(c.post("/v1/predictions", json=APPLICATION))
+                assert len(answers) < 100, "the logged-bytes quota never refused"
+            batch = c.post("/v1/predictions/batch", json={"items": [APPLICATION]})
+            model = c.get("/v1/model")  # reads log nothing: not refused
+        with live.client(key=OTHER_KEY) as other:  # another owner has its own count
+            theirs = other.post("/v1/predictions", json=APPLICATION)
+    answered = [a for a in answers if a.status_code == 200]
+    assert refused_by(answers[-1], "logged-bytes quota")
+    assert refused_by(batch, "logged-bytes quota")
+    assert (model.status_code, theirs.status_code) == (200, 200)
+    sizes = logged_sizes(capped.prediction_log_dir)
+    # every answer logged, nothing refused was scored or logged (the other key's one record aside) ...
+    assert len(sizes) == len(answered) + 1
+    mine = sizes[: len(answered)]
+    # ... and the answer that passed the limit was the last: an overshoot of one request at most
+    assert sum(mine[:-1]) <= limit < sum(mine)
+
+
+def test_a_batch_is_charged_its_records_bytes_and_feedback_its_own(settings: ServingSettings) -> None:
+    """A batch is one request: answered and logged whole even when it passes the limit (its overshoot),
+    and the key is refused afterwards; a feedback record counts too."""
+    capped = settings.model_copy(update={"log_bytes_limit": "1/minute"})
+    feedback = {"request_id": "req-feedback-1", "observed_label": 1, "observed_at": "2026-12-07T10:00:00Z"}
+    with running(capped) as live:
+        with live.client() as c:
+            batch = c.post("/v1/predictions/batch", json={"items": [APPLICATION] * 5})
+            after = c.post("/v1/predictions", json=APPLICATION)
+        with live.client(key=OTHER_KEY) as other:
+            first = other.post("/v1/feedback", json=feedback)
+            second = other.post("/v1/feedback", json=feedback)
+    assert batch.status_code == 200
+    assert len(batch.json()["items"]) == 5
+    assert len(logged_sizes(capped.prediction_log_dir)) == 5
+    assert refused_by(after, "logged-bytes quota")
+    assert first.status_code == 202
+    assert refused_by(second, "logged-bytes quota")
+    assert len(logged_sizes(capped.feedback_dir, "feedback")) == 1
 
 
 @pytest.fixture
@@ -88,16 +214,54 @@ def test_replicas_share_a_quota_in_redis(settings: ServingSettings, redis_url: s
     assert statuses == [200, 200, 200, 429]
 
 
+@pytest.mark.services
+def test_replicas_share_logged_bytes_and_failed_authentications_in_redis(
+    settings: ServingSettings, redis_url: str
+) -> None:
+    key = f"bytes-key-{uuid.uuid4().hex}"
+    shared = settings.model_copy(
+        update={
+            "api_keys": [SecretStr(key)],
+            "log_bytes_limit": "1/minute",
+            "auth_failure_rate_limit": "1/minute",
+            "rate_limit_storage": redis_url,
+        }
+    )
+    with running(shared) as one, running(shared) as two:
+        with one.client(key=key) as a, two.client(key=key) as b:
+            logged = a.post("/v1/predictions", json=APPLICATION)
+            refused = b.post("/v1/predictions", json=APPLICATION)
+        with one.client(key=WRONG_KEY) as a, two.client(key=WRONG_KEY) as b:
+            failures = [a.get("/v1/model", headers=ELSEWHERE).status_code for _ in range(2)]
+            blocked = b.get("/v1/model", headers=ELSEWHERE)
+    assert logged.status_code == 200
+    assert refused_by(refused, "logged-bytes quota")
+    assert failures == [401, 401]
+    assert refused_by(blocked, "without a valid API key from this address")
+
+
 def test_a_quota_store_that_is_down_lets_requests_through(settings: ServingSettings) -> None:
     down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    broken = settings.model_copy(update={"rate_limit": "1/minute", "rate_limit_storage": down})
+    broken = settings.model_copy(
+        update={"rate_limit": "1/minute", "log_bytes_limit": "1/minute", "rate_limit_storage": down}
+    )
     with running(broken) as live, live.client() as c:
         assert [c.get("/v1/model").status_code for _ in range(2)] == [200, 200]
+        assert [c.post("/v1/predictions", json=APPLICATION).status_code for _ in range(2)] == [200, 200]
+    with running(broken) as live, live.client(key=WRONG_KEY) as c:
+        assert [c.get("/v1/model").status_code for _ in range(3)] == [401, 401, 401]
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("rate_limit", "lots/second"), ("rate_limit", "10 per fortnight"), ("rate_limit_storage", "mongo://x")],
+    [
+        ("rate_limit", "lots/second"),
+        ("rate_limit", "10 per fortnight"),
+        ("rate_limit_storage", "mongo://x"),
+        ("auth_failure_rate_limit", "many/minute"),
+        ("log_bytes_limit", "1GB/day"),
+        ("unknown_entity_limit", "100 a minute"),
+    ],
 )
 def test_bad_quota_settings_are_refused(name: str, value: str) -> None:
     with pytest.raises(ValidationError, match=name):

@@ -24,6 +24,7 @@ from steelthread_contracts import (
 from steelthread_contracts.package import Task
 from steelthread_serving.auth import API_KEY_HEADER, Principal, require
 from steelthread_serving.errors import ApiError
+from steelthread_serving.quotas import Usage
 from steelthread_serving.routes import SCOPE_EXTENSION, JsonBytesRoute, ServingRoute, operation_id
 from steelthread_serving.scopes import KeyScope
 from steelthread_serving.state import AppState
@@ -51,7 +52,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorBody, "description": "Invalid request; `field` names the culprit."},
     429: {
         "model": ErrorBody,
-        "description": "The key's rate limit (`STEELTHREAD_RATE_LIMIT`) is exhausted; see `Retry-After`.",
+        "description": (
+            "A quota is exhausted (the message names it): the key's rate limit, its logged-bytes quota or "
+            "its predictions for unknown entity keys, or the client address's requests without a valid "
+            "key; see `Retry-After`."
+        ),
         "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
     },
     **INTERNAL_ERROR,
@@ -90,18 +95,21 @@ def _scope(needs: KeyScope) -> dict[str, object]:
     return {SCOPE_EXTENSION: needs.value}
 
 
-async def _answer(state: AppState, principal: Principal, item: PredictionRequest) -> tuple[bytes, bool]:
+async def _answer(
+    state: AppState, principal: Principal, item: PredictionRequest, usage: Usage
+) -> tuple[bytes, bool]:
     """One prediction: the stored answer when its `request_id` was answered in the window (idempotency.py),
-    else the service's; and whether it was a replay."""
+    else the service's (counted in `usage`: a replay logs, and so costs, nothing); and whether it was a
+    replay."""
     if item.explain:
         require(principal, KeyScope.EXPLAIN, "explain")
     if item.request_id is None:
-        return await state.service.predict(item, client=principal.owner), False
+        return await state.service.predict(item, client=principal.owner, usage=usage), False
     return await state.idempotency.answer(
         principal.owner,
         item.request_id,
         item,
-        lambda: state.service.predict(item, client=principal.owner),
+        lambda: state.service.predict(item, client=principal.owner, usage=usage),
     )
 
 
@@ -112,13 +120,16 @@ async def predict(body: PredictionRequest, request: Request) -> Response:
     # nothing re-validates or re-serialises them; the model still documents the contract.
     state: AppState = request.app.state.steelthread
     principal: Principal = request.state.principal
+    usage: Usage = request.state.usage
     if body.explain:
         require(principal, KeyScope.EXPLAIN, "explain")
     if body.request_id is None:  # the answer's id is the HTTP request's (its X-Request-ID header)
-        answer = await state.service.predict(body, request.state.request_id, client=principal.owner)
+        answer = await state.service.predict(
+            body, request.state.request_id, client=principal.owner, usage=usage
+        )
         return Response(answer, media_type="application/json")
     request.state.request_id = body.request_id
-    answer, replayed = await _answer(state, principal, body)
+    answer, replayed = await _answer(state, principal, body, usage)
     headers = {REPLAYED_HEADER: "true"} if replayed else None
     return Response(answer, media_type="application/json", headers=headers)
 
@@ -131,7 +142,8 @@ async def predict_batch(body: BatchPredictionRequest, request: Request) -> Respo
     principal: Principal = request.state.principal
     if any(item.explain for item in body.items):  # refused before any item is answered
         require(principal, KeyScope.EXPLAIN, "explain")
-    items = await asyncio.gather(*(_answer(state, principal, item) for item in body.items))
+    usage: Usage = request.state.usage
+    items = await asyncio.gather(*(_answer(state, principal, item, usage) for item in body.items))
     return Response(b'{"items":[%s]}' % b",".join(a for a, _ in items), media_type="application/json")
 
 
@@ -171,7 +183,10 @@ async def feedback(body: FeedbackRecord, request: Request, state: State) -> Feed
     """Record an observed outcome; monitoring joins it with the prediction log by `request_id`."""
     principal: Principal = request.state.principal
     # Stored with the key's owner (never the key), so a wrong label can be traced to who sent it.
-    state.feedback.append_json(orjson.dumps(body.model_dump(mode="json") | {"client": principal.owner}))
+    record = orjson.dumps(body.model_dump(mode="json") | {"client": principal.owner})
+    state.feedback.append_json(record)
+    usage: Usage = request.state.usage
+    usage.logged_bytes += len(record)
     state.metrics.feedback.labels(label=_feedback_label(body.observed_label)).inc()
     return FeedbackAccepted(request_id=body.request_id)
 

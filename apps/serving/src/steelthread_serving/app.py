@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from steelthread_contracts.logs import throttle
 from steelthread_serving.access_log import AccessLog
+from steelthread_serving.api import metrics as metrics_endpoint
 from steelthread_serving.api import ops, v1
 from steelthread_serving.auth import KeyRing
 from steelthread_serving.docs_ui import install_docs
@@ -21,7 +22,7 @@ from steelthread_serving.idempotency import IdempotencyStore
 from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import BodyGuard, RequestIds
 from steelthread_serving.models import SkeletonModel
-from steelthread_serving.quotas import Quotas, parse_limits
+from steelthread_serving.quotas import Quotas
 from steelthread_serving.quotas import logger as quotas_logger
 from steelthread_serving.registry import ModelRegistry
 from steelthread_serving.routes import operation_id
@@ -66,7 +67,12 @@ def build_state(
         keys=KeyRing.of_keys(k.get_secret_value() for k in settings.api_keys)
         + KeyRing.of_scoped(settings.scoped_keys()),
         idempotency=IdempotencyStore(settings.idempotency_window_s, settings.idempotency_max_entries),
-        quotas=Quotas(parse_limits(settings.rate_limit), settings.rate_limit_storage),
+        quotas=Quotas(
+            settings.quota_limits(),
+            settings.rate_limit_storage,
+            metrics.quota_refusals,
+            entity=USE_CASE.entity.name,
+        ),
         flags=flags,
         metrics=metrics,
         service=service,
@@ -106,11 +112,17 @@ def online_features(settings: ServingSettings) -> OnlineFeatures:
     )
 
 
-def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags | None = None) -> FastAPI:
+def create_app(
+    settings: ServingSettings | None = None,
+    *,
+    flags: ServingFlags | None = None,
+    metrics: ServingMetrics | None = None,
+) -> FastAPI:
     """The app. `flags` already opened (the CLI opens them before the server starts, so a bad flag file
-    is one line and exit 2) are closed with the app; without, the app opens its own."""
+    is one line and exit 2) are closed with the app; without, the app opens its own. `metrics` made
+    beforehand are the app's (the CLI serves their registry on `STEELTHREAD_METRICS_PORT`)."""
     settings = settings or ServingSettings()
-    metrics = ServingMetrics()
+    metrics = metrics or ServingMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,9 +153,12 @@ def create_app(settings: ServingSettings | None = None, *, flags: ServingFlags |
     # FastAPI's `include_router` keeps each router as a node that is matched on every request, a cost on
     # the route that carries the traffic. The routes carry their router's prefix, dependencies and
     # responses already.
-    app.router.routes[:0] = [*v1.routes, *ops.routes]
+    served = [*v1.routes, *ops.routes]
+    if settings.metrics_port is not None:  # served on a port of their own (cli.py): 404 on the API's
+        served = [r for r in served if getattr(r, "endpoint", None) is not metrics_endpoint]
+    app.router.routes[:0] = served
     install_docs(app)
-    routes = frozenset(r.path for router in (v1, ops) for r in router.routes if hasattr(r, "path"))
+    routes = frozenset(r.path for r in served if hasattr(r, "path"))
     # Added last = outermost: the ids, headers and counts cover every answer the stack gives, the body
     # guard's 413s and 408s included.
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)

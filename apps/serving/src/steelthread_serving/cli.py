@@ -1,9 +1,9 @@
 """`steelthread-serve`: start the API with uvicorn after checking the settings.
 
-Settings, the flag file and the port are checked before uvicorn starts, so a bad environment, flag file or a
-port in use ends with one readable line and its exit code (`ExitCode`), not a traceback from inside the
-server. A SIGTERM or SIGINT stops the server gracefully (answers in flight finish, the sinks flush) and the
-process exits 0.
+Settings, the flag file and the ports (the API's, and the metrics port when `STEELTHREAD_METRICS_PORT` is
+set) are checked before uvicorn starts, so a bad environment, flag file or a port in use ends with one
+readable line and its exit code (`ExitCode`), not a traceback from inside the server. A SIGTERM or SIGINT
+stops the server gracefully (answers in flight finish, the sinks flush) and the process exits 0.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import socket
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from wsgiref.simple_server import WSGIServer
 
 import typer
 import uvicorn
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from steelthread_contracts.cli import error_line, fail
@@ -27,6 +29,9 @@ from steelthread_contracts.cli import run as run_cli
 from steelthread_contracts.logs import configure_logging
 from steelthread_serving.flags import FlagsError, ServingFlags
 from steelthread_serving.settings import ServingSettings
+
+if TYPE_CHECKING:  # imported when the server starts: --check-flags and a bad setting need neither
+    from steelthread_serving.metrics import ServingMetrics
 
 cli = typer.Typer(
     add_completion=False, help="Serve the steelthread prediction API.", pretty_exceptions_enable=False
@@ -101,21 +106,30 @@ def serve(
             ExitCode.USAGE,
             hint="install steelthread-serving[postgres]",
         )
+    if settings.metrics_port == port:
+        fail(f"STEELTHREAD_METRICS_PORT: {port} is the API's port (--port); choose another", ExitCode.USAGE)
     # Bound before anything starts a thread (flag watcher, onnxruntime): a port in use is one line and a
     # clean exit, and no other process can take the port between this check and uvicorn's start.
     listener = bound_socket(host, port)
+    from steelthread_serving.metrics import ServingMetrics
+
+    metrics = ServingMetrics()
+    exporter = None
+    if settings.metrics_port is not None:
+        exporter = metrics_server(host, settings.metrics_port, metrics, listener)
     configure_logging(OWN_LOGGERS)
     try:
         flags = ServingFlags(settings.flags_path, settings.flags_poll_ms)
     except FlagsError as exc:
         listener.close()
+        stop_metrics_server(exporter)
         fail(f"STEELTHREAD_FLAGS_PATH: {exc}", ExitCode.USAGE)
 
     from steelthread_serving.app import create_app
     from steelthread_serving.http_protocol import with_header_timeout
 
     config = uvicorn.Config(
-        create_app(settings, flags=flags),
+        create_app(settings, flags=flags, metrics=metrics),
         log_level=log_level,
         log_config=None,  # uvicorn's lines go through configure_logging's JSON handler too
         timeout_graceful_shutdown=20,
@@ -127,7 +141,10 @@ def serve(
     # again; the handler installed here makes that a log line, so a graceful stop exits 0, not 143 or 130.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
-    uvicorn.Server(config).run(sockets=[listener])
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        stop_metrics_server(exporter)
 
 
 def _stopped(signum: int, _frame: FrameType | None) -> None:
@@ -135,6 +152,31 @@ def _stopped(signum: int, _frame: FrameType | None) -> None:
     logger.info(
         "stopped by %s after a graceful shutdown", name, extra={"event": "server_stopped", "signal": name}
     )
+
+
+def metrics_server(host: str, port: int, metrics: ServingMetrics, listener: socket.socket) -> WSGIServer:
+    """prometheus-client's own exposition server for the app's registry on host:port, or one error line
+    and exit 4 (`listener`, the API's socket, is closed first).
+
+    It answers from a thread of this process: `steelthread-serve` is one process (no workers), so the
+    registry it reads is the one every request updates, and no multiprocess collection is needed."""
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as exc:
+        listener.close()
+        why = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        fail(
+            f"STEELTHREAD_METRICS_PORT: cannot listen on {host}:{port}: {why}",
+            ExitCode.PORT_IN_USE,
+            hint="stop the other server or choose another STEELTHREAD_METRICS_PORT",
+        )
+    return server
+
+
+def stop_metrics_server(server: WSGIServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

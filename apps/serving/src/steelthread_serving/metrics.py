@@ -150,6 +150,14 @@ class ServingMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=r,
         )
+        self.quota_refusals = Counter(
+            "steelthread_quota_refusals",
+            "Requests refused with 429 by quota (quotas.py): requests (a key's rate limit), auth-failures (a "
+            "client address's requests without a valid key), logged-bytes (a key's logged-bytes quota), "
+            "unknown-entities (a key's predictions for unknown entity keys: enumeration suspected).",
+            ["quota"],
+            registry=r,
+        )
         self.feedback = Counter(
             "steelthread_feedback",
             "Feedback labels received, by observed label.",

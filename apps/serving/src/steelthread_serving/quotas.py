@@ -1,10 +1,29 @@
-"""Per-key rate limits: past its quota a key gets 429 with `Retry-After`, before its body is read.
+"""Quotas: past one, a caller gets 429 with `Retry-After`, before its body is read or anything is scored.
 
-The counting is the `limits` library's (a sliding-window counter per key owner and limit), in this
-replica's memory by default or in Redis (`STEELTHREAD_RATE_LIMIT_STORAGE=redis://...`) so that every
-replica counts against the same quota. `STEELTHREAD_RATE_LIMIT` is in the library's notation, several
-limits separated by `;` (`100/second;5000/minute`); empty turns quotas off. When the store fails (Redis
-down), requests are let through and the failure is logged: a quota store must not take the API down.
+Each quota is a list of limits in the `limits` library's notation, several separated by `;`
+(`100/second;5000/minute`; empty turns it off), counted by the library in one store: this replica's memory
+by default, or Redis (`STEELTHREAD_RATE_LIMIT_STORAGE=redis://...`) so every replica counts against the same
+quota. Four quotas:
+
+- `requests` (`STEELTHREAD_RATE_LIMIT`): every request of a key's owner, counted as it arrives.
+- `auth_failures` (`STEELTHREAD_AUTH_FAILURE_RATE_LIMIT`): the 401s (a missing, repeated or unknown key)
+  of one client address. Past it, every request from the address gets 429 before its key is checked, so
+  guessing keys is slowed; a valid key's own quota is another count.
+- `logged_bytes` (`STEELTHREAD_LOG_BYTES_LIMIT`): the bytes of prediction-log and feedback records a key's
+  owner caused to be written.
+- `unknown_entities` (`STEELTHREAD_UNKNOWN_ENTITY_LIMIT`): answers for an entity key the feature store does
+  not know (`unknown_customer`): a key walking ids to learn which exist (ADR 0019).
+
+The last three are charged after the fact (a 401 is known once the key is checked, a record's size once it
+is written, an unknown key once the store is read) and checked before the next request, so nothing is
+scored and then refused, and no answer goes unlogged. They count in fixed windows, whose counter takes
+every charge, even one past the limit: the sliding-window counter refuses, and so forgets, a charge larger
+than what is left (a batch's records), which would then never exhaust the quota. A quota is exceeded once
+its charges pass the limit, so the request that passes it is still answered: one request's overshoot for a
+sequential caller (one whole batch), one per request in flight for a concurrent one.
+
+When the store fails (Redis down), requests are let through and the failure is logged: a quota store must
+not take the API down.
 """
 
 from __future__ import annotations
@@ -12,16 +31,25 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    RateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
 from limits.storage import storage_from_string
+from prometheus_client import Counter
 
 from steelthread_contracts import ErrorCode
 from steelthread_serving.errors import ApiError
 
 logger = logging.getLogger(__name__)
+events = logging.getLogger(f"{__name__}.events")
+"""Quota crossings (`auth_failures_exceeded`, `enumeration_suspected`): not throttled like `logger` (one
+line per caller and period, each naming its caller)."""
 
 
 def parse_limits(text: str) -> list[RateLimitItem]:
@@ -39,9 +67,101 @@ def async_storage_uri(uri: str) -> str:
     return uri if uri.startswith("async+") else f"async+{uri}"
 
 
-class Quotas:
-    def __init__(self, limits: list[RateLimitItem], storage_uri: str) -> None:
+@dataclass
+class Usage:
+    """What one request caused, charged to its key's quotas once it is answered (routes.py)."""
+
+    logged_bytes: int = 0
+    """Bytes of the prediction-log and feedback records it wrote."""
+    unknown_entities: int = 0
+    """Answers for an entity key the feature store does not know."""
+
+
+class Quota:
+    """One quota: its limits, counted per caller under its own name (two quotas with equal limits never
+    share a counter), with the 429 that names it."""
+
+    def __init__(
+        self, name: str, limits: list[RateLimitItem], limiter: RateLimiter, refused: Counter, message: str
+    ) -> None:
+        self.name = name
         self.limits = limits
+        self._limiter = limiter
+        self._refused = refused.labels(quota=name)  # the series exists from the start, for increase()
+        self._message = message  # the 429's; `{limit}` names the limit passed
+
+    def __bool__(self) -> bool:
+        return bool(self.limits)
+
+    async def hit(self, who: str) -> None:
+        """Count one request of `who`; the 429 when one of the limits is exhausted (`requests`)."""
+        for limit in self.limits:
+            try:
+                if await self._limiter.hit(limit, self.name, who):
+                    continue
+            except Exception as exc:  # the store, not the caller, failed: let the request through
+                _store_failed(exc)
+                return
+            raise await self._refusal(limit, who)
+
+    async def refuse_if_exceeded(self, who: str) -> None:
+        """The 429 when `who`'s charges have passed one of the limits in its current period."""
+        for limit in self.limits:
+            try:
+                # cost 0: refused once the counter is past the amount, not when it reaches it (charges
+                # are counted after the fact, see the module's docstring)
+                if await self._limiter.test(limit, self.name, who, cost=0):
+                    continue
+            except Exception as exc:
+                _store_failed(exc)
+                return
+            raise await self._refusal(limit, who)
+
+    async def charge(self, who: str, cost: int) -> bool:
+        """Count `cost` for `who` against every limit; False when this charge passed one of them."""
+        within = True
+        for limit in self.limits:
+            try:
+                within = await self._limiter.hit(limit, self.name, who, cost=cost) and within
+            except Exception as exc:
+                _store_failed(exc)
+                return True
+        return within
+
+    async def _refusal(self, limit: RateLimitItem, who: str) -> ApiError:
+        try:
+            reset = (await self._limiter.get_window_stats(limit, self.name, who)).reset_time
+        except Exception as exc:
+            _store_failed(exc)
+            reset = time.time() + limit.get_expiry()
+        retry_after = max(1, math.ceil(reset - time.time()))
+        self._refused.inc()
+        return ApiError(
+            429,
+            ErrorCode.RATE_LIMITED,
+            f"{self._message.format(limit=limit)}; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _store_failed(exc: Exception) -> None:
+    logger.warning("rate-limit store failed: %s", exc, extra={"event": "rate_limit_store_error"})
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    """The four settings, parsed."""
+
+    requests: list[RateLimitItem]
+    auth_failures: list[RateLimitItem]
+    logged_bytes: list[RateLimitItem]
+    unknown_entities: list[RateLimitItem]
+
+
+class Quotas:
+    """Every quota of the app, over one store (the app opens it at start-up and closes it at shutdown)."""
+
+    def __init__(self, limits: QuotaLimits, storage_uri: str, refused: Counter, entity: str) -> None:
         options: dict[str, Any] = {}
         self._pool: Any = None
         if storage_uri.startswith(("redis://", "rediss://")):
@@ -51,27 +171,57 @@ class Quotas:
             self._pool = redis.asyncio.ConnectionPool.from_url(storage_uri, socket_timeout=1.0)
             options = {"implementation": "redispy", "connection_pool": self._pool}
         storage = storage_from_string(async_storage_uri(storage_uri), **options)
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        sliding, fixed = SlidingWindowCounterRateLimiter(storage), FixedWindowRateLimiter(storage)
+        self.requests = Quota(
+            "requests", limits.requests, sliding, refused, "rate limit {limit} exceeded for this API key"
+        )
+        self.auth_failures = Quota(
+            "auth-failures",
+            limits.auth_failures,
+            fixed,
+            refused,
+            "too many requests without a valid API key from this address (limit {limit})",
+        )
+        self.logged_bytes = Quota(
+            "logged-bytes",
+            limits.logged_bytes,
+            fixed,
+            refused,
+            "logged-bytes quota {limit} exceeded for this API key (bytes of prediction-log and feedback "
+            "records it caused)",
+        )
+        self.unknown_entities = Quota(
+            "unknown-entities",
+            limits.unknown_entities,
+            fixed,
+            refused,
+            f"too many predictions for unknown {entity} keys with this API key (limit {{limit}})",
+        )
 
     async def aclose(self) -> None:
         if self._pool is not None:
             await self._pool.disconnect()
 
-    async def check(self, owner: str) -> None:
-        """Count one request of `owner`; the 429 when one of its limits is exhausted."""
-        for limit in self.limits:
-            try:
-                allowed = await self._limiter.hit(limit, owner)
-                if allowed:
-                    continue
-                stats = await self._limiter.get_window_stats(limit, owner)
-            except Exception as exc:  # the store, not the caller, failed: let the request through
-                logger.warning("rate-limit store failed: %s", exc, extra={"event": "rate_limit_store_error"})
-                return
-            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-            raise ApiError(
-                429,
-                ErrorCode.RATE_LIMITED,
-                f"rate limit {limit} exceeded for this API key; retry after {retry_after} s",
-                headers={"Retry-After": str(retry_after)},
+    async def auth_failed(self, address: str) -> None:
+        """Charge a 401 to the client address; a line when it passes the limit."""
+        if self.auth_failures and not await self.auth_failures.charge(address, 1):
+            events.warning(
+                "requests without a valid API key passed the limit; this address is refused for a while",
+                extra={"event": "auth_failures_exceeded", "address": address},
+            )
+
+    async def settle(self, owner: str, usage: Usage) -> None:
+        """Charge what an answered request caused to its key's quotas; a line when a key passes its
+        unknown-entity limit (a key that walks entity keys to learn which exist)."""
+        if usage.logged_bytes and self.logged_bytes:
+            await self.logged_bytes.charge(owner, usage.logged_bytes)
+        if (
+            usage.unknown_entities
+            and self.unknown_entities
+            and not await self.unknown_entities.charge(owner, usage.unknown_entities)
+        ):
+            events.warning(
+                "API key %s passed its limit of predictions for unknown entity keys",
+                owner,
+                extra={"event": "enumeration_suspected", "client": owner},
             )

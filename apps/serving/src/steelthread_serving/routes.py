@@ -1,10 +1,11 @@
 """The route classes of the `/v1` API: inside FastAPI's stack, with orjson in and bytes out.
 
-Every `/v1` route is a `ServingRoute`: its handler checks the key (auth.py) and the content type before the
-body is read, so a request without a key gets 401 whatever its body, and a body that is not JSON gets 415;
-then FastAPI's own handler runs with a request whose `json()` is orjson's (as Seldon MLServer's
-`rest/requests.py` does). Middleware (request ids, metrics, the body limit), routing and the exception
-handlers are the framework's and this app's, once, for every route.
+Every `/v1` route is a `ServingRoute`: its handler checks the key (auth.py), the quotas (quotas.py) and the
+content type before the body is read, so a request without a key gets 401 whatever its body, and a body
+that is not JSON gets 415. Then FastAPI's own handler runs with a request whose `json()` is orjson's (as
+Seldon MLServer's `rest/requests.py` does); once it has answered, what the request caused (its records'
+bytes, its unknown entity keys) is charged to its key's quotas. Middleware (request ids, metrics, the body
+limit), routing and the exception handlers are the framework's and this app's, once, for every route.
 
 `POST /v1/predictions` carries the traffic, so it is a `JsonBytesRoute`: after the same checks it parses
 the body with orjson and validates it with the route's body model itself, then calls the endpoint, which
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from steelthread_contracts import ErrorCode
 from steelthread_serving.auth import authenticate
 from steelthread_serving.errors import ApiError
+from steelthread_serving.quotas import Usage
 from steelthread_serving.scopes import KeyScope
 from steelthread_serving.state import AppState
 
@@ -75,15 +77,39 @@ def app_state(request: Request) -> AppState:
     return state
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server saw it (uvicorn's `FORWARDED_ALLOW_IPS` decides whether a
+    proxy's `X-Forwarded-For` replaces it)."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 async def check(request: Request, needs: KeyScope) -> AppState:
-    """The checks before a `/v1` body is read: the key (401) and its scope (403), its quota (429), then a
-    JSON content type (415). The caller is `request.state.principal` from here on."""
+    """The checks before a `/v1` body is read: the client address's failed authentications (429), the key
+    (401) and its scope (403), the key's quotas (429), then a JSON content type (415). The caller is
+    `request.state.principal` from here on, and what the request causes is counted in
+    `request.state.usage` (charged by `settle`)."""
     state = app_state(request)
-    principal = authenticate(request.scope, state.keys, needs)
+    quotas = state.quotas
+    address = client_address(request)
+    if quotas.auth_failures:
+        await quotas.auth_failures.refuse_if_exceeded(address)
+    try:
+        principal = authenticate(request.scope, state.keys, needs)
+    except ApiError as exc:
+        if exc.status == 401:
+            await quotas.auth_failed(address)
+        raise
     request.state.principal = principal
-    if state.quotas.limits:
-        await state.quotas.check(principal.owner)
+    request.state.usage = Usage()
+    if quotas.requests:
+        await quotas.requests.hit(principal.owner)
     if request.scope["method"] in _BODY_METHODS:
+        # The routes that score and log: refused before anything is scored or written, never after.
+        if quotas.logged_bytes:
+            await quotas.logged_bytes.refuse_if_exceeded(principal.owner)
+        if quotas.unknown_entities:
+            await quotas.unknown_entities.refuse_if_exceeded(principal.owner)
         content_type = next((v for n, v in request.scope["headers"] if n == _CONTENT_TYPE), b"")
         if not is_json(content_type):
             raise ApiError(
@@ -93,6 +119,14 @@ async def check(request: Request, needs: KeyScope) -> AppState:
                 "Content-Type",
             )
     return state
+
+
+async def settle(request: Request, state: AppState) -> None:
+    """Charge what the request caused (its records' bytes, its unknown entity keys) to its key's quotas,
+    whatever became of the answer: what was written counts."""
+    usage: Usage = request.state.usage
+    if usage.logged_bytes or usage.unknown_entities:
+        await state.quotas.settle(request.state.principal.owner, usage)
 
 
 class ServingRoute(APIRoute):
@@ -111,8 +145,11 @@ class ServingRoute(APIRoute):
         needs = self.needs
 
         async def route(request: Request) -> Response:
-            await check(request, needs)
-            return await handler(OrjsonRequest(request.scope, request.receive, request._send))
+            state = await check(request, needs)
+            try:
+                return await handler(OrjsonRequest(request.scope, request.receive, request._send))
+            finally:
+                await settle(request, state)
 
         return route
 
@@ -137,7 +174,7 @@ class JsonBytesRoute(ServingRoute):
             raise TypeError(f"{self.path}: a JsonBytesRoute endpoint takes the request")
 
         async def route(request: Request) -> Response:
-            await check(request, needs)
+            state = await check(request, needs)
             try:
                 body = model.model_validate(loads(await request.body()))
             except ValidationError as exc:
@@ -146,6 +183,9 @@ class JsonBytesRoute(ServingRoute):
                 raise RequestValidationError(
                     [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
                 ) from None
-            return await endpoint(**{body_name: body, request_name: request})
+            try:
+                return await endpoint(**{body_name: body, request_name: request})
+            finally:
+                await settle(request, state)
 
         return route

@@ -32,11 +32,18 @@ from steelthread_serving.metrics import ServingMetrics
 from steelthread_serving.middleware import new_request_id
 from steelthread_serving.models import SkeletonModel
 from steelthread_serving.package import OnnxModel
+from steelthread_serving.quotas import Usage
 from steelthread_serving.registry import ModelRegistry, Slots
 from steelthread_serving.routing import Route, champion_scores, route, scores_anything
 from steelthread_serving.scoring import ScoreEntry
 from steelthread_serving.sinks import RecordSink
-from steelthread_serving.usecase import JOIN_KEY, LOGGED_REQUEST_FIELDS, SCORE_FIELD, USE_CASE
+from steelthread_serving.usecase import (
+    JOIN_KEY,
+    LOGGED_REQUEST_FIELDS,
+    SCORE_FIELD,
+    UNKNOWN_ENTITY,
+    USE_CASE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +90,18 @@ class PredictionService:
         return self.flags.current()
 
     async def predict(
-        self, request: PredictionRequest, request_id: str | None = None, client: str | None = None
+        self,
+        request: PredictionRequest,
+        request_id: str | None = None,
+        client: str | None = None,
+        usage: Usage | None = None,
     ) -> bytes:
         """The answer as JSON in `PredictionResponse`'s shape, built as a plain dict and serialised once
         with orjson: building the pydantic model (even unvalidated) and serialising it were ~3-4 % of the
         server's CPU in py-spy profiles. The tests validate answers against the contract. Its id is the
         request's own, else `request_id` (the HTTP request's), else a new one; `client` (the API key's owner)
-        is logged with it."""
+        is logged with it, and `usage` counts the record's bytes and an unknown entity key (charged to the
+        key's quotas)."""
         started = time.perf_counter()
         state = self.flag_state()
         request_id = request.request_id or request_id or new_request_id()
@@ -152,33 +164,36 @@ class PredictionService:
         latency = time.perf_counter() - started
         # The record is a plain dict in PredictionLogRecord's shape (the tests validate logged lines against
         # the contract): a pydantic model per record costs as much as the skeleton's whole answer.
-        self.log.append_json(
-            orjson.dumps(
-                {
-                    "schema_version": PREDICTION_LOG_SCHEMA_VERSION,
-                    "logged_at": datetime.now(UTC),
-                    "request_id": request_id,
-                    "entity_key": self.log_policy.key(key),
-                    "source": "online",
-                    "model_name": answering.name,
-                    "model_version": answering.version,
-                    "mode": state.mode.value,
-                    "request": self.log_policy.request(
-                        {name: getattr(request, name) for name in LOGGED_REQUEST_FIELDS}, JOIN_KEY
-                    ),
-                    "features": self.log_policy.keep(explained),
-                    "score": score,
-                    "decision": decision.value,
-                    "decided_by": source.value,
-                    "degraded": degraded_reason is not None,
-                    "degraded_reason": degraded_reason,
-                    "scores": scores,
-                    "latency_ms": latency * 1000,
-                    "client": client,
-                },
-                option=orjson.OPT_UTC_Z,
-            )
+        record = orjson.dumps(
+            {
+                "schema_version": PREDICTION_LOG_SCHEMA_VERSION,
+                "logged_at": datetime.now(UTC),
+                "request_id": request_id,
+                "entity_key": self.log_policy.key(key),
+                "source": "online",
+                "model_name": answering.name,
+                "model_version": answering.version,
+                "mode": state.mode.value,
+                "request": self.log_policy.request(
+                    {name: getattr(request, name) for name in LOGGED_REQUEST_FIELDS}, JOIN_KEY
+                ),
+                "features": self.log_policy.keep(explained),
+                "score": score,
+                "decision": decision.value,
+                "decided_by": source.value,
+                "degraded": degraded_reason is not None,
+                "degraded_reason": degraded_reason,
+                "scores": scores,
+                "latency_ms": latency * 1000,
+                "client": client,
+            },
+            option=orjson.OPT_UTC_Z,
         )
+        self.log.append_json(record)
+        if usage is not None:
+            usage.logged_bytes += len(record)
+            if degraded_reason == UNKNOWN_ENTITY:
+                usage.unknown_entities += 1
         mode = state.mode.value
         m = self.metrics
         m.child(m.predictions, decision.value, mode).inc()

@@ -15,7 +15,7 @@ from pydantic_settings import NoDecode
 from steelthread_contracts.package import ALIASES
 from steelthread_contracts.settings import DeploymentSettings
 from steelthread_contracts.usecase import active
-from steelthread_serving.quotas import parse_limits
+from steelthread_serving.quotas import QuotaLimits, parse_limits
 from steelthread_serving.scopes import ScopedKey, read_scoped_keys
 
 DEFAULT_FLAGS_PATH = Path(__file__).resolve().parents[2] / "flags.json"
@@ -116,9 +116,39 @@ class ServingSettings(DeploymentSettings):
             "them 429 with Retry-After. Empty: no quotas."
         ),
     )
+    auth_failure_rate_limit: str = Field(
+        default="60/minute",
+        description=(
+            "Requests without a valid key (401) per client address, in the `limits` notation; past it every "
+            "request from the address gets 429 with Retry-After before its key is checked. Empty: off."
+        ),
+    )
+    log_bytes_limit: str = Field(
+        default="",
+        description=(
+            "Bytes of prediction-log and feedback records one key's owner may cause per period, in the "
+            "`limits` notation (`1073741824/day`); past it 429 before anything is scored. Empty: off."
+        ),
+    )
+    unknown_entity_limit: str = Field(
+        default="100/minute",
+        description=(
+            "Predictions for an entity key the feature store does not know (`unknown_customer`) per key, in "
+            "the `limits` notation; past it the key's predictions get 429 (ADR 0019). Empty: off."
+        ),
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where quotas are counted: `memory://` (per replica) or `redis://host:6379/0` (shared).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "Serve /metrics on this port of the API's interface instead of the API port (which then answers "
+            "404 there): keeps metrics off the port clients reach. Unset: /metrics on the API port."
+        ),
     )
     idempotency_window_s: float = Field(
         default=3600.0,
@@ -162,11 +192,19 @@ class ServingSettings(DeploymentSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_failure_rate_limit", "log_bytes_limit", "unknown_entity_limit")
     @classmethod
     def _rate_limits(cls, text: str) -> str:
         parse_limits(text)
         return text
+
+    def quota_limits(self) -> QuotaLimits:
+        return QuotaLimits(
+            requests=parse_limits(self.rate_limit),
+            auth_failures=parse_limits(self.auth_failure_rate_limit),
+            logged_bytes=parse_limits(self.log_bytes_limit),
+            unknown_entities=parse_limits(self.unknown_entity_limit),
+        )
 
     @field_validator("rate_limit_storage")
     @classmethod

@@ -48,6 +48,10 @@ OTHER_VARIABLES: dict[str, str] = {
         "Which use case every part runs (see above); read by `steelthread_contracts.usecase.active()`."
     ),
     "STEELTHREAD_URL": "Base URL of the serving app in the runbooks' shell commands.",
+    "STEELTHREAD_METRICS_URL": (
+        "Base URL of the serving app's /metrics in the runbooks' shell commands: its "
+        "`STEELTHREAD_METRICS_PORT` where set, else `STEELTHREAD_URL`."
+    ),
     "STEELTHREAD_API_KEY": (
         "One of the server's keys (`STEELTHREAD_API_KEYS`), for the runbooks' commands and "
         "`steelthread-consumer-example`."
