@@ -370,19 +370,7 @@ def test_demo_stack_mode_without_a_stack_is_one_line_naming_what_is_down(tmp_pat
         "STEELTHREAD_DEMO_DIR": str(tmp_path / "demo"),
         "COLUMNS": "400",
     }
-    url = f"http://127.0.0.1:{closed['serving']}"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo.py"), "--stack", "--serving-url", url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 1, out
-    assert "Traceback" not in out
-    (line,) = [x for x in out.splitlines() if x.startswith("error:")]
+    out, line = stack_demo_error(env, f"http://127.0.0.1:{closed['serving']}")
     for name, port in closed.items():
         assert f"127.0.0.1:{port}" in line, name
     assert "make stack-up" in line
@@ -413,8 +401,17 @@ def test_demo_stack_mode_reads_the_prediction_log_dsn_through_the_settings(
         "STEELTHREAD_DEMO_DIR": str(tmp_path / "demo"),
         "COLUMNS": "400",
     }
+    out, line = stack_demo_error(env, "http://127.0.0.1:9")
+    assert expected in line
+    assert "secret" not in out, "no credentials in the message"
+    assert not (tmp_path / "demo" / "data").exists(), "nothing is generated before the settings are read"
+
+
+def stack_demo_error(env: dict[str, str], serving_url: str) -> tuple[str, str]:
+    """Run the demo in stack mode where it must refuse to start: its whole output and its one `error:` line
+    (exit 1, no traceback)."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo.py"), "--stack", "--serving-url", "http://127.0.0.1:9"],
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--stack", "--serving-url", serving_url],
         env=env,
         capture_output=True,
         text=True,
@@ -425,6 +422,4 @@ def test_demo_stack_mode_reads_the_prediction_log_dsn_through_the_settings(
     assert result.returncode == 1, out
     assert "Traceback" not in out
     (line,) = [x for x in out.splitlines() if x.startswith("error:")]
-    assert expected in line
-    assert "secret" not in out, "no credentials in the message"
-    assert not (tmp_path / "demo" / "data").exists(), "nothing is generated before the settings are read"
+    return out, line
