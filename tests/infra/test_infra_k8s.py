@@ -287,6 +287,33 @@ def test_serving_metrics_are_scraped_on_their_own_port_which_no_service_exposes(
         assert targets == {"http"}, f"{name}: the Service must not expose the metrics port"
 
 
+def test_only_prometheus_namespace_reaches_the_metrics_port(load_yaml_docs: Load) -> None:
+    """The NetworkPolicy selects every serving pod (CPU and GPU), lets the API port take any traffic and the
+    metrics port only traffic from the namespace of the Pushgateway the monitoring job pushes to (where
+    Prometheus runs)."""
+    (policy,) = by_kind(load_yaml_docs, "NetworkPolicy").values()
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    deployments = by_kind(load_yaml_docs, "Deployment")
+    for name in ("steelthread-serving", "steelthread-serving-gpu"):
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), f"the policy does not select {name}'s pods"
+    for name in ("steelthread-monitoring", "steelthread-retention"):
+        labels = by_kind(load_yaml_docs, "CronJob")[name]["spec"]["jobTemplate"]["spec"]["template"]
+        assert not selector.items() <= labels["metadata"].get("labels", {}).items(), name
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = {rule["ports"][0]["port"]: rule for rule in policy["spec"]["ingress"]}
+    assert set(rules) == {"http", "metrics"}
+    assert "from" not in rules["http"], "the API port takes traffic from anywhere the Services route it"
+    (source,) = rules["metrics"]["from"]
+    namespace = source["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    (monitoring,) = pod_spec(by_kind(load_yaml_docs, "CronJob")["steelthread-monitoring"])["containers"]
+    pushgateway = " ".join(str(a) for a in monitoring.get("args", []) + monitoring.get("command", []))
+    assert f".{namespace}.svc.cluster.local" in pushgateway, "Prometheus' namespace is the Pushgateway's"
+    for name in ("steelthread-serving", "steelthread-serving-gpu"):
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert {p["name"] for p in container["ports"]} == set(rules), name
+
+
 def test_serving_quotas_are_set_and_counted_in_redis_from_the_secret(load_yaml_docs: Load) -> None:
     """Every quota is set in the shared ConfigMap, each valid for the app's settings, and every replica
     counts in Redis: the online store's URL from the Secret (it holds the Redis token), never memory."""
