@@ -161,6 +161,7 @@ class PredictionService:
             if request.explain
             else None,
         }
+        stored_key = self.log_policy.key(key)
         latency = time.perf_counter() - started
         # The record is a plain dict in PredictionLogRecord's shape (the tests validate logged lines against
         # the contract): a pydantic model per record costs as much as the skeleton's whole answer.
@@ -169,13 +170,13 @@ class PredictionService:
                 "schema_version": PREDICTION_LOG_SCHEMA_VERSION,
                 "logged_at": datetime.now(UTC),
                 "request_id": request_id,
-                "entity_key": self.log_policy.key(key),
+                "entity_key": stored_key,
                 "source": "online",
                 "model_name": answering.name,
                 "model_version": answering.version,
                 "mode": state.mode.value,
                 "request": self.log_policy.request(
-                    {name: getattr(request, name) for name in LOGGED_REQUEST_FIELDS}, JOIN_KEY
+                    {name: getattr(request, name) for name in LOGGED_REQUEST_FIELDS}, JOIN_KEY, stored_key
                 ),
                 "features": self.log_policy.keep(explained),
                 "score": score,

@@ -77,12 +77,14 @@ class LogPolicy:
             return values
         return {name: value for name, value in values.items() if name not in self.dropped}
 
-    def request(self, values: dict[str, V], join_key: str) -> dict[str, V]:
-        """A logged request: the dropped fields left out, the entity key (`join_key`) as records store it."""
+    def request(self, values: dict[str, V], join_key: str, stored_key: int) -> dict[str, V]:
+        """A logged request: the dropped fields left out, the entity key (`join_key`) as records store it,
+        `stored_key` (the caller's `key(...)` of it, which the record's `entity_key` holds too: one HMAC per
+        record, not two)."""
         kept = self.keep(values)
         key = kept.get(join_key)
         if self.hash_key and isinstance(key, int) and not isinstance(key, bool):
-            kept = {**kept, join_key: cast(V, self.key(key))}  # an int key stays an int
+            kept = {**kept, join_key: cast(V, stored_key)}  # an int key stays an int
         return kept
 
 
