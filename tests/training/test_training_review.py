@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from steelthread_contracts.cells import MISSING
 from steelthread_training.review import (
     MARKER,
-    MISSING,
     read_report,
     render_review,
     render_summary,

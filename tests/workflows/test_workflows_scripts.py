@@ -192,7 +192,8 @@ def test_summary_treats_an_unclear_verdict_as_failed(tmp_path: Path) -> None:
 def test_summary_is_the_training_packages_rendering_with_its_missing_value(tmp_path: Path) -> None:
     """One owner of the report's tables (steelthread_training.review): the script renders nothing itself,
     and a value that is not there reads as the pull-request comment spells it."""
-    from steelthread_training.review import MISSING, read_report, render_summary
+    from steelthread_contracts.cells import MISSING
+    from steelthread_training.review import read_report, render_summary
 
     gate = {
         "passed": False,

@@ -15,8 +15,7 @@ in production (STEELTHREAD_MLFLOW_TRACKING_URI).
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +23,7 @@ import typer
 from rich.table import Table
 
 from steelthread_contracts import package, usecase
+from steelthread_contracts.cells import cell
 from steelthread_contracts.cli import cli_errors, console, err, parse_duration, parse_time
 from steelthread_contracts.cli import run as run_cli
 from steelthread_monitoring.errors import InvalidInputError, MissingReferenceError
@@ -48,21 +48,8 @@ LogDir = Annotated[Path | None, typer.Option(help="Prediction-log folder (instea
 FeedbackDir = Annotated[Path | None, typer.Option(help="Feedback (labels) folder.")]
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
-
-
-def _label_delay(settings: MonitorSettings) -> timedelta:
-    if settings.monitor_label_delay is not None:
-        return settings.monitor_label_delay
-    try:
-        return usecase.active().label_delay
-    except usecase.UseCaseError:
-        return timedelta(0)
-
-
 def _range(window: str, end: str | None, settings: MonitorSettings) -> tuple[datetime, datetime]:
-    stop = parse_time(end, "--end") if end else datetime.now(UTC) - _label_delay(settings)
+    stop = parse_time(end, "--end") if end else datetime.now(UTC) - settings.label_delay()
     return stop - parse_duration(window, "--window"), stop
 
 
@@ -132,7 +119,7 @@ def compare(
             str(e.dataset.rows),
             span,
             f"v{e.version}{star}",
-            *(_fmt(e.metrics.get(m)) for m in kind.summary),
+            *(cell(e.metrics.get(m)) for m in kind.summary),
         )
     console.print(table)
     if plot is not None:

@@ -12,7 +12,6 @@ decided from their traffic (steelthread_training.experiment, steelthread_trainin
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from steelthread_contracts import usecase
+from steelthread_contracts.cells import cell
 from steelthread_contracts.cli import cli_errors, console, parse_time
 from steelthread_contracts.cli import run as run_cli
 from steelthread_monitoring.cli_eval import FeedbackDir, LogDir, _reference
@@ -43,10 +43,6 @@ End = Annotated[
 Start = Annotated[
     str | None, typer.Option(help="Read traffic from this time (ISO 8601); default: when the plan was made.")
 ]
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 @app.command()
@@ -162,14 +158,14 @@ def _show(result: Step) -> None:
         markup=False,
     )
     console.print(
-        f"loss: control {_fmt(c.control_mean)}, treatment {_fmt(c.treatment_mean)}, difference "
-        f"{_fmt(c.difference)}; always-valid p = {_fmt(c.always_valid_p)}"
-        + (f", fixed-horizon p = {_fmt(c.fixed_horizon_p)}" if c.fixed_horizon_p is not None else ""),
+        f"loss: control {cell(c.control_mean)}, treatment {cell(c.treatment_mean)}, difference "
+        f"{cell(c.difference)}; always-valid p = {cell(c.always_valid_p)}"
+        + (f", fixed-horizon p = {cell(c.fixed_horizon_p)}" if c.fixed_horizon_p is not None else ""),
         markup=False,
     )
     for metric, rail in c.guardrails.items():
         console.print(
-            f"guardrail {metric}: control {_fmt(rail['control'])}, treatment {_fmt(rail['treatment'])} "
+            f"guardrail {metric}: control {cell(rail['control'])}, treatment {cell(rail['treatment'])} "
             f"(may rise by {rail['max_increase']:g}): {'ok' if rail['passed'] else 'BREACHED'}",
             markup=False,
         )

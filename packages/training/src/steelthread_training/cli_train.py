@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from steelthread_contracts.cells import cell
 from steelthread_contracts.cli import cli_errors, console, err, parse_time, run
 from steelthread_training.config import load_config
 from steelthread_training.errors import DataValidationError, GateRefusedError
@@ -27,10 +27,6 @@ DEFAULT_GENERATE_ROWS = 100_000
 @app.callback(help=f"Train, evaluate, gate and register the {DEFAULT_MODEL_NAME} model ({USE_CASE.task}).")
 def train_group() -> None:
     """Train, evaluate, gate and register the active use case's model."""
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def _print_validation(report: ValidationReport) -> None:
@@ -144,7 +140,7 @@ def run_command(
     for column in ("metric", "lightgbm", "baseline"):
         table.add_column(column)
     for name in candidate.kind.summary:
-        table.add_row(name, _fmt(m.get(name)), _fmt(b.get(name)))
+        table.add_row(name, cell(m.get(name)), cell(b.get(name)))
     console.print(table)
     verdict = candidate.verdict
     gate = Table(title=f"gate: {'PASSED' if verdict.passed else 'REFUSED'}")
@@ -152,7 +148,7 @@ def run_command(
         gate.add_column(column)
     for c in verdict.checks:
         if not c.name.startswith("slice.") or not c.passed:
-            gate.add_row(c.name, _fmt(c.value), c.rule(), "yes" if c.passed else "[red]no[/]")
+            gate.add_row(c.name, cell(c.value), c.rule(), "yes" if c.passed else "[red]no[/]")
     console.print(gate)
     stages = [s for s in ("generate", *STAGES) if s in outcome.seconds]
     total = sum(outcome.seconds[s] for s in stages)

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from steelthread_contracts.cells import MISSING, cell
+
 MARKER = "<!-- steelthread-train-review -->"
 """First line of the comment, so a later run can find (and a reader can recognise) the bot's comment."""
-MISSING = "n/a"
-"""How a value that is not there (null, NaN, a metric one model lacks) reads in every table."""
 REPORT_FILES = ("metrics.json", "gate.json")
 """What `read_report` needs of the folder `write_report` fills."""
 
@@ -32,24 +32,14 @@ class ReportError(ValueError):
     """The report folder does not hold a readable training report."""
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return MISSING if not math.isfinite(value) else f"{value:.4g}"
-    if value is None:
-        return MISSING
-    return str(value)
-
-
 def _rule(check: Mapping[str, Any]) -> str:
     """The check's rule (`>= 0.7`, `in [a, b]`); a check stored without its comparison shows its threshold."""
     op, threshold, upper = check.get("op"), check.get("threshold"), check.get("upper")
     if op == "in":
-        return f"in [{_fmt(threshold)}, {_fmt(upper)}]"
+        return f"in [{cell(threshold)}, {cell(upper)}]"
     if op is None:
-        return _fmt(threshold)
-    return f"{op} {_fmt(threshold)}"
+        return cell(threshold)
+    return f"{op} {cell(threshold)}"
 
 
 def _mark(check: Mapping[str, Any]) -> str:
@@ -87,7 +77,7 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
         names.extend(n for n in values if n not in names and not isinstance(values[n], Mapping))
     lines = ["| metric | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     for name in names:
-        cells = [_fmt(values.get(name)) for values in models.values()]
+        cells = [cell(values.get(name)) for values in models.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -102,7 +92,7 @@ def champion_section(gate: Mapping[str, Any], metrics: Mapping[str, Any]) -> str
         (c for c in gate_checks(gate) if str(c.get("name", "")).startswith("champion.")), {}
     )
     if champion.get("version") is None or theirs is None:
-        return f"**Champion**: {champion.get('note') or 'none yet'}. This model's {metric}: {_fmt(ours)}."
+        return f"**Champion**: {champion.get('note') or 'none yet'}. This model's {metric}: {cell(ours)}."
     delta = ours - theirs if isinstance(ours, int | float) and isinstance(theirs, int | float) else None
     rule = _rule(check) if check else MISSING
     return "\n".join(
@@ -111,7 +101,7 @@ def champion_section(gate: Mapping[str, Any], metrics: Mapping[str, Any]) -> str
             "",
             f"| {metric} | this model | champion v{champion['version']} | difference | rule | ok |",
             "|---|---|---|---|---|---|",
-            f"| test | {_fmt(ours)} | {_fmt(theirs)} | {_fmt(delta)} | {rule} | {_mark(check)} |",
+            f"| test | {cell(ours)} | {cell(theirs)} | {cell(delta)} | {rule} | {_mark(check)} |",
         ]
     )
 
@@ -125,7 +115,7 @@ def gate_section(gate: Mapping[str, Any], *, fold_passing_slices: bool = True) -
     shown.sort(key=lambda c: c.get("passed") is True)
     lines = ["| check | value | rule | ok |", "|---|---|---|---|"]
     for c in shown:
-        lines.append(f"| {c.get('name', '?')} | {_fmt(c.get('value'))} | {_rule(c)} | {_mark(c)} |")
+        lines.append(f"| {c.get('name', '?')} | {cell(c.get('value'))} | {_rule(c)} | {_mark(c)} |")
     passing_slices = sum(1 for c in slices if c.get("passed") is True)
     if slices:
         lines += ["", f"{passing_slices} of {len(slices)} gated slices pass their floor."]
