@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from steelthread_contracts import usecase
 from steelthread_contracts.cli import (
     cli_errors,
     console,
@@ -230,7 +229,7 @@ def retention(
 
     settings = MonitorSettings()
     configure_logging(OWN_LOGGERS, fmt=None)
-    keep = check_retention(settings.prediction_log_retention_days, _label_delay(None, settings))
+    keep = check_retention(settings.prediction_log_retention_days, settings.label_delay())
     deleted = apply_retention(
         now=_window_end(now) or datetime.now(UTC),
         keep=keep,
@@ -243,16 +242,10 @@ def retention(
 
 
 def _label_delay(option: str | None, settings: MonitorSettings) -> timedelta:
-    """--label-delay, else STEELTHREAD_MONITOR_LABEL_DELAY, else the active use case's declaration (zero
-    where no use case is installed: the recent window is then the cohort)."""
+    """--label-delay, else the settings' `label_delay()` (the environment, then the use case)."""
     if option is not None:
         return parse_duration(option, "--label-delay", allow_zero=True)
-    if settings.monitor_label_delay is not None:
-        return settings.monitor_label_delay
-    try:
-        return usecase.active().label_delay
-    except usecase.UseCaseError:
-        return timedelta(0)
+    return settings.label_delay()
 
 
 def _log_dsn(settings: MonitorSettings, log_dir: Path | None) -> str | None:

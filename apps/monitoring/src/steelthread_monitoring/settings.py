@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from steelthread_contracts import usecase
 from steelthread_contracts.durations import parse_duration
 from steelthread_contracts.settings import DeploymentSettings
 from steelthread_monitoring.drift import DRIFT_THRESHOLD
@@ -89,3 +90,14 @@ class MonitorSettings(DeploymentSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    def label_delay(self) -> timedelta:
+        """How long labels take to arrive: STEELTHREAD_MONITOR_LABEL_DELAY, else the active use case's
+        declaration, else zero where no use case is installed (the recent window is then the cohort).
+        The monitoring run, the retention check and the evaluation backfill all read it here."""
+        if self.monitor_label_delay is not None:
+            return self.monitor_label_delay
+        try:
+            return usecase.active().label_delay
+        except usecase.UseCaseError:
+            return timedelta(0)
