@@ -10,18 +10,15 @@ model and a feature store: test_serving_enumeration.py.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from pydantic import SecretStr, ValidationError
 
+from helpers.redis_server import ThrowawayRedis
 from helpers.serving import API_KEY, APPLICATION, OTHER_KEY, free_port, running
 from steelthread_contracts import ErrorBody
 from steelthread_serving.settings import ServingSettings
@@ -169,33 +166,12 @@ def test_a_batch_is_charged_its_records_bytes_and_feedback_its_own(settings: Ser
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: `apt-get install redis-server`")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("throwaway redis-server did not start")
-            time.sleep(0.05)
-    client.close()
+    server = ThrowawayRedis(free_port(), tmp_path)
+    server.start()
     try:
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.mark.services

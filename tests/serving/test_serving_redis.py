@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,9 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 
 from helpers.packages import make_package, publish
+from helpers.redis_server import ThrowawayRedis
 from helpers.serving import API_KEY, Live, free_port, running, write_flags
 from helpers.usecase import SCORE_FIELD
 from helpers.world import FeatureWorld
@@ -39,66 +37,6 @@ pytestmark = [
 ]
 
 POSTGRES_DSN = os.environ.get("STEELTHREAD_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-class ThrowawayRedis:
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: `apt-get install redis-server`")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail("throwaway redis-server did not start")
-                time.sleep(0.05)
-        client.close()
-
-    def pause(self) -> None:
-        """SIGSTOP: the port still accepts connections but nothing answers (a hung server)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 def _with_database(dsn: str, database: str) -> str:
