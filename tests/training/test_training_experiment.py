@@ -32,7 +32,7 @@ from steelthread_training.experiment import (
     sample_ratio,
     write_plan,
 )
-from steelthread_training.rollout import step
+from steelthread_training.rollout import primary_metric, row_loss, step
 
 ALPHA = 0.05
 REPLAYS = 200
@@ -208,3 +208,16 @@ def test_check_stops_early_only_on_the_always_valid_p_value() -> None:
     )
     assert same.action == "continue"
     assert not same.horizon_reached
+
+
+def test_a_rollouts_metric_is_the_one_its_per_request_loss_is_a_term_of() -> None:
+    """Binary: squared errors average to the Brier score; regression: absolute errors to the mean absolute
+    error; a task without a per-request loss has no rollout metric either (not a metric nothing computes)."""
+    score, label = np.array([0.9, 0.2, 0.6]), np.array([1.0, 0.0, 0.0])
+    assert primary_metric("binary") == "brier"
+    assert row_loss("binary", score, label).mean() == pytest.approx(np.mean((score - label) ** 2))
+    assert primary_metric("regression") == "absolute_error"
+    assert row_loss("regression", score, label).mean() == pytest.approx(np.mean(np.abs(score - label)))
+    for ask in (primary_metric, lambda task: row_loss(task, score, label)):
+        with pytest.raises(ValueError, match="no per-request loss for a multiclass model"):
+            ask("multiclass")

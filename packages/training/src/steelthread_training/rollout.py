@@ -16,6 +16,7 @@ answered (`steelthread_monitoring.cohort.arms`) and applies the plan (`steelthre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -32,18 +33,29 @@ DEGRADED: Final = "degraded_share"
 """The guardrail the log itself can measure per version."""
 
 
+ROW_LOSSES: Final[dict[Task, tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]]] = {
+    Task.BINARY: ("brier", lambda score, label: np.asarray((score - label) ** 2)),
+    Task.REGRESSION: ("absolute_error", lambda score, label: np.asarray(np.abs(score - label))),
+}
+"""Per task, the per-request loss a rollout watches and the metric it is a term of: the squared error of
+the probability (binary, the Brier score's terms) and the absolute error (regression)."""
+
+
+def _row_loss(task: Task | str) -> tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    found = ROW_LOSSES.get(Task(task))
+    if found is None:
+        raise ValueError(f"no per-request loss for a {task} model yet (binary and regression)")
+    return found
+
+
 def row_loss(task: Task | str, score: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """Per-request loss: squared error of the probability (binary), absolute error (regression)."""
-    score, label = np.asarray(score, float), np.asarray(label, float)
-    if Task(task) is Task.BINARY:
-        return np.asarray((score - label) ** 2)
-    if Task(task) is Task.REGRESSION:
-        return np.asarray(np.abs(score - label))
-    raise ValueError(f"no per-request loss for a {task} model yet (binary and regression)")
+    """Per-request loss of `task` (`ROW_LOSSES`)."""
+    return _row_loss(task)[1](np.asarray(score, float), np.asarray(label, float))
 
 
 def primary_metric(task: Task | str) -> str:
-    return "brier" if Task(task) is Task.BINARY else "absolute_error"
+    """The metric `row_loss` is a term of, which a rollout of `task` is planned on."""
+    return _row_loss(task)[0]
 
 
 @dataclass(frozen=True)
