@@ -4,7 +4,8 @@ Endpoints, each its own server process with one uvicorn worker on this machine:
   bare       a FastAPI endpoint returning a constant (same uvicorn settings): the ceiling
   skeleton   /v1/predictions in skeleton mode
   live-local /v1/predictions in live mode: LightGBM ONNX + online features from the local (SQLite) store
-  live-redis same, online features from Redis (production profile, SQL registry in PostgreSQL)
+  live-redis same, online features from Redis (production profile, SQL registry in PostgreSQL), with
+             the Kubernetes ConfigMap's quotas counted in Redis as in the cluster (`production_quotas`)
   mlflow     `mlflow models serve` of the same LightGBM model (pyfunc), the alternative people reach for
   mlserver   Seldon MLServer's LightGBM runtime serving the same booster over the V2 inference protocol
              (`POST /v2/models/<name>/infer`, one FP32 row of the model's features), from its own pinned
@@ -46,6 +47,7 @@ import httpx
 import psycopg
 import results as bench_results
 import seldon_mlserver as seldon
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build worlds and packages
@@ -58,7 +60,9 @@ from steelthread_features import store  # noqa: E402
 from steelthread_features.definitions import FEATURE_NAMES  # noqa: E402
 from steelthread_features.settings import FeatureSettings  # noqa: E402
 
-KEY = "bench-key-0123456789abcdef"
+KEY = f"bench-key-{uuid.uuid4().hex}"
+"""A key of this run's own: the quotas the Redis server counts for it are no other run's."""
+CONFIG_MAP = ROOT / "infra" / "k8s" / "base" / "config.yaml"
 PY = sys.executable
 CONNECTIONS = (1, 8)
 LIVE = ("live-local", "live-redis")
@@ -75,6 +79,27 @@ TARGETS: tuple[tuple[str, str, int, float, str], ...] = (
 """(server, against, connections, lowest ratio of their req/s, where the target was set)."""
 COLD_START_TARGET_S = 3.0
 """Issue 5: each of our servers ready within this many seconds of its start."""
+
+
+def production_quotas(redis_url: str) -> dict[str, str]:
+    """The quota settings of the Kubernetes ConfigMap (`CONFIG_MAP`), counted in Redis as the pods count
+    them. The per-key rate limit keeps its periods but its amounts are raised past anything this bench can
+    send: it is counted in the store on every request, as in the cluster, and never answers 429 (wrk would
+    measure refusals)."""
+    config = next(
+        doc
+        for doc in yaml.safe_load_all(CONFIG_MAP.read_text())
+        if doc["metadata"]["name"] == "steelthread-config"
+    )
+    quotas = {
+        k: str(v)
+        for k, v in config["data"].items()
+        if k.endswith("_LIMIT") or k.startswith("STEELTHREAD_QUOTA_")
+    }
+    quotas["STEELTHREAD_RATE_LIMIT"] = ";".join(
+        re.sub(r"^\s*\d+", "1000000000", part) for part in quotas["STEELTHREAD_RATE_LIMIT"].split(";")
+    )
+    return quotas | {"STEELTHREAD_RATE_LIMIT_STORAGE": redis_url}
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/readyz", timeout: float = 120) -> float:
@@ -321,7 +346,12 @@ def main() -> None:
         urls["skeleton"] = serve("skeleton", "skeleton", tmp / "var", {})
         urls["live-local"] = serve("live-local", "live", tmp / "var", {})
         urls["live-redis"] = serve(
-            "live-redis", "live", prod_root, prod_env | {"STEELTHREAD_PROFILE": "production"}
+            "live-redis",
+            "live",
+            prod_root,
+            prod_env
+            | production_quotas(prod_env["STEELTHREAD_REDIS_URL"])
+            | {"STEELTHREAD_PROFILE": "production"},
         )
         bodies = {name: json.dumps(request) for name in urls}
         for name in ("skeleton", "live-local", "live-redis"):  # measure the path we claim, or nothing

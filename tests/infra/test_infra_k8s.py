@@ -64,6 +64,7 @@ SETTINGS = {
     "STEELTHREAD_AUTH_FAILURE_RATE_LIMIT",
     "STEELTHREAD_LOG_BYTES_LIMIT",
     "STEELTHREAD_UNKNOWN_ENTITY_LIMIT",
+    "STEELTHREAD_QUOTA_SYNC_MS",
 }
 SCHEDULED = ("steelthread-monitoring", "steelthread-retention", "steelthread-evaluation-backfill")
 """The CronJobs, each on the monitoring image with the monitoring job's settings and service account."""
@@ -322,6 +323,12 @@ def test_serving_quotas_are_set_and_counted_in_redis_from_the_secret(load_yaml_d
     config = by_kind(load_yaml_docs, "ConfigMap")["steelthread-config"]["data"]
     for variable in QUOTA_SETTINGS:
         assert parse_limits(config[variable]), f"{variable} is missing or empty in steelthread-config"
+    from steelthread_serving.settings import ServingSettings
+
+    sync = ServingSettings.model_validate(
+        {"api_keys": ["infra-test-key-0123456789"], "quota_sync_ms": config["STEELTHREAD_QUOTA_SYNC_MS"]}
+    )
+    assert sync.quota_sync_ms > 0, "a round trip to Redis per quota and request costs more than a prediction"
     for name in ("steelthread-serving", "steelthread-serving-gpu"):
         (container,) = pod_spec(by_kind(load_yaml_docs, "Deployment")[name])["containers"]
         env = {e["name"]: e for e in container["env"]}

@@ -10,12 +10,14 @@ model and a feature store: test_serving_enumeration.py.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from pydantic import SecretStr, ValidationError
 
 from helpers.redis_server import ThrowawayRedis
@@ -201,6 +203,7 @@ def test_replicas_share_logged_bytes_and_failed_authentications_in_redis(
             "log_bytes_limit": "1/minute",
             "auth_failure_rate_limit": "1/minute",
             "rate_limit_storage": redis_url,
+            "quota_sync_ms": 0,  # every check and charge in the store: the replicas agree at once
         }
     )
     with running(shared) as one, running(shared) as two:
@@ -214,6 +217,100 @@ def test_replicas_share_logged_bytes_and_failed_authentications_in_redis(
     assert refused_by(refused, "logged-bytes quota")
     assert failures == [401, 401]
     assert refused_by(blocked, "without a valid API key from this address")
+
+
+def store_calls(url: str) -> int:
+    """The commands the Redis server at `url` has run (its own count, INFO commandstats)."""
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_select"))
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(("sync_ms", "most"), [(0, None), (60_000, 3)])
+def test_a_replica_syncs_its_quotas_with_a_shared_store_once_per_interval(
+    settings: ServingSettings, redis_url: str, sync_ms: int, most: int | None
+) -> None:
+    """Predictions count against the logged-bytes, unknown-entity and failed-authentication quotas. In sync
+    mode (the default for a shared store) a replica asks the store once per caller and interval, not on
+    every request; with 0, every check and charge is a round trip."""
+    shared = settings.model_copy(
+        update={
+            "log_bytes_limit": "1000000/minute",
+            "rate_limit_storage": redis_url,
+            "quota_sync_ms": sync_ms,
+        }
+    )
+    requests = 20
+    with running(shared) as live, live.client() as c:
+        before = store_calls(redis_url)
+        statuses = {c.post("/v1/predictions", json=APPLICATION).status_code for _ in range(requests)}
+        during = store_calls(redis_url) - before
+    assert statuses == {200}
+    if most is None:
+        assert during >= 4 * requests  # three checks before each answer, one charge after it
+    else:
+        assert during <= most  # the first request's checks; the bytes are charged at shutdown
+
+
+@pytest.mark.services
+def test_in_sync_mode_replicas_see_each_others_logged_bytes_within_the_interval(
+    settings: ServingSettings, redis_url: str
+) -> None:
+    """Replica one's bytes reach the store once the interval has passed, and from then on both replicas
+    refuse the key; a replica's own bytes are charged before it asks the store again."""
+    interval = 0.3
+    key = f"synced-key-{uuid.uuid4().hex}"
+    shared = settings.model_copy(
+        update={
+            "api_keys": [SecretStr(key)],
+            "log_bytes_limit": "1/minute",
+            "rate_limit_storage": redis_url,
+            "quota_sync_ms": int(interval * 1000),
+        }
+    )
+    with (
+        running(shared) as one,
+        running(shared) as two,
+        one.client(key=key) as a,
+        two.client(key=key) as b,
+    ):
+        first = [a.post("/v1/predictions", json=APPLICATION).status_code for _ in range(2)]
+        time.sleep(interval * 1.5)
+        after_one = a.post("/v1/predictions", json=APPLICATION)  # charges its bytes, then asks: past it
+        after_two = b.post("/v1/predictions", json=APPLICATION)  # its first check sees one's bytes
+    assert first == [200, 200]  # within the interval the replica does not ask the store again
+    assert refused_by(after_one, "logged-bytes quota")
+    assert refused_by(after_two, "logged-bytes quota")
+
+
+@pytest.mark.services
+def test_in_sync_mode_failed_authentications_stay_exact_and_bytes_are_charged_at_shutdown(
+    settings: ServingSettings, redis_url: str
+) -> None:
+    """A 401 is charged at once and makes the address's next request ask the store, so a replica refuses
+    an address at its limit whatever the interval; bytes added up and not yet charged reach the store when
+    the replica stops."""
+    key = f"exact-key-{uuid.uuid4().hex}"
+    synced = settings.model_copy(
+        update={
+            "api_keys": [SecretStr(key)],
+            "auth_failure_rate_limit": "2/minute",
+            "log_bytes_limit": "1/minute",
+            "rate_limit_storage": redis_url,
+            "quota_sync_ms": 60_000,
+        }
+    )
+    with running(synced) as live, live.client(key=key) as good, live.client(key=WRONG_KEY) as wrong:
+        logged = [good.post("/v1/predictions", json=APPLICATION).status_code for _ in range(2)]
+        failures = [wrong.get("/v1/model", headers=ELSEWHERE).status_code for _ in range(3)]
+        blocked = good.get("/v1/model", headers=ELSEWHERE)
+    exact = synced.model_copy(update={"quota_sync_ms": 0})
+    with running(exact) as later, later.client(key=key) as c:
+        after_shutdown = c.post("/v1/predictions", json=APPLICATION)
+    assert logged == [200, 200]
+    assert failures == [401, 401, 401]  # the third passes the limit, and is still answered with 401
+    assert refused_by(blocked, "without a valid API key from this address")
+    assert refused_by(after_shutdown, "logged-bytes quota")
 
 
 def test_a_quota_store_that_is_down_lets_requests_through(settings: ServingSettings) -> None:
@@ -237,6 +334,7 @@ def test_a_quota_store_that_is_down_lets_requests_through(settings: ServingSetti
         ("auth_failure_rate_limit", "many/minute"),
         ("log_bytes_limit", "1GB/day"),
         ("unknown_entity_limit", "100 a minute"),
+        ("quota_sync_ms", "-1"),
     ],
 )
 def test_bad_quota_settings_are_refused(name: str, value: str) -> None:

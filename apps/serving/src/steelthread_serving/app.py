@@ -72,6 +72,7 @@ def build_state(
             settings.rate_limit_storage,
             metrics.quota_refusals,
             entity=USE_CASE.entity.name,
+            sync_s=settings.quota_sync_ms / 1000,
         ),
         flags=flags,
         metrics=metrics,

@@ -22,6 +22,16 @@ than what is left (a batch's records), which would then never exhaust the quota.
 its charges pass the limit, so the request that passes it is still answered: one request's overshoot for a
 sequential caller (one whole batch), one per request in flight for a concurrent one.
 
+With a shared store, a round trip per check and charge would cost more than the rest of a prediction
+(five per prediction in the manifests' configuration). So a replica syncs the three after-the-fact
+quotas with the store at most every `STEELTHREAD_QUOTA_SYNC_MS` per caller: a caller's passed check stands
+that long, and its logged bytes are added up here and charged to the store once that long has passed (at
+its next request or check, else at shutdown). A failed authentication and an unknown entity key are
+charged at once and make the caller's next request check the store again, so those two stay exact where
+they are caused; what another replica charges is seen here within the interval, and a key's logged bytes
+can pass their quota by what it logs in one interval on each replica. The per-key rate limit is counted in
+the store on every request, its exact meaning. With the memory store nothing is synced.
+
 When the store fails (Redis down), requests are let through and the failure is logged: a quota store must
 not take the API down.
 """
@@ -77,18 +87,32 @@ class Usage:
     """Answers for an entity key the feature store does not know."""
 
 
+_MAX_REMEMBERED = 100_000
+"""Callers whose passed check a quota remembers at once (client addresses are the clients' to choose)."""
+
+
 class Quota:
     """One quota: its limits, counted per caller under its own name (two quotas with equal limits never
-    share a counter), with the 429 that names it."""
+    share a counter), with the 429 that names it. `sync_s` > 0 (a shared store): a passed check stands
+    that long per caller, and `charge_later` charges the store at most that often (the module says why)."""
 
     def __init__(
-        self, name: str, limits: list[RateLimitItem], limiter: RateLimiter, refused: Counter, message: str
+        self,
+        name: str,
+        limits: list[RateLimitItem],
+        limiter: RateLimiter,
+        refused: Counter,
+        message: str,
+        sync_s: float = 0.0,
     ) -> None:
         self.name = name
         self.limits = limits
+        self.sync_s = sync_s
         self._limiter = limiter
         self._refused = refused.labels(quota=name)  # the series exists from the start, for increase()
         self._message = message  # the 429's; `{limit}` names the limit passed
+        self._passed_until: dict[str, float] = {}  # caller -> monotonic time its passed check stands until
+        self._pending: dict[str, tuple[int, float]] = {}  # caller -> (cost not yet charged, since when)
 
     def __bool__(self) -> bool:
         return bool(self.limits)
@@ -105,7 +129,13 @@ class Quota:
             raise await self._refusal(limit, who)
 
     async def refuse_if_exceeded(self, who: str) -> None:
-        """The 429 when `who`'s charges have passed one of the limits in its current period."""
+        """The 429 when `who`'s charges have passed one of the limits in its current period (as the store
+        counted them at most `sync_s` ago)."""
+        if self.sync_s:
+            now = time.monotonic()
+            if self._passed_until.get(who, 0.0) > now:
+                return
+            await self._flush(who)  # the store sees this replica's own charges before it is asked
         for limit in self.limits:
             try:
                 # cost 0: refused once the counter is past the amount, not when it reaches it (charges
@@ -116,9 +146,21 @@ class Quota:
                 _store_failed(exc)
                 return
             raise await self._refusal(limit, who)
+        if self.sync_s:
+            self._remember(who, time.monotonic() + self.sync_s)
+
+    def _remember(self, who: str, until: float) -> None:
+        if len(self._passed_until) >= _MAX_REMEMBERED:
+            now = time.monotonic()
+            self._passed_until = {w: t for w, t in self._passed_until.items() if t > now}
+            if len(self._passed_until) >= _MAX_REMEMBERED:
+                self._passed_until.clear()  # every caller checks the store again: slower, never wrong
+        self._passed_until[who] = until
 
     async def charge(self, who: str, cost: int) -> bool:
-        """Count `cost` for `who` against every limit; False when this charge passed one of them."""
+        """Count `cost` for `who` against every limit now; False when this charge passed one of them.
+        `who`'s next check asks the store again."""
+        self._passed_until.pop(who, None)
         within = True
         for limit in self.limits:
             try:
@@ -127,6 +169,30 @@ class Quota:
                 _store_failed(exc)
                 return True
         return within
+
+    async def charge_later(self, who: str, cost: int) -> None:
+        """Count `cost` for `who`: at once without `sync_s`, else added up here and charged once `sync_s`
+        has passed since the first cost not yet charged (or at `who`'s next store check, or `flush`)."""
+        if not self.sync_s:
+            await self.charge(who, cost)
+            return
+        now = time.monotonic()
+        owed, since = self._pending.get(who, (0, now))
+        if now - since >= self.sync_s:
+            self._pending.pop(who, None)
+            await self.charge(who, owed + cost)
+        else:
+            self._pending[who] = (owed + cost, since)
+
+    async def _flush(self, who: str) -> None:
+        owed = self._pending.pop(who, None)
+        if owed is not None:
+            await self.charge(who, owed[0])
+
+    async def flush(self) -> None:
+        """Charge every cost not yet charged (at shutdown)."""
+        for who in list(self._pending):
+            await self._flush(who)
 
     async def _refusal(self, limit: RateLimitItem, who: str) -> ApiError:
         try:
@@ -161,10 +227,15 @@ class QuotaLimits:
 class Quotas:
     """Every quota of the app, over one store (the app opens it at start-up and closes it at shutdown)."""
 
-    def __init__(self, limits: QuotaLimits, storage_uri: str, refused: Counter, entity: str) -> None:
+    def __init__(
+        self, limits: QuotaLimits, storage_uri: str, refused: Counter, entity: str, sync_s: float = 0.0
+    ) -> None:
+        """`sync_s` applies to a shared store (Redis) only: the memory store is asked with no round trip."""
         options: dict[str, Any] = {}
         self._pool: Any = None
-        if storage_uri.startswith(("redis://", "rediss://")):
+        shared = storage_uri.startswith(("redis://", "rediss://"))
+        sync_s = sync_s if shared else 0.0
+        if shared:
             # Our own pool (redis-py, already a dependency), so the app can close it at shutdown.
             import redis.asyncio
 
@@ -181,6 +252,7 @@ class Quotas:
             fixed,
             refused,
             "too many requests without a valid API key from this address (limit {limit})",
+            sync_s,
         )
         self.logged_bytes = Quota(
             "logged-bytes",
@@ -189,6 +261,7 @@ class Quotas:
             refused,
             "logged-bytes quota {limit} exceeded for this API key (bytes of prediction-log and feedback "
             "records it caused)",
+            sync_s,
         )
         self.unknown_entities = Quota(
             "unknown-entities",
@@ -196,9 +269,11 @@ class Quotas:
             fixed,
             refused,
             f"too many predictions for unknown {entity} keys with this API key (limit {{limit}})",
+            sync_s,
         )
 
     async def aclose(self) -> None:
+        await self.logged_bytes.flush()
         if self._pool is not None:
             await self._pool.disconnect()
 
@@ -214,7 +289,7 @@ class Quotas:
         """Charge what an answered request caused to its key's quotas; a line when a key passes its
         unknown-entity limit (a key that walks entity keys to learn which exist)."""
         if usage.logged_bytes and self.logged_bytes:
-            await self.logged_bytes.charge(owner, usage.logged_bytes)
+            await self.logged_bytes.charge_later(owner, usage.logged_bytes)
         if (
             usage.unknown_entities
             and self.unknown_entities

@@ -141,6 +141,18 @@ class ServingSettings(DeploymentSettings):
         default="memory://",
         description="Where quotas are counted: `memory://` (per replica) or `redis://host:6379/0` (shared).",
     )
+    quota_sync_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=60_000,
+        description=(
+            "With a shared quota store (Redis): how long a caller's passed check of the logged-bytes, "
+            "unknown-entity and failed-authentication quotas stands on a replica, and how long logged bytes "
+            "add up there before they are charged to the store (what other replicas charge is seen within "
+            "it). 0: every check and charge is a round trip. The per-key rate limit is always counted in the "
+            "store."
+        ),
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,
