@@ -4,8 +4,9 @@ Endpoints, each its own server process with one uvicorn worker on this machine:
   bare       a FastAPI endpoint returning a constant (same uvicorn settings): the ceiling
   skeleton   /v1/predictions in skeleton mode
   live-local /v1/predictions in live mode: LightGBM ONNX + online features from the local (SQLite) store
-  live-redis same, online features from Redis (production profile, SQL registry in PostgreSQL), with
-             the Kubernetes ConfigMap's quotas counted in Redis as in the cluster (`production_quotas`)
+  live-redis same, as the Kubernetes manifests run it: the production profile, online features from
+             Redis (SQL registry in PostgreSQL), the ConfigMap's quotas counted in Redis
+             (`production_quotas`), the prediction log written to PostgreSQL
   mlflow     `mlflow models serve` of the same LightGBM model (pyfunc), the alternative people reach for
   mlserver   Seldon MLServer's LightGBM runtime serving the same booster over the V2 inference protocol
              (`POST /v2/models/<name>/infer`, one FP32 row of the model's features), from its own pinned
@@ -55,6 +56,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # reuse the test helpers that build wor
 from helpers.packages import MODEL_NAME, make_package, publish, train_tiny  # noqa: E402
 from helpers.serving import free_port, write_flags  # noqa: E402
 from helpers.world import build_world  # noqa: E402
+from steelthread_contracts import logstore  # noqa: E402
 from steelthread_contracts import package as contract  # noqa: E402
 from steelthread_features import store  # noqa: E402
 from steelthread_features.definitions import FEATURE_NAMES  # noqa: E402
@@ -100,6 +102,24 @@ def production_quotas(redis_url: str) -> dict[str, str]:
         re.sub(r"^\s*\d+", "1000000000", part) for part in quotas["STEELTHREAD_RATE_LIMIT"].split(";")
     )
     return quotas | {"STEELTHREAD_RATE_LIMIT_STORAGE": redis_url}
+
+
+def logged_in_postgres(dsn: str, request_id: str, timeout: float = 10.0) -> None:
+    """The production server's answer reached its prediction log in PostgreSQL (its writer thread inserts
+    in the background), or the run stops: measure the path we claim, or nothing."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            try:
+                found = conn.execute(
+                    f"SELECT 1 FROM {logstore.PREDICTION_TABLE} WHERE request_id = %s", (request_id,)
+                ).fetchone()
+            except psycopg.errors.UndefinedTable:  # the writer creates it when it first connects
+                found = None
+            if found:
+                return
+            time.sleep(0.1)
+    raise SystemExit(f"live-redis did not log {request_id} in PostgreSQL within {timeout:g} s")
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/readyz", timeout: float = 120) -> float:
@@ -272,6 +292,7 @@ def main() -> None:
             "STEELTHREAD_PROJECT": f"st_bench_{suffix}",
             "STEELTHREAD_PSEUDONYM_KEY": "bench-pseudonym-key",  # production: no local key file
         }
+        log_dsn = {"STEELTHREAD_PREDICTION_LOG_DSN": prod_env["STEELTHREAD_POSTGRES_DSN"]}
         prod_root = tmp / "prod"
         shutil.copytree(models, prod_root / "models")
         # Only the Redis server gets these: in the local server's environment STEELTHREAD_PROJECT would
@@ -351,6 +372,7 @@ def main() -> None:
             prod_root,
             prod_env
             | production_quotas(prod_env["STEELTHREAD_REDIS_URL"])
+            | log_dsn
             | {"STEELTHREAD_PROFILE": "production"},
         )
         bodies = {name: json.dumps(request) for name in urls}
@@ -363,6 +385,7 @@ def main() -> None:
             expected = ("skeleton", "skeleton") if name == "skeleton" else ("live", MODEL_NAME)
             if (answer["mode"], answer["model_name"]) != expected or answer["degraded"]:
                 raise SystemExit(f"{name} does not answer as measured: {answer}")
+        logged_in_postgres(prod_env["STEELTHREAD_POSTGRES_DSN"], answer["request_id"])
 
         # make_package's own training (same features, seed, rows and trees): the live package's model.
         model = train_tiny(list(FEATURE_NAMES), 0)

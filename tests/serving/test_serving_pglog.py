@@ -321,6 +321,29 @@ def test_a_full_queue_spills_a_refused_record_is_kept_and_a_replay_never_duplica
     assert not list((tmp_path / "spill").glob("predictions-*.jsonl"))
 
 
+@pytest.mark.parametrize(("linger_s", "statements"), [(0.0, range(3, 41)), (1.0, range(1, 3))])
+def test_the_writer_lingers_so_records_arriving_together_share_a_statement(
+    tmp_path: Path, database: str, linger_s: float, statements: range
+) -> None:
+    """Records put on the queue while the writer lingers join its next statement (rows inserted by one
+    statement share its `stored_at`, the transaction's start); without the linger each record that finds
+    the writer waiting wakes it for a statement of its own."""
+    prefix = f"linger-{linger_s:g}-"
+    sink = PostgresSink(PREDICTIONS, options(tmp_path, database, linger_s=linger_s), ServingMetrics())
+    for i in range(40):  # 200 ms in all: within one linger, many writer turns without
+        sink.append_json(record(f"{prefix}{i}"))
+        time.sleep(0.005)
+    sink.close()
+    with psycopg.connect(database) as conn:
+        rows, distinct = conn.execute(
+            f"SELECT count(*), count(DISTINCT stored_at) FROM {logstore.PREDICTION_TABLE} "
+            "WHERE request_id LIKE %s",
+            (f"{prefix}%",),
+        ).fetchone() or (0, 0)
+    assert rows == 40
+    assert distinct in statements
+
+
 def test_a_dsn_that_is_no_postgresql_url_ends_start_up_with_one_line(tmp_path: Path) -> None:
     env = serve_env(tmp_path, "mysql://somewhere/db")
     result = subprocess.run(

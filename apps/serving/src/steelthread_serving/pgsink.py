@@ -73,6 +73,8 @@ class PostgresOptions:
     spill_max_bytes: int
     shutdown_s: float = 10.0
     """The writer's share of the server's graceful shutdown: past it, what is still queued is spilled."""
+    linger_s: float = 0.0
+    """How long the writer waits after a record for more to join its statement (`_take` says why)."""
 
     @classmethod
     def from_settings(cls, settings: ServingSettings) -> PostgresOptions:
@@ -85,6 +87,7 @@ class PostgresOptions:
             timeout_s=settings.prediction_log_timeout_ms / 1000,
             retry_s=settings.prediction_log_retry_ms / 1000,
             spill_max_bytes=settings.prediction_log_max_bytes,
+            linger_s=settings.prediction_log_linger_ms / 1000,
         )
 
 
@@ -220,7 +223,11 @@ class PostgresSink:
             self._replay_if_due(force=True)
 
     def _take(self, stopping: bool) -> tuple[list[bytes], bool]:
-        """What has queued up, at most a batch; waits for the first record unless stopping."""
+        """What has queued up, at most a batch; waits for the first record unless stopping, then lingers.
+
+        Without the linger a busy server's writer takes one or two records per statement: each record put
+        on the queue wakes it, and every wake-up and statement takes the GIL from the request thread. While
+        the writer sleeps, nobody waits on the queue, so a put is only an append."""
         batch: list[bytes] = []
         if not stopping:
             try:
@@ -231,6 +238,8 @@ class PostgresSink:
                 stopping = True
             else:
                 batch.append(first)
+                if self._options.linger_s:
+                    time.sleep(self._options.linger_s)
         while len(batch) < self._options.batch_size:
             try:
                 item = self._queue.get_nowait()
