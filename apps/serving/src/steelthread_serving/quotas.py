@@ -22,8 +22,8 @@ than what is left (a batch's records), which would then never exhaust the quota.
 its charges pass the limit, so the request that passes it is still answered: one request's overshoot for a
 sequential caller (one whole batch), one per request in flight for a concurrent one.
 
-With a shared store, a round trip per check and charge would cost more than the rest of a prediction
-(five per prediction in the manifests' configuration). So a replica syncs the three after-the-fact
+With a shared store (ADR 0020), a round trip per check and charge would cost more than the rest of a
+prediction (five per prediction in the manifests' configuration). So a replica syncs the three after-the-fact
 quotas with the store at most every `STEELTHREAD_QUOTA_SYNC_MS` per caller: a caller's passed check stands
 that long, and its logged bytes are added up here and charged to the store once that long has passed (at
 its next request or check, else at shutdown). A failed authentication and an unknown entity key are
