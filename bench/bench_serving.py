@@ -385,7 +385,8 @@ def main() -> None:
             expected = ("skeleton", "skeleton") if name == "skeleton" else ("live", MODEL_NAME)
             if (answer["mode"], answer["model_name"]) != expected or answer["degraded"]:
                 raise SystemExit(f"{name} does not answer as measured: {answer}")
-        logged_in_postgres(prod_env["STEELTHREAD_POSTGRES_DSN"], answer["request_id"])
+            if name == "live-redis":
+                logged_in_postgres(log_dsn["STEELTHREAD_PREDICTION_LOG_DSN"], answer["request_id"])
 
         # make_package's own training (same features, seed, rows and trees): the live package's model.
         model = train_tiny(list(FEATURE_NAMES), 0)
