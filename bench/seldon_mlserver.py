@@ -7,7 +7,10 @@ MLServer cannot join the workspace's one lock. As a `bench-mlserver` dependency 
 has no solution there (it requires FastAPI below 0.116, the serving app 0.116 or later), and left
 unpinned uv falls back to an old MLServer and moves a pin the workspace already has. The versions are the
 constants below, exactly; LightGBM is the workspace's own version, so the runtime reads the booster with
-the library that trained it. The bench prints and records the versions it ran.
+the library that trained it. Everything they pull in is pinned too, in `LOCK`
+(`bench/mlserver-requirements.txt`, from `uv pip compile`; `python bench/seldon_mlserver.py lock` writes it
+again), and the environment is synced to it exactly, so two runs months apart measure the same MLServer.
+The bench prints and records the versions it ran.
 
 In-process (`parallel_workers: 0` in settings.json): MLServer's default pool of inference worker
 processes fails to start on this Python (each worker asks for the current event loop before one exists,
@@ -35,6 +38,9 @@ MLSERVER_VERSION = "1.7.1"
 MLSERVER_LIGHTGBM_VERSION = "1.7.1"
 ENV_DIR = Path(__file__).resolve().parents[1] / "var" / "bench" / "mlserver"
 """The isolated environment: ignored by git (var/), kept between runs so that only the first one installs."""
+LOCK = Path(__file__).resolve().with_name("mlserver-requirements.txt")
+"""Every package of the environment, exactly: `requirements()` resolved by `uv pip compile`."""
+LOCK_COMMAND = "python bench/seldon_mlserver.py lock"
 THREADS = {"OMP_NUM_THREADS": "1"}
 """The runtime loads the booster from its file and predicts with LightGBM's default, OpenMP's every core,
 whose threads spin against the server's own on a small machine and cost more than the prediction. Every
@@ -57,6 +63,51 @@ def requirements() -> list[str]:
     ]
 
 
+def locked(lock: Path = LOCK) -> dict[str, str]:
+    """The lock's pins by normalised package name."""
+    pins: dict[str, str] = {}
+    for line in lock.read_text().splitlines():
+        found = re.match(r"([A-Za-z0-9_.-]+)==([^\s;]+)", line)
+        if found:
+            pins[re.sub(r"[-_.]+", "-", found[1]).lower()] = found[2]
+    return pins
+
+
+def check_lock(lock: Path = LOCK) -> None:
+    """The lock pins what `requirements()` asks for (the workspace's LightGBM may have moved since), or
+    the error that says how to write it again."""
+    pins = locked(lock)
+    for requirement in requirements():
+        name, version = requirement.split("==")
+        if pins.get(name) != version:
+            have = f"{name}=={pins[name]}" if name in pins else f"no {name}"
+            raise MLServerUnavailableError(
+                f"{lock.name} pins {have}, the bench needs {requirement}: run `{LOCK_COMMAND}`"
+            )
+
+
+def write_lock(lock: Path = LOCK) -> None:
+    """Resolve `requirements()` with uv for this Python and write every pin to `lock`."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise MLServerUnavailableError("uv is not on PATH (it resolves MLServer's environment)")
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    done = subprocess.run(
+        [uv, "pip", "compile", "-", "--quiet", "--python-version", minor, "--no-header", "-o", str(lock)],
+        input="\n".join(requirements()) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip() or "no output").splitlines()[-1]
+        raise MLServerUnavailableError(f"uv pip compile failed (exit {done.returncode}): {last}")
+    header = (
+        f"# MLServer's own environment for bench/bench_serving.py, every pin. Written by `{LOCK_COMMAND}`.\n"
+    )
+    lock.write_text(header + lock.read_text())
+
+
 def _run(command: list[str], what: str) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -66,8 +117,8 @@ def _run(command: list[str], what: str) -> str:
 
 
 def environment(env_dir: Path = ENV_DIR) -> dict[str, str]:
-    """Create the environment if it is missing and install the pinned versions (a no-op, offline, once
-    they are installed); answer the installed versions of `REPORTED`. Bytecode is compiled at install, as
+    """Create the environment if it is missing and sync it to `LOCK` (a no-op, offline, once it is in
+    sync); answer the installed versions of `REPORTED`. Bytecode is compiled at install, as
     `make setup` does for the workspace: with PYTHONDONTWRITEBYTECODE set, every start would recompile."""
     uv = shutil.which("uv")
     if uv is None:
@@ -75,9 +126,10 @@ def environment(env_dir: Path = ENV_DIR) -> dict[str, str]:
     python = env_dir / "bin" / "python"
     if not python.exists():
         _run([uv, "venv", "--quiet", "--python", sys.executable, str(env_dir)], f"uv venv {env_dir}")
+    check_lock()
     _run(
-        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *requirements()],
-        f"installing {' '.join(requirements())} into {env_dir} (delete the folder to start afresh)",
+        [uv, "pip", "sync", "--quiet", "--compile-bytecode", "--python", str(python), str(LOCK)],
+        f"syncing {env_dir} to {LOCK.name} (delete the folder to start afresh)",
     )
     script = (
         "import importlib.metadata as m, json, sys; "
@@ -158,3 +210,13 @@ def scores(answer: dict[str, Any]) -> list[float]:
     if "predict" not in outputs:
         raise MLServerUnavailableError(f"MLServer answered without a `predict` output: {answer}")
     return [float(v) for v in outputs["predict"]["data"]]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["lock"]:
+        raise SystemExit(f"usage: {LOCK_COMMAND}")
+    try:
+        write_lock()
+    except MLServerUnavailableError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"wrote {LOCK.relative_to(Path.cwd()) if LOCK.is_relative_to(Path.cwd()) else LOCK}")

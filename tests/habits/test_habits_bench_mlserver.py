@@ -78,3 +78,35 @@ def test_a_failed_start_is_named_by_its_cause_not_by_the_shutdown_after_it() -> 
     assert seldon.failure(log).startswith("lightgbm.basic.LightGBMError: Unknown model format")
     assert seldon.failure("starting\n  address already in use\n") == "address already in use"
     assert seldon.failure("") == "(no log)"
+
+
+def test_the_committed_lock_pins_every_package_and_what_the_bench_asks_for() -> None:
+    """The environment is synced to the lock, so the lock must hold MLServer, its runtime and the
+    workspace's LightGBM exactly, and nothing unpinned."""
+    seldon = _module()
+    seldon.check_lock()
+    pins = seldon.locked()
+    for requirement in seldon.requirements():
+        name, version = requirement.split("==")
+        assert pins[name] == version
+    assert {"fastapi", "uvicorn", "numpy"} <= pins.keys()  # what it pulls in is pinned too
+    lines = [
+        line
+        for line in seldon.LOCK.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert all("==" in line for line in lines), [line for line in lines if "==" not in line]
+
+
+def test_a_lock_that_no_longer_matches_names_the_command_that_writes_it_again(tmp_path: Path) -> None:
+    seldon = _module()
+    stale = tmp_path / "mlserver-requirements.txt"
+    stale.write_text(seldon.LOCK.read_text().replace("\nlightgbm==", "\nlightgbm==0.0.1+"))
+    with pytest.raises(
+        seldon.MLServerUnavailableError, match=r"pins lightgbm==0\.0\.1.*bench/seldon_mlserver.py lock"
+    ):
+        seldon.check_lock(stale)
+    missing = tmp_path / "empty.txt"
+    missing.write_text("# nothing\n")
+    with pytest.raises(seldon.MLServerUnavailableError, match="pins no mlserver"):
+        seldon.check_lock(missing)
