@@ -176,12 +176,17 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         server.stop()
 
 
+def in_redis(settings: ServingSettings, redis_url: str, **update: object) -> tuple[str, ServingSettings]:
+    """A key of the test's own (so no other test's counts are its), its quotas counted in `redis_url`."""
+    key = f"quota-key-{uuid.uuid4().hex}"
+    return key, settings.model_copy(
+        update={"api_keys": [SecretStr(key)], "rate_limit_storage": redis_url, **update}
+    )
+
+
 @pytest.mark.services
 def test_replicas_share_a_quota_in_redis(settings: ServingSettings, redis_url: str) -> None:
-    key = f"quota-key-{uuid.uuid4().hex}"
-    shared = settings.model_copy(
-        update={"api_keys": [SecretStr(key)], "rate_limit": "3/minute", "rate_limit_storage": redis_url}
-    )
+    key, shared = in_redis(settings, redis_url, rate_limit="3/minute")
     with (
         running(shared) as one,
         running(shared) as two,
@@ -196,15 +201,12 @@ def test_replicas_share_a_quota_in_redis(settings: ServingSettings, redis_url: s
 def test_replicas_share_logged_bytes_and_failed_authentications_in_redis(
     settings: ServingSettings, redis_url: str
 ) -> None:
-    key = f"bytes-key-{uuid.uuid4().hex}"
-    shared = settings.model_copy(
-        update={
-            "api_keys": [SecretStr(key)],
-            "log_bytes_limit": "1/minute",
-            "auth_failure_rate_limit": "1/minute",
-            "rate_limit_storage": redis_url,
-            "quota_sync_ms": 0,  # every check and charge in the store: the replicas agree at once
-        }
+    key, shared = in_redis(
+        settings,
+        redis_url,
+        log_bytes_limit="1/minute",
+        auth_failure_rate_limit="1/minute",
+        quota_sync_ms=0,  # every check and charge in the store: the replicas agree at once
     )
     with running(shared) as one, running(shared) as two:
         with one.client(key=key) as a, two.client(key=key) as b:
@@ -259,14 +261,8 @@ def test_in_sync_mode_replicas_see_each_others_logged_bytes_within_the_interval(
     """Replica one's bytes reach the store once the interval has passed, and from then on both replicas
     refuse the key; a replica's own bytes are charged before it asks the store again."""
     interval = 0.3
-    key = f"synced-key-{uuid.uuid4().hex}"
-    shared = settings.model_copy(
-        update={
-            "api_keys": [SecretStr(key)],
-            "log_bytes_limit": "1/minute",
-            "rate_limit_storage": redis_url,
-            "quota_sync_ms": int(interval * 1000),
-        }
+    key, shared = in_redis(
+        settings, redis_url, log_bytes_limit="1/minute", quota_sync_ms=int(interval * 1000)
     )
     with (
         running(shared) as one,
@@ -290,15 +286,12 @@ def test_in_sync_mode_failed_authentications_stay_exact_and_bytes_are_charged_at
     """A 401 is charged at once and makes the address's next request ask the store, so a replica refuses
     an address at its limit whatever the interval; bytes added up and not yet charged reach the store when
     the replica stops."""
-    key = f"exact-key-{uuid.uuid4().hex}"
-    synced = settings.model_copy(
-        update={
-            "api_keys": [SecretStr(key)],
-            "auth_failure_rate_limit": "2/minute",
-            "log_bytes_limit": "1/minute",
-            "rate_limit_storage": redis_url,
-            "quota_sync_ms": 60_000,
-        }
+    key, synced = in_redis(
+        settings,
+        redis_url,
+        auth_failure_rate_limit="2/minute",
+        log_bytes_limit="1/minute",
+        quota_sync_ms=60_000,
     )
     with running(synced) as live, live.client(key=key) as good, live.client(key=WRONG_KEY) as wrong:
         logged = [good.post("/v1/predictions", json=APPLICATION).status_code for _ in range(2)]
