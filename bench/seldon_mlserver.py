@@ -219,4 +219,4 @@ if __name__ == "__main__":
         write_lock()
     except MLServerUnavailableError as exc:
         raise SystemExit(f"error: {exc}") from None
-    print(f"wrote {LOCK.relative_to(Path.cwd()) if LOCK.is_relative_to(Path.cwd()) else LOCK}")
+    print(f"wrote {LOCK}")

@@ -225,8 +225,9 @@ class PostgresSink:
     def _take(self, stopping: bool) -> tuple[list[bytes], bool]:
         """What has queued up, at most a batch; waits for the first record unless stopping, then lingers.
 
-        Without the linger a busy server's writer takes one or two records per statement: each record put
-        on the queue wakes it, and every wake-up and statement takes the GIL from the request thread. While
+        Without the linger a busy server's writer takes only the handful of records that queued during its
+        last statement: each record put on the queue wakes it, and every wake-up and statement takes the
+        GIL from the request thread. While
         the writer sleeps, nobody waits on the queue, so a put is only an append."""
         batch: list[bytes] = []
         if not stopping:
